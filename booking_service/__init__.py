@@ -1,0 +1,1 @@
+"""The booking & reservation service: the transactional core that owns every booking's state."""

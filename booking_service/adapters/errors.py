@@ -1,0 +1,69 @@
+"""Translating database failures into domain errors, in one place.
+
+Constraint violations that need a booking's context are translated by the repository (using
+constraint_of); everything else that a client can cause or retry is translated here.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from booking_service.domain.errors import BookingError, Contention, StorageUnavailable
+
+#: SQLSTATEs that mean "someone else holds what you need; try again".
+_CONTENTION = {
+    "55P03": "a lock could not be taken in time",  # lock_not_available (lock_timeout)
+    "40001": "a concurrent transaction conflicted",  # serialization_failure
+    "40P01": "a deadlock was broken",  # deadlock_detected
+    "57014": "the statement took too long",  # query_canceled (statement_timeout)
+}
+#: SQLSTATE classes that mean "the database is not there".
+_UNAVAILABLE_CLASSES = ("08", "53", "57P")
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    cause = _driver_error(exc)
+    state = getattr(cause, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def constraint_of(exc: BaseException) -> str | None:
+    name = getattr(_driver_error(exc), "constraint_name", None)
+    return name if isinstance(name, str) else None
+
+
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The asyncpg exception under SQLAlchemy's wrappers, if there is one."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, asyncpg.PostgresError):
+            found: BaseException = seen
+            return found
+        orig = seen.orig if isinstance(seen, DBAPIError) else None
+        seen = orig if isinstance(orig, BaseException) and orig is not seen else seen.__cause__
+    return None
+
+
+def translate(exc: BaseException) -> BookingError | None:
+    """The domain error for a database failure a client can retry, or None for a real bug."""
+    if isinstance(exc, BookingError):
+        return None
+    if isinstance(exc, PoolTimeout):
+        return StorageUnavailable(
+            "Every database connection is busy; retry shortly.", {"reason": "pool_exhausted"}
+        )
+    state = sqlstate_of(exc)
+    if state in _CONTENTION:
+        return Contention(
+            f"The booking is busy ({_CONTENTION[state]}); retry the request.", {"sqlstate": state}
+        )
+    lost = (isinstance(exc, DBAPIError) and exc.connection_invalidated) or isinstance(
+        exc, InterfaceError | ConnectionError | OSError | asyncpg.InterfaceError
+    )
+    if lost or (state is not None and state.startswith(_UNAVAILABLE_CLASSES)):
+        return StorageUnavailable(
+            "The booking database is unavailable; retry shortly.", {"sqlstate": state or ""}
+        )
+    return None

@@ -1,0 +1,113 @@
+"""The database tables (SQLAlchemy Core); alembic/versions builds the same schema.
+
+The no-double-booking rule lives here, in the database: an exclusion constraint refuses two active
+bookings that hold the same unit of a venue over overlapping times, whatever the concurrency.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, ExcludeConstraint
+
+from booking_service.domain.status import ACTIVE, BookingStatus
+
+metadata = MetaData()
+
+_ALL_STATUSES = ", ".join(f"'{s.value}'" for s in BookingStatus)
+ACTIVE_PREDICATE = (
+    "status IN (" + ", ".join(f"'{s.value}'" for s in sorted(ACTIVE, key=lambda s: s.value)) + ")"
+)
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("booking_id", UUID(as_uuid=False), primary_key=True),
+    Column("booking_reference", String(16), nullable=False, unique=True),
+    Column("guest_id", Text, nullable=False),
+    Column("guest_name", Text, nullable=False),
+    Column("guest_email", Text, nullable=False, server_default=""),
+    Column("guest_phone", Text, nullable=False, server_default=""),
+    Column("venue_id", Text, nullable=False),
+    Column("venue_type", Text, nullable=False),
+    Column("venue_name", Text, nullable=False, server_default=""),
+    Column("venue_time_zone", Text, nullable=False),
+    Column("unit_id", Text, nullable=True),
+    Column("start_time", DateTime(timezone=True), nullable=False),
+    Column("end_time", DateTime(timezone=True), nullable=False),
+    Column("local_start_date", Date, nullable=False),
+    Column("party_size", Integer, nullable=False),
+    Column("special_requests", Text, nullable=False, server_default=""),
+    Column("status", Text, nullable=False),
+    Column("price_amount_minor", BigInteger, nullable=True),
+    Column("price_currency", String(3), nullable=True),
+    Column("payment_intent_id", Text, nullable=False, server_default=""),
+    Column("inventory_reservation_id", Text, nullable=False, server_default=""),
+    Column("version", BigInteger, nullable=False),
+    Column("cancellation_reason", Text, nullable=False, server_default=""),
+    Column("idempotency_key", Text, nullable=False, server_default=""),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    Column("confirm_time", DateTime(timezone=True), nullable=True),
+    Column("check_in_time", DateTime(timezone=True), nullable=True),
+    Column("complete_time", DateTime(timezone=True), nullable=True),
+    Column("cancel_time", DateTime(timezone=True), nullable=True),
+    Column("no_show_time", DateTime(timezone=True), nullable=True),
+    Column("expire_time", DateTime(timezone=True), nullable=True),
+    CheckConstraint("end_time > start_time", name="bookings_end_after_start"),
+    CheckConstraint(f"status IN ({_ALL_STATUSES})", name="bookings_status_known"),
+    CheckConstraint("version >= 1", name="bookings_version_positive"),
+    ExcludeConstraint(
+        ("venue_id", "="),
+        ("unit_id", "="),
+        (text("tstzrange(start_time, end_time, '[)')"), "&&"),
+        name="bookings_no_double_booking",
+        using="gist",
+        where=text(f"unit_id IS NOT NULL AND {ACTIVE_PREDICATE}"),
+    ),
+    Index("bookings_guest_start", "guest_id", "start_time", "booking_id"),
+    Index("bookings_venue_start", "venue_id", "start_time", "booking_id"),
+    Index("bookings_pending_expiry", "expire_time", postgresql_where=text("status = 'PENDING'")),
+)
+
+booking_status_history = Table(
+    "booking_status_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("booking_id", UUID(as_uuid=False), ForeignKey("bookings.booking_id"), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("from_status", Text, nullable=True),
+    Column("to_status", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("actor", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("changed_fields", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("change_time", DateTime(timezone=True), nullable=False),
+    Index("booking_status_history_booking", "booking_id", "version", unique=True),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("fingerprint", LargeBinary, nullable=False),
+    Column("response", JSONB, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("idempotency_keys_expiry", "expires_at"),
+)

@@ -1,0 +1,59 @@
+"""The composition root: the only place that builds engines and wires dependencies.
+
+Nothing is created at import time; tests call bootstrap() with their own database and clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from booking_service.adapters.database import create_engine
+from booking_service.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from booking_service.config import Settings
+from booking_service.domain.deadlines import Deadlines
+from booking_service.service_layer.page_tokens import PageTokens
+from booking_service.service_layer.policy import Clock, Policy, utc_now
+from booking_service.service_layer.use_cases import UseCases
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """The wired service: its use cases and the resources it must close."""
+
+    use_cases: UseCases
+    engine: AsyncEngine
+
+    async def is_ready(self) -> bool:
+        """Whether the database answers."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+
+def bootstrap(settings: Settings, database_url: str, *, clock: Clock = utc_now) -> Application:
+    engine = create_engine(
+        database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        lock_timeout_ms=int(settings.db_lock_timeout.total_seconds() * 1000),
+    )
+    policy = Policy(
+        deadlines=Deadlines(pending_timeout=settings.pending_timeout, no_show_grace=settings.no_show_grace),
+        idempotency_ttl=settings.idempotency_key_ttl,
+    )
+    use_cases = UseCases(
+        uow=lambda: SqlAlchemyUnitOfWork(engine),
+        clock=clock,
+        policy=policy,
+        page_tokens=PageTokens(settings.page_token_secret.encode()),
+    )
+    return Application(use_cases, engine)

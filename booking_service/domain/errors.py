@@ -1,0 +1,101 @@
+"""Domain errors: what can go wrong with a booking, each with a stable reason.
+
+BookingError
+ ├── ValidationFailed        the request breaks field rules (lists every violation)
+ ├── BookingNotFound         no booking with that id or reference
+ ├── VersionMismatch         expected_version is stale (carries the current version)
+ ├── InvalidTransition       the state machine does not allow the change (names the current status)
+ ├── TransitionTooEarly      an allowed transition whose time has not come (expiry, no-show)
+ ├── BookingClosed           a booking in a final status cannot be edited
+ ├── UnitUnavailable         another active booking holds the unit over an overlapping time
+ ├── IdempotencyKeyReused    the key was used with a different request
+ ├── IdempotencyKeyInProgress  the first request with the key is still running
+ ├── InvalidPageToken        the page token is malformed or belongs to other filters
+ ├── Contention              the database gave up waiting for a lock; retry
+ └── StorageUnavailable      the database cannot be reached
+
+Transports translate these through one table (entrypoints/grpc/errors.py); the domain never knows
+about status codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One broken field rule; `field` is the request field's path (`guest.email`)."""
+
+    field: str
+    description: str
+
+
+class BookingError(Exception):
+    reason: str = "BOOKING_ERROR"
+
+    def __init__(self, message: str, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata: dict[str, str] = metadata or {}
+
+
+class ValidationFailed(BookingError):
+    reason = "INVALID_REQUEST"
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        fields = ", ".join(v.field for v in violations)
+        super().__init__(f"The request is invalid: check {fields}.")
+        self.violations = violations
+
+
+class BookingNotFound(BookingError):
+    reason = "BOOKING_NOT_FOUND"
+
+
+class VersionMismatch(BookingError):
+    reason = "VERSION_MISMATCH"
+
+    def __init__(self, booking_id: str, expected: int, current: int) -> None:
+        super().__init__(
+            f"Booking {booking_id} is at version {current}, not {expected}: "
+            "read it again and retry with its current version.",
+            {"booking_id": booking_id, "expected_version": str(expected), "current_version": str(current)},
+        )
+        self.current_version = current
+
+
+class InvalidTransition(BookingError):
+    reason = "INVALID_TRANSITION"
+
+
+class TransitionTooEarly(BookingError):
+    reason = "TRANSITION_TOO_EARLY"
+
+
+class BookingClosed(BookingError):
+    reason = "BOOKING_CLOSED"
+
+
+class UnitUnavailable(BookingError):
+    reason = "UNIT_UNAVAILABLE"
+
+
+class IdempotencyKeyReused(BookingError):
+    reason = "IDEMPOTENCY_KEY_REUSED"
+
+
+class IdempotencyKeyInProgress(BookingError):
+    reason = "IDEMPOTENCY_KEY_IN_PROGRESS"
+
+
+class InvalidPageToken(BookingError):
+    reason = "INVALID_PAGE_TOKEN"
+
+
+class Contention(BookingError):
+    reason = "CONTENTION"
+
+
+class StorageUnavailable(BookingError):
+    reason = "STORAGE_UNAVAILABLE"

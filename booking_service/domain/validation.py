@@ -1,0 +1,197 @@
+"""Field rules for requests: every violated field is reported at once, by its request path.
+
+These checks need nothing but the request and the clock; rules that depend on the stored booking
+(an end before a kept start, say) are checked by the aggregate with the same Violations collector.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+import uuid
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from booking_service.domain.commands import (
+    BookingChanges,
+    CancelBooking,
+    ChangeBookingStatus,
+    CreateBooking,
+    UpdateBooking,
+)
+from booking_service.domain.errors import FieldViolation, ValidationFailed
+
+MAX_ID_LENGTH = 128
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+MAX_SPECIAL_REQUESTS_LENGTH = 2000
+MAX_REASON_LENGTH = 500
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MIN_PARTY_SIZE, MAX_PARTY_SIZE = 1, 100
+#: How far in the past a start may lie (clock skew, a walk-in booked as they sit down).
+PAST_START_TOLERANCE = timedelta(minutes=5)
+MAX_ADVANCE = timedelta(days=3 * 366)
+MAX_DURATION = timedelta(days=90)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Violations:
+    """Collects broken rules; raise_if_any() raises one ValidationFailed listing all of them."""
+
+    def __init__(self, known: Iterable[FieldViolation] = ()) -> None:
+        self.items: list[FieldViolation] = list(known)
+
+    def add(self, field: str, description: str) -> None:
+        self.items.append(FieldViolation(field, description))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationFailed(self.items)
+
+    def identifier(self, field: str, value: str, *, required: bool = True) -> None:
+        if not value.strip():
+            if required:
+                self.add(field, "is required")
+        elif len(value) > MAX_ID_LENGTH:
+            self.add(field, f"must be at most {MAX_ID_LENGTH} characters")
+        elif _CONTROL.search(value) or value != value.strip():
+            self.add(field, "must not contain control characters or surrounding spaces")
+
+    def text(self, field: str, value: str, limit: int, *, required: bool = False) -> None:
+        if required and not value.strip():
+            self.add(field, "is required")
+        elif len(value) > limit:
+            self.add(field, f"must be at most {limit} characters")
+
+    def email(self, field: str, value: str) -> None:
+        if value and (len(value) > MAX_EMAIL_LENGTH or not _EMAIL.match(value)):
+            self.add(field, "must be an email address such as guest@example.com")
+
+    def phone(self, field: str, value: str) -> None:
+        if value and not _E164.match(value):
+            self.add(field, "must be a phone number in E.164 form such as +4915112345678")
+
+    def party_size(self, field: str, value: int) -> None:
+        if not MIN_PARTY_SIZE <= value <= MAX_PARTY_SIZE:
+            self.add(field, f"must be between {MIN_PARTY_SIZE} and {MAX_PARTY_SIZE}")
+
+    def time_zone(self, field: str, value: str) -> None:
+        if not value:
+            self.add(field, "is required: the venue's IANA time zone such as Europe/Berlin")
+        elif not is_time_zone(value):
+            self.add(field, f"{value!r} is not an IANA time zone such as Europe/Berlin")
+
+    def booking_id(self, field: str, value: str) -> None:
+        if not value:
+            self.add(field, "is required")
+        elif not is_uuid(value):
+            self.add(field, "must be a booking id (a UUID)")
+
+    def expected_version(self, value: int) -> None:
+        if value < 1:
+            self.add("expected_version", "is required: the version of the booking you last read")
+
+    def idempotency_key(self, value: str) -> None:
+        self.text("idempotency_key", value, MAX_IDEMPOTENCY_KEY_LENGTH)
+
+    def new_slot(
+        self, start: datetime | None, end: datetime | None, now: datetime, *, check_past: bool
+    ) -> None:
+        """Rules for a wanted time window; `check_past` is off when the start itself did not change."""
+        if start is None:
+            self.add("start_time", "is required")
+        elif check_past and start < now - PAST_START_TOLERANCE:
+            self.add("start_time", "must not be in the past")
+        elif start > now + MAX_ADVANCE:
+            self.add("start_time", "must be within three years from now")
+        if end is None:
+            self.add("end_time", "is required")
+        elif start is not None and end <= start:
+            self.add("end_time", "must be after start_time")
+        elif start is not None and end - start > MAX_DURATION:
+            self.add("end_time", f"must be at most {MAX_DURATION.days} days after start_time")
+
+
+@lru_cache(maxsize=1024)
+def is_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def validate_create(cmd: CreateBooking, now: datetime) -> None:
+    v = Violations(cmd.unreadable)
+    v.identifier("guest.guest_id", cmd.guest.guest_id)
+    v.text("guest.name", cmd.guest.name, MAX_NAME_LENGTH, required=True)
+    v.email("guest.email", cmd.guest.email)
+    v.phone("guest.phone", cmd.guest.phone)
+    v.identifier("venue.venue_id", cmd.venue.venue_id)
+    if cmd.venue.venue_type is None:
+        v.add("venue.venue_type", "is required: HOTEL, RESTAURANT, CAFE or RETAIL_EXPERIENCE")
+    v.text("venue.name", cmd.venue.name, MAX_NAME_LENGTH)
+    v.time_zone("venue.time_zone", cmd.venue.time_zone)
+    v.identifier("unit_id", cmd.unit_id, required=False)
+    v.new_slot(cmd.start_time, cmd.end_time, now, check_past=True)
+    v.party_size("party_size", cmd.party_size)
+    v.text("special_requests", cmd.special_requests, MAX_SPECIAL_REQUESTS_LENGTH)
+    v.idempotency_key(cmd.idempotency_key)
+    v.raise_if_any()
+
+
+def check_changes(v: Violations, changes: BookingChanges) -> None:
+    """The rules each changed field must meet on its own."""
+    if changes.guest_name is not None:
+        v.text("guest.name", changes.guest_name, MAX_NAME_LENGTH, required=True)
+    if changes.guest_email is not None:
+        v.email("guest.email", changes.guest_email)
+    if changes.guest_phone is not None:
+        v.phone("guest.phone", changes.guest_phone)
+    if changes.unit_id is not None:
+        v.identifier("unit_id", changes.unit_id, required=False)
+    if changes.party_size is not None:
+        v.party_size("party_size", changes.party_size)
+    if changes.special_requests is not None:
+        v.text("special_requests", changes.special_requests, MAX_SPECIAL_REQUESTS_LENGTH)
+
+
+def validate_update(cmd: UpdateBooking) -> None:
+    v = Violations(cmd.unreadable)
+    v.booking_id("booking_id", cmd.booking_id)
+    v.expected_version(cmd.expected_version)
+    check_changes(v, cmd.changes)
+    v.idempotency_key(cmd.idempotency_key)
+    v.raise_if_any()
+
+
+def validate_cancel(cmd: CancelBooking) -> None:
+    v = Violations(cmd.unreadable)
+    v.booking_id("booking_id", cmd.booking_id)
+    v.expected_version(cmd.expected_version)
+    v.text("reason", cmd.reason, MAX_REASON_LENGTH)
+    v.idempotency_key(cmd.idempotency_key)
+    v.raise_if_any()
+
+
+def validate_status_change(cmd: ChangeBookingStatus) -> None:
+    v = Violations(cmd.unreadable)
+    v.booking_id("booking_id", cmd.booking_id)
+    v.expected_version(cmd.expected_version)
+    if cmd.status is None:
+        v.add("status", "is required: the status to move to, such as BOOKING_STATUS_CONFIRMED")
+    v.text("reason", cmd.reason, MAX_REASON_LENGTH)
+    v.idempotency_key(cmd.idempotency_key)
+    v.raise_if_any()

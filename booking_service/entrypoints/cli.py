@@ -1,0 +1,75 @@
+"""The `booking-service` command line: serve, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from booking_service.adapters.embedded_postgres import DataDirInUse
+from booking_service.config import ConfigError, Settings
+from booking_service.entrypoints import logs, serve
+
+
+def parser(defaults: Settings) -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="booking-service", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="serve gRPC (and REST) until SIGTERM")
+    run.add_argument("--grpc-port", type=int, default=defaults.grpc_port, help="gRPC port (GRPC_PORT; 50051)")
+    run.add_argument("--http-port", type=int, default=defaults.http_port, help="REST port (HTTP_PORT; 8002)")
+    run.add_argument("--host", default=defaults.bind_host, help="address to listen on (BIND_HOST; localhost)")
+    _data_dir(run, defaults)
+
+    migrate = commands.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
+    _data_dir(migrate, defaults)
+    return root
+
+
+def _data_dir(command: argparse.ArgumentParser, defaults: Settings) -> None:
+    command.add_argument(
+        "--data-dir",
+        type=Path,
+        default=defaults.data_dir,
+        help="where the embedded PostgreSQL keeps its data when DATABASE_URL is unset (BOOKING_DATA_DIR)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"booking-service: {error}", file=sys.stderr)
+        return 2
+    args = parser(settings).parse_args(argv)
+    settings = dataclasses.replace(settings, data_dir=args.data_dir)
+    if args.command == "serve":
+        settings = dataclasses.replace(
+            settings, grpc_port=args.grpc_port, http_port=args.http_port, bind_host=args.host
+        )
+    logs.configure(settings.log_level, settings.log_format)
+    job = serve.serve(settings) if args.command == "serve" else serve.migrate(settings)
+    try:
+        _run(job)
+    except DataDirInUse as error:
+        logging.getLogger("booking_service").error(str(error))
+        return 1
+    return 0
+
+
+def _run(job: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(job)
+    else:
+        uvloop.run(job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

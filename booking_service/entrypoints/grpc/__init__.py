@@ -1,0 +1,1 @@
+"""The gRPC transport: servicer, proto ↔ domain mapping, the error table, interceptors, server."""

@@ -1,0 +1,289 @@
+"""Protobuf messages ↔ domain commands, queries and bookings.
+
+Requests are mapped leniently (an unknown enum becomes None), and what cannot be represented at all
+(a malformed timestamp, an unknown field in update_mask) travels in the command's `unreadable`, so
+the use case reports every violated field at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import cast
+
+from booking.v1 import booking_pb2 as pb
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.type import date_pb2
+
+from booking_service.domain.commands import (
+    BookingChanges,
+    CancelBooking,
+    ChangeBookingStatus,
+    CreateBooking,
+    UpdateBooking,
+    VenueDetails,
+)
+from booking_service.domain.model import Booking, HistoryEntry
+from booking_service.domain.status import BookingStatus
+from booking_service.domain.validation import Violations
+from booking_service.domain.values import Actor, ChangeSource, Guest, VenueType
+from booking_service.service_layer.availability import Availability, CheckAvailability
+from booking_service.service_layer.queries import ListBookings
+
+# Domain and proto enums share member names (PENDING <-> BOOKING_STATUS_PENDING).
+_STATUS_TO_PB = {
+    s: cast(pb.BookingStatus, pb.BookingStatus.Value(f"BOOKING_STATUS_{s.value}")) for s in BookingStatus
+}
+_STATUS_FROM_PB = {int(number): s for s, number in _STATUS_TO_PB.items()}
+_VENUE_TO_PB = {t: cast(pb.VenueType, pb.VenueType.Value(f"VENUE_TYPE_{t.value}")) for t in VenueType}
+_VENUE_FROM_PB = {int(number): t for t, number in _VENUE_TO_PB.items()}
+_SOURCE_TO_PB = {
+    s: cast(pb.ChangeSource, pb.ChangeSource.Value(f"CHANGE_SOURCE_{s.value}")) for s in ChangeSource
+}
+_AVAILABILITY_SOURCE = {
+    "BOOKINGS": pb.AVAILABILITY_SOURCE_BOOKINGS,
+    "INVENTORY": pb.AVAILABILITY_SOURCE_INVENTORY,
+}
+
+#: update_mask paths and the BookingChanges field each sets.
+_MASK_FIELDS = {
+    "guest.name": "guest_name",
+    "guest.email": "guest_email",
+    "guest.phone": "guest_phone",
+    "unit_id": "unit_id",
+    "start_time": "start_time",
+    "end_time": "end_time",
+    "party_size": "party_size",
+    "special_requests": "special_requests",
+}
+
+
+# --- requests -> domain ---------------------------------------------------------------------------
+
+
+def create_command(request: pb.CreateBookingRequest, actor: Actor) -> CreateBooking:
+    v = Violations()
+    command = CreateBooking(
+        actor=actor,
+        guest=Guest(request.guest.guest_id, request.guest.name, request.guest.email, request.guest.phone),
+        venue=VenueDetails(
+            request.venue.venue_id,
+            _VENUE_FROM_PB.get(request.venue.venue_type),
+            request.venue.name,
+            request.venue.time_zone,
+        ),
+        unit_id=request.unit_id,
+        start_time=_time(v, request, "start_time"),
+        end_time=_time(v, request, "end_time"),
+        party_size=request.party_size,
+        special_requests=request.special_requests,
+        idempotency_key=request.idempotency_key,
+        unreadable=tuple(v.items),  # last: the arguments above have added theirs
+    )
+    return command
+
+
+def update_command(request: pb.UpdateBookingRequest, actor: Actor) -> UpdateBooking:
+    v = Violations()
+    values: dict[str, object] = {
+        "guest_name": request.guest.name,
+        "guest_email": request.guest.email,
+        "guest_phone": request.guest.phone,
+        "unit_id": request.unit_id,
+        "start_time": _time(v, request, "start_time"),
+        "end_time": _time(v, request, "end_time"),
+        "party_size": request.party_size,
+        "special_requests": request.special_requests,
+    }
+    if request.HasField("update_mask") and request.update_mask.paths:
+        chosen: set[str] = set()
+        for path in request.update_mask.paths:
+            if path == "guest":
+                chosen |= {"guest_name", "guest_email", "guest_phone"}
+            elif path in _MASK_FIELDS:
+                chosen.add(_MASK_FIELDS[path])
+            else:
+                v.add(
+                    "update_mask", f"{path!r} cannot be updated; updatable: guest, {', '.join(_MASK_FIELDS)}"
+                )
+    else:
+        chosen = {
+            name
+            for name in ("unit_id", "start_time", "end_time", "party_size", "special_requests")
+            if request.HasField(name)
+        }
+        if request.HasField("guest"):
+            chosen |= {f"guest_{part}" for part in ("name", "email", "phone") if getattr(request.guest, part)}
+    changes = BookingChanges(
+        guest_id=request.guest.guest_id or None,
+        **{name: value for name, value in values.items() if name in chosen},  # type: ignore[arg-type]
+    )
+    return UpdateBooking(
+        actor=actor,
+        booking_id=request.booking_id,
+        expected_version=request.expected_version,
+        changes=changes,
+        idempotency_key=request.idempotency_key,
+        unreadable=tuple(v.items),
+    )
+
+
+def cancel_command(request: pb.CancelBookingRequest, actor: Actor) -> CancelBooking:
+    return CancelBooking(
+        actor=actor,
+        booking_id=request.booking_id,
+        expected_version=request.expected_version,
+        reason=request.reason,
+        idempotency_key=request.idempotency_key,
+    )
+
+
+def status_command(request: pb.UpdateBookingStatusRequest, actor: Actor) -> ChangeBookingStatus:
+    return ChangeBookingStatus(
+        actor=actor,
+        booking_id=request.booking_id,
+        expected_version=request.expected_version,
+        status=_STATUS_FROM_PB.get(request.status),
+        reason=request.reason,
+        idempotency_key=request.idempotency_key,
+    )
+
+
+def list_query(
+    owner: str, owner_id: str, request: pb.ListGuestBookingsRequest | pb.ListVenueBookingsRequest
+) -> ListBookings:
+    v = Violations()
+    filters = request.filters
+    window = filters.time_range
+    query = ListBookings(
+        owner=owner,
+        owner_id=owner_id,
+        page_size=request.page_size,
+        page_token=request.page_token,
+        statuses=tuple(_STATUS_FROM_PB.get(s) for s in filters.statuses),
+        window_start=_time(v, window, "start_time", "filters.time_range.start_time"),
+        window_end=_time(v, window, "end_time", "filters.time_range.end_time"),
+        local_date=_date(v, filters, "local_date", "filters.local_date"),
+        unreadable=tuple(v.items),  # last: the arguments above have added theirs
+    )
+    return query
+
+
+def availability_query(request: pb.CheckAvailabilityRequest) -> CheckAvailability:
+    v = Violations()
+    query = CheckAvailability(
+        venue_id=request.venue_id,
+        unit_id=request.unit_id,
+        start_time=_time(v, request, "start_time"),
+        end_time=_time(v, request, "end_time"),
+        party_size=request.party_size,
+        exclude_booking_id=request.exclude_booking_id,
+        unreadable=tuple(v.items),  # last: the arguments above have added theirs
+    )
+    return query
+
+
+def _time(v: Violations, message: object, name: str, path: str | None = None) -> datetime | None:
+    if not message.HasField(name):  # type: ignore[attr-defined]
+        return None
+    stamp: Timestamp = getattr(message, name)
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        v.add(path or name, "is not a valid timestamp")
+        return None
+
+
+def _date(v: Violations, message: object, name: str, path: str) -> date | None:
+    if not message.HasField(name):  # type: ignore[attr-defined]
+        return None
+    value: date_pb2.Date = getattr(message, name)
+    try:
+        return date(value.year, value.month, value.day)
+    except ValueError:
+        v.add(path, "is not a valid calendar date (year, month and day are all required)")
+        return None
+
+
+# --- domain -> responses --------------------------------------------------------------------------
+
+
+def booking_message(booking: Booking) -> pb.Booking:
+    message = pb.Booking(
+        booking_id=booking.booking_id,
+        booking_reference=booking.reference,
+        guest=pb.Guest(
+            guest_id=booking.guest.guest_id,
+            name=booking.guest.name,
+            email=booking.guest.email,
+            phone=booking.guest.phone,
+        ),
+        venue=pb.Venue(
+            venue_id=booking.venue.venue_id,
+            venue_type=_VENUE_TO_PB[booking.venue.venue_type],
+            name=booking.venue.name,
+            time_zone=booking.venue.time_zone,
+        ),
+        unit_id=booking.unit_id or "",
+        start_time=_stamp(booking.slot.start),
+        end_time=_stamp(booking.slot.end),
+        party_size=booking.party_size,
+        special_requests=booking.special_requests,
+        status=_STATUS_TO_PB[booking.status],
+        payment_intent_id=booking.payment_intent_id,
+        inventory_reservation_id=booking.inventory_reservation_id,
+        version=booking.version,
+        cancellation_reason=booking.cancellation_reason,
+        idempotency_key=booking.idempotency_key,
+        history=[_history_message(entry) for entry in booking.history],
+    )
+    if booking.price is not None:
+        message.price.amount_minor = booking.price.amount_minor
+        message.price.currency = booking.price.currency
+    for name in (
+        "create_time",
+        "update_time",
+        "confirm_time",
+        "check_in_time",
+        "complete_time",
+        "cancel_time",
+        "no_show_time",
+        "expire_time",
+    ):
+        value: datetime | None = getattr(booking, name)
+        if value is not None:
+            getattr(message, name).FromDatetime(value)
+    return message
+
+
+def availability_message(result: Availability) -> pb.CheckAvailabilityResponse:
+    return pb.CheckAvailabilityResponse(
+        available=result.available,
+        conflicting_bookings=[booking_message(b) for b in result.conflicts],
+        checks=[
+            pb.AvailabilityCheck(
+                source=_AVAILABILITY_SOURCE.get(c.source, pb.AVAILABILITY_SOURCE_UNSPECIFIED),
+                available=c.available,
+                reason=c.reason,
+            )
+            for c in result.checks
+        ],
+    )
+
+
+def _history_message(entry: HistoryEntry) -> pb.BookingHistoryEntry:
+    return pb.BookingHistoryEntry(
+        version=entry.version,
+        from_status=_STATUS_TO_PB[entry.from_status] if entry.from_status else pb.BOOKING_STATUS_UNSPECIFIED,
+        to_status=_STATUS_TO_PB[entry.to_status],
+        reason=entry.reason,
+        actor=entry.actor.actor_id,
+        source=_SOURCE_TO_PB[entry.actor.source],
+        change_time=_stamp(entry.changed_at),
+        changed_fields=list(entry.changed_fields),
+    )
+
+
+def _stamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp

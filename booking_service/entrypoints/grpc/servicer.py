@@ -1,0 +1,85 @@
+"""The BookingService servicer: maps each RPC's request to a use case and its answer back.
+
+Errors are not handled here: the interceptor turns domain errors into rich statuses for every
+method alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from booking.v1 import booking_pb2 as pb
+from booking.v1 import booking_pb2_grpc
+
+from booking_service.domain.values import Actor, ChangeSource
+from booking_service.entrypoints.grpc import mapping
+from booking_service.service_layer.use_cases import UseCases
+
+ACTOR_HEADER = "x-actor"
+ANONYMOUS = "anonymous"
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def actor_of(context: Context) -> Actor:
+    """Who calls: the `x-actor` header until authentication names the caller."""
+    for key, value in context.invocation_metadata() or ():
+        if key == ACTOR_HEADER and isinstance(value, str) and value.strip():
+            return Actor(value.strip()[:128], ChangeSource.API)
+    return Actor(ANONYMOUS, ChangeSource.API)
+
+
+class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
+    def __init__(self, use_cases: UseCases) -> None:
+        self._use_cases = use_cases
+
+    async def CreateBooking(self, request: pb.CreateBookingRequest, context: Context) -> pb.Booking:
+        booking = await self._use_cases.create_booking(mapping.create_command(request, actor_of(context)))
+        return mapping.booking_message(booking)
+
+    async def GetBooking(self, request: pb.GetBookingRequest, context: Context) -> pb.Booking:
+        return mapping.booking_message(await self._use_cases.get_booking(request.booking_id))
+
+    async def GetBookingByReference(
+        self, request: pb.GetBookingByReferenceRequest, context: Context
+    ) -> pb.Booking:
+        return mapping.booking_message(
+            await self._use_cases.get_booking_by_reference(request.booking_reference)
+        )
+
+    async def UpdateBooking(self, request: pb.UpdateBookingRequest, context: Context) -> pb.Booking:
+        booking = await self._use_cases.update_booking(mapping.update_command(request, actor_of(context)))
+        return mapping.booking_message(booking)
+
+    async def CancelBooking(self, request: pb.CancelBookingRequest, context: Context) -> pb.Booking:
+        booking = await self._use_cases.cancel_booking(mapping.cancel_command(request, actor_of(context)))
+        return mapping.booking_message(booking)
+
+    async def UpdateBookingStatus(
+        self, request: pb.UpdateBookingStatusRequest, context: Context
+    ) -> pb.Booking:
+        command = mapping.status_command(request, actor_of(context))
+        return mapping.booking_message(await self._use_cases.change_booking_status(command))
+
+    async def ListGuestBookings(
+        self, request: pb.ListGuestBookingsRequest, context: Context
+    ) -> pb.ListGuestBookingsResponse:
+        page = await self._use_cases.list_bookings(mapping.list_query("guest", request.guest_id, request))
+        return pb.ListGuestBookingsResponse(
+            bookings=[mapping.booking_message(b) for b in page.bookings], next_page_token=page.next_page_token
+        )
+
+    async def ListVenueBookings(
+        self, request: pb.ListVenueBookingsRequest, context: Context
+    ) -> pb.ListVenueBookingsResponse:
+        page = await self._use_cases.list_bookings(mapping.list_query("venue", request.venue_id, request))
+        return pb.ListVenueBookingsResponse(
+            bookings=[mapping.booking_message(b) for b in page.bookings], next_page_token=page.next_page_token
+        )
+
+    async def CheckAvailability(
+        self, request: pb.CheckAvailabilityRequest, context: Context
+    ) -> pb.CheckAvailabilityResponse:
+        result = await self._use_cases.check_availability(mapping.availability_query(request))
+        return mapping.availability_message(result)

@@ -1,0 +1,79 @@
+"""Idempotency keys with Stripe's semantics, scoped to the method.
+
+Same key and same request: the first answer again, nothing done twice. Same key and another
+request: IDEMPOTENCY_KEY_REUSED. The key is claimed inside the use case's own transaction, so a
+concurrent request with the same key waits for the first to end, then replays its answer (or, if
+the first failed and stored nothing, runs itself). Requests that fail store nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from booking_service.domain.commands import Command
+from booking_service.domain.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
+from booking_service.domain.model import Booking
+from booking_service.service_layer.unit_of_work import UnitOfWork
+
+#: Fields that do not make two requests different.
+_NOT_FINGERPRINTED = frozenset({"actor", "idempotency_key", "unreadable"})
+
+
+def fingerprint(command: Command) -> bytes:
+    """A digest of what the command asks for (its kind and every field but actor and key)."""
+    fields = {
+        f.name: getattr(command, f.name)
+        for f in dataclasses.fields(command)
+        if f.name not in _NOT_FINGERPRINTED
+    }
+    canonical = json.dumps([type(command).__name__, fields], default=_plain, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot fingerprint {type(value).__name__}")
+
+
+async def claim(
+    uow: UnitOfWork, scope: str, key: str, command: Command, now: datetime, ttl: timedelta
+) -> Booking | None:
+    """Claims the key for this unit of work, or returns the answer to replay; None without a key."""
+    if not key:
+        return None
+    digest = fingerprint(command)
+    stored = await uow.idempotency.claim(scope, key, digest, now, ttl)
+    if stored is None:
+        return None
+    if stored.fingerprint != digest:
+        raise IdempotencyKeyReused(
+            f"Idempotency key {key!r} was already used for a different {scope} request; "
+            "use a new key for a new request.",
+            {"idempotency_key": key, "method": scope},
+        )
+    if stored.response is None:
+        raise IdempotencyKeyInProgress(
+            f"A {scope} request with idempotency key {key!r} is still in progress; retry shortly.",
+            {"idempotency_key": key, "method": scope},
+        )
+    return stored.response
+
+
+async def complete(uow: UnitOfWork, scope: str, key: str, booking: Booking) -> None:
+    if key:
+        await uow.idempotency.complete(scope, key, booking)
+
+
+async def release(uow: UnitOfWork, scope: str, key: str) -> None:
+    if key:
+        await uow.idempotency.release(scope, key)

@@ -1,0 +1,130 @@
+"""The ports the use cases need: a booking repository, an idempotency store, and a unit of work
+that makes their changes one transaction (`async with uow:` rolls back unless `await uow.commit()`).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from booking_service.domain.events import Event
+from booking_service.domain.model import Booking
+from booking_service.domain.status import BookingStatus
+from booking_service.domain.values import TimeSlot
+
+
+class DuplicateReference(Exception):
+    """The generated reference is taken already (rare); the caller draws another and retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class BookingQuery:
+    """A page of bookings of one guest or one venue, in (start time, id) order after `after`."""
+
+    owner: str  # "guest" or "venue"
+    owner_id: str
+    statuses: frozenset[BookingStatus]
+    window: tuple[datetime | None, datetime | None]
+    local_date: date | None
+    after: tuple[datetime, str] | None
+    limit: int
+
+
+class BookingRepository(abc.ABC):
+    def __init__(self) -> None:
+        self.seen: list[Booking] = []
+
+    @abc.abstractmethod
+    async def add(self, booking: Booking) -> None:
+        """Stores a new booking (raises UnitUnavailable, DuplicateReference)."""
+
+    @abc.abstractmethod
+    async def get(self, booking_id: str, *, with_history: bool = False) -> Booking | None: ...
+
+    @abc.abstractmethod
+    async def get_by_reference(self, reference: str, *, with_history: bool = False) -> Booking | None: ...
+
+    @abc.abstractmethod
+    async def save(self, booking: Booking) -> None:
+        """Stores the booking's changes if the stored row is still at `stored_version`
+        (raises VersionMismatch otherwise, UnitUnavailable on a taken slot)."""
+
+    @abc.abstractmethod
+    async def page(self, query: BookingQuery) -> list[Booking]: ...
+
+    @abc.abstractmethod
+    async def overlapping(
+        self, venue_id: str, unit_id: str, slot: TimeSlot, exclude_booking_id: str | None
+    ) -> list[Booking]:
+        """Active bookings that hold the unit over a time overlapping the slot."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """An idempotency key someone else claimed first: what they asked, and what they got."""
+
+    fingerprint: bytes
+    response: Booking | None  # None while the first request is still running
+
+
+class IdempotencyStore(abc.ABC):
+    @abc.abstractmethod
+    async def claim(
+        self, scope: str, key: str, fingerprint: bytes, now: datetime, ttl: timedelta
+    ) -> StoredKey | None:
+        """Claims the key for this transaction (None), or returns the live record of an earlier
+        claim. A concurrent claim of the same key waits until this transaction ends."""
+
+    @abc.abstractmethod
+    async def complete(self, scope: str, key: str, response: Booking) -> None: ...
+
+    @abc.abstractmethod
+    async def release(self, scope: str, key: str) -> None: ...
+
+    @abc.abstractmethod
+    async def purge(self, now: datetime) -> int:
+        """Deletes keys past their retention; returns how many."""
+
+
+class UnitOfWork(abc.ABC):
+    bookings: BookingRepository
+    idempotency: IdempotencyStore
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.rollback()
+
+    def __init__(self) -> None:
+        #: The events of every commit of this unit of work, in the order they were raised.
+        self.committed_events: list[Event] = []
+
+    async def commit(self) -> None:
+        """Commits the changes together with the events they raised."""
+        events = self.collect_new_events()
+        await self._store_events(events)
+        await self._commit()
+        self.committed_events.extend(events)
+
+    async def _store_events(self, events: list[Event]) -> None:  # noqa: B027 (a hook, empty on purpose)
+        """Writes events in the transaction being committed (the outbox plugs in here)."""
+
+    @abc.abstractmethod
+    async def _commit(self) -> None: ...
+
+    @abc.abstractmethod
+    async def rollback(self) -> None: ...
+
+    def collect_new_events(self) -> list[Event]:
+        """The events raised by every booking this unit of work has seen, each once."""
+        events: list[Event] = []
+        for booking in self.bookings.seen:
+            events.extend(booking.events)
+            booking.events.clear()
+        return events

@@ -1,0 +1,156 @@
+"""Shared fixtures: a real PostgreSQL, the wired application, and a real gRPC server on loopback.
+
+The database is TEST_DATABASE_URL's server when that is set (CI points it at the machine's
+PostgreSQL), otherwise an embedded PostgreSQL in a temporary directory. Either way the session gets
+a fresh database of its own, migrated with Alembic, and drops it at the end. Tests stay independent
+by using ids of their own (see `ids`), not by emptying tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import grpc
+import pytest
+from booking.v1 import booking_pb2 as pb
+from booking.v1 import booking_pb2_grpc
+
+from booking_service.adapters import migrations
+from booking_service.adapters.embedded_postgres import EmbeddedPostgres
+from booking_service.bootstrap import Application, bootstrap
+from booking_service.config import Settings
+from booking_service.entrypoints.grpc.server import GrpcServer
+
+#: "Now" for the tests that run on the fixed clock: times are chosen relative to it.
+NOW = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock a test can move; starts at NOW."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An admin URL of the PostgreSQL server the tests use."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test session."""
+    name = f"booking_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(server_url, name)
+    await migrations.upgrade(url)
+    yield url
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return replace(Settings(), db_pool_size=20, db_max_overflow=20)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def app(database_url: str, settings: Settings, clock: FakeClock) -> AsyncIterator[Application]:
+    """The wired application on the test database, on this test's own clock."""
+    application = bootstrap(settings, database_url, clock=clock)
+    yield application
+    await application.aclose()
+
+
+@pytest.fixture
+async def stub(app: Application) -> AsyncIterator[booking_pb2_grpc.BookingServiceAsyncStub]:
+    """A client of a real gRPC server on loopback serving `app`."""
+    server = GrpcServer(app.use_cases, "127.0.0.1", 0)
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    yield booking_pb2_grpc.BookingServiceStub(channel)  # type: ignore[misc]
+    await channel.close()
+    await server.stop(0)
+
+
+@pytest.fixture
+def ids() -> Callable[[str], str]:
+    """Ids unique to this test, so that tests sharing the database never meet."""
+    suffix = uuid.uuid4().hex[:10]
+    return lambda name: f"{name}-{suffix}"
+
+
+@pytest.fixture
+def new_booking(ids: Callable[[str], str]) -> Callable[..., pb.CreateBookingRequest]:
+    """A valid CreateBookingRequest two days after NOW; keyword arguments override its fields."""
+
+    def make(**overrides: object) -> pb.CreateBookingRequest:
+        start = NOW + timedelta(days=2, hours=9)
+        request = pb.CreateBookingRequest(
+            guest=pb.Guest(guest_id=ids("guest"), name="Ada Lovelace", email="ada@example.com", phone="+4915112345678"),
+            venue=pb.Venue(
+                venue_id=ids("venue"),
+                venue_type=pb.VENUE_TYPE_RESTAURANT,
+                name="Chez Nous",
+                time_zone="Europe/Berlin",
+            ),
+            unit_id=ids("table"),
+            party_size=4,
+            special_requests="window seat",
+        )
+        request.start_time.FromDatetime(start)
+        request.end_time.FromDatetime(start + timedelta(hours=2))
+        for name, value in overrides.items():
+            if isinstance(value, datetime):
+                getattr(request, name).FromDatetime(value)
+            elif hasattr(value, "DESCRIPTOR"):
+                getattr(request, name).CopyFrom(value)
+            else:
+                setattr(request, name, value)
+        return request
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,165 @@
+"""`booking-service serve` and `migrate` as a user runs them: a real process, the embedded
+PostgreSQL, grpcurl with reflection (no proto files), SIGTERM, and a restart on the same data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    return {**env, "LOG_FORMAT": "json", **extra}
+
+
+def grpcurl(port: int, *args: str, data: dict | None = None) -> subprocess.CompletedProcess[str]:
+    command = [str(BIN / "grpcurl"), "-plaintext"]
+    if data is not None:
+        command += ["-d", json.dumps(data)]
+    return subprocess.run(
+        [*command, f"127.0.0.1:{port}", *args], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+class Service:
+    """A running `booking-service serve`, its log going to a file (a pipe nobody reads would fill)."""
+
+    def __init__(self, process: subprocess.Popen[str], log: Path) -> None:
+        self.process, self.log_path = process, log
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def wait_until_serving(service: Service, port: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.process.poll() is not None:
+            raise AssertionError(f"serve exited early:\n{service.log}")
+        if '"SERVING"' in grpcurl(port, "grpc.health.v1.Health/Check").stdout:
+            return
+        time.sleep(0.3)
+    raise AssertionError("serve did not become ready")
+
+
+@contextmanager
+def serve(data_dir: Path, port: int, log: Path, **env: str) -> Iterator[Service]:
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [str(BIN / "booking-service"), "serve", "--data-dir", str(data_dir), "--grpc-port", str(port), "--host", "127.0.0.1"],
+            env=environment(**env),
+            stdout=sink,
+            stderr=sink,
+            text=True,
+        )
+    service = Service(process, log)
+    try:
+        wait_until_serving(service, port)
+        yield service
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+
+
+def booking_request(start: datetime) -> dict:
+    return {
+        "guest": {"guest_id": "cli-guest", "name": "Katherine Johnson", "email": "kj@example.com"},
+        "venue": {"venue_id": "cli-venue", "venue_type": "VENUE_TYPE_HOTEL", "name": "Orbit", "time_zone": "America/New_York"},
+        "unit_id": "room-101",
+        "start_time": start.isoformat().replace("+00:00", "Z"),
+        "end_time": (start + timedelta(days=2)).isoformat().replace("+00:00", "Z"),
+        "party_size": 2,
+        "idempotency_key": "cli-create-1",
+    }
+
+
+def test_serve_with_the_embedded_database_answers_grpcurl_and_survives_a_restart(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    start = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    with serve(data_dir, port, tmp_path / "first.log") as first:
+        listed = grpcurl(port, "list")
+        assert listed.stdout.split() == [
+            "booking.v1.BookingService",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]
+        described = grpcurl(port, "describe", "booking.v1.BookingService.CreateBooking")
+        assert "rpc CreateBooking ( .booking.v1.CreateBookingRequest ) returns ( .booking.v1.Booking )" in described.stdout
+        created = grpcurl(port, "booking.v1.BookingService/CreateBooking", data=booking_request(start))
+        assert created.returncode == 0, created.stderr
+        booking = json.loads(created.stdout)
+        assert booking["status"] == "BOOKING_STATUS_PENDING"
+
+        second = subprocess.run(
+            [str(BIN / "booking-service"), "serve", "--data-dir", str(data_dir), "--grpc-port", str(free_port())],
+            env=environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert f"pid {first.process.pid}" in second.stderr and "already running" in second.stderr
+
+        first.process.send_signal(signal.SIGTERM)
+        assert first.process.wait(timeout=30) == 0
+        log = first.log
+        assert "draining" in log and "booking-service stopped" in log
+        access = [json.loads(line) for line in log.splitlines() if '"message": "rpc"' in line]
+        assert {(a["method"], a["code"]) for a in access} >= {("/booking.v1.BookingService/CreateBooking", "OK")}
+
+    with serve(data_dir, port, tmp_path / "second.log"):
+        fetched = grpcurl(port, "booking.v1.BookingService/GetBooking", data={"booking_id": booking["booking_id"]})
+        assert fetched.returncode == 0, fetched.stderr
+        assert json.loads(fetched.stdout)["booking_reference"] == booking["booking_reference"]
+        replayed = grpcurl(port, "booking.v1.BookingService/CreateBooking", data=booking_request(start))
+        assert json.loads(replayed.stdout) == booking
+
+
+def test_migrate_builds_the_schema_on_the_configured_database(database_url: str) -> None:
+    result = subprocess.run(
+        [str(BIN / "booking-service"), "migrate"],
+        env=environment(DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "migrations applied" in result.stderr
+
+
+def test_a_bad_setting_is_refused_with_its_name() -> None:
+    result = subprocess.run(
+        [str(BIN / "booking-service"), "serve"],
+        env=environment(GRPC_PORT="not-a-port"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "GRPC_PORT" in result.stderr
