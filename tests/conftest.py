@@ -126,7 +126,9 @@ def new_booking(ids: Callable[[str], str]) -> Callable[..., pb.CreateBookingRequ
     def make(**overrides: object) -> pb.CreateBookingRequest:
         start = NOW + timedelta(days=2, hours=9)
         request = pb.CreateBookingRequest(
-            guest=pb.Guest(guest_id=ids("guest"), name="Ada Lovelace", email="ada@example.com", phone="+4915112345678"),
+            guest=pb.Guest(
+                guest_id=ids("guest"), name="Ada Lovelace", email="ada@example.com", phone="+4915112345678"
+            ),
             venue=pb.Venue(
                 venue_id=ids("venue"),
                 venue_type=pb.VENUE_TYPE_RESTAURANT,

@@ -7,8 +7,8 @@ These checks need nothing but the request and the clock; rules that depend on th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -16,7 +16,9 @@ Make = Callable[..., pb.CreateBookingRequest]
 
 
 def query(booking: pb.CreateBookingRequest | pb.Booking, **fields: object) -> pb.CheckAvailabilityRequest:
-    request = pb.CheckAvailabilityRequest(venue_id=booking.venue.venue_id, unit_id=booking.unit_id, party_size=2)
+    request = pb.CheckAvailabilityRequest(
+        venue_id=booking.venue.venue_id, unit_id=booking.unit_id, party_size=2
+    )
     request.start_time.CopyFrom(booking.start_time)
     request.end_time.CopyFrom(booking.end_time)
     for name, value in fields.items():

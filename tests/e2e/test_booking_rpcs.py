@@ -68,7 +68,9 @@ async def test_a_missing_booking_is_not_found(stub) -> None:
         stub.UpdateBooking(pb.UpdateBookingRequest(booking_id=missing, expected_version=1, party_size=2)),
         stub.CancelBooking(pb.CancelBookingRequest(booking_id=missing, expected_version=1)),
         stub.UpdateBookingStatus(
-            pb.UpdateBookingStatusRequest(booking_id=missing, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED)
+            pb.UpdateBookingStatusRequest(
+                booking_id=missing, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED
+            )
         ),
     ):
         error = rich_error(await fails(call))
@@ -104,13 +106,17 @@ async def test_invalid_input_lists_every_violated_field(stub, new_booking: Make)
 
 async def test_a_taken_unit_is_refused(stub, new_booking: Make) -> None:
     first = await stub.CreateBooking(new_booking())
-    overlapping = new_booking(start_time=NOW + timedelta(days=2, hours=10), end_time=NOW + timedelta(days=2, hours=12))
+    overlapping = new_booking(
+        start_time=NOW + timedelta(days=2, hours=10), end_time=NOW + timedelta(days=2, hours=12)
+    )
     overlapping.guest.guest_id = "someone-else"
     error = rich_error(await fails(stub.CreateBooking(overlapping)))
     assert (error.code, error.reason) == (grpc.StatusCode.ALREADY_EXISTS, "UNIT_UNAVAILABLE")
     assert error.metadata["unit_id"] == first.unit_id
     # Back to back is not an overlap ([start, end) windows), and another unit is free.
-    await stub.CreateBooking(new_booking(start_time=NOW + timedelta(days=2, hours=11), end_time=NOW + timedelta(days=2, hours=12)))
+    await stub.CreateBooking(
+        new_booking(start_time=NOW + timedelta(days=2, hours=11), end_time=NOW + timedelta(days=2, hours=12))
+    )
     await stub.CreateBooking(new_booking(unit_id="another-table"))
 
 
@@ -160,9 +166,13 @@ async def test_update_mask_names_only_updatable_fields(stub, new_booking: Make) 
 
 async def test_a_stale_version_is_aborted_and_says_the_current_one(stub, new_booking: Make) -> None:
     created = await stub.CreateBooking(new_booking())
-    await stub.UpdateBooking(pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=3))
+    await stub.UpdateBooking(
+        pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=3)
+    )
     for call in (
-        stub.UpdateBooking(pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=5)),
+        stub.UpdateBooking(
+            pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=5)
+        ),
         stub.CancelBooking(pb.CancelBookingRequest(booking_id=created.booking_id, expected_version=1)),
         stub.UpdateBookingStatus(
             pb.UpdateBookingStatusRequest(
@@ -180,7 +190,9 @@ async def test_a_stale_version_is_aborted_and_says_the_current_one(stub, new_boo
 
 async def test_a_missing_version_is_an_invalid_argument(stub, new_booking: Make) -> None:
     created = await stub.CreateBooking(new_booking())
-    error = rich_error(await fails(stub.CancelBooking(pb.CancelBookingRequest(booking_id=created.booking_id))))
+    error = rich_error(
+        await fails(stub.CancelBooking(pb.CancelBookingRequest(booking_id=created.booking_id)))
+    )
     assert list(error.violations) == ["expected_version"]
 
 
@@ -200,7 +212,9 @@ async def test_cancel_releases_the_unit_and_keeps_the_reason(stub, new_booking: 
     request.guest.guest_id = "next-guest"
     await stub.CreateBooking(request)  # the unit is free again at once
     error = rich_error(
-        await fails(stub.CancelBooking(pb.CancelBookingRequest(booking_id=created.booking_id, expected_version=2)))
+        await fails(
+            stub.CancelBooking(pb.CancelBookingRequest(booking_id=created.booking_id, expected_version=2))
+        )
     )
     assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_TRANSITION")
     assert error.metadata["current_status"] == "CANCELLED"
@@ -211,7 +225,9 @@ async def test_a_closed_booking_cannot_be_updated(stub, new_booking: Make) -> No
     await stub.CancelBooking(pb.CancelBookingRequest(booking_id=created.booking_id, expected_version=1))
     error = rich_error(
         await fails(
-            stub.UpdateBooking(pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=2, party_size=2))
+            stub.UpdateBooking(
+                pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=2, party_size=2)
+            )
         )
     )
     assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "BOOKING_CLOSED")
@@ -223,11 +239,15 @@ async def test_status_changes_walk_the_lifecycle(stub, new_booking: Make) -> Non
         (pb.BOOKING_STATUS_CONFIRMED, pb.BOOKING_STATUS_CHECKED_IN, pb.BOOKING_STATUS_COMPLETED), start=1
     ):
         booking = await stub.UpdateBookingStatus(
-            pb.UpdateBookingStatusRequest(booking_id=booking.booking_id, expected_version=version, status=status),
+            pb.UpdateBookingStatusRequest(
+                booking_id=booking.booking_id, expected_version=version, status=status
+            ),
             metadata=ACTOR,
         )
         assert (booking.status, booking.version) == (status, version + 1)
-    assert booking.HasField("confirm_time") and booking.HasField("check_in_time") and booking.HasField("complete_time")
+    assert booking.HasField("confirm_time")
+    assert booking.HasField("check_in_time")
+    assert booking.HasField("complete_time")
     fetched = await stub.GetBooking(pb.GetBookingRequest(booking_id=booking.booking_id))
     assert [(h.from_status, h.to_status) for h in fetched.history] == [
         (pb.BOOKING_STATUS_UNSPECIFIED, pb.BOOKING_STATUS_PENDING),
@@ -243,7 +263,9 @@ async def test_an_unknown_status_is_an_invalid_argument(stub, new_booking: Make,
     error = rich_error(
         await fails(
             stub.UpdateBookingStatus(
-                pb.UpdateBookingStatusRequest(booking_id=created.booking_id, expected_version=1, status=status)
+                pb.UpdateBookingStatusRequest(
+                    booking_id=created.booking_id, expected_version=1, status=status
+                )
             )
         )
     )
@@ -253,7 +275,9 @@ async def test_an_unknown_status_is_an_invalid_argument(stub, new_booking: Make,
 async def test_a_no_show_before_the_grace_period_is_too_early(stub, new_booking: Make) -> None:
     created = await stub.CreateBooking(new_booking())
     await stub.UpdateBookingStatus(
-        pb.UpdateBookingStatusRequest(booking_id=created.booking_id, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED)
+        pb.UpdateBookingStatusRequest(
+            booking_id=created.booking_id, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED
+        )
     )
     error = rich_error(
         await fails(

@@ -67,7 +67,16 @@ def wait_until_serving(service: Service, port: int, timeout: float = 90) -> None
 def serve(data_dir: Path, port: int, log: Path, **env: str) -> Iterator[Service]:
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [str(BIN / "booking-service"), "serve", "--data-dir", str(data_dir), "--grpc-port", str(port), "--host", "127.0.0.1"],
+            [
+                str(BIN / "booking-service"),
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--grpc-port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+            ],
             env=environment(**env),
             stdout=sink,
             stderr=sink,
@@ -90,7 +99,12 @@ def serve(data_dir: Path, port: int, log: Path, **env: str) -> Iterator[Service]
 def booking_request(start: datetime) -> dict:
     return {
         "guest": {"guest_id": "cli-guest", "name": "Katherine Johnson", "email": "kj@example.com"},
-        "venue": {"venue_id": "cli-venue", "venue_type": "VENUE_TYPE_HOTEL", "name": "Orbit", "time_zone": "America/New_York"},
+        "venue": {
+            "venue_id": "cli-venue",
+            "venue_type": "VENUE_TYPE_HOTEL",
+            "name": "Orbit",
+            "time_zone": "America/New_York",
+        },
         "unit_id": "room-101",
         "start_time": start.isoformat().replace("+00:00", "Z"),
         "end_time": (start + timedelta(days=2)).isoformat().replace("+00:00", "Z"),
@@ -110,31 +124,47 @@ def test_serve_with_the_embedded_database_answers_grpcurl_and_survives_a_restart
             "grpc.reflection.v1alpha.ServerReflection",
         ]
         described = grpcurl(port, "describe", "booking.v1.BookingService.CreateBooking")
-        assert "rpc CreateBooking ( .booking.v1.CreateBookingRequest ) returns ( .booking.v1.Booking )" in described.stdout
+        assert (
+            "rpc CreateBooking ( .booking.v1.CreateBookingRequest ) returns ( .booking.v1.Booking )"
+            in described.stdout
+        )
         created = grpcurl(port, "booking.v1.BookingService/CreateBooking", data=booking_request(start))
         assert created.returncode == 0, created.stderr
         booking = json.loads(created.stdout)
         assert booking["status"] == "BOOKING_STATUS_PENDING"
 
         second = subprocess.run(
-            [str(BIN / "booking-service"), "serve", "--data-dir", str(data_dir), "--grpc-port", str(free_port())],
+            [
+                str(BIN / "booking-service"),
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--grpc-port",
+                str(free_port()),
+            ],
             env=environment(),
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert second.returncode == 1
-        assert f"pid {first.process.pid}" in second.stderr and "already running" in second.stderr
+        assert f"pid {first.process.pid}" in second.stderr
+        assert "already running" in second.stderr
 
         first.process.send_signal(signal.SIGTERM)
         assert first.process.wait(timeout=30) == 0
         log = first.log
-        assert "draining" in log and "booking-service stopped" in log
+        assert "draining" in log
+        assert "booking-service stopped" in log
         access = [json.loads(line) for line in log.splitlines() if '"message": "rpc"' in line]
-        assert {(a["method"], a["code"]) for a in access} >= {("/booking.v1.BookingService/CreateBooking", "OK")}
+        assert {(a["method"], a["code"]) for a in access} >= {
+            ("/booking.v1.BookingService/CreateBooking", "OK")
+        }
 
     with serve(data_dir, port, tmp_path / "second.log"):
-        fetched = grpcurl(port, "booking.v1.BookingService/GetBooking", data={"booking_id": booking["booking_id"]})
+        fetched = grpcurl(
+            port, "booking.v1.BookingService/GetBooking", data={"booking_id": booking["booking_id"]}
+        )
         assert fetched.returncode == 0, fetched.stderr
         assert json.loads(fetched.stdout)["booking_reference"] == booking["booking_reference"]
         replayed = grpcurl(port, "booking.v1.BookingService/CreateBooking", data=booking_request(start))

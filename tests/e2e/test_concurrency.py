@@ -26,7 +26,9 @@ async def outcomes(calls: list) -> list[pb.Booking | grpc.aio.AioRpcError]:
     return results
 
 
-async def test_thirty_concurrent_creates_for_one_unit_leave_exactly_one_booking(stub, new_booking: Make) -> None:
+async def test_thirty_concurrent_creates_for_one_unit_leave_exactly_one_booking(
+    stub, new_booking: Make
+) -> None:
     template = new_booking()
     requests = []
     for i in range(30):
@@ -57,7 +59,9 @@ async def test_twenty_concurrent_creates_with_one_key_make_one_booking(stub, new
     assert len(fetched.history) == 1
 
 
-async def test_the_same_key_with_another_request_is_refused_and_changes_nothing(stub, new_booking: Make) -> None:
+async def test_the_same_key_with_another_request_is_refused_and_changes_nothing(
+    stub, new_booking: Make
+) -> None:
     first = await stub.CreateBooking(new_booking(idempotency_key="reused"))
     different = new_booking(idempotency_key="reused", party_size=7, unit_id="another-unit")
     with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -90,11 +94,19 @@ async def test_keys_are_scoped_to_the_method(stub, new_booking: Make) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        lambda b, key: ("UpdateBooking", pb.UpdateBookingRequest(booking_id=b, expected_version=1, party_size=5, idempotency_key=key)),
-        lambda b, key: ("CancelBooking", pb.CancelBookingRequest(booking_id=b, expected_version=1, reason="x", idempotency_key=key)),
+        lambda b, key: (
+            "UpdateBooking",
+            pb.UpdateBookingRequest(booking_id=b, expected_version=1, party_size=5, idempotency_key=key),
+        ),
+        lambda b, key: (
+            "CancelBooking",
+            pb.CancelBookingRequest(booking_id=b, expected_version=1, reason="x", idempotency_key=key),
+        ),
         lambda b, key: (
             "UpdateBookingStatus",
-            pb.UpdateBookingStatusRequest(booking_id=b, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED, idempotency_key=key),
+            pb.UpdateBookingStatusRequest(
+                booking_id=b, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED, idempotency_key=key
+            ),
         ),
     ],
     ids=["update", "cancel", "status"],
@@ -114,18 +126,26 @@ async def test_two_concurrent_changes_from_one_version_one_wins(stub, new_bookin
         created = await stub.CreateBooking(new_booking(unit_id=""))
         results = await outcomes(
             [
-                stub.UpdateBooking(pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=2)),
-                stub.UpdateBooking(pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=3)),
+                stub.UpdateBooking(
+                    pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=2)
+                ),
+                stub.UpdateBooking(
+                    pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=3)
+                ),
                 stub.UpdateBookingStatus(
                     pb.UpdateBookingStatusRequest(
                         booking_id=created.booking_id, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED
                     )
                 ),
-                stub.CancelBooking(pb.CancelBookingRequest(booking_id=created.booking_id, expected_version=1)),
+                stub.CancelBooking(
+                    pb.CancelBookingRequest(booking_id=created.booking_id, expected_version=1)
+                ),
             ]
         )
         won = [r for r in results if isinstance(r, pb.Booking)]
-        lost = Counter((rich_error(r).code, rich_error(r).reason) for r in results if not isinstance(r, pb.Booking))
+        lost = Counter(
+            (rich_error(r).code, rich_error(r).reason) for r in results if not isinstance(r, pb.Booking)
+        )
         assert len(won) == 1
         assert lost == Counter({(grpc.StatusCode.ABORTED, "VERSION_MISMATCH"): 3})
         fetched = await stub.GetBooking(pb.GetBookingRequest(booking_id=created.booking_id))
@@ -157,7 +177,11 @@ async def test_a_reschedule_frees_the_old_slot_at_once(stub, new_booking: Make) 
     request.start_time.FromDatetime(later)
     request.end_time.FromDatetime(later + timedelta(hours=2))
     moved = await stub.UpdateBooking(request)
-    assert (moved.booking_id, moved.booking_reference, moved.version) == (mine.booking_id, mine.booking_reference, 2)
+    assert (moved.booking_id, moved.booking_reference, moved.version) == (
+        mine.booking_id,
+        mine.booking_reference,
+        2,
+    )
     original.guest.guest_id = "next-in-line"
     taken = await stub.CreateBooking(original)
     assert taken.unit_id == mine.unit_id

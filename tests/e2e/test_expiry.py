@@ -38,12 +38,18 @@ async def test_an_overdue_booking_cannot_be_confirmed_and_is_recorded_as_expired
     )
     fetched = await stub.GetBooking(pb.GetBookingRequest(booking_id=created.booking_id))
     assert (fetched.status, fetched.version) == (pb.BOOKING_STATUS_EXPIRED, 2)
-    assert (fetched.history[-1].source, fetched.history[-1].actor) == (pb.CHANGE_SOURCE_SYSTEM, "booking-service")
+    assert (fetched.history[-1].source, fetched.history[-1].actor) == (
+        pb.CHANGE_SOURCE_SYSTEM,
+        "booking-service",
+    )
     # The failed request stored nothing under its key: the same key works for a new request.
     with pytest.raises(grpc.aio.AioRpcError) as again:
         await stub.UpdateBookingStatus(
             pb.UpdateBookingStatusRequest(
-                booking_id=created.booking_id, expected_version=2, status=pb.BOOKING_STATUS_CONFIRMED, idempotency_key="late-confirm"
+                booking_id=created.booking_id,
+                expected_version=2,
+                status=pb.BOOKING_STATUS_CONFIRMED,
+                idempotency_key="late-confirm",
             )
         )
     assert rich_error(again.value).reason == "INVALID_TRANSITION"
@@ -68,7 +74,9 @@ async def test_a_booking_confirmed_in_time_never_expires(stub, new_booking: Make
     created = await stub.CreateBooking(new_booking())
     clock.advance(timedelta(minutes=14))
     confirmed = await stub.UpdateBookingStatus(
-        pb.UpdateBookingStatusRequest(booking_id=created.booking_id, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED)
+        pb.UpdateBookingStatusRequest(
+            booking_id=created.booking_id, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED
+        )
     )
     clock.advance(timedelta(days=1))
     assert not confirmed.HasField("expire_time")

@@ -17,7 +17,9 @@ Make = Callable[..., pb.CreateBookingRequest]
 
 
 async def book(stub, new_booking: Make, start: datetime, **fields: object) -> pb.Booking:
-    return await stub.CreateBooking(new_booking(start_time=start, end_time=start + timedelta(hours=1), unit_id="", **fields))
+    return await stub.CreateBooking(
+        new_booking(start_time=start, end_time=start + timedelta(hours=1), unit_id="", **fields)
+    )
 
 
 async def all_pages(stub, request: pb.ListVenueBookingsRequest) -> list[list[str]]:
@@ -53,7 +55,9 @@ async def test_a_page_stays_stable_when_bookings_are_added_before_it(stub, new_b
 
 async def test_a_guest_sees_only_their_bookings(stub, new_booking: Make) -> None:
     mine = await book(stub, new_booking, NOW + timedelta(days=1))
-    other = new_booking(start_time=NOW + timedelta(days=1), end_time=NOW + timedelta(days=1, hours=1), unit_id="")
+    other = new_booking(
+        start_time=NOW + timedelta(days=1), end_time=NOW + timedelta(days=1, hours=1), unit_id=""
+    )
     other.guest.guest_id = "somebody-else"
     await stub.CreateBooking(other)
     listed = await stub.ListGuestBookings(pb.ListGuestBookingsRequest(guest_id=mine.guest.guest_id))
@@ -67,12 +71,16 @@ async def test_filters_on_status_and_time_range(stub, new_booking: Make) -> None
     b = await book(stub, new_booking, noon)
     c = await book(stub, new_booking, evening)
     await stub.UpdateBookingStatus(
-        pb.UpdateBookingStatusRequest(booking_id=b.booking_id, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED)
+        pb.UpdateBookingStatusRequest(
+            booking_id=b.booking_id, expected_version=1, status=pb.BOOKING_STATUS_CONFIRMED
+        )
     )
     venue = a.venue.venue_id
 
     confirmed = await stub.ListVenueBookings(
-        pb.ListVenueBookingsRequest(venue_id=venue, filters=pb.BookingFilters(statuses=[pb.BOOKING_STATUS_CONFIRMED]))
+        pb.ListVenueBookingsRequest(
+            venue_id=venue, filters=pb.BookingFilters(statuses=[pb.BOOKING_STATUS_CONFIRMED])
+        )
     )
     assert [x.booking_id for x in confirmed.bookings] == [b.booking_id]
 
@@ -90,11 +98,26 @@ async def test_filters_on_status_and_time_range(stub, new_booking: Make) -> None
     ("time_zone", "day", "inside", "outside"),
     [
         # Berlin, spring forward (23-hour day): 00:00 CET is 23:00 UTC the day before.
-        ("Europe/Berlin", (2030, 3, 31), ["2030-03-30T23:00", "2030-03-31T21:59"], ["2030-03-30T22:59", "2030-03-31T22:00"]),
+        (
+            "Europe/Berlin",
+            (2030, 3, 31),
+            ["2030-03-30T23:00", "2030-03-31T21:59"],
+            ["2030-03-30T22:59", "2030-03-31T22:00"],
+        ),
         # Berlin, fall back (25-hour day): 00:00 CEST is 22:00 UTC the day before; the day ends 23:00 UTC.
-        ("Europe/Berlin", (2030, 10, 27), ["2030-10-26T22:00", "2030-10-27T22:59"], ["2030-10-26T21:59", "2030-10-27T23:00"]),
+        (
+            "Europe/Berlin",
+            (2030, 10, 27),
+            ["2030-10-26T22:00", "2030-10-27T22:59"],
+            ["2030-10-26T21:59", "2030-10-27T23:00"],
+        ),
         # New York, fall back: the day runs from 04:00 UTC to 05:00 UTC the next day.
-        ("America/New_York", (2030, 11, 3), ["2030-11-03T04:00", "2030-11-04T04:59"], ["2030-11-03T03:59", "2030-11-04T05:00"]),
+        (
+            "America/New_York",
+            (2030, 11, 3),
+            ["2030-11-03T04:00", "2030-11-04T04:59"],
+            ["2030-11-03T03:59", "2030-11-04T05:00"],
+        ),
     ],
 )
 async def test_a_venue_day_is_its_local_day(
@@ -112,7 +135,8 @@ async def test_a_venue_day_is_its_local_day(
     venue = made[inside[0]].venue.venue_id
     listed = await stub.ListVenueBookings(
         pb.ListVenueBookingsRequest(
-            venue_id=venue, filters=pb.BookingFilters(local_date=date_pb2.Date(year=day[0], month=day[1], day=day[2]))
+            venue_id=venue,
+            filters=pb.BookingFilters(local_date=date_pb2.Date(year=day[0], month=day[1], day=day[2])),
         )
     )
     assert [b.booking_id for b in listed.bookings] == [made[s].booking_id for s in inside]
@@ -121,7 +145,9 @@ async def test_a_venue_day_is_its_local_day(
 async def test_page_size_defaults_and_limits(stub, new_booking: Make) -> None:
     first = await book(stub, new_booking, NOW + timedelta(days=1))
     for size in (0, 5000):
-        listed = await stub.ListVenueBookings(pb.ListVenueBookingsRequest(venue_id=first.venue.venue_id, page_size=size))
+        listed = await stub.ListVenueBookings(
+            pb.ListVenueBookingsRequest(venue_id=first.venue.venue_id, page_size=size)
+        )
         assert len(listed.bookings) == 1
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.ListVenueBookings(pb.ListVenueBookingsRequest(venue_id=first.venue.venue_id, page_size=-1))
@@ -156,7 +182,10 @@ async def test_bad_filters_are_invalid_arguments(stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.ListGuestBookings(
             pb.ListGuestBookingsRequest(
-                guest_id="g", filters=pb.BookingFilters(time_range=window, statuses=[77], local_date=date_pb2.Date(year=2030))
+                guest_id="g",
+                filters=pb.BookingFilters(
+                    time_range=window, statuses=[77], local_date=date_pb2.Date(year=2030)
+                ),
             )
         )
     assert set(rich_error(raised.value).violations) == {

@@ -69,7 +69,9 @@ async def test_a_request_id_is_echoed_and_logged(app, caplog: pytest.LogCaptureF
 async def test_a_lock_held_too_long_is_aborted_not_hung(
     database_url: str, settings: Settings, new_booking: Make
 ) -> None:
-    app = bootstrap(replace(settings, db_lock_timeout=timedelta(milliseconds=300)), database_url, clock=FakeClock())
+    app = bootstrap(
+        replace(settings, db_lock_timeout=timedelta(milliseconds=300)), database_url, clock=FakeClock()
+    )
     try:
         async with serving(app.use_cases) as (_, channel):
             stub = booking_pb2_grpc.BookingServiceStub(channel)
@@ -82,7 +84,9 @@ async def test_a_lock_held_too_long_is_aborted_not_hung(
                     )
                     with pytest.raises(grpc.aio.AioRpcError) as raised:
                         await stub.UpdateBooking(
-                            pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=3)
+                            pb.UpdateBookingRequest(
+                                booking_id=created.booking_id, expected_version=1, party_size=3
+                            )
                         )
             finally:
                 await blocker.close()
@@ -107,7 +111,9 @@ async def test_an_unreachable_database_is_unavailable(settings: Settings) -> Non
         await app.aclose()
 
 
-async def test_an_unexpected_failure_is_internal_and_reveals_nothing(app, caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_unexpected_failure_is_internal_and_reveals_nothing(
+    app, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken_uow() -> object:
         raise RuntimeError("secret detail from deep inside")
 
@@ -120,7 +126,8 @@ async def test_an_unexpected_failure_is_internal_and_reveals_nothing(app, caplog
             )
     error = rich_error(raised.value)
     assert (error.code, error.reason) == (grpc.StatusCode.INTERNAL, "INTERNAL")
-    assert "secret" not in error.message and "req-500" in error.message
+    assert "secret" not in error.message
+    assert "req-500" in error.message
     assert any(r.exc_info and "secret detail" in str(r.exc_info[1]) for r in caplog.records)
 
 
@@ -136,10 +143,14 @@ async def test_draining_finishes_calls_in_flight_and_reports_not_serving(
     transaction = blocker.transaction()
     await transaction.start()
     await blocker.execute("SELECT 1 FROM bookings WHERE booking_id = $1 FOR UPDATE", created.booking_id)
-    watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service="booking.v1.BookingService"))
+    watch = health_pb2_grpc.HealthStub(channel).Watch(
+        health_pb2.HealthCheckRequest(service="booking.v1.BookingService")
+    )
     assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
     in_flight = asyncio.ensure_future(
-        stub.UpdateBooking(pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=3))
+        stub.UpdateBooking(
+            pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, party_size=3)
+        )
     )
     await asyncio.sleep(0.2)  # the update now waits for the row lock
     stopping = asyncio.ensure_future(server.stop(5))

@@ -39,7 +39,9 @@ async def move(stub, booking: pb.Booking, status: BookingStatus, clock: FakeCloc
     if status in TIME_DRIVEN:
         clock.advance(LATER)
     return await stub.UpdateBookingStatus(
-        pb.UpdateBookingStatusRequest(booking_id=booking.booking_id, expected_version=booking.version, status=proto(status))
+        pb.UpdateBookingStatusRequest(
+            booking_id=booking.booking_id, expected_version=booking.version, status=proto(status)
+        )
     )
 
 
@@ -57,7 +59,9 @@ async def test_transition(
         return
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.UpdateBookingStatus(
-            pb.UpdateBookingStatusRequest(booking_id=booking.booking_id, expected_version=booking.version, status=proto(target))
+            pb.UpdateBookingStatusRequest(
+                booking_id=booking.booking_id, expected_version=booking.version, status=proto(target)
+            )
         )
     error = rich_error(raised.value)
     assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_TRANSITION")

@@ -10,14 +10,16 @@ from booking_service.domain.commands import BookingChanges
 from booking_service.domain.errors import BookingClosed, ValidationFailed
 from booking_service.domain.events import BookingUpdated
 from booking_service.domain.status import BookingStatus
-from tests.unit.test_state_machine import CREATED, START, STAFF, booking_in
+from tests.unit.test_state_machine import CREATED, STAFF, START, booking_in
 
 
 def test_a_reschedule_records_the_old_slot_and_the_fields() -> None:
     booking = booking_in(BookingStatus.CONFIRMED)
     old_slot = booking.slot
     changed = booking.update(
-        BookingChanges(start_time=START + timedelta(hours=1), end_time=START + timedelta(hours=3), unit_id="t2"),
+        BookingChanges(
+            start_time=START + timedelta(hours=1), end_time=START + timedelta(hours=3), unit_id="t2"
+        ),
         STAFF,
         CREATED,
     )

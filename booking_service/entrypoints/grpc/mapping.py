@@ -62,7 +62,7 @@ _MASK_FIELDS = {
 
 def create_command(request: pb.CreateBookingRequest, actor: Actor) -> CreateBooking:
     v = Violations()
-    command = CreateBooking(
+    return CreateBooking(
         actor=actor,
         guest=Guest(request.guest.guest_id, request.guest.name, request.guest.email, request.guest.phone),
         venue=VenueDetails(
@@ -79,7 +79,6 @@ def create_command(request: pb.CreateBookingRequest, actor: Actor) -> CreateBook
         idempotency_key=request.idempotency_key,
         unreadable=tuple(v.items),  # last: the arguments above have added theirs
     )
-    return command
 
 
 def update_command(request: pb.UpdateBookingRequest, actor: Actor) -> UpdateBooking:
@@ -154,7 +153,7 @@ def list_query(
     v = Violations()
     filters = request.filters
     window = filters.time_range
-    query = ListBookings(
+    return ListBookings(
         owner=owner,
         owner_id=owner_id,
         page_size=request.page_size,
@@ -165,12 +164,11 @@ def list_query(
         local_date=_date(v, filters, "local_date", "filters.local_date"),
         unreadable=tuple(v.items),  # last: the arguments above have added theirs
     )
-    return query
 
 
 def availability_query(request: pb.CheckAvailabilityRequest) -> CheckAvailability:
     v = Violations()
-    query = CheckAvailability(
+    return CheckAvailability(
         venue_id=request.venue_id,
         unit_id=request.unit_id,
         start_time=_time(v, request, "start_time"),
@@ -179,7 +177,6 @@ def availability_query(request: pb.CheckAvailabilityRequest) -> CheckAvailabilit
         exclude_booking_id=request.exclude_booking_id,
         unreadable=tuple(v.items),  # last: the arguments above have added theirs
     )
-    return query
 
 
 def _time(v: Violations, message: object, name: str, path: str | None = None) -> datetime | None:

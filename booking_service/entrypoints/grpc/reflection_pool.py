@@ -19,7 +19,7 @@ class ReflectionPool:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
 
-    def FindFileContainingSymbol(self, symbol: str) -> descriptor.FileDescriptor:  # noqa: N802 (pool API)
+    def FindFileContainingSymbol(self, symbol: str) -> descriptor.FileDescriptor:
         try:
             return self._pool.FindFileContainingSymbol(symbol)
         except KeyError:
