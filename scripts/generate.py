@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import google.api
@@ -25,30 +26,33 @@ def googleapis_include_dir() -> Path:
 
 def main() -> int:
     protos = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
-    for stale in OUT.iterdir() if OUT.exists() else []:
-        if stale.is_dir():
-            shutil.rmtree(stale)
-    OUT.mkdir(exist_ok=True)
-    grpc_include = Path(protoc.__file__).parent / "_proto"
-    args = [
-        "grpc_tools.protoc",
-        f"-I{PROTOS}",
-        f"-I{googleapis_include_dir()}",
-        f"-I{grpc_include}",
-        f"--python_out={OUT}",
-        f"--pyi_out={OUT}",
-        f"--grpc_python_out={OUT}",
-        f"--mypy_grpc_out={OUT}",
-        *protos,
-    ]
-    code = protoc.main(args)
-    if code != 0:
-        return int(code)
-    for package_dir in {p.parent for p in OUT.rglob("*_pb2.py")}:
-        while package_dir != OUT:
-            (package_dir / "__init__.py").touch()
-            package_dir = package_dir.parent
-    (OUT / "booking" / "py.typed").touch()
+    mypy_grpc_plugin = Path(sys.executable).parent / "protoc-gen-mypy_grpc"
+    with tempfile.TemporaryDirectory() as tmp:
+        staging = Path(tmp)
+        code = protoc.main(
+            [
+                "grpc_tools.protoc",
+                f"-I{PROTOS}",
+                f"-I{googleapis_include_dir()}",
+                f"-I{Path(protoc.__file__).parent / '_proto'}",
+                f"--plugin=protoc-gen-mypy_grpc={mypy_grpc_plugin}",
+                f"--python_out={staging}",
+                f"--pyi_out={staging}",
+                f"--grpc_python_out={staging}",
+                f"--mypy_grpc_out={staging}",
+                *protos,
+            ]
+        )
+        if code != 0:
+            print("protoc failed; generated/ is unchanged", file=sys.stderr)
+            return int(code)
+        for package_dir in {p.parent for p in staging.rglob("*_pb2.py")}:
+            while package_dir != staging:
+                (package_dir / "__init__.py").touch()
+                package_dir = package_dir.parent
+        (staging / "booking" / "py.typed").touch()
+        shutil.rmtree(OUT, ignore_errors=True)
+        shutil.copytree(staging, OUT)
     return 0
 
 
