@@ -6,19 +6,12 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from booking_service.domain.model import Booking, HistoryEntry
+from booking_service.domain.model import LIFECYCLE_TIMES, Booking, HistoryEntry
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor, ChangeSource, Guest, Money, TimeSlot, Venue, VenueType
 
 _TIMES = (
-    "create_time",
-    "update_time",
-    "confirm_time",
-    "check_in_time",
-    "complete_time",
-    "cancel_time",
-    "no_show_time",
-    "expire_time",
+    *LIFECYCLE_TIMES,
     "start_time",
     "end_time",
 )

@@ -25,6 +25,18 @@ from booking_service.domain.values import Actor, Guest, Money, TimeSlot, Venue
 
 S = BookingStatus
 
+#: The booking's timestamps, one per lifecycle step (the transports and the database carry them all).
+LIFECYCLE_TIMES = (
+    "create_time",
+    "update_time",
+    "confirm_time",
+    "check_in_time",
+    "complete_time",
+    "cancel_time",
+    "no_show_time",
+    "expire_time",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
@@ -108,10 +120,6 @@ class Booking:
         booking.new_history.append(HistoryEntry(1, None, S.PENDING, "", actor, now))
         booking.events.append(ev.BookingCreated(booking_id, 1, now))
         return booking
-
-    @property
-    def local_start_date(self) -> str:
-        return self.venue.local_date(self.slot.start).isoformat()
 
     def ensure_version(self, expected: int) -> None:
         if expected != self.version:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 from booking_service.domain.commands import CreateBooking
-from booking_service.domain.errors import UnitUnavailable
+from booking_service.domain.errors import UnitUnavailable, VersionMismatch
 from booking_service.domain.model import Booking
 from booking_service.domain.reference import new_reference
 from booking_service.domain.validation import validate_create
@@ -67,14 +67,18 @@ async def _store(cmd: CreateBooking, uow: UnitOfWork, clock: Clock, policy: Poli
 
 
 async def _expire_overdue_holders(cmd: CreateBooking, uow: UnitOfWork, clock: Clock, policy: Policy) -> bool:
+    """Expires overdue PENDING holders of the wanted slot; True if there were any."""
     assert cmd.start_time is not None and cmd.end_time is not None
-    async with uow:
-        now = clock()
-        holders = await uow.bookings.overlapping(
-            cmd.venue.venue_id, cmd.unit_id, TimeSlot(cmd.start_time, cmd.end_time), None
-        )
-        expired = [b for b in holders if b.expire_if_overdue(now, policy.deadlines)]
-        for booking in expired:
-            await uow.bookings.save(booking)
-        await uow.commit()
+    try:
+        async with uow:
+            now = clock()
+            holders = await uow.bookings.overlapping(
+                cmd.venue.venue_id, cmd.unit_id, TimeSlot(cmd.start_time, cmd.end_time), None
+            )
+            expired = [b for b in holders if b.expire_if_overdue(now, policy.deadlines)]
+            for booking in expired:
+                await uow.bookings.save(booking)
+            await uow.commit()
+    except VersionMismatch:
+        return True  # a holder changed meanwhile (confirmed, cancelled, expired): just try again
     return bool(expired)

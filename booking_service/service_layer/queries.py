@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from booking_service.domain.errors import BookingNotFound, FieldViolation
+from booking_service.domain.errors import BookingNotFound, FieldViolation, ValidationFailed
 from booking_service.domain.model import Booking
 from booking_service.domain.reference import normalize_reference
 from booking_service.domain.status import BookingStatus
@@ -65,13 +65,8 @@ async def get_booking(booking_id: str, *, uow: UnitOfWork) -> Booking:
 async def get_booking_by_reference(reference: str, *, uow: UnitOfWork) -> Booking:
     canonical = normalize_reference(reference)
     if canonical is None:
-        v = Violations()
-        v.add(
-            "booking_reference",
-            "is required" if not reference else "is not a booking reference such as BK-7KQ2M9XD",
-        )
-        v.raise_if_any()
-    assert canonical is not None
+        problem = "is required" if not reference else "is not a booking reference such as BK-7KQ2M9XD"
+        raise ValidationFailed([FieldViolation("booking_reference", problem)])
     async with uow:
         booking = await uow.bookings.get_by_reference(canonical, with_history=True)
     if booking is None:

@@ -22,12 +22,12 @@ from booking_service.domain.commands import (
     UpdateBooking,
     VenueDetails,
 )
-from booking_service.domain.model import Booking, HistoryEntry
+from booking_service.domain.model import LIFECYCLE_TIMES, Booking, HistoryEntry
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.validation import Violations
 from booking_service.domain.values import Actor, ChangeSource, Guest, VenueType
 from booking_service.service_layer.availability import Availability, CheckAvailability
-from booking_service.service_layer.queries import ListBookings
+from booking_service.service_layer.queries import BookingPage, ListBookings
 
 # Domain and proto enums share member names (PENDING <-> BOOKING_STATUS_PENDING).
 _STATUS_TO_PB = {
@@ -236,20 +236,15 @@ def booking_message(booking: Booking) -> pb.Booking:
     if booking.price is not None:
         message.price.amount_minor = booking.price.amount_minor
         message.price.currency = booking.price.currency
-    for name in (
-        "create_time",
-        "update_time",
-        "confirm_time",
-        "check_in_time",
-        "complete_time",
-        "cancel_time",
-        "no_show_time",
-        "expire_time",
-    ):
+    for name in LIFECYCLE_TIMES:
         value: datetime | None = getattr(booking, name)
         if value is not None:
             getattr(message, name).FromDatetime(value)
     return message
+
+
+def booking_messages(page: BookingPage) -> list[pb.Booking]:
+    return [booking_message(b) for b in page.bookings]
 
 
 def availability_message(result: Availability) -> pb.CheckAvailabilityResponse:

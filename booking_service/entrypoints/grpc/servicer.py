@@ -67,7 +67,7 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     ) -> pb.ListGuestBookingsResponse:
         page = await self._use_cases.list_bookings(mapping.list_query("guest", request.guest_id, request))
         return pb.ListGuestBookingsResponse(
-            bookings=[mapping.booking_message(b) for b in page.bookings], next_page_token=page.next_page_token
+            bookings=mapping.booking_messages(page), next_page_token=page.next_page_token
         )
 
     async def ListVenueBookings(
@@ -75,7 +75,7 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     ) -> pb.ListVenueBookingsResponse:
         page = await self._use_cases.list_bookings(mapping.list_query("venue", request.venue_id, request))
         return pb.ListVenueBookingsResponse(
-            bookings=[mapping.booking_message(b) for b in page.bookings], next_page_token=page.next_page_token
+            bookings=mapping.booking_messages(page), next_page_token=page.next_page_token
         )
 
     async def CheckAvailability(
