@@ -29,6 +29,7 @@ def main() -> int:
     mypy_grpc_plugin = Path(sys.executable).parent / "protoc-gen-mypy_grpc"
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp)
+        (staging / "booking").mkdir()
         code = protoc.main(
             [
                 "grpc_tools.protoc",
@@ -40,6 +41,9 @@ def main() -> int:
                 f"--pyi_out={staging}",
                 f"--grpc_python_out={staging}",
                 f"--mypy_grpc_out={staging}",
+                # The comments, for the OpenAPI document the REST gateway serves.
+                f"--descriptor_set_out={staging / 'booking' / 'descriptors.binpb'}",
+                "--include_source_info",
                 *protos,
             ]
         )
@@ -53,6 +57,7 @@ def main() -> int:
         (staging / "booking" / "py.typed").touch()
         shutil.rmtree(OUT, ignore_errors=True)
         shutil.copytree(staging, OUT)
+        OUT.chmod(0o755)  # not the private mode of the temporary directory
     return 0
 
 

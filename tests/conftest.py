@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import grpc
+import httpx
 import pytest
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
@@ -27,6 +28,7 @@ from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.bootstrap import Application, bootstrap
 from booking_service.config import Settings
 from booking_service.entrypoints.grpc.server import GrpcServer
+from booking_service.entrypoints.rest.server import RestServer, build_gateway
 
 #: "Now" for the tests that run on the fixed clock: times are chosen relative to it.
 NOW = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
@@ -109,6 +111,16 @@ async def stub(app: Application) -> AsyncIterator[booking_pb2_grpc.BookingServic
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
     yield booking_pb2_grpc.BookingServiceStub(channel)  # type: ignore[misc]
     await channel.close()
+    await server.stop(0)
+
+
+@pytest.fixture
+async def rest(app: Application) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the REST gateway on real HTTP on loopback, serving `app` (the same as `stub`)."""
+    server = RestServer(build_gateway(app.use_cases, app.is_ready), "127.0.0.1", 0)
+    await server.start()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=30) as client:
+        yield client
     await server.stop(0)
 
 

@@ -66,9 +66,11 @@ class Violations:
             self.add(field, "is required")
         elif len(value) > limit:
             self.add(field, f"must be at most {limit} characters")
+        elif "\x00" in value:
+            self.add(field, "must not contain NUL characters")
 
     def email(self, field: str, value: str) -> None:
-        if value and (len(value) > MAX_EMAIL_LENGTH or not _EMAIL.match(value)):
+        if value and (len(value) > MAX_EMAIL_LENGTH or not _EMAIL.match(value) or "\x00" in value):
             self.add(field, "must be an email address such as guest@example.com")
 
     def phone(self, field: str, value: str) -> None:

@@ -1,9 +1,9 @@
 """`booking-service serve`: the service's life from start to graceful stop.
 
 With no DATABASE_URL it starts the embedded PostgreSQL in the data directory (and owns it), applies
-the migrations, serves gRPC (BookingService, health, reflection) and purges old idempotency keys
-now and then. SIGTERM or SIGINT drains: health turns NOT_SERVING, in-flight calls finish, then the
-database closes.
+the migrations, serves gRPC (BookingService, health, reflection) and REST (the gateway, OpenAPI,
+docs) in one event loop, and purges old idempotency keys now and then. SIGTERM or SIGINT drains:
+health turns NOT_SERVING and /readyz 503, in-flight calls finish, then the database closes.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.bootstrap import bootstrap
 from booking_service.config import DEV_PAGE_TOKEN_SECRET, Settings
 from booking_service.entrypoints.grpc.server import GrpcServer
+from booking_service.entrypoints.rest.server import RestServer, build_gateway
 
 log = logging.getLogger("booking_service")
 PURGE_INTERVAL_SECONDS = 600.0
@@ -30,12 +31,17 @@ async def serve(settings: Settings) -> None:
         app = bootstrap(settings, database_url)
         try:
             server = GrpcServer(app.use_cases, settings.bind_host, settings.grpc_port)
+            rest = RestServer(
+                build_gateway(app.use_cases, app.is_ready), settings.bind_host, settings.http_port
+            )
             await server.start()
+            await rest.start()
             log.info(
-                "booking-service serving gRPC",
+                "booking-service serving",
                 extra={
                     "grpc_address": f"{settings.bind_host}:{server.port}",
-                    "http_port": settings.http_port,
+                    "rest_address": f"http://{settings.bind_host}:{rest.port}",
+                    "docs": f"http://{settings.bind_host}:{rest.port}/docs",
                 },
             )
             if settings.database_url and settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
@@ -48,7 +54,8 @@ async def serve(settings: Settings) -> None:
                 "draining: finishing in-flight calls",
                 extra={"grace_seconds": settings.shutdown_grace.seconds},
             )
-            await server.stop(settings.shutdown_grace.total_seconds())
+            grace = settings.shutdown_grace.total_seconds()
+            await asyncio.gather(server.stop(grace), rest.stop(grace))
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger

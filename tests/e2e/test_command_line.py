@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 BIN = Path(sys.executable).parent
@@ -64,7 +65,7 @@ def wait_until_serving(service: Service, port: int, timeout: float = 90) -> None
 
 
 @contextmanager
-def serve(data_dir: Path, port: int, log: Path, **env: str) -> Iterator[Service]:
+def serve(data_dir: Path, port: int, log: Path, http_port: int = 0, **env: str) -> Iterator[Service]:
     with log.open("w") as sink:
         process = subprocess.Popen(
             [
@@ -74,6 +75,8 @@ def serve(data_dir: Path, port: int, log: Path, **env: str) -> Iterator[Service]
                 str(data_dir),
                 "--grpc-port",
                 str(port),
+                "--http-port",
+                str(http_port or free_port()),
                 "--host",
                 "127.0.0.1",
             ],

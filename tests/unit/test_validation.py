@@ -92,3 +92,15 @@ def test_a_status_change_needs_a_known_status() -> None:
     with pytest.raises(ValidationFailed) as raised:
         validate_status_change(ChangeBookingStatus(API, "00000000-0000-4000-8000-000000000001", 3, None))
     assert list(violations(raised)) == ["status"]
+
+
+def test_text_that_postgresql_cannot_store_is_refused() -> None:
+    bad = replace(
+        GOOD,
+        guest=Guest("g", "Ada\x00", "a\x00@example.com"),
+        special_requests="\x00",
+        idempotency_key="k\x00",
+    )
+    with pytest.raises(ValidationFailed) as raised:
+        validate_create(bad, NOW)
+    assert set(violations(raised)) == {"guest.name", "guest.email", "special_requests", "idempotency_key"}

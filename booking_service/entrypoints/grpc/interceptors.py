@@ -81,6 +81,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
                     "reason": reason,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "peer": context.peer(),
+                    "transport": getattr(context, "transport", "grpc"),  # "rest" from the gateway
                     "request_id": request_id,
                 },
             )

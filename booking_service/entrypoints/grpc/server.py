@@ -6,24 +6,22 @@ in-flight calls finish within the grace period.
 
 from __future__ import annotations
 
-from booking.v1 import booking_pb2, booking_pb2_grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from booking_service.entrypoints.grpc.interceptors import ServiceInterceptor
 from booking_service.entrypoints.grpc.reflection_pool import ReflectionPool
-from booking_service.entrypoints.grpc.servicer import BookingServicer
+from booking_service.entrypoints.grpc.services import SERVICE, add_servicers, interceptors
 from booking_service.service_layer.use_cases import UseCases
 
-SERVICE_NAME = booking_pb2.DESCRIPTOR.services_by_name["BookingService"].full_name
+SERVICE_NAME = SERVICE.full_name
 
 
 class GrpcServer:
     def __init__(self, use_cases: UseCases, host: str, port: int) -> None:
-        self._server = aio.server(interceptors=[ServiceInterceptor()])
+        self._server = aio.server(interceptors=interceptors())
         self._health = health.aio.HealthServicer()
-        booking_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(use_cases), self._server)
+        add_servicers(use_cases, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server, pool=ReflectionPool()

@@ -1,0 +1,27 @@
+"""What the service serves, in one place: its servicers and the interceptors every call passes.
+
+The network server and the in-process invoker of the REST gateway are both built from these, so a
+call takes the same path whichever transport brought it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from booking.v1 import booking_pb2, booking_pb2_grpc
+
+from booking_service.entrypoints.grpc.interceptors import ServiceInterceptor
+from booking_service.entrypoints.grpc.servicer import BookingServicer
+from booking_service.service_layer.use_cases import UseCases
+
+SERVICE = booking_pb2.DESCRIPTOR.services_by_name["BookingService"]
+
+
+def interceptors() -> list[grpc.aio.ServerInterceptor]:
+    return [ServiceInterceptor()]
+
+
+def add_servicers(use_cases: UseCases, server: Any) -> None:
+    """Registers the servicers on a grpc.aio server (or anything with its registration methods)."""
+    booking_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(use_cases), server)

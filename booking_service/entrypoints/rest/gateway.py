@@ -1,0 +1,281 @@
+"""The REST gateway: an ASGI application that maps HTTP requests onto the RPCs.
+
+Each request is matched against the route table (compiled from the google.api.http rules), turned
+into the RPC's request message, and run in process through the same interceptors and servicer as a
+gRPC call. Every failure, routing included, leaves through one path: a google.rpc.Status body with
+the HTTP status of the one code table (status_map.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import grpc
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+
+from booking_service.domain.errors import ValidationFailed
+from booking_service.entrypoints.grpc.errors import internal_status, rich_status, status_of
+from booking_service.entrypoints.grpc.in_process import InProcessInvoker
+from booking_service.entrypoints.rest import marshal
+from booking_service.entrypoints.rest.binding import BindingError, bind
+from booking_service.entrypoints.rest.context import RestServicerContext
+from booking_service.entrypoints.rest.docs import ASSET_PREFIX, DocsAssets
+from booking_service.entrypoints.rest.routes import MethodNotAllowed, RouteTable
+from booking_service.entrypoints.rest.status_map import CODE_BY_NUMBER, HTTP_STATUS
+
+log = logging.getLogger("booking_service.http")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+#: Request headers passed on to the call as gRPC metadata (besides `Grpc-Metadata-*`).
+_FORWARDED = ("x-actor", "authorization", "traceparent", "tracestate")
+_STATUS_DETAILS = "grpc-status-details-bin"
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+class _Refusal(Exception):
+    """The gateway itself refuses the request (no route, wrong verb, unreadable body...)."""
+
+    def __init__(
+        self, status: status_pb2.Status, http_status: int, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        super().__init__(status.message)
+        self.status, self.http_status, self.headers = status, http_status, headers or []
+
+
+def _refusal(code: grpc.StatusCode, reason: str, message: str, http_status: int | None = None) -> _Refusal:
+    return _Refusal(rich_status(code, message, reason, {}), http_status or HTTP_STATUS[code])
+
+
+class RestGateway:
+    def __init__(
+        self,
+        invoker: InProcessInvoker,
+        routes: RouteTable,
+        *,
+        ready: Callable[[], Awaitable[bool]],
+        openapi: dict[str, Any],
+        docs: DocsAssets,
+        max_body_bytes: int = 1 << 20,
+    ) -> None:
+        self._invoker = invoker
+        self._routes = routes
+        self._ready = ready
+        self._openapi = json.dumps(openapi, ensure_ascii=False).encode()
+        self._docs = docs
+        self._max_body = max_body_bytes
+        self.draining = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = headers.get("x-request-id") or str(uuid.uuid4())
+        method, path = scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        started = time.perf_counter()
+        responder = marshal.for_accept(headers.get("accept", ""))
+        try:
+            answer = await self._fixed(method, path) or await self._rpc(
+                scope, receive, headers, request_id, responder
+            )
+        except _Refusal as refusal:
+            answer = _error(refusal.status, refusal.http_status, responder, refusal.headers)
+            log.info(
+                "http",
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": answer.status,
+                    "reason": _reason(refusal.status),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "request_id": request_id,
+                },
+            )
+        except Exception:
+            log.exception(
+                "unexpected error in the REST gateway", extra={"path": path, "request_id": request_id}
+            )
+            answer = _error(internal_status(request_id), 500, responder)
+        answer.headers.append((b"x-request-id", request_id.encode("latin-1", "replace")))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status,
+                "headers": [
+                    (b"content-type", answer.content_type.encode()),
+                    (b"content-length", str(len(answer.body)).encode()),
+                    *answer.headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+
+    async def _fixed(self, method: str, path: str) -> _Answer | None:
+        """Health, the OpenAPI document and the docs pages."""
+        if method not in ("GET", "HEAD"):
+            return None
+        if path == "/healthz":
+            return _Answer(200, b'{"status":"live"}')
+        if path == "/readyz":
+            ready = not self.draining and await self._ready()
+            return _Answer(200, b'{"status":"ready"}') if ready else _Answer(503, b'{"status":"not ready"}')
+        if path == "/openapi.json":
+            return _Answer(200, self._openapi)
+        if path in ("/docs", "/docs/"):
+            return _Answer(200, self._docs.swagger_page, "text/html; charset=utf-8")
+        if path in ("/redoc", "/redoc/"):
+            return _Answer(200, self._docs.redoc_page, "text/html; charset=utf-8")
+        if path.startswith(ASSET_PREFIX) and (asset := self._docs.asset(path)) is not None:
+            return _Answer(200, asset[0], asset[1], [(b"cache-control", b"public, max-age=86400")])
+        return None
+
+    async def _rpc(
+        self,
+        scope: Scope,
+        receive: Receive,
+        headers: dict[str, str],
+        request_id: str,
+        responder: marshal.Marshaler,
+    ) -> _Answer:
+        method, path = scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        try:
+            match = self._routes.match(method, path)
+        except MethodNotAllowed as exc:
+            refusal = _refusal(
+                grpc.StatusCode.UNIMPLEMENTED,
+                "METHOD_NOT_ALLOWED",
+                f"{method} is not allowed on {path}; use {', '.join(exc.allowed)}.",
+                405,
+            )
+            refusal.headers.append((b"allow", ", ".join(exc.allowed).encode()))
+            raise refusal from None
+        if match is None:
+            raise _refusal(
+                grpc.StatusCode.NOT_FOUND,
+                "ROUTE_NOT_FOUND",
+                f"There is no {method} {path} in this API; see /openapi.json.",
+            )
+        reader = marshal.for_content_type(headers.get("content-type", ""))
+        body = await self._read_body(receive)
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        try:
+            request = bind(match, reader, body, query, headers)
+        except BindingError as exc:
+            status = status_of(ValidationFailed(exc.violations)) if exc.violations else None
+            if status is None:
+                raise _refusal(grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST", str(exc)) from None
+            status.message = str(exc)
+            raise _Refusal(status, 400) from None
+        metadata = _metadata(headers, request_id, scope)
+        context = RestServicerContext(metadata, _peer(scope))
+        try:
+            response = await self._invoker.call(match.route.rpc, request, context, metadata)
+        except grpc.aio.AbortError:
+            return _error(
+                _status_of(context),
+                HTTP_STATUS.get(context.code() or grpc.StatusCode.UNKNOWN, 500),
+                responder,
+            )
+        payload: Message = (
+            getattr(response, match.route.response_body) if match.route.response_body else response
+        )
+        answer = _Answer(200, responder.encode(payload), responder.content_type)
+        if "version" in response.DESCRIPTOR.fields_by_name:
+            answer.headers.append((b"etag", f'"{response.version}"'.encode()))
+        return answer
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self._max_body:
+                raise _refusal(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "PAYLOAD_TOO_LARGE",
+                    f"The body is larger than {self._max_body} bytes.",
+                    413,
+                )
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+
+def _metadata(headers: dict[str, str], request_id: str, scope: Scope) -> tuple[tuple[str, str], ...]:
+    pairs = [("x-request-id", request_id)]
+    pairs.extend((name, headers[name]) for name in _FORWARDED if name in headers)
+    pairs.extend(
+        (name[len("grpc-metadata-") :], value)
+        for name, value in headers.items()
+        if name.startswith("grpc-metadata-")
+    )
+    client = scope.get("client")
+    if client:
+        pairs.append(("x-forwarded-for", str(client[0])))
+    return tuple(pairs)
+
+
+def _peer(scope: Scope) -> str:
+    client = scope.get("client")
+    if not client:
+        return "unknown"
+    host, port = client
+    return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
+
+
+def _status_of(context: RestServicerContext) -> status_pb2.Status:
+    """The rich status the call aborted with (or a plain one built from its code and details)."""
+    for key, value in context.trailing_metadata():
+        if key == _STATUS_DETAILS and isinstance(value, bytes):
+            return status_pb2.Status.FromString(value)
+    code = context.code() or grpc.StatusCode.UNKNOWN
+    return rich_status(code, context.details() or code.name, code.name, {})
+
+
+def _error(
+    status: status_pb2.Status,
+    http_status: int,
+    marshaler: marshal.Marshaler,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> _Answer:
+    body = marshaler.encode(status, unpopulated=False)
+    return _Answer(http_status, body, marshaler.content_type, list(headers or []))
+
+
+def _reason(status: status_pb2.Status) -> str:
+    info = error_details_pb2.ErrorInfo()
+    for detail in status.details:
+        if detail.Unpack(info):
+            return str(info.reason)
+    return CODE_BY_NUMBER.get(status.code, grpc.StatusCode.UNKNOWN).name
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

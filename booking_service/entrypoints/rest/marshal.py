@@ -1,0 +1,87 @@
+"""Marshalling behind one small interface, chosen by content type (JSON by default).
+
+JSON follows the proto3 JSON mapping: enums as names, int64 as strings, timestamps in RFC 3339. It
+reads both proto field names and lowerCamelCase, refuses unknown fields, and writes the proto field
+names (`booking_id`), with unset scalars written out too, as the seed's REST clients read them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+
+
+class UnreadableBody(ValueError):
+    """The body cannot be read as the request message; the message says why."""
+
+
+class Marshaler(Protocol):
+    content_type: str
+
+    def decode(self, data: bytes, message: Message) -> None: ...
+
+    def encode(self, message: Message, *, unpopulated: bool = True) -> bytes:
+        """The message's bytes; `unpopulated` also writes fields left at their defaults (JSON)."""
+        ...
+
+
+class JsonMarshaler:
+    content_type = "application/json"
+
+    def decode(self, data: bytes, message: Message) -> None:
+        try:
+            value = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UnreadableBody(f"The body is not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise UnreadableBody("The body must be a JSON object.")
+        try:
+            json_format.ParseDict(value, message, ignore_unknown_fields=False)
+        except (json_format.ParseError, ValueError) as exc:  # ValueError: a lone surrogate, say
+            raise UnreadableBody(f"The body does not fit {message.DESCRIPTOR.name}: {exc}") from None
+
+    def encode(self, message: Message, *, unpopulated: bool = True) -> bytes:
+        value = json_format.MessageToDict(
+            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=unpopulated
+        )
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class ProtobufMarshaler:
+    content_type = "application/x-protobuf"
+
+    def decode(self, data: bytes, message: Message) -> None:
+        try:
+            message.MergeFromString(data)
+        except DecodeError as exc:
+            raise UnreadableBody(f"The body is not a serialized {message.DESCRIPTOR.name}: {exc}") from None
+
+    def encode(self, message: Message, *, unpopulated: bool = True) -> bytes:
+        return message.SerializeToString()
+
+
+JSON = JsonMarshaler()
+_BY_TYPE: dict[str, Marshaler] = {
+    "application/json": JSON,
+    "application/x-protobuf": ProtobufMarshaler(),
+    "application/protobuf": ProtobufMarshaler(),
+}
+
+
+def for_content_type(header: str) -> Marshaler:
+    """The marshaler for a request's Content-Type; JSON for any other type, or none (as grpc-gateway's
+    wildcard marshaler: `curl -d '{...}'` sends form encoding, and means JSON)."""
+    media_type = header.split(";", 1)[0].strip().lower()
+    return _BY_TYPE.get(media_type, JSON)
+
+
+def for_accept(header: str) -> Marshaler:
+    """The marshaler for the answer: the first supported type the client accepts, else JSON."""
+    for part in header.split(","):
+        media_type = part.split(";", 1)[0].strip().lower()
+        if media_type in _BY_TYPE:
+            return _BY_TYPE[media_type]
+    return JSON
