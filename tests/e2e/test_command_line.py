@@ -164,12 +164,17 @@ def test_serve_with_the_embedded_database_answers_grpcurl_and_survives_a_restart
             ("/booking.v1.BookingService/CreateBooking", "OK")
         }
 
-    with serve(data_dir, port, tmp_path / "second.log"):
+    http_port = free_port()
+    with serve(data_dir, port, tmp_path / "second.log", http_port=http_port):
         fetched = grpcurl(
             port, "booking.v1.BookingService/GetBooking", data={"booking_id": booking["booking_id"]}
         )
         assert fetched.returncode == 0, fetched.stderr
         assert json.loads(fetched.stdout)["booking_reference"] == booking["booking_reference"]
+        rest = f"http://127.0.0.1:{http_port}"
+        over_rest = httpx.get(f"{rest}/api/v1/bookings/reference/{booking['booking_reference']}")
+        assert over_rest.json()["booking_id"] == booking["booking_id"]
+        assert httpx.get(f"{rest}/readyz").json() == {"status": "ready"}
         replayed = grpcurl(port, "booking.v1.BookingService/CreateBooking", data=booking_request(start))
         assert json.loads(replayed.stdout) == booking
 

@@ -205,7 +205,11 @@ def build(routes: RouteTable, comments: Comments, *, title: str, version: str) -
         "info": {
             "title": title,
             "version": version,
-            "description": "\n\n".join(comments.of(s) for s in services),
+            "description": (
+                "The REST face of " + ", ".join(services) + ": every path below is an RPC's "
+                "`google.api.http` rule, and behaves exactly like the RPC (gRPC on port 50051). "
+                "Errors are `google.rpc.Status` objects."
+            ),
         },
         "tags": [{"name": s.rsplit(".", 1)[-1], "description": comments.of(s)} for s in services],
         "paths": paths,
