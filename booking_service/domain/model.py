@@ -118,7 +118,7 @@ class Booking:
             expire_time=deadlines.expiry(now),
         )
         booking.new_history.append(HistoryEntry(1, None, S.PENDING, "", actor, now))
-        booking.events.append(ev.BookingCreated(booking_id, 1, now))
+        booking.events.append(ev.BookingCreated(booking_id, 1, now, actor))
         return booking
 
     def ensure_version(self, expected: int) -> None:
@@ -174,7 +174,9 @@ class Booking:
         self.party_size, self.special_requests = party_size, special_requests
         self._record(self.status, "", actor, now, changed)
         self.events.append(
-            ev.BookingUpdated(self.booking_id, self.version, now, changed, previous_slot, previous_unit)
+            ev.BookingUpdated(
+                self.booking_id, self.version, now, actor, changed, previous_slot, previous_unit
+            )
         )
         return changed
 
@@ -215,13 +217,8 @@ class Booking:
             if current is S.PENDING:
                 self.expire_time = None
         self._record(current, reason, actor, now, ("status",))
-        self.events.append(
-            ev.BookingStatusChanged(self.booking_id, self.version, now, current, target, reason)
-        )
-        if target is S.CANCELLED:
-            self.events.append(ev.BookingCancelled(self.booking_id, self.version, now, reason))
-        else:
-            self.events.append(ev.STATUS_EVENTS[target](self.booking_id, self.version, now))
+        for event in (ev.BookingStatusChanged, ev.STATUS_EVENTS[target]):
+            self.events.append(event(self.booking_id, self.version, now, actor, current, target, reason))
 
     def expire_if_overdue(self, now: datetime, deadlines: Deadlines) -> bool:
         """Expires an overdue PENDING booking (correctness never waits for a sweeper)."""

@@ -79,7 +79,10 @@ def test_allowed_transition(current: BookingStatus, target: BookingStatus) -> No
         2,
     )
     changed, specific = booking.events
-    assert changed == ev.BookingStatusChanged(booking.booking_id, 2, LONG_AFTER, current, target, "because")
+    assert changed == ev.BookingStatusChanged(
+        booking.booking_id, 2, LONG_AFTER, STAFF, current, target, "because"
+    )
+    assert (specific.from_status, specific.to_status, specific.actor) == (current, target, STAFF)
     assert specific.type == f"booking.{target.value.lower()}"
 
 

@@ -8,12 +8,12 @@ the use case reports every violated field at once.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import cast
 
 from booking.v1 import booking_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2
 
+from booking_service.adapters.booking_proto import STATUS_FROM_PB, VENUE_FROM_PB, booking_message
 from booking_service.domain.commands import (
     BookingChanges,
     CancelBooking,
@@ -22,23 +22,11 @@ from booking_service.domain.commands import (
     UpdateBooking,
     VenueDetails,
 )
-from booking_service.domain.model import LIFECYCLE_TIMES, Booking, HistoryEntry
-from booking_service.domain.status import BookingStatus
 from booking_service.domain.validation import Violations
-from booking_service.domain.values import Actor, ChangeSource, Guest, VenueType
+from booking_service.domain.values import Actor, Guest
 from booking_service.service_layer.availability import Availability, CheckAvailability
 from booking_service.service_layer.queries import BookingPage, ListBookings
 
-# Domain and proto enums share member names (PENDING <-> BOOKING_STATUS_PENDING).
-_STATUS_TO_PB = {
-    s: cast(pb.BookingStatus, pb.BookingStatus.Value(f"BOOKING_STATUS_{s.value}")) for s in BookingStatus
-}
-_STATUS_FROM_PB = {int(number): s for s, number in _STATUS_TO_PB.items()}
-_VENUE_TO_PB = {t: cast(pb.VenueType, pb.VenueType.Value(f"VENUE_TYPE_{t.value}")) for t in VenueType}
-_VENUE_FROM_PB = {int(number): t for t, number in _VENUE_TO_PB.items()}
-_SOURCE_TO_PB = {
-    s: cast(pb.ChangeSource, pb.ChangeSource.Value(f"CHANGE_SOURCE_{s.value}")) for s in ChangeSource
-}
 _AVAILABILITY_SOURCE = {
     "BOOKINGS": pb.AVAILABILITY_SOURCE_BOOKINGS,
     "INVENTORY": pb.AVAILABILITY_SOURCE_INVENTORY,
@@ -67,7 +55,7 @@ def create_command(request: pb.CreateBookingRequest, actor: Actor) -> CreateBook
         guest=Guest(request.guest.guest_id, request.guest.name, request.guest.email, request.guest.phone),
         venue=VenueDetails(
             request.venue.venue_id,
-            _VENUE_FROM_PB.get(request.venue.venue_type),
+            VENUE_FROM_PB.get(request.venue.venue_type),
             request.venue.name,
             request.venue.time_zone,
         ),
@@ -141,7 +129,7 @@ def status_command(request: pb.UpdateBookingStatusRequest, actor: Actor) -> Chan
         actor=actor,
         booking_id=request.booking_id,
         expected_version=request.expected_version,
-        status=_STATUS_FROM_PB.get(request.status),
+        status=STATUS_FROM_PB.get(request.status),
         reason=request.reason,
         idempotency_key=request.idempotency_key,
     )
@@ -158,7 +146,7 @@ def list_query(
         owner_id=owner_id,
         page_size=request.page_size,
         page_token=request.page_token,
-        statuses=tuple(_STATUS_FROM_PB.get(s) for s in filters.statuses),
+        statuses=tuple(STATUS_FROM_PB.get(s) for s in filters.statuses),
         window_start=_time(v, window, "start_time", "filters.time_range.start_time"),
         window_end=_time(v, window, "end_time", "filters.time_range.end_time"),
         local_date=_date(v, filters, "local_date", "filters.local_date"),
@@ -204,45 +192,6 @@ def _date(v: Violations, message: object, name: str, path: str) -> date | None:
 # --- domain -> responses --------------------------------------------------------------------------
 
 
-def booking_message(booking: Booking) -> pb.Booking:
-    message = pb.Booking(
-        booking_id=booking.booking_id,
-        booking_reference=booking.reference,
-        guest=pb.Guest(
-            guest_id=booking.guest.guest_id,
-            name=booking.guest.name,
-            email=booking.guest.email,
-            phone=booking.guest.phone,
-        ),
-        venue=pb.Venue(
-            venue_id=booking.venue.venue_id,
-            venue_type=_VENUE_TO_PB[booking.venue.venue_type],
-            name=booking.venue.name,
-            time_zone=booking.venue.time_zone,
-        ),
-        unit_id=booking.unit_id or "",
-        start_time=_stamp(booking.slot.start),
-        end_time=_stamp(booking.slot.end),
-        party_size=booking.party_size,
-        special_requests=booking.special_requests,
-        status=_STATUS_TO_PB[booking.status],
-        payment_intent_id=booking.payment_intent_id,
-        inventory_reservation_id=booking.inventory_reservation_id,
-        version=booking.version,
-        cancellation_reason=booking.cancellation_reason,
-        idempotency_key=booking.idempotency_key,
-        history=[_history_message(entry) for entry in booking.history],
-    )
-    if booking.price is not None:
-        message.price.amount_minor = booking.price.amount_minor
-        message.price.currency = booking.price.currency
-    for name in LIFECYCLE_TIMES:
-        value: datetime | None = getattr(booking, name)
-        if value is not None:
-            getattr(message, name).FromDatetime(value)
-    return message
-
-
 def booking_messages(page: BookingPage) -> list[pb.Booking]:
     return [booking_message(b) for b in page.bookings]
 
@@ -260,22 +209,3 @@ def availability_message(result: Availability) -> pb.CheckAvailabilityResponse:
             for c in result.checks
         ],
     )
-
-
-def _history_message(entry: HistoryEntry) -> pb.BookingHistoryEntry:
-    return pb.BookingHistoryEntry(
-        version=entry.version,
-        from_status=_STATUS_TO_PB[entry.from_status] if entry.from_status else pb.BOOKING_STATUS_UNSPECIFIED,
-        to_status=_STATUS_TO_PB[entry.to_status],
-        reason=entry.reason,
-        actor=entry.actor.actor_id,
-        source=_SOURCE_TO_PB[entry.actor.source],
-        change_time=_stamp(entry.changed_at),
-        changed_fields=list(entry.changed_fields),
-    )
-
-
-def _stamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp

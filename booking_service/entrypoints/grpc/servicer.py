@@ -12,6 +12,7 @@ import grpc
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
 
+from booking_service.adapters.booking_proto import booking_message
 from booking_service.domain.values import Actor, ChangeSource
 from booking_service.entrypoints.grpc import mapping
 from booking_service.service_layer.use_cases import UseCases
@@ -36,31 +37,29 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
 
     async def CreateBooking(self, request: pb.CreateBookingRequest, context: Context) -> pb.Booking:
         booking = await self._use_cases.create_booking(mapping.create_command(request, actor_of(context)))
-        return mapping.booking_message(booking)
+        return booking_message(booking)
 
     async def GetBooking(self, request: pb.GetBookingRequest, context: Context) -> pb.Booking:
-        return mapping.booking_message(await self._use_cases.get_booking(request.booking_id))
+        return booking_message(await self._use_cases.get_booking(request.booking_id))
 
     async def GetBookingByReference(
         self, request: pb.GetBookingByReferenceRequest, context: Context
     ) -> pb.Booking:
-        return mapping.booking_message(
-            await self._use_cases.get_booking_by_reference(request.booking_reference)
-        )
+        return booking_message(await self._use_cases.get_booking_by_reference(request.booking_reference))
 
     async def UpdateBooking(self, request: pb.UpdateBookingRequest, context: Context) -> pb.Booking:
         booking = await self._use_cases.update_booking(mapping.update_command(request, actor_of(context)))
-        return mapping.booking_message(booking)
+        return booking_message(booking)
 
     async def CancelBooking(self, request: pb.CancelBookingRequest, context: Context) -> pb.Booking:
         booking = await self._use_cases.cancel_booking(mapping.cancel_command(request, actor_of(context)))
-        return mapping.booking_message(booking)
+        return booking_message(booking)
 
     async def UpdateBookingStatus(
         self, request: pb.UpdateBookingStatusRequest, context: Context
     ) -> pb.Booking:
         command = mapping.status_command(request, actor_of(context))
-        return mapping.booking_message(await self._use_cases.change_booking_status(command))
+        return booking_message(await self._use_cases.change_booking_status(command))
 
     async def ListGuestBookings(
         self, request: pb.ListGuestBookingsRequest, context: Context

@@ -1,0 +1,85 @@
+"""Domain bookings as protobuf messages: the one mapping the gRPC answers and the events share.
+
+Domain and proto enums share member names (PENDING <-> BOOKING_STATUS_PENDING), so the tables are
+built from the domain enums.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from booking.v1 import booking_pb2 as pb
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from booking_service.domain.model import LIFECYCLE_TIMES, Booking, HistoryEntry
+from booking_service.domain.status import BookingStatus
+from booking_service.domain.values import ChangeSource, VenueType
+
+STATUS_TO_PB = {
+    s: cast(pb.BookingStatus, pb.BookingStatus.Value(f"BOOKING_STATUS_{s.value}")) for s in BookingStatus
+}
+STATUS_FROM_PB = {int(number): s for s, number in STATUS_TO_PB.items()}
+VENUE_TO_PB = {t: cast(pb.VenueType, pb.VenueType.Value(f"VENUE_TYPE_{t.value}")) for t in VenueType}
+VENUE_FROM_PB = {int(number): t for t, number in VENUE_TO_PB.items()}
+SOURCE_TO_PB = {
+    s: cast(pb.ChangeSource, pb.ChangeSource.Value(f"CHANGE_SOURCE_{s.value}")) for s in ChangeSource
+}
+
+
+def booking_message(booking: Booking) -> pb.Booking:
+    message = pb.Booking(
+        booking_id=booking.booking_id,
+        booking_reference=booking.reference,
+        guest=pb.Guest(
+            guest_id=booking.guest.guest_id,
+            name=booking.guest.name,
+            email=booking.guest.email,
+            phone=booking.guest.phone,
+        ),
+        venue=pb.Venue(
+            venue_id=booking.venue.venue_id,
+            venue_type=VENUE_TO_PB[booking.venue.venue_type],
+            name=booking.venue.name,
+            time_zone=booking.venue.time_zone,
+        ),
+        unit_id=booking.unit_id or "",
+        start_time=stamp(booking.slot.start),
+        end_time=stamp(booking.slot.end),
+        party_size=booking.party_size,
+        special_requests=booking.special_requests,
+        status=STATUS_TO_PB[booking.status],
+        payment_intent_id=booking.payment_intent_id,
+        inventory_reservation_id=booking.inventory_reservation_id,
+        version=booking.version,
+        cancellation_reason=booking.cancellation_reason,
+        idempotency_key=booking.idempotency_key,
+        history=[_history_message(entry) for entry in booking.history],
+    )
+    if booking.price is not None:
+        message.price.amount_minor = booking.price.amount_minor
+        message.price.currency = booking.price.currency
+    for name in LIFECYCLE_TIMES:
+        value: datetime | None = getattr(booking, name)
+        if value is not None:
+            getattr(message, name).FromDatetime(value)
+    return message
+
+
+def _history_message(entry: HistoryEntry) -> pb.BookingHistoryEntry:
+    return pb.BookingHistoryEntry(
+        version=entry.version,
+        from_status=STATUS_TO_PB[entry.from_status] if entry.from_status else pb.BOOKING_STATUS_UNSPECIFIED,
+        to_status=STATUS_TO_PB[entry.to_status],
+        reason=entry.reason,
+        actor=entry.actor.actor_id,
+        source=SOURCE_TO_PB[entry.actor.source],
+        change_time=stamp(entry.changed_at),
+        changed_fields=list(entry.changed_fields),
+    )
+
+
+def stamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
