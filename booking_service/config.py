@@ -35,6 +35,9 @@ class Settings:
     payment_service_url: str | None = None
     kafka_bootstrap_servers: str | None = None
     events_topic: str = "booking.events"
+    events_delivery_timeout: timedelta = timedelta(seconds=30)
+    outbox_retention: timedelta = timedelta(days=7)
+    sweep_interval: timedelta = timedelta(seconds=30)
     pending_timeout: timedelta = timedelta(minutes=15)
     no_show_grace: timedelta = timedelta(minutes=30)
     idempotency_key_ttl: timedelta = timedelta(hours=24)
@@ -62,6 +65,11 @@ class Settings:
             payment_service_url=reader.text("PAYMENT_SERVICE_URL"),
             kafka_bootstrap_servers=reader.text("KAFKA_BOOTSTRAP_SERVERS"),
             events_topic=reader.text("BOOKING_EVENTS_TOPIC") or defaults.events_topic,
+            events_delivery_timeout=reader.seconds(
+                "EVENTS_DELIVERY_TIMEOUT_SECONDS", defaults.events_delivery_timeout
+            ),
+            outbox_retention=reader.seconds("OUTBOX_RETENTION_SECONDS", defaults.outbox_retention),
+            sweep_interval=reader.seconds("SWEEP_INTERVAL_SECONDS", defaults.sweep_interval),
             pending_timeout=reader.seconds("PENDING_TIMEOUT_SECONDS", defaults.pending_timeout),
             no_show_grace=reader.seconds("NO_SHOW_GRACE_SECONDS", defaults.no_show_grace),
             idempotency_key_ttl=reader.seconds("IDEMPOTENCY_KEY_TTL_SECONDS", defaults.idempotency_key_ttl),

@@ -8,7 +8,9 @@ by using ids of their own (see `ids`), not by emptying tables.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
@@ -25,10 +27,13 @@ from booking.v1 import booking_pb2_grpc
 
 from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
+from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.bootstrap import Application, bootstrap
 from booking_service.config import Settings
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
+
+STUCK_AFTER_SECONDS = 120
 
 #: "Now" for the tests that run on the fixed clock: times are chosen relative to it.
 NOW = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
@@ -52,6 +57,21 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+@pytest.fixture(autouse=True)
+async def report_stuck_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """If a test's event loop sits still for long, print every task's stack (a hang is otherwise mute)."""
+    loop = asyncio.get_running_loop()
+
+    def dump() -> None:
+        print(f"\n--- {request.node.nodeid} is still running; its tasks:", file=sys.stderr)
+        for task in asyncio.all_tasks(loop):
+            task.print_stack(file=sys.stderr)
+
+    handle = loop.call_later(STUCK_AFTER_SECONDS, dump)
+    yield
+    handle.cancel()
+
+
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An admin URL of the PostgreSQL server the tests use."""
@@ -69,7 +89,14 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> AsyncIterator[str]:
     """A fresh, migrated database for this test session."""
-    name = f"booking_test_{uuid.uuid4().hex[:12]}"
+    url = await create_database(server_url, "booking_test")
+    yield url
+    await drop_database(server_url, url)
+
+
+async def create_database(server_url: str, prefix: str) -> str:
+    """A new database on the test server, migrated; drop it with drop_database."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -77,12 +104,31 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
         await admin.close()
     url = _with_database(server_url, name)
     await migrations.upgrade(url)
-    yield url
+    return url
+
+
+async def drop_database(server_url: str, url: str) -> None:
     admin = await asyncpg.connect(server_url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def private_database(server_url: str) -> AsyncIterator[str]:
+    """A database of this test's own (for tests that read whole tables, such as the outbox)."""
+    url = await create_database(server_url, "booking_private")
+    yield url
+    await drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[EmbeddedKafka]:
+    """A real Kafka-protocol broker on loopback (librdkafka's mock cluster)."""
+    broker = EmbeddedKafka()
+    yield broker
+    broker.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,10 @@ overlapping claim on a unit into UnitUnavailable.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select, text, tuple_, update
+from sqlalchemy import ColumnElement, Select, bindparam, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +19,7 @@ from booking_service.adapters.rows import booking_of, booking_row, history_of, h
 from booking_service.adapters.tables import ACTIVE_PREDICATE, booking_status_history, bookings
 from booking_service.domain.errors import BookingNotFound, UnitUnavailable, VersionMismatch
 from booking_service.domain.model import Booking
+from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import TimeSlot
 from booking_service.service_layer.unit_of_work import BookingQuery, BookingRepository, DuplicateReference
 
@@ -84,17 +86,38 @@ class SqlAlchemyBookingRepository(BookingRepository):
         if query.local_date is not None:
             statement = statement.where(_b.local_start_date == query.local_date)
         if query.after is not None:
-            start, booking_id = query.after
-            statement = statement.where(
-                tuple_(_b.start_time, _b.booking_id)
-                > tuple_(
-                    bindparam("after_start", start, _b.start_time.type),
-                    bindparam("after_id", booking_id, _b.booking_id.type),
-                )
-            )
+            statement = statement.where(_after(query.after))
         statement = statement.order_by(_b.start_time, _b.booking_id).limit(query.limit)
+        return await self._many(statement)
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Booking]:
+        statement = (
+            select(bookings)
+            .where(_b.status == BookingStatus.PENDING.value, _b.expire_time <= now)
+            .order_by(_b.expire_time)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._many(statement)
+
+    async def no_show_candidates(
+        self, started_before: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Booking]:
+        statement = select(bookings).where(
+            _b.status == BookingStatus.CONFIRMED.value, _b.start_time <= started_before
+        )
+        if after is not None:
+            statement = statement.where(_after(after))
+        statement = (
+            statement.order_by(_b.start_time, _b.booking_id).limit(limit).with_for_update(skip_locked=True)
+        )
+        return await self._many(statement)
+
+    async def _many(self, statement: Select[Any]) -> list[Booking]:
         rows = (await self._conn.execute(statement)).mappings().all()
-        return [booking_of(row) for row in rows]
+        found = [booking_of(row) for row in rows]
+        self.seen.extend(found)
+        return found
 
     async def overlapping(
         self, venue_id: str, unit_id: str, slot: TimeSlot, exclude_booking_id: str | None
@@ -112,10 +135,7 @@ class SqlAlchemyBookingRepository(BookingRepository):
         )
         if exclude_booking_id:
             statement = statement.where(_b.booking_id != exclude_booking_id)
-        rows = (await self._conn.execute(statement)).mappings().all()
-        found = [booking_of(row) for row in rows]
-        self.seen.extend(found)
-        return found
+        return await self._many(statement)
 
     async def _one(self, statement: Select[Any], with_history: bool) -> Booking | None:
         row = (await self._conn.execute(statement)).mappings().first()
@@ -151,3 +171,12 @@ class SqlAlchemyBookingRepository(BookingRepository):
         if constraint == "bookings_booking_reference_key":
             return DuplicateReference(booking.reference)
         return exc
+
+
+def _after(cursor: tuple[datetime, str]) -> ColumnElement[bool]:
+    """The keyset condition: rows after (start time, id) in that order."""
+    start, booking_id = cursor
+    return tuple_(_b.start_time, _b.booking_id) > tuple_(
+        bindparam("after_start", start, _b.start_time.type),
+        bindparam("after_id", booking_id, _b.booking_id.type),
+    )

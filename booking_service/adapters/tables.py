@@ -13,13 +13,16 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, ExcludeConstraint
@@ -82,6 +85,9 @@ bookings = Table(
     Index("bookings_guest_start", "guest_id", "start_time", "booking_id"),
     Index("bookings_venue_start", "venue_id", "start_time", "booking_id"),
     Index("bookings_pending_expiry", "expire_time", postgresql_where=text("status = 'PENDING'")),
+    Index(
+        "bookings_confirmed_start", "start_time", "booking_id", postgresql_where=text("status = 'CONFIRMED'")
+    ),
 )
 
 booking_status_history = Table(
@@ -110,4 +116,22 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("idempotency_keys_expiry", "expires_at"),
+)
+
+#: Events written in the transaction of the change that raised them, published by the relay.
+booking_outbox = Table(
+    "booking_outbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("event_id", UUID(as_uuid=False), nullable=False, unique=True),
+    Column("booking_id", UUID(as_uuid=False), nullable=False),
+    Column("booking_version", BigInteger, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("partition", SmallInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Index("booking_outbox_unsent", "partition", "id", postgresql_where=text("sent_at IS NULL")),
+    Index("booking_outbox_sent", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
 )

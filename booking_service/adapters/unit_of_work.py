@@ -7,10 +7,13 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from booking_service.adapters import outbox
 from booking_service.adapters.errors import translate
 from booking_service.adapters.idempotency_store import SqlAlchemyIdempotencyStore
 from booking_service.adapters.repository import SqlAlchemyBookingRepository
 from booking_service.domain.errors import StorageUnavailable
+from booking_service.domain.events import Event
+from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -44,6 +47,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             await self._close()
         if exc is not None and (domain_error := translate(exc)) is not None:
             raise domain_error from exc
+
+    async def _store_events(self, raised: list[tuple[Event, Booking]]) -> None:
+        assert self._conn is not None, "commit outside `async with uow`"
+        await outbox.write(self._conn, raised)
 
     async def _commit(self) -> None:
         assert self._conn is not None, "commit outside `async with uow`"

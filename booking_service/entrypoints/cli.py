@@ -1,4 +1,4 @@
-"""The `booking-service` command line: serve, migrate."""
+"""The `booking-service` command line: serve, migrate, events tail."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from booking_service.adapters.embedded_postgres import DataDirInUse
 from booking_service.config import ConfigError, Settings
-from booking_service.entrypoints import logs, serve
+from booking_service.entrypoints import events, logs, serve
 
 
 def parser(defaults: Settings) -> argparse.ArgumentParser:
@@ -28,6 +28,20 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
     _data_dir(migrate, defaults)
+
+    events = commands.add_parser("events", help="the booking events topic").add_subparsers(
+        dest="action", required=True
+    )
+    tail = events.add_parser("tail", help="print the topic's events, decoded, as JSON lines")
+    tail.add_argument(
+        "--bootstrap-servers", help="the broker (KAFKA_BOOTSTRAP_SERVERS; else the embedded one of serve)"
+    )
+    tail.add_argument(
+        "--from-beginning", action="store_true", help="start at the oldest event, not the next one"
+    )
+    tail.add_argument("--max-messages", type=int, help="stop after this many events")
+    tail.add_argument("--idle-timeout", type=float, help="stop after this many seconds without an event")
+    _data_dir(tail, defaults)
     return root
 
 
@@ -53,6 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings, grpc_port=args.grpc_port, http_port=args.http_port, bind_host=args.host
         )
     logs.configure(settings.log_level, settings.log_format)
+    if args.command == "events":
+        return events.tail(
+            settings,
+            bootstrap_servers=args.bootstrap_servers,
+            from_beginning=args.from_beginning,
+            max_messages=args.max_messages,
+            idle_timeout=args.idle_timeout,
+        )
     job = serve.serve(settings) if args.command == "serve" else serve.migrate(settings)
     try:
         _run(job)

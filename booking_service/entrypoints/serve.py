@@ -1,9 +1,11 @@
 """`booking-service serve`: the service's life from start to graceful stop.
 
-With no DATABASE_URL it starts the embedded PostgreSQL in the data directory (and owns it), applies
-the migrations, serves gRPC (BookingService, health, reflection) and REST (the gateway, OpenAPI,
-docs) in one event loop, and purges old idempotency keys now and then. SIGTERM or SIGINT drains:
-health turns NOT_SERVING and /readyz 503, in-flight calls finish, then the database closes.
+With no DATABASE_URL it starts the embedded PostgreSQL in the data directory (and owns it), and with
+no KAFKA_BOOTSTRAP_SERVERS an embedded broker; it applies the migrations, serves gRPC (BookingService,
+health, reflection) and REST (the gateway, OpenAPI, docs) in one event loop, relays the outbox to
+Kafka, sweeps expired and no-show bookings, and purges old idempotency keys. SIGTERM or SIGINT
+drains: health turns NOT_SERVING and /readyz 503, in-flight calls finish, the relay publishes what
+they committed, then the database closes.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.bootstrap import bootstrap
 from booking_service.config import DEV_PAGE_TOKEN_SECRET, Settings
+from booking_service.entrypoints.events import build_relay, events_broker
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 
@@ -26,41 +29,15 @@ PURGE_INTERVAL_SECONDS = 600.0
 
 
 async def serve(settings: Settings) -> None:
-    async with database(settings) as database_url:
-        await migrations.upgrade(database_url)
-        app = bootstrap(settings, database_url)
-        try:
-            server = GrpcServer(app.use_cases, settings.bind_host, settings.grpc_port)
-            rest = RestServer(
-                build_gateway(app.use_cases, app.is_ready), settings.bind_host, settings.http_port
-            )
-            await server.start()
-            await rest.start()
-            log.info(
-                "booking-service serving",
-                extra={
-                    "grpc_address": f"{settings.bind_host}:{server.port}",
-                    "rest_address": f"http://{settings.bind_host}:{rest.port}",
-                    "docs": f"http://{settings.bind_host}:{rest.port}/docs",
-                },
-            )
-            if settings.database_url and settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
-                log.warning(
-                    "PAGE_TOKEN_SECRET is not set: page tokens are signed with the development secret"
+    with _stop_signals() as stop:
+        async with database(settings) as database_url, events_broker(settings) as bootstrap_servers:
+            await migrations.upgrade(database_url)
+            async with _running(settings, database_url, bootstrap_servers):
+                await stop.wait()
+                log.info(
+                    "draining: finishing in-flight calls",
+                    extra={"grace_seconds": settings.shutdown_grace.seconds},
                 )
-            purger = asyncio.create_task(_every(PURGE_INTERVAL_SECONDS, app.use_cases.purge_idempotency_keys))
-            await _until_signalled()
-            log.info(
-                "draining: finishing in-flight calls",
-                extra={"grace_seconds": settings.shutdown_grace.seconds},
-            )
-            grace = settings.shutdown_grace.total_seconds()
-            await asyncio.gather(server.stop(grace), rest.stop(grace))
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
-        finally:
-            await app.aclose()
     log.info("booking-service stopped")
 
 
@@ -71,7 +48,7 @@ async def migrate(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def database(settings: Settings):  # type: ignore[no-untyped-def]
+async def database(settings: Settings) -> AsyncIterator[str]:
     """The configured database's URL, or the embedded PostgreSQL's while it runs."""
     if settings.database_url:
         yield settings.database_url
@@ -88,24 +65,87 @@ async def database(settings: Settings):  # type: ignore[no-untyped-def]
         await asyncio.to_thread(embedded.stop)
 
 
-async def _until_signalled() -> None:
+@contextlib.asynccontextmanager
+async def _running(settings: Settings, database_url: str, bootstrap_servers: str) -> AsyncIterator[None]:
+    """The servers and background jobs, from start to a drained stop."""
+    app = bootstrap(settings, database_url)
+    try:
+        grpc_server = GrpcServer(app.use_cases, settings.bind_host, settings.grpc_port)
+        rest_server = RestServer(
+            build_gateway(app.use_cases, app.is_ready), settings.bind_host, settings.http_port
+        )
+        relay = build_relay(settings, database_url, bootstrap_servers)
+        await grpc_server.start()
+        await rest_server.start()
+        background = [
+            asyncio.create_task(relay.run()),
+            asyncio.create_task(
+                _every(
+                    PURGE_INTERVAL_SECONDS,
+                    "purged expired idempotency keys",
+                    app.use_cases.purge_idempotency_keys,
+                )
+            ),
+            asyncio.create_task(
+                _every(
+                    settings.sweep_interval.total_seconds(),
+                    "swept bookings past their deadlines",
+                    app.use_cases.sweep,
+                )
+            ),
+        ]
+        log.info(
+            "booking-service serving",
+            extra={
+                "grpc_address": f"{settings.bind_host}:{grpc_server.port}",
+                "rest_address": f"http://{settings.bind_host}:{rest_server.port}",
+                "docs": f"http://{settings.bind_host}:{rest_server.port}/docs",
+            },
+        )
+        if settings.database_url and settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
+            log.warning("PAGE_TOKEN_SECRET is not set: page tokens are signed with the development secret")
+        yield
+        grace = settings.shutdown_grace.total_seconds()
+        await asyncio.gather(grpc_server.stop(grace), rest_server.stop(grace))
+        try:
+            async with asyncio.timeout(grace):
+                await relay.flushed()
+        except TimeoutError:
+            log.warning("some events are still in the outbox; they are published at the next start")
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+    finally:
+        await app.aclose()
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """An event SIGTERM or SIGINT sets; held for the whole run, so that a second signal during the
+    drain is noted rather than killing the process half-way (with the database still running)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("already stopping; waiting for in-flight calls", extra={"signal": sig.name})
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
 
 
-async def _every(seconds: float, job: Callable[[], Awaitable[int]]) -> None:
+async def _every(seconds: float, what: str, job: Callable[[], Awaitable[int]]) -> None:
     while True:
         try:
             done = await job()
             if done:
-                log.info("purged expired idempotency keys", extra={"count": done})
+                log.info(what, extra={"count": done})
         except Exception:
-            log.exception("periodic job failed; trying again later")
+            log.exception("periodic job failed; trying again later", extra={"job": what})
         await asyncio.sleep(seconds)

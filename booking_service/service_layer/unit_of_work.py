@@ -56,6 +56,18 @@ class BookingRepository(abc.ABC):
     async def page(self, query: BookingQuery) -> list[Booking]: ...
 
     @abc.abstractmethod
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Booking]:
+        """PENDING bookings past their deadline, oldest first, locked for this unit of work
+        (rows another transaction holds are skipped: that one decides them)."""
+
+    @abc.abstractmethod
+    async def no_show_candidates(
+        self, started_before: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Booking]:
+        """CONFIRMED bookings that started before the cutoff, in (start, id) order after `after`,
+        locked like due_for_expiry; the caller decides which are due."""
+
+    @abc.abstractmethod
     async def overlapping(
         self, venue_id: str, unit_id: str, slot: TimeSlot, exclude_booking_id: str | None
     ) -> list[Booking]:
@@ -106,14 +118,15 @@ class UnitOfWork(abc.ABC):
         self.committed_events: list[Event] = []
 
     async def commit(self) -> None:
-        """Commits the changes together with the events they raised."""
-        events = self.collect_new_events()
-        await self._store_events(events)
+        """Commits the changes together with the events they raised (one transaction)."""
+        raised = self.collect_new_events()
+        await self._store_events(raised)
         await self._commit()
-        self.committed_events.extend(events)
+        self.committed_events.extend(event for event, _ in raised)
 
-    async def _store_events(self, events: list[Event]) -> None:  # noqa: B027 (a hook, empty on purpose)
-        """Writes events in the transaction being committed (the outbox plugs in here)."""
+    @abc.abstractmethod
+    async def _store_events(self, raised: list[tuple[Event, Booking]]) -> None:
+        """Writes the events, each with the booking as it stands, in the transaction being committed."""
 
     @abc.abstractmethod
     async def _commit(self) -> None: ...
@@ -121,10 +134,10 @@ class UnitOfWork(abc.ABC):
     @abc.abstractmethod
     async def rollback(self) -> None: ...
 
-    def collect_new_events(self) -> list[Event]:
-        """The events raised by every booking this unit of work has seen, each once."""
-        events: list[Event] = []
+    def collect_new_events(self) -> list[tuple[Event, Booking]]:
+        """The events raised by every booking this unit of work has seen, each once, in order."""
+        raised: list[tuple[Event, Booking]] = []
         for booking in self.bookings.seen:
-            events.extend(booking.events)
+            raised.extend((event, booking) for event in booking.events)
             booking.events.clear()
-        return events
+        return raised

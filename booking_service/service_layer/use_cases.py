@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from booking_service.domain.commands import CancelBooking, ChangeBookingStatus, CreateBooking, UpdateBooking
 from booking_service.domain.model import Booking
-from booking_service.service_layer import availability, change_booking, create_booking, queries
+from booking_service.service_layer import availability, change_booking, create_booking, queries, sweeper
 from booking_service.service_layer.availability import Availability, CapacitySource, CheckAvailability
 from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.policy import Clock, Policy
@@ -61,3 +61,9 @@ class UseCases:
             purged = await uow.idempotency.purge(self.clock())
             await uow.commit()
         return purged
+
+    async def sweep(self) -> int:
+        """Runs the clock-driven transitions once (expiry, no-show); returns how many bookings moved."""
+        expired = await sweeper.expire_overdue(uow=self.uow(), clock=self.clock, policy=self.policy)
+        no_shows = await sweeper.mark_no_shows(uow=self.uow(), clock=self.clock, policy=self.policy)
+        return expired + no_shows

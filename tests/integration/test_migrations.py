@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from booking_service.adapters import migrations
 from booking_service.adapters.database import async_url
 from booking_service.adapters.tables import metadata
-from tests.conftest import _with_database
+from tests.conftest import _with_database, drop_database
 
 
 @pytest.fixture
@@ -28,10 +28,9 @@ async def empty_database(server_url: str) -> AsyncIterator[str]:
     admin = await asyncpg.connect(server_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    yield _with_database(server_url, name)
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    url = _with_database(server_url, name)
+    yield url
+    await drop_database(server_url, url)
 
 
 async def tables(url: str) -> set[str]:

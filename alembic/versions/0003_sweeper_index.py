@@ -1,0 +1,29 @@
+"""An index for the no-show sweep: confirmed bookings by start.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-26
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "bookings_confirmed_start",
+        "bookings",
+        ["start_time", "booking_id"],
+        postgresql_where=sa.text("status = 'CONFIRMED'"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("bookings_confirmed_start", table_name="bookings")

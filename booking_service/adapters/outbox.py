@@ -1,0 +1,71 @@
+"""Writing booking events to the transactional outbox, in the transaction of the change.
+
+Each row holds the event as the protobuf BookingEvent it is published as, the booking it belongs
+to and the outbox partition that booking hashes to (the relays share the work by partition, so one
+booking's events are always published by one relay, in order).
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+
+from booking.v1 import events_pb2
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from booking_service.adapters.booking_proto import SOURCE_TO_PB, STATUS_TO_PB, booking_message, stamp
+from booking_service.adapters.tables import booking_outbox
+from booking_service.domain.events import BookingUpdated, Event, StatusEvent
+from booking_service.domain.model import Booking
+
+#: How many partitions the outbox is split into (one advisory lock each); fixed, as rows carry it.
+PARTITIONS = 16
+
+
+def partition_of(booking_id: str) -> int:
+    return zlib.crc32(booking_id.encode()) % PARTITIONS
+
+
+def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.BookingEvent:
+    message = events_pb2.BookingEvent(
+        event_id=event_id,
+        type=event.type,
+        event_time=stamp(event.occurred_at),
+        booking_id=event.booking_id,
+        booking_version=event.version,
+        status=STATUS_TO_PB[booking.status],
+        actor=event.actor.actor_id,
+        source=SOURCE_TO_PB[event.actor.source],
+        booking=booking_message(booking),
+    )
+    if isinstance(event, StatusEvent):
+        message.previous_status = STATUS_TO_PB[event.from_status]
+        message.status = STATUS_TO_PB[event.to_status]
+        message.reason = event.reason
+    if isinstance(event, BookingUpdated):
+        message.change.changed_fields.extend(event.changed_fields)
+        message.change.previous_start_time.CopyFrom(stamp(event.previous_slot.start))
+        message.change.previous_end_time.CopyFrom(stamp(event.previous_slot.end))
+        message.change.previous_unit_id = event.previous_unit_id or ""
+    return message
+
+
+async def write(conn: AsyncConnection, raised: list[tuple[Event, Booking]]) -> None:
+    if not raised:
+        return
+    rows = []
+    for event, booking in raised:
+        event_id = str(uuid.uuid4())
+        rows.append(
+            {
+                "event_id": event_id,
+                "booking_id": event.booking_id,
+                "booking_version": event.version,
+                "event_type": event.type,
+                "partition": partition_of(event.booking_id),
+                "payload": event_message(event, booking, event_id).SerializeToString(),
+                "occurred_at": event.occurred_at,
+            }
+        )
+    await conn.execute(insert(booking_outbox), rows)
