@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from booking_service.domain.model import LIFECYCLE_TIMES, Booking, HistoryEntry
 from booking_service.domain.status import BookingStatus
-from booking_service.domain.values import ChangeSource, VenueType
+from booking_service.domain.values import ChangeSource, Money, VenueType
 
 STATUS_TO_PB = {
     s: cast(pb.BookingStatus, pb.BookingStatus.Value(f"BOOKING_STATUS_{s.value}")) for s in BookingStatus
@@ -56,9 +56,17 @@ def booking_message(booking: Booking) -> pb.Booking:
         idempotency_key=booking.idempotency_key,
         history=[_history_message(entry) for entry in booking.history],
     )
-    if booking.price is not None:
-        message.price.amount_minor = booking.price.amount_minor
-        message.price.currency = booking.price.currency
+    if booking.pricing is not None:
+        pricing = booking.pricing
+        message.price.CopyFrom(money_message(pricing.total))
+        message.pricing.quote_id = pricing.quote_id
+        message.pricing.total.CopyFrom(money_message(pricing.total))
+        message.pricing.requires_prepayment = pricing.requires_prepayment
+        message.pricing.cancellation.fee_percent = pricing.cancellation.fee_percent
+        if pricing.cancellation.free_until is not None:
+            message.pricing.cancellation.free_until.FromDatetime(pricing.cancellation.free_until)
+    if booking.refunded is not None:
+        message.refunded.CopyFrom(money_message(booking.refunded))
     for name in LIFECYCLE_TIMES:
         value: datetime | None = getattr(booking, name)
         if value is not None:
@@ -83,3 +91,7 @@ def stamp(value: datetime) -> Timestamp:
     stamp = Timestamp()
     stamp.FromDatetime(value)
     return stamp
+
+
+def money_message(money: Money) -> pb.Money:
+    return pb.Money(amount_minor=money.amount_minor, currency=money.currency)

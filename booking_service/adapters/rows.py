@@ -7,17 +7,20 @@ from datetime import date, datetime
 from typing import Any
 
 from booking_service.domain.model import LIFECYCLE_TIMES, Booking, HistoryEntry
+from booking_service.domain.pricing import CancellationPolicy, PricingSnapshot
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor, ChangeSource, Guest, Money, TimeSlot, Venue, VenueType
 
 _TIMES = (
     *LIFECYCLE_TIMES,
+    "cancellation_free_until",
     "start_time",
     "end_time",
 )
 
 
 def booking_row(booking: Booking) -> dict[str, Any]:
+    pricing = booking.pricing
     return {
         "booking_id": booking.booking_id,
         "booking_reference": booking.reference,
@@ -36,8 +39,13 @@ def booking_row(booking: Booking) -> dict[str, Any]:
         "party_size": booking.party_size,
         "special_requests": booking.special_requests,
         "status": booking.status.value,
-        "price_amount_minor": booking.price.amount_minor if booking.price else None,
-        "price_currency": booking.price.currency if booking.price else None,
+        "price_amount_minor": pricing.total.amount_minor if pricing else None,
+        "price_currency": pricing.total.currency if pricing else None,
+        "pricing_quote_id": pricing.quote_id if pricing else "",
+        "requires_prepayment": pricing.requires_prepayment if pricing else False,
+        "cancellation_free_until": pricing.cancellation.free_until if pricing else None,
+        "cancellation_fee_percent": pricing.cancellation.fee_percent if pricing else 0,
+        "refunded_amount_minor": booking.refunded.amount_minor if booking.refunded else None,
         "payment_intent_id": booking.payment_intent_id,
         "inventory_reservation_id": booking.inventory_reservation_id,
         "version": booking.version,
@@ -55,7 +63,21 @@ def booking_row(booking: Booking) -> dict[str, Any]:
 
 
 def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None) -> Booking:
-    amount, currency = row["price_amount_minor"], row["price_currency"]
+    amount, currency, refunded = (
+        row["price_amount_minor"],
+        row["price_currency"],
+        row["refunded_amount_minor"],
+    )
+    pricing = (
+        PricingSnapshot(
+            row["pricing_quote_id"],
+            Money(amount, currency),
+            row["requires_prepayment"],
+            CancellationPolicy(row["cancellation_free_until"], row["cancellation_fee_percent"]),
+        )
+        if amount is not None and currency
+        else None
+    )
     return Booking(
         booking_id=str(row["booking_id"]),
         reference=row["booking_reference"],
@@ -70,7 +92,8 @@ def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None
         create_time=row["create_time"],
         update_time=row["update_time"],
         idempotency_key=row["idempotency_key"],
-        price=Money(amount, currency) if amount is not None and currency else None,
+        pricing=pricing,
+        refunded=Money(refunded, currency) if refunded is not None and currency else None,
         payment_intent_id=row["payment_intent_id"],
         inventory_reservation_id=row["inventory_reservation_id"],
         cancellation_reason=row["cancellation_reason"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -71,6 +72,11 @@ bookings = Table(
     Column("cancel_time", DateTime(timezone=True), nullable=True),
     Column("no_show_time", DateTime(timezone=True), nullable=True),
     Column("expire_time", DateTime(timezone=True), nullable=True),
+    Column("pricing_quote_id", Text, nullable=False, server_default=""),
+    Column("requires_prepayment", Boolean, nullable=False, server_default="false"),
+    Column("cancellation_free_until", DateTime(timezone=True), nullable=True),
+    Column("cancellation_fee_percent", Integer, nullable=False, server_default="0"),
+    Column("refunded_amount_minor", BigInteger, nullable=True),
     CheckConstraint("end_time > start_time", name="bookings_end_after_start"),
     CheckConstraint(f"status IN ({_ALL_STATUSES})", name="bookings_status_known"),
     CheckConstraint("version >= 1", name="bookings_version_positive"),
@@ -134,4 +140,24 @@ booking_outbox = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Index("booking_outbox_unsent", "partition", "id", postgresql_where=text("sent_at IS NULL")),
     Index("booking_outbox_sent", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
+)
+
+#: Multi-step changes that talk to the peers, with how far they got (see service_layer/sagas).
+booking_sagas = Table(
+    "booking_sagas",
+    metadata,
+    Column("saga_id", UUID(as_uuid=False), primary_key=True),
+    Column("booking_id", UUID(as_uuid=False), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("step", Text, nullable=False),
+    Column("data", JSONB, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("lease_until", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("status IN ('running', 'done', 'compensated')", name="booking_sagas_status_known"),
+    Index("booking_sagas_open", "lease_until", postgresql_where=text("status = 'running'")),
+    Index("booking_sagas_booking", "booking_id"),
 )

@@ -19,6 +19,7 @@ from booking_service.domain.errors import (
     TransitionTooEarly,
     VersionMismatch,
 )
+from booking_service.domain.pricing import PricingSnapshot
 from booking_service.domain.status import TERMINAL, BookingStatus, can_transition
 from booking_service.domain.validation import Violations, check_changes
 from booking_service.domain.values import Actor, Guest, Money, TimeSlot, Venue
@@ -66,7 +67,9 @@ class Booking:
     create_time: datetime
     update_time: datetime
     idempotency_key: str = ""
-    price: Money | None = None
+    pricing: PricingSnapshot | None = None
+    #: What went back to the guest when the booking was cancelled after paying; None otherwise.
+    refunded: Money | None = None
     payment_intent_id: str = ""
     inventory_reservation_id: str = ""
     cancellation_reason: str = ""
@@ -120,6 +123,16 @@ class Booking:
         booking.new_history.append(HistoryEntry(1, None, S.PENDING, "", actor, now))
         booking.events.append(ev.BookingCreated(booking_id, 1, now, actor))
         return booking
+
+    @property
+    def price(self) -> Money | None:
+        return self.pricing.total if self.pricing is not None else None
+
+    @property
+    def paid_up_front(self) -> bool:
+        """Whether the guest's payment was captured: confirming a prepaid booking captures it."""
+        prepaid = self.pricing is not None and self.pricing.requires_prepayment
+        return prepaid and bool(self.payment_intent_id) and self.confirm_time is not None
 
     def ensure_version(self, expected: int) -> None:
         if expected != self.version:
@@ -214,6 +227,8 @@ class Booking:
             self.no_show_time = now
         elif target is S.CANCELLED:
             self.cancel_time, self.cancellation_reason = now, reason
+            if self.paid_up_front and self.pricing is not None:
+                self.refunded = self.pricing.refund_on_cancel(self.pricing.total, now)
             if current is S.PENDING:
                 self.expire_time = None
         self._record(current, reason, actor, now, ("status",))

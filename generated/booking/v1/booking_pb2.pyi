@@ -65,7 +65,7 @@ CHANGE_SOURCE_API: ChangeSource
 CHANGE_SOURCE_SYSTEM: ChangeSource
 
 class Booking(_message.Message):
-    __slots__ = ("booking_id", "booking_reference", "guest", "venue", "unit_id", "start_time", "end_time", "party_size", "special_requests", "status", "price", "payment_intent_id", "inventory_reservation_id", "version", "cancellation_reason", "idempotency_key", "create_time", "update_time", "confirm_time", "check_in_time", "complete_time", "cancel_time", "no_show_time", "expire_time", "history")
+    __slots__ = ("booking_id", "booking_reference", "guest", "venue", "unit_id", "start_time", "end_time", "party_size", "special_requests", "status", "price", "payment_intent_id", "inventory_reservation_id", "version", "cancellation_reason", "idempotency_key", "create_time", "update_time", "confirm_time", "check_in_time", "complete_time", "cancel_time", "no_show_time", "expire_time", "history", "pricing", "refunded")
     BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
     BOOKING_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     GUEST_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,8 @@ class Booking(_message.Message):
     NO_SHOW_TIME_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    PRICING_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FIELD_NUMBER: _ClassVar[int]
     booking_id: str
     booking_reference: str
     guest: Guest
@@ -116,7 +118,29 @@ class Booking(_message.Message):
     no_show_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
     history: _containers.RepeatedCompositeFieldContainer[BookingHistoryEntry]
-    def __init__(self, booking_id: _Optional[str] = ..., booking_reference: _Optional[str] = ..., guest: _Optional[_Union[Guest, _Mapping]] = ..., venue: _Optional[_Union[Venue, _Mapping]] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., special_requests: _Optional[str] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., price: _Optional[_Union[Money, _Mapping]] = ..., payment_intent_id: _Optional[str] = ..., inventory_reservation_id: _Optional[str] = ..., version: _Optional[int] = ..., cancellation_reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., no_show_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[BookingHistoryEntry, _Mapping]]] = ...) -> None: ...
+    pricing: PricingSnapshot
+    refunded: Money
+    def __init__(self, booking_id: _Optional[str] = ..., booking_reference: _Optional[str] = ..., guest: _Optional[_Union[Guest, _Mapping]] = ..., venue: _Optional[_Union[Venue, _Mapping]] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., special_requests: _Optional[str] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., price: _Optional[_Union[Money, _Mapping]] = ..., payment_intent_id: _Optional[str] = ..., inventory_reservation_id: _Optional[str] = ..., version: _Optional[int] = ..., cancellation_reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., no_show_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[BookingHistoryEntry, _Mapping]]] = ..., pricing: _Optional[_Union[PricingSnapshot, _Mapping]] = ..., refunded: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
+
+class PricingSnapshot(_message.Message):
+    __slots__ = ("quote_id", "total", "requires_prepayment", "cancellation")
+    QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    REQUIRES_PREPAYMENT_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_FIELD_NUMBER: _ClassVar[int]
+    quote_id: str
+    total: Money
+    requires_prepayment: bool
+    cancellation: CancellationPolicy
+    def __init__(self, quote_id: _Optional[str] = ..., total: _Optional[_Union[Money, _Mapping]] = ..., requires_prepayment: _Optional[bool] = ..., cancellation: _Optional[_Union[CancellationPolicy, _Mapping]] = ...) -> None: ...
+
+class CancellationPolicy(_message.Message):
+    __slots__ = ("free_until", "fee_percent")
+    FREE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    FEE_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    free_until: _timestamp_pb2.Timestamp
+    fee_percent: int
+    def __init__(self, free_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fee_percent: _Optional[int] = ...) -> None: ...
 
 class Guest(_message.Message):
     __slots__ = ("guest_id", "name", "email", "phone")
@@ -311,30 +335,34 @@ class ListVenueBookingsResponse(_message.Message):
     def __init__(self, bookings: _Optional[_Iterable[_Union[Booking, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CheckAvailabilityRequest(_message.Message):
-    __slots__ = ("venue_id", "unit_id", "start_time", "end_time", "party_size", "exclude_booking_id")
+    __slots__ = ("venue_id", "unit_id", "start_time", "end_time", "party_size", "exclude_booking_id", "include_price_estimate")
     VENUE_ID_FIELD_NUMBER: _ClassVar[int]
     UNIT_ID_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     PARTY_SIZE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_PRICE_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     venue_id: str
     unit_id: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     party_size: int
     exclude_booking_id: str
-    def __init__(self, venue_id: _Optional[str] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., exclude_booking_id: _Optional[str] = ...) -> None: ...
+    include_price_estimate: bool
+    def __init__(self, venue_id: _Optional[str] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., exclude_booking_id: _Optional[str] = ..., include_price_estimate: _Optional[bool] = ...) -> None: ...
 
 class CheckAvailabilityResponse(_message.Message):
-    __slots__ = ("available", "conflicting_bookings", "checks")
+    __slots__ = ("available", "conflicting_bookings", "checks", "price_estimate")
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     CONFLICTING_BOOKINGS_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
     available: bool
     conflicting_bookings: _containers.RepeatedCompositeFieldContainer[Booking]
     checks: _containers.RepeatedCompositeFieldContainer[AvailabilityCheck]
-    def __init__(self, available: _Optional[bool] = ..., conflicting_bookings: _Optional[_Iterable[_Union[Booking, _Mapping]]] = ..., checks: _Optional[_Iterable[_Union[AvailabilityCheck, _Mapping]]] = ...) -> None: ...
+    price_estimate: Money
+    def __init__(self, available: _Optional[bool] = ..., conflicting_bookings: _Optional[_Iterable[_Union[Booking, _Mapping]]] = ..., checks: _Optional[_Iterable[_Union[AvailabilityCheck, _Mapping]]] = ..., price_estimate: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
 
 class AvailabilityCheck(_message.Message):
     __slots__ = ("source", "available", "reason")
