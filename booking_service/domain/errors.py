@@ -12,7 +12,11 @@ BookingError
  ├── IdempotencyKeyInProgress  the first request with the key is still running
  ├── InvalidPageToken        the page token is malformed or belongs to other filters
  ├── Contention              the database gave up waiting for a lock; retry
- └── StorageUnavailable      the database cannot be reached
+ ├── StorageUnavailable      the database cannot be reached
+ ├── SoldOut                 the inventory service has no room for the stay
+ ├── PaymentDeclined         the payment service refused to take the payment
+ ├── PeerRejected            a peer refused a request as malformed (a bug on one side)
+ └── PeerUnavailable         a peer did not answer in time, failed, or its circuit is open
 
 Transports translate these through one table (entrypoints/grpc/errors.py); the domain never knows
 about status codes.
@@ -99,3 +103,19 @@ class Contention(BookingError):
 
 class StorageUnavailable(BookingError):
     reason = "STORAGE_UNAVAILABLE"
+
+
+class SoldOut(BookingError):
+    reason = "SOLD_OUT"
+
+
+class PaymentDeclined(BookingError):
+    reason = "PAYMENT_DECLINED"
+
+
+class PeerRejected(BookingError):
+    reason = "PEER_REJECTED"
+
+
+class PeerUnavailable(BookingError):
+    reason = "PEER_UNAVAILABLE"

@@ -21,7 +21,8 @@ def all_errors() -> list[type[errors.BookingError]]:
 @pytest.mark.parametrize("error", all_errors(), ids=lambda cls: cls.__name__)
 def test_every_domain_error_has_a_client_facing_code(error: type[errors.BookingError]) -> None:
     assert error in ERROR_CODES
-    assert ERROR_CODES[error] not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
+    if error is not errors.PeerRejected:  # our own request refused by a peer: a bug, not the caller's
+        assert ERROR_CODES[error] not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
     assert error.reason.isupper()
 
 

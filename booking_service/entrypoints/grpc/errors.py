@@ -29,6 +29,10 @@ ERROR_CODES: dict[type[errors.BookingError], grpc.StatusCode] = {
     errors.TransitionTooEarly: grpc.StatusCode.FAILED_PRECONDITION,
     errors.BookingClosed: grpc.StatusCode.FAILED_PRECONDITION,
     errors.StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.SoldOut: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.PaymentDeclined: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.PeerRejected: grpc.StatusCode.INTERNAL,
+    errors.PeerUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
 
