@@ -1,22 +1,34 @@
-"""The composition root: the only place that builds engines and wires dependencies.
+"""The composition root: the only place that builds engines and clients and wires dependencies.
 
-Nothing is created at import time; tests call bootstrap() with their own database and clock.
+Nothing is created at import time; tests call bootstrap() with their own database, peers and clock.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking_service.adapters.database import create_engine
+from booking_service.adapters.peers.breaker import CircuitBreaker
+from booking_service.adapters.peers.clients import InventoryClient, PaymentsClient, PricingClient
+from booking_service.adapters.peers.http import PeerHttp
 from booking_service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from booking_service.config import Settings
 from booking_service.domain.deadlines import Deadlines
+from booking_service.service_layer.context import Context
 from booking_service.service_layer.page_tokens import PageTokens
+from booking_service.service_layer.peers import Peers
 from booking_service.service_layer.policy import Clock, Policy, utc_now
 from booking_service.service_layer.use_cases import UseCases
+
+
+@dataclass(frozen=True, slots=True)
+class PeerUrls:
+    inventory: str
+    pricing: str
+    payments: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +37,7 @@ class Application:
 
     use_cases: UseCases
     engine: AsyncEngine
+    peers: list[PeerHttp] = field(default_factory=list)
 
     async def is_ready(self) -> bool:
         """Whether the database answers."""
@@ -36,10 +49,14 @@ class Application:
         return True
 
     async def aclose(self) -> None:
+        for peer in self.peers:
+            await peer.aclose()
         await self.engine.dispose()
 
 
-def bootstrap(settings: Settings, database_url: str, *, clock: Clock = utc_now) -> Application:
+def bootstrap(
+    settings: Settings, database_url: str, peer_urls: PeerUrls, *, clock: Clock = utc_now
+) -> Application:
     engine = create_engine(
         database_url,
         pool_size=settings.db_pool_size,
@@ -50,10 +67,31 @@ def bootstrap(settings: Settings, database_url: str, *, clock: Clock = utc_now) 
         deadlines=Deadlines(pending_timeout=settings.pending_timeout, no_show_grace=settings.no_show_grace),
         idempotency_ttl=settings.idempotency_key_ttl,
     )
-    use_cases = UseCases(
+
+    def peer(name: str, url: str) -> PeerHttp:
+        breaker = CircuitBreaker(
+            failures_to_open=settings.peer_failures_to_open,
+            open_seconds=settings.peer_open_interval.total_seconds(),
+        )
+        return PeerHttp(
+            name,
+            url,
+            timeout=settings.peer_timeout.total_seconds(),
+            retries=settings.peer_retries,
+            breaker=breaker,
+        )
+
+    inventory, pricing, payments = (
+        peer("inventory", peer_urls.inventory),
+        peer("pricing", peer_urls.pricing),
+        peer("payments", peer_urls.payments),
+    )
+    ctx = Context(
         uow=lambda: SqlAlchemyUnitOfWork(engine),
         clock=clock,
         policy=policy,
-        page_tokens=PageTokens(settings.page_token_secret.encode()),
+        peers=Peers(InventoryClient(inventory), PricingClient(pricing), PaymentsClient(payments)),
+        saga_lease=settings.saga_lease,
     )
-    return Application(use_cases, engine)
+    use_cases = UseCases(ctx, PageTokens(settings.page_token_secret.encode()))
+    return Application(use_cases, engine, [inventory, pricing, payments])

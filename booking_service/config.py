@@ -38,6 +38,12 @@ class Settings:
     events_delivery_timeout: timedelta = timedelta(seconds=30)
     outbox_retention: timedelta = timedelta(days=7)
     sweep_interval: timedelta = timedelta(seconds=30)
+    peer_timeout: timedelta = timedelta(seconds=2)
+    peer_retries: int = 2
+    peer_failures_to_open: int = 5
+    peer_open_interval: timedelta = timedelta(seconds=5)
+    saga_lease: timedelta = timedelta(seconds=60)
+    recovery_interval: timedelta = timedelta(seconds=5)
     pending_timeout: timedelta = timedelta(minutes=15)
     no_show_grace: timedelta = timedelta(minutes=30)
     idempotency_key_ttl: timedelta = timedelta(hours=24)
@@ -70,6 +76,14 @@ class Settings:
             ),
             outbox_retention=reader.seconds("OUTBOX_RETENTION_SECONDS", defaults.outbox_retention),
             sweep_interval=reader.seconds("SWEEP_INTERVAL_SECONDS", defaults.sweep_interval),
+            peer_timeout=reader.seconds("PEER_TIMEOUT_SECONDS", defaults.peer_timeout),
+            peer_retries=reader.integer("PEER_RETRIES", defaults.peer_retries, minimum=0, maximum=10),
+            peer_failures_to_open=reader.integer(
+                "PEER_FAILURES_TO_OPEN", defaults.peer_failures_to_open, minimum=1
+            ),
+            peer_open_interval=reader.seconds("PEER_OPEN_SECONDS", defaults.peer_open_interval),
+            saga_lease=reader.seconds("SAGA_LEASE_SECONDS", defaults.saga_lease),
+            recovery_interval=reader.seconds("RECOVERY_INTERVAL_SECONDS", defaults.recovery_interval),
             pending_timeout=reader.seconds("PENDING_TIMEOUT_SECONDS", defaults.pending_timeout),
             no_show_grace=reader.seconds("NO_SHOW_GRACE_SECONDS", defaults.no_show_grace),
             idempotency_key_ttl=reader.seconds("IDEMPOTENCY_KEY_TTL_SECONDS", defaults.idempotency_key_ttl),

@@ -13,7 +13,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -28,15 +28,28 @@ from booking.v1 import booking_pb2_grpc
 from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
-from booking_service.bootstrap import Application, bootstrap
+from booking_service.bootstrap import Application, PeerUrls, bootstrap
 from booking_service.config import Settings
 from booking_service.entrypoints.grpc.server import GrpcServer
+from booking_service.entrypoints.http_server import AsgiServer
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
+from booking_service.sandbox.app import Sandbox as SandboxState
+from booking_service.sandbox.app import SandboxApp
 
 STUCK_AFTER_SECONDS = 120
 
 #: "Now" for the tests that run on the fixed clock: times are chosen relative to it.
 NOW = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Sandbox:
+    app: SandboxApp
+    url: str
+
+    @property
+    def state(self) -> SandboxState:
+        return self.app.sandbox
 
 
 class FakeClock:
@@ -141,10 +154,27 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(scope="session")
+async def sandbox() -> AsyncIterator[Sandbox]:
+    """The sandbox peers (inventory, pricing, payments) on real HTTP on loopback, for the session."""
+    app = SandboxApp()
+    server = AsgiServer(app, "127.0.0.1", 0)
+    await server.start()
+    yield Sandbox(app, f"http://127.0.0.1:{server.port}")
+    await server.stop(0)
+
+
 @pytest.fixture
-async def app(database_url: str, settings: Settings, clock: FakeClock) -> AsyncIterator[Application]:
-    """The wired application on the test database, on this test's own clock."""
-    application = bootstrap(settings, database_url, clock=clock)
+def peers(sandbox: Sandbox) -> PeerUrls:
+    return PeerUrls(sandbox.url, sandbox.url, sandbox.url)
+
+
+@pytest.fixture
+async def app(
+    database_url: str, settings: Settings, clock: FakeClock, peers: PeerUrls
+) -> AsyncIterator[Application]:
+    """The wired application on the test database and the sandbox peers, on this test's own clock."""
+    application = bootstrap(settings, database_url, peers, clock=clock)
     yield application
     await application.aclose()
 

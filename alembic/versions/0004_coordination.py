@@ -48,6 +48,14 @@ def upgrade() -> None:
         "booking_sagas_open", "booking_sagas", ["lease_until"], postgresql_where=sa.text("status = 'running'")
     )
     op.create_index("booking_sagas_booking", "booking_sagas", ["booking_id"])
+    # One change of a booking's hold or payment at a time: a second one waits its turn (ABORTED).
+    op.create_index(
+        "booking_sagas_one_change",
+        "booking_sagas",
+        ["booking_id"],
+        unique=True,
+        postgresql_where=sa.text("status = 'running' AND kind IN ('update', 'confirm')"),
+    )
 
 
 def downgrade() -> None:

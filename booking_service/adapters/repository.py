@@ -113,6 +113,16 @@ class SqlAlchemyBookingRepository(BookingRepository):
         )
         return await self._many(statement)
 
+    async def overdue_overlapping(self, venue_id: str, slot: TimeSlot, now: datetime) -> list[Booking]:
+        statement = select(bookings).where(
+            _b.venue_id == venue_id,
+            _b.status == BookingStatus.PENDING.value,
+            _b.expire_time <= now,
+            _b.start_time < slot.end,
+            _b.end_time > slot.start,
+        )
+        return await self._many(statement)
+
     async def _many(self, statement: Select[Any]) -> list[Booking]:
         rows = (await self._conn.execute(statement)).mappings().all()
         found = [booking_of(row) for row in rows]

@@ -160,4 +160,10 @@ booking_sagas = Table(
     CheckConstraint("status IN ('running', 'done', 'compensated')", name="booking_sagas_status_known"),
     Index("booking_sagas_open", "lease_until", postgresql_where=text("status = 'running'")),
     Index("booking_sagas_booking", "booking_id"),
+    Index(
+        "booking_sagas_one_change",
+        "booking_id",
+        unique=True,
+        postgresql_where=text("status = 'running' AND kind IN ('update', 'confirm')"),
+    ),
 )

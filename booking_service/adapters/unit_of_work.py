@@ -11,6 +11,7 @@ from booking_service.adapters import outbox
 from booking_service.adapters.errors import translate
 from booking_service.adapters.idempotency_store import SqlAlchemyIdempotencyStore
 from booking_service.adapters.repository import SqlAlchemyBookingRepository
+from booking_service.adapters.saga_log import SqlAlchemySagaLog
 from booking_service.domain.errors import StorageUnavailable
 from booking_service.domain.events import Event
 from booking_service.domain.model import Booking
@@ -36,6 +37,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             raise (translate(exc) or StorageUnavailable("The booking database is unavailable.")) from exc
         self.bookings = SqlAlchemyBookingRepository(self._conn)
         self.idempotency = SqlAlchemyIdempotencyStore(self._conn)
+        self.sagas = SqlAlchemySagaLog(self._conn)
         return self
 
     async def __aexit__(

@@ -193,6 +193,10 @@ class Booking:
         )
         return changed
 
+    def reprice(self, pricing: PricingSnapshot) -> None:
+        """Takes the pricing service's new quote, as part of the change being made (a reschedule)."""
+        self.pricing = pricing
+
     def change_status(
         self, target: BookingStatus, reason: str, actor: Actor, now: datetime, deadlines: Deadlines
     ) -> None:

@@ -1,4 +1,4 @@
-"""The `booking-service` command line: serve, migrate, events tail."""
+"""The `booking-service` command line: serve, migrate, sandbox, events tail."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from booking_service.adapters.embedded_postgres import DataDirInUse
 from booking_service.config import ConfigError, Settings
 from booking_service.entrypoints import events, logs, serve
+from booking_service.entrypoints.sandbox import run_sandbox
 
 
 def parser(defaults: Settings) -> argparse.ArgumentParser:
@@ -28,6 +29,10 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
     _data_dir(migrate, defaults)
+
+    sandbox = commands.add_parser("sandbox", help="serve the sandbox inventory, pricing and payment peers")
+    sandbox.add_argument("--port", type=int, default=8003, help="port (8003)")
+    sandbox.add_argument("--host", default="localhost", help="address to listen on (localhost)")
 
     events = commands.add_parser("events", help="the booking events topic").add_subparsers(
         dest="action", required=True
@@ -75,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_messages=args.max_messages,
             idle_timeout=args.idle_timeout,
         )
+    if args.command == "sandbox":
+        _run(run_sandbox(args.host, args.port))
+        return 0
     job = serve.serve(settings) if args.command == "serve" else serve.migrate(settings)
     try:
         _run(job)

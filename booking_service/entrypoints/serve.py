@@ -18,21 +18,26 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
-from booking_service.bootstrap import bootstrap
+from booking_service.bootstrap import PeerUrls, bootstrap
 from booking_service.config import DEV_PAGE_TOKEN_SECRET, Settings
 from booking_service.entrypoints.events import build_relay, events_broker
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
+from booking_service.entrypoints.sandbox import peer_urls
 
 log = logging.getLogger("booking_service")
 PURGE_INTERVAL_SECONDS = 600.0
 
 
 async def serve(settings: Settings) -> None:
-    with _stop_signals() as stop:
-        async with database(settings) as database_url, events_broker(settings) as bootstrap_servers:
+    with stop_signals() as stop:
+        async with (
+            database(settings) as database_url,
+            events_broker(settings) as bootstrap_servers,
+            peer_urls(settings) as peers,
+        ):
             await migrations.upgrade(database_url)
-            async with _running(settings, database_url, bootstrap_servers):
+            async with _running(settings, database_url, bootstrap_servers, peers):
                 await stop.wait()
                 log.info(
                     "draining: finishing in-flight calls",
@@ -66,9 +71,11 @@ async def database(settings: Settings) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def _running(settings: Settings, database_url: str, bootstrap_servers: str) -> AsyncIterator[None]:
+async def _running(
+    settings: Settings, database_url: str, bootstrap_servers: str, peers: PeerUrls
+) -> AsyncIterator[None]:
     """The servers and background jobs, from start to a drained stop."""
-    app = bootstrap(settings, database_url)
+    app = bootstrap(settings, database_url, peers)
     try:
         grpc_server = GrpcServer(app.use_cases, settings.bind_host, settings.grpc_port)
         rest_server = RestServer(
@@ -91,6 +98,13 @@ async def _running(settings: Settings, database_url: str, bootstrap_servers: str
                     settings.sweep_interval.total_seconds(),
                     "swept bookings past their deadlines",
                     app.use_cases.sweep,
+                )
+            ),
+            asyncio.create_task(
+                _every(
+                    settings.recovery_interval.total_seconds(),
+                    "recovered interrupted sagas",
+                    app.use_cases.recover,
                 )
             ),
         ]
@@ -120,7 +134,7 @@ async def _running(settings: Settings, database_url: str, bootstrap_servers: str
 
 
 @contextlib.contextmanager
-def _stop_signals() -> Iterator[asyncio.Event]:
+def stop_signals() -> Iterator[asyncio.Event]:
     """An event SIGTERM or SIGINT sets; held for the whole run, so that a second signal during the
     drain is noted rather than killing the process half-way (with the database still running)."""
     stop = asyncio.Event()

@@ -1,24 +1,23 @@
-"""Checking availability: this service's own conflicts on a unit, plus any capacity sources.
+"""Checking availability: this service's own conflicts on a unit, and the inventory service's capacity.
 
-The inventory service's capacity answer plugs in as a CapacitySource (the coordination of peers
-adds it); each source's answer is reported, so a caller sees which one said no.
+Each source's answer is reported, so a caller sees which one said no; an overdue PENDING booking does
+not count as a conflict (a new booking would settle it first). A price estimate from the pricing
+service is added when asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
-from booking_service.domain.errors import FieldViolation
+from booking_service.domain.errors import FieldViolation, PeerUnavailable
 from booking_service.domain.model import Booking
 from booking_service.domain.validation import Violations
-from booking_service.domain.values import TimeSlot
-from booking_service.service_layer.policy import Clock
-from booking_service.service_layer.unit_of_work import UnitOfWork
+from booking_service.domain.values import Money, TimeSlot, VenueType
+from booking_service.service_layer.context import Context
+from booking_service.service_layer.peers import Stay
 
-BOOKINGS = "BOOKINGS"
+BOOKINGS, INVENTORY = "BOOKINGS", "INVENTORY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +28,8 @@ class CheckAvailability:
     end_time: datetime | None
     party_size: int
     exclude_booking_id: str = ""
+    venue_type: VenueType | None = None
+    include_price_estimate: bool = False
     unreadable: tuple[FieldViolation, ...] = ()
 
 
@@ -44,16 +45,11 @@ class Availability:
     available: bool
     conflicts: list[Booking] = field(default_factory=list)
     checks: list[SourceAnswer] = field(default_factory=list)
+    price_estimate: Money | None = None
 
 
-class CapacitySource(Protocol):
-    async def check(self, query: CheckAvailability) -> SourceAnswer: ...
-
-
-async def check_availability(
-    query: CheckAvailability, *, uow: UnitOfWork, clock: Clock, sources: Sequence[CapacitySource] = ()
-) -> Availability:
-    now = clock()
+async def check_availability(query: CheckAvailability, *, ctx: Context) -> Availability:
+    now = ctx.clock()
     v = Violations(query.unreadable)
     v.identifier("venue_id", query.venue_id)
     v.identifier("unit_id", query.unit_id, required=False)
@@ -61,23 +57,43 @@ async def check_availability(
     v.party_size("party_size", query.party_size)
     if query.exclude_booking_id:
         v.booking_id("exclude_booking_id", query.exclude_booking_id)
+    if query.include_price_estimate and query.venue_type is None:
+        v.add("venue_type", "is required for a price estimate")
     v.raise_if_any()
     assert query.start_time is not None and query.end_time is not None
+    slot = TimeSlot(query.start_time, query.end_time)
     conflicts: list[Booking] = []
-    if query.unit_id:
-        async with uow:
+    uow = ctx.uow()
+    async with uow:
+        if query.unit_id:
             holders = await uow.bookings.overlapping(
-                query.venue_id,
-                query.unit_id,
-                TimeSlot(query.start_time, query.end_time),
-                query.exclude_booking_id or None,
+                query.venue_id, query.unit_id, slot, query.exclude_booking_id or None
             )
-        # An overdue PENDING booking does not block: a new booking would expire it first.
-        conflicts = [b for b in holders if not b.is_overdue(now)]
-    local = SourceAnswer(
-        BOOKINGS,
-        not conflicts,
-        f"unit {query.unit_id} is held by {len(conflicts)} overlapping booking(s)" if conflicts else "",
-    )
-    checks = [local, *[await source.check(query) for source in sources]]
-    return Availability(all(c.available for c in checks), conflicts, checks)
+            conflicts = [b for b in holders if not b.is_overdue(now)]
+        # Holds that do not count: the booking being rescheduled, and overdue PENDING bookings (a new
+        # booking would settle them first).
+        ignored = await uow.bookings.overdue_overlapping(query.venue_id, slot, now)
+        if query.exclude_booking_id:
+            excluded = await uow.bookings.get(query.exclude_booking_id)
+            ignored += [excluded] if excluded is not None else []
+    not_counted = [b.inventory_reservation_id for b in ignored if b.inventory_reservation_id]
+    checks = [
+        SourceAnswer(
+            BOOKINGS,
+            not conflicts,
+            f"unit {query.unit_id} is held by {len(conflicts)} overlapping booking(s)" if conflicts else "",
+        )
+    ]
+    stay = Stay(query.venue_id, query.venue_type, query.unit_id or None, slot, query.party_size, "UTC")
+    try:
+        capacity = await ctx.peers.inventory.check(stay, not_counted)
+        checks.append(SourceAnswer(INVENTORY, capacity.available, capacity.reason))
+    except PeerUnavailable as error:
+        checks.append(SourceAnswer(INVENTORY, False, f"unknown: {error.message}"))
+    estimate = None
+    if query.include_price_estimate:
+        try:
+            estimate = await ctx.peers.pricing.estimate(stay)
+        except PeerUnavailable:
+            estimate = None
+    return Availability(all(c.available for c in checks), conflicts, checks, estimate)

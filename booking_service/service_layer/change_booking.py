@@ -1,89 +1,244 @@
 """Changing an existing booking: update, cancel and status change share one flow.
 
-Claim the idempotency key, load, check the expected version, apply the change to the aggregate,
-save conditionally on the version that was loaded, record the answer under the key, commit.
+The idempotency key is claimed first, in a transaction of its own (a repeat waits and replays). The
+database step: load, check the expected version, apply the change to the aggregate, save
+conditionally on the version loaded, record the answer under the key, commit.
+Around it, the peers:
+
+- a change to a final status writes a release saga in the same transaction (hold released,
+  payment refunded or voided; release.py) and runs it right after the commit;
+- confirming a booking paid up front first takes the payment (a confirm saga): the booking is
+  CONFIRMED only once its payment is;
+- a change of time, unit or party size moves the inventory hold and re-prices first (an update
+  saga), and moves the hold back if the database step then fails;
+- an overdue PENDING booking is settled first (settle.py), and the request then meets it as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from booking_service.domain.commands import CancelBooking, ChangeBookingStatus, UpdateBooking
-from booking_service.domain.errors import BookingNotFound
+from booking_service.domain.errors import (
+    BookingError,
+    BookingNotFound,
+    PaymentDeclined,
+    PeerRejected,
+    VersionMismatch,
+)
 from booking_service.domain.model import Booking
-from booking_service.domain.status import BookingStatus
+from booking_service.domain.status import TERMINAL, BookingStatus
 from booking_service.domain.validation import validate_cancel, validate_status_change, validate_update
 from booking_service.service_layer import idempotency
-from booking_service.service_layer.policy import Clock, Policy
-from booking_service.service_layer.unit_of_work import UnitOfWork
+from booking_service.service_layer.context import Context
+from booking_service.service_layer.peers import step_key
+from booking_service.service_layer.sagas import release, steps
+from booking_service.service_layer.sagas.log import COMPENSATED, DONE, Saga
+from booking_service.service_layer.sagas.settle import settle_overdue
 
 Mutation = Callable[[Booking, datetime], object]
+Command = UpdateBooking | CancelBooking | ChangeBookingStatus
+C = TypeVar("C", UpdateBooking, CancelBooking, ChangeBookingStatus)
 
 
-async def update_booking(cmd: UpdateBooking, *, uow: UnitOfWork, clock: Clock, policy: Policy) -> Booking:
+async def update_booking(cmd: UpdateBooking, *, ctx: Context) -> Booking:
     validate_update(cmd)
-    return await _change(
-        "UpdateBooking", cmd, uow, clock, policy, lambda b, now: b.update(cmd.changes, cmd.actor, now)
+    return await _once("UpdateBooking", cmd, ctx, _update)
+
+
+async def _update(scope: str, cmd: UpdateBooking, ctx: Context) -> Booking:
+
+    def plain(b: Booking, now: datetime) -> None:
+        b.update(cmd.changes, cmd.actor, now)
+
+    booking = await _read(ctx, cmd.booking_id)
+    now = ctx.clock()
+    if (
+        booking is None
+        or booking.version != cmd.expected_version
+        or booking.status in TERMINAL
+        or booking.is_overdue(now)
+        or not booking.inventory_reservation_id
+    ):
+        return await _change(scope, cmd, ctx, plain)
+    preview = copy.deepcopy(booking)
+    preview.update(cmd.changes, cmd.actor, now)  # refuses invalid changes before any peer is asked
+    old, new = steps.stay_of(booking), steps.stay_of(preview)
+    if old == new:
+        return await _change(scope, cmd, ctx, plain)
+    pricing = await ctx.peers.pricing.calculate(new, now)
+    saga = await steps.start(
+        ctx,
+        "update",
+        booking.booking_id,
+        {
+            "reservation_id": booking.inventory_reservation_id,
+            "old": steps.stay_json(old),
+            "new": steps.stay_json(new),
+            "version": booking.version,
+        },
     )
+    try:
+        # Keyed by the saga: another attempt at the same change is another saga, with its own keys.
+        try:
+            await ctx.peers.inventory.update(
+                step_key(booking.booking_id, f"{saga.saga_id}-update"), booking.inventory_reservation_id, new
+            )
+        except PeerRejected:
+            # Refused as no longer possible (the hold was released): the booking moved on meanwhile.
+            current = await _read(ctx, booking.booking_id)
+            if current is not None and current.version != booking.version:
+                raise VersionMismatch(booking.booking_id, cmd.expected_version, current.version) from None
+            raise
+        await steps.record(ctx, saga, "inventory_updated")
+
+        def reschedule(b: Booking, now: datetime) -> None:
+            b.update(cmd.changes, cmd.actor, now)
+            b.reprice(pricing)
+
+        return await _change(scope, cmd, ctx, reschedule, finishing=saga)
+    except BaseException as error:
+        await revert_update(ctx, saga, str(error) or type(error).__name__)
+        raise
 
 
-async def cancel_booking(cmd: CancelBooking, *, uow: UnitOfWork, clock: Clock, policy: Policy) -> Booking:
+async def revert_update(ctx: Context, saga: Saga, error: str) -> None:
+    """Moves the hold back to the booking's stored stay (idempotent; harmless if it never moved)."""
+    try:
+        await ctx.peers.inventory.update(
+            step_key(saga.booking_id, f"{saga.saga_id}-revert"),
+            saga.data["reservation_id"],
+            steps.stay_from_json(saga.data["old"]),
+        )
+        await steps.finish(ctx, saga, COMPENSATED, error)
+    except BookingError as failure:
+        await steps.hand_to_recovery(ctx, saga, f"{error}; moving the hold back failed: {failure.message}")
+
+
+async def cancel_booking(cmd: CancelBooking, *, ctx: Context) -> Booking:
     validate_cancel(cmd)
-    return await _change(
-        "CancelBooking",
-        cmd,
-        uow,
-        clock,
-        policy,
-        lambda b, now: b.change_status(BookingStatus.CANCELLED, cmd.reason, cmd.actor, now, policy.deadlines),
-    )
+
+    async def cancel(scope: str, cmd: CancelBooking, ctx: Context) -> Booking:
+        def move(b: Booking, now: datetime) -> None:
+            b.change_status(BookingStatus.CANCELLED, cmd.reason, cmd.actor, now, ctx.policy.deadlines)
+
+        return await _change(scope, cmd, ctx, move, target=BookingStatus.CANCELLED)
+
+    return await _once("CancelBooking", cmd, ctx, cancel)
 
 
-async def change_booking_status(
-    cmd: ChangeBookingStatus, *, uow: UnitOfWork, clock: Clock, policy: Policy
-) -> Booking:
+async def change_booking_status(cmd: ChangeBookingStatus, *, ctx: Context) -> Booking:
     validate_status_change(cmd)
+    return await _once("UpdateBookingStatus", cmd, ctx, _change_status)
+
+
+async def _change_status(scope: str, cmd: ChangeBookingStatus, ctx: Context) -> Booking:
     target = cmd.status
     assert target is not None
-    return await _change(
-        "UpdateBookingStatus",
-        cmd,
-        uow,
-        clock,
-        policy,
-        lambda b, now: b.change_status(target, cmd.reason, cmd.actor, now, policy.deadlines),
-        expire_overdue=target is not BookingStatus.EXPIRED,
+
+    def move(b: Booking, now: datetime) -> None:
+        b.change_status(target, cmd.reason, cmd.actor, now, ctx.policy.deadlines)
+
+    if target is not BookingStatus.CONFIRMED:
+        return await _change(scope, cmd, ctx, move, target=target)
+    booking = await _read(ctx, cmd.booking_id)
+    now = ctx.clock()
+    needs_payment = (
+        booking is not None
+        and booking.status is BookingStatus.PENDING
+        and bool(booking.payment_intent_id)
+        and booking.version == cmd.expected_version
+        and not booking.is_overdue(now)
     )
+    if booking is None or not needs_payment:
+        return await _change(scope, cmd, ctx, move, target=target)
+    saga = await steps.start(ctx, "confirm", booking.booking_id, {"intent_id": booking.payment_intent_id})
+    try:
+        await ctx.peers.payments.confirm(step_key(booking.booking_id, "confirm"), booking.payment_intent_id)
+    except PaymentDeclined as declined:
+        await steps.finish(ctx, saga, DONE, declined.message)
+        raise
+    except BaseException as error:  # the payment may or may not have gone through: recovery checks
+        await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
+        raise
+    await steps.record(ctx, saga, "captured")
+    # If this fails (the booking moved on meanwhile), the saga stays open: the recovery worker
+    # confirms the paid booking if it is still PENDING, and a retry of the request does the same.
+    return await _change(scope, cmd, ctx, move, target=target, finishing=saga)
+
+
+async def _once(
+    scope: str, cmd: C, ctx: Context, flow: Callable[[str, C, Context], Awaitable[Booking]]
+) -> Booking:
+    """Runs the flow once per idempotency key: a repeat replays the first answer (waiting for it if
+    the first is still running); a failure frees the key."""
+    replay = await idempotency.begin(ctx, scope, cmd.idempotency_key, cmd)
+    if replay is not None:
+        return replay
+    try:
+        return await flow(scope, cmd, ctx)
+    except BaseException:
+        await idempotency.abandon(ctx, scope, cmd.idempotency_key)
+        raise
+
+
+async def _read(ctx: Context, booking_id: str) -> Booking | None:
+    uow = ctx.uow()
+    async with uow:
+        return await uow.bookings.get(booking_id)
 
 
 async def _change(
     scope: str,
-    cmd: UpdateBooking | CancelBooking | ChangeBookingStatus,
-    uow: UnitOfWork,
-    clock: Clock,
-    policy: Policy,
+    cmd: Command,
+    ctx: Context,
     mutate: Mutation,
     *,
-    expire_overdue: bool = True,
+    target: BookingStatus | None = None,
+    finishing: Saga | None = None,
 ) -> Booking:
-    async with uow:
-        now = clock()
-        replay = await idempotency.claim(uow, scope, cmd.idempotency_key, cmd, now, policy.idempotency_ttl)
-        if replay is not None:
-            return replay
-        booking = await uow.bookings.get(cmd.booking_id)
-        if booking is None:
-            raise BookingNotFound(f"There is no booking {cmd.booking_id}.", {"booking_id": cmd.booking_id})
-        booking.ensure_version(cmd.expected_version)
-        if expire_overdue and booking.expire_if_overdue(now, policy.deadlines):
-            # The booking expired before this request met it: record the expiry (and nothing
-            # under the key), then let the request fail as it must on an expired booking.
-            await uow.bookings.save(booking)
-            await idempotency.release(uow, scope, cmd.idempotency_key)
-            await uow.commit()
-        mutate(booking, now)
-        await uow.bookings.save(booking)
-        await idempotency.complete(uow, scope, cmd.idempotency_key, booking)
-        await uow.commit()
+    settled = False
+    while True:
+        uow = ctx.uow()
+        planned: Saga | None = None
+        async with uow:
+            now = ctx.clock()
+            booking = await uow.bookings.get(cmd.booking_id)
+            if booking is None:
+                raise BookingNotFound(
+                    f"There is no booking {cmd.booking_id}.", {"booking_id": cmd.booking_id}
+                )
+            if settled:
+                # The booking was settled under the request (expired, or confirmed if it was paid):
+                # a request for that very status is answered with it; any other meets the booking
+                # as it is now (and an expired booking refuses every change).
+                if booking.status is target:
+                    await idempotency.complete(uow, scope, cmd.idempotency_key, booking)
+                    await uow.commit()
+                    return booking
+                mutate(copy.deepcopy(booking), now)
+            booking.ensure_version(cmd.expected_version)
+            if not settled and booking.is_overdue(now):
+                overdue = True  # leave the transaction (it rolls back), settle, retry
+            else:
+                overdue = False
+                mutate(booking, now)
+                if booking.status in TERMINAL and booking.version != booking.stored_version:
+                    planned = release.plan(ctx, booking)
+                    if planned is not None:
+                        await uow.sagas.add(planned)
+                if finishing is not None:
+                    await steps.finish(ctx, finishing, DONE, uow=uow)
+                await uow.bookings.save(booking)
+                await idempotency.complete(uow, scope, cmd.idempotency_key, booking)
+                await uow.commit()
+        if overdue:
+            await settle_overdue(ctx, cmd.booking_id)
+            settled = True
+            continue
+        if planned is not None:
+            await release.run_now(ctx, planned)
         return booking

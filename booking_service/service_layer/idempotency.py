@@ -8,16 +8,19 @@ the first failed and stored nothing, runs itself). Requests that fail store noth
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import hashlib
 import json
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from booking_service.domain.commands import Command
 from booking_service.domain.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from booking_service.domain.model import Booking
+from booking_service.service_layer.context import Context
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 #: Fields that do not make two requests different.
@@ -77,3 +80,38 @@ async def complete(uow: UnitOfWork, scope: str, key: str, booking: Booking) -> N
 async def release(uow: UnitOfWork, scope: str, key: str) -> None:
     if key:
         await uow.idempotency.release(scope, key)
+
+
+#: How long a request waits for an earlier request with its key to finish before it gives up.
+IN_PROGRESS_WAIT_SECONDS = 10.0
+
+
+async def begin(ctx: Context, scope: str, key: str, command: Command) -> Booking | None:
+    """Claims the key in a transaction of its own, for use cases that call peers between
+    transactions. Returns the answer to replay, or None when this request owns the key; while an
+    earlier request with the key is running, waits for it (then replays, or owns the key if that
+    one failed and released it)."""
+    if not key:
+        return None
+    deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
+    while True:
+        uow = ctx.uow()
+        try:
+            async with uow:
+                replay = await claim(uow, scope, key, command, ctx.clock(), ctx.policy.idempotency_ttl)
+                await uow.commit()
+                return replay
+        except IdempotencyKeyInProgress:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.05)
+
+
+async def abandon(ctx: Context, scope: str, key: str) -> None:
+    """Forgets a claimed key whose request failed (it stored nothing, so a retry runs afresh)."""
+    if not key:
+        return
+    uow = ctx.uow()
+    async with uow:
+        await uow.idempotency.release(scope, key)
+        await uow.commit()

@@ -12,6 +12,7 @@ adapters (adapters/peers) speak HTTP; failures reach the use cases as domain err
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -30,7 +31,7 @@ class Stay:
     """What a booking asks of inventory and pricing: where, which unit, when, for how many."""
 
     venue_id: str
-    venue_type: VenueType
+    venue_type: VenueType | None
     unit_id: str | None
     slot: TimeSlot
     party_size: int
@@ -57,7 +58,8 @@ class Intent:
 
 
 class Inventory(Protocol):
-    async def check(self, stay: Stay) -> Capacity: ...
+    async def check(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity:
+        """Whether the stay fits, not counting the reservations in `exclude`."""
 
     async def reserve(self, key: str, booking_id: str, stay: Stay) -> str:
         """Holds capacity (and the unit) for the stay; returns the reservation id."""

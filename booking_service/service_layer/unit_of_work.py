@@ -14,6 +14,7 @@ from booking_service.domain.events import Event
 from booking_service.domain.model import Booking
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import TimeSlot
+from booking_service.service_layer.sagas.log import SagaLog
 
 
 class DuplicateReference(Exception):
@@ -68,6 +69,10 @@ class BookingRepository(abc.ABC):
         locked like due_for_expiry; the caller decides which are due."""
 
     @abc.abstractmethod
+    async def overdue_overlapping(self, venue_id: str, slot: TimeSlot, now: datetime) -> list[Booking]:
+        """PENDING bookings of the venue past their deadline whose time overlaps the slot."""
+
+    @abc.abstractmethod
     async def overlapping(
         self, venue_id: str, unit_id: str, slot: TimeSlot, exclude_booking_id: str | None
     ) -> list[Booking]:
@@ -104,6 +109,7 @@ class IdempotencyStore(abc.ABC):
 class UnitOfWork(abc.ABC):
     bookings: BookingRepository
     idempotency: IdempotencyStore
+    sagas: SagaLog
 
     async def __aenter__(self) -> Self:
         return self

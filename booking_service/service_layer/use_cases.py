@@ -5,65 +5,74 @@ bootstrap() builds it; tests build it with their own parts (a fixed clock, say).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from booking_service.domain.commands import CancelBooking, ChangeBookingStatus, CreateBooking, UpdateBooking
 from booking_service.domain.model import Booking
-from booking_service.service_layer import availability, change_booking, create_booking, queries, sweeper
-from booking_service.service_layer.availability import Availability, CapacitySource, CheckAvailability
+from booking_service.service_layer import availability, change_booking, queries, sweeper
+from booking_service.service_layer.availability import Availability, CheckAvailability
+from booking_service.service_layer.context import Context
 from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.policy import Clock, Policy
 from booking_service.service_layer.queries import BookingPage, ListBookings
+from booking_service.service_layer.sagas import create, recovery
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
 class UseCases:
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
-    policy: Policy
+    ctx: Context
     page_tokens: PageTokens
-    capacity_sources: Sequence[CapacitySource] = ()
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]:
+        return self.ctx.uow
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
+
+    @property
+    def policy(self) -> Policy:
+        return self.ctx.policy
 
     async def create_booking(self, cmd: CreateBooking) -> Booking:
-        return await create_booking.create_booking(cmd, uow=self.uow(), clock=self.clock, policy=self.policy)
+        return await create.create_booking(cmd, ctx=self.ctx)
 
     async def update_booking(self, cmd: UpdateBooking) -> Booking:
-        return await change_booking.update_booking(cmd, uow=self.uow(), clock=self.clock, policy=self.policy)
+        return await change_booking.update_booking(cmd, ctx=self.ctx)
 
     async def cancel_booking(self, cmd: CancelBooking) -> Booking:
-        return await change_booking.cancel_booking(cmd, uow=self.uow(), clock=self.clock, policy=self.policy)
+        return await change_booking.cancel_booking(cmd, ctx=self.ctx)
 
     async def change_booking_status(self, cmd: ChangeBookingStatus) -> Booking:
-        return await change_booking.change_booking_status(
-            cmd, uow=self.uow(), clock=self.clock, policy=self.policy
-        )
+        return await change_booking.change_booking_status(cmd, ctx=self.ctx)
 
     async def get_booking(self, booking_id: str) -> Booking:
-        return await queries.get_booking(booking_id, uow=self.uow())
+        return await queries.get_booking(booking_id, uow=self.ctx.uow())
 
     async def get_booking_by_reference(self, reference: str) -> Booking:
-        return await queries.get_booking_by_reference(reference, uow=self.uow())
+        return await queries.get_booking_by_reference(reference, uow=self.ctx.uow())
 
     async def list_bookings(self, query: ListBookings) -> BookingPage:
-        return await queries.list_bookings(query, uow=self.uow(), page_tokens=self.page_tokens)
+        return await queries.list_bookings(query, uow=self.ctx.uow(), page_tokens=self.page_tokens)
 
     async def check_availability(self, query: CheckAvailability) -> Availability:
-        return await availability.check_availability(
-            query, uow=self.uow(), clock=self.clock, sources=self.capacity_sources
-        )
+        return await availability.check_availability(query, ctx=self.ctx)
 
     async def purge_idempotency_keys(self) -> int:
         """Deletes idempotency keys past their retention; returns how many."""
-        uow = self.uow()
+        uow = self.ctx.uow()
         async with uow:
-            purged = await uow.idempotency.purge(self.clock())
+            purged = await uow.idempotency.purge(self.ctx.clock())
             await uow.commit()
         return purged
 
     async def sweep(self) -> int:
         """Runs the clock-driven transitions once (expiry, no-show); returns how many bookings moved."""
-        expired = await sweeper.expire_overdue(uow=self.uow(), clock=self.clock, policy=self.policy)
-        no_shows = await sweeper.mark_no_shows(uow=self.uow(), clock=self.clock, policy=self.policy)
-        return expired + no_shows
+        return await sweeper.expire_overdue(ctx=self.ctx) + await sweeper.mark_no_shows(ctx=self.ctx)
+
+    async def recover(self) -> int:
+        """Finishes or compensates sagas left between steps; returns how many it took over."""
+        return await recovery.recover(self.ctx)

@@ -16,7 +16,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.adapters.kafka.relay import OutboxRelay, RelaySettings, producer_config
-from booking_service.bootstrap import Application, bootstrap
+from booking_service.bootstrap import Application, PeerUrls, bootstrap
 from booking_service.config import Settings
 from booking_service.entrypoints.grpc.server import GrpcServer
 from tests.conftest import FakeClock
@@ -65,10 +65,10 @@ class EventWorld:
 
 @contextlib.asynccontextmanager
 async def event_world(
-    database_url: str, settings: Settings, kafka: EmbeddedKafka
+    database_url: str, settings: Settings, kafka: EmbeddedKafka, peers: PeerUrls
 ) -> AsyncIterator[EventWorld]:
     clock = FakeClock()
-    app = bootstrap(settings, database_url, clock=clock)
+    app = bootstrap(settings, database_url, peers, clock=clock)
     server = GrpcServer(app.use_cases, "127.0.0.1", 0)
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")

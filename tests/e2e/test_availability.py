@@ -30,7 +30,10 @@ async def test_a_free_unit_is_available(stub, new_booking: Make) -> None:
     answer = await stub.CheckAvailability(query(new_booking()))
     assert answer.available
     assert list(answer.conflicting_bookings) == []
-    assert [(c.source, c.available) for c in answer.checks] == [(pb.AVAILABILITY_SOURCE_BOOKINGS, True)]
+    assert [(c.source, c.available) for c in answer.checks] == [
+        (pb.AVAILABILITY_SOURCE_BOOKINGS, True),
+        (pb.AVAILABILITY_SOURCE_INVENTORY, True),
+    ]
 
 
 async def test_a_held_unit_lists_the_conflicts(stub, new_booking: Make) -> None:

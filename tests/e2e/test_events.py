@@ -21,8 +21,8 @@ S = pb.BookingStatus
 
 
 @pytest.fixture
-async def world(private_database: str, settings, kafka: EmbeddedKafka) -> AsyncIterator[EventWorld]:
-    async with event_world(private_database, settings, kafka) as running:
+async def world(private_database: str, settings, kafka: EmbeddedKafka, peers) -> AsyncIterator[EventWorld]:
+    async with event_world(private_database, settings, kafka, peers) as running:
         yield running
 
 
@@ -150,11 +150,11 @@ async def test_what_rolls_back_publishes_nothing(world: EventWorld, new_booking:
 
 
 async def test_events_wait_in_the_outbox_while_the_broker_is_down(
-    private_database: str, settings, new_booking: Make
+    private_database: str, settings, new_booking: Make, peers
 ) -> None:
     broker = EmbeddedKafka()
     try:
-        async with event_world(private_database, settings, broker) as world:
+        async with event_world(private_database, settings, broker, peers) as world:
             world.start_relay(delivery_timeout=timedelta(seconds=1))
             first = await world.stub.CreateBooking(new_booking(unit_id=""))
             assert len(await world.receive(count(1))) == 1
@@ -188,7 +188,7 @@ async def test_two_relays_share_the_outbox_without_loss_or_reordering(
     second = world.start_relay(max_partitions=8)
 
     async def lifecycle(i: int) -> pb.Booking:
-        start = NOW + timedelta(days=2, minutes=i)
+        start = NOW + timedelta(days=2, hours=i)  # one at a time: the venue's capacity is not the point
         booking = await world.stub.CreateBooking(
             new_booking(unit_id="", start_time=start, end_time=start + timedelta(hours=1))
         )
@@ -252,14 +252,14 @@ async def test_sweeps_expire_and_mark_no_shows_with_their_events(
 
 
 async def test_a_sweep_and_a_confirm_racing_at_the_deadline_never_both_win(
-    world: EventWorld, new_booking: Make, settings
+    world: EventWorld, new_booking: Make, settings, peers
 ) -> None:
     from booking_service.bootstrap import bootstrap
     from tests.conftest import FakeClock
 
     bookings = [await world.stub.CreateBooking(new_booking(unit_id="")) for _ in range(30)]
     # The sweeper's replica thinks the deadline has passed; the confirming replica is a moment early.
-    late = bootstrap(settings, world.database_url, clock=FakeClock(NOW + timedelta(minutes=15)))
+    late = bootstrap(settings, world.database_url, peers, clock=FakeClock(NOW + timedelta(minutes=15)))
     world.clock.advance(timedelta(minutes=15) - timedelta(milliseconds=1))
     try:
         results = await asyncio.gather(

@@ -144,8 +144,8 @@ async def test_each_error_through_http(rest: httpx.AsyncClient, new_booking: Mak
         assert info["metadata"]["current_version"] == "1"
 
 
-async def test_an_unreachable_database_is_503(settings) -> None:
-    app = bootstrap(settings, "postgresql://postgres@127.0.0.1:1/nowhere")
+async def test_an_unreachable_database_is_503(settings, peers) -> None:
+    app = bootstrap(settings, "postgresql://postgres@127.0.0.1:1/nowhere", peers)
     try:
         async with gateway(app.use_cases, app.is_ready) as rest:
             response = await rest.get(f"{API}/{MISSING}")
@@ -163,7 +163,9 @@ async def test_an_unexpected_failure_is_500_and_reveals_nothing(app) -> None:
     def broken() -> Iterator[None]:
         raise RuntimeError("a secret stack detail")
 
-    async with gateway(replace(app.use_cases, uow=broken), app.is_ready) as rest:
+    async with gateway(
+        replace(app.use_cases, ctx=replace(app.use_cases.ctx, uow=broken)), app.is_ready
+    ) as rest:
         response = await rest.get(f"{API}/{MISSING}", headers={"X-Request-Id": "boom-1"})
     assert response.status_code == 500
     assert response.json()["code"] == grpc.StatusCode.INTERNAL.value[0]

@@ -67,10 +67,10 @@ async def test_a_request_id_is_echoed_and_logged(app, caplog: pytest.LogCaptureF
 
 
 async def test_a_lock_held_too_long_is_aborted_not_hung(
-    database_url: str, settings: Settings, new_booking: Make
+    database_url: str, settings: Settings, new_booking: Make, peers
 ) -> None:
     app = bootstrap(
-        replace(settings, db_lock_timeout=timedelta(milliseconds=300)), database_url, clock=FakeClock()
+        replace(settings, db_lock_timeout=timedelta(milliseconds=300)), database_url, peers, clock=FakeClock()
     )
     try:
         async with serving(app.use_cases) as (_, channel):
@@ -96,8 +96,8 @@ async def test_a_lock_held_too_long_is_aborted_not_hung(
         await app.aclose()
 
 
-async def test_an_unreachable_database_is_unavailable(settings: Settings) -> None:
-    app = bootstrap(settings, "postgresql://postgres@127.0.0.1:1/nowhere")
+async def test_an_unreachable_database_is_unavailable(settings: Settings, peers) -> None:
+    app = bootstrap(settings, "postgresql://postgres@127.0.0.1:1/nowhere", peers)
     try:
         assert not await app.is_ready()
         async with serving(app.use_cases) as (_, channel):
@@ -117,7 +117,7 @@ async def test_an_unexpected_failure_is_internal_and_reveals_nothing(
     def broken_uow() -> object:
         raise RuntimeError("secret detail from deep inside")
 
-    use_cases = replace(app.use_cases, uow=broken_uow)
+    use_cases = replace(app.use_cases, ctx=replace(app.use_cases.ctx, uow=broken_uow))
     async with serving(use_cases) as (_, channel):
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await booking_pb2_grpc.BookingServiceStub(channel).GetBooking(

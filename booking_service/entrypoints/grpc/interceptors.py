@@ -8,7 +8,6 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import Any, cast
 
 import grpc
@@ -16,10 +15,10 @@ from grpc_status import rpc_status
 
 from booking_service.domain.errors import BookingError
 from booking_service.entrypoints.grpc.errors import code_for, internal_status, status_of
+from booking_service.request_context import request_id_var
 
 log = logging.getLogger("booking_service.access")
 REQUEST_ID_HEADER = "x-request-id"
-request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 
 #: Calls logged at DEBUG rather than INFO (probes would drown the log).
 _QUIET = ("/grpc.health.v1.Health/",)

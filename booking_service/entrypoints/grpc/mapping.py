@@ -13,7 +13,12 @@ from booking.v1 import booking_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2
 
-from booking_service.adapters.booking_proto import STATUS_FROM_PB, VENUE_FROM_PB, booking_message
+from booking_service.adapters.booking_proto import (
+    STATUS_FROM_PB,
+    VENUE_FROM_PB,
+    booking_message,
+    money_message,
+)
 from booking_service.domain.commands import (
     BookingChanges,
     CancelBooking,
@@ -163,6 +168,8 @@ def availability_query(request: pb.CheckAvailabilityRequest) -> CheckAvailabilit
         end_time=_time(v, request, "end_time"),
         party_size=request.party_size,
         exclude_booking_id=request.exclude_booking_id,
+        venue_type=VENUE_FROM_PB.get(request.venue_type),
+        include_price_estimate=request.include_price_estimate,
         unreadable=tuple(v.items),  # last: the arguments above have added theirs
     )
 
@@ -197,7 +204,7 @@ def booking_messages(page: BookingPage) -> list[pb.Booking]:
 
 
 def availability_message(result: Availability) -> pb.CheckAvailabilityResponse:
-    return pb.CheckAvailabilityResponse(
+    message = pb.CheckAvailabilityResponse(
         available=result.available,
         conflicting_bookings=[booking_message(b) for b in result.conflicts],
         checks=[
@@ -209,3 +216,6 @@ def availability_message(result: Availability) -> pb.CheckAvailabilityResponse:
             for c in result.checks
         ],
     )
+    if result.price_estimate is not None:
+        message.price_estimate.CopyFrom(money_message(result.price_estimate))
+    return message

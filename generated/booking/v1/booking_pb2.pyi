@@ -335,7 +335,7 @@ class ListVenueBookingsResponse(_message.Message):
     def __init__(self, bookings: _Optional[_Iterable[_Union[Booking, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CheckAvailabilityRequest(_message.Message):
-    __slots__ = ("venue_id", "unit_id", "start_time", "end_time", "party_size", "exclude_booking_id", "include_price_estimate")
+    __slots__ = ("venue_id", "unit_id", "start_time", "end_time", "party_size", "exclude_booking_id", "include_price_estimate", "venue_type")
     VENUE_ID_FIELD_NUMBER: _ClassVar[int]
     UNIT_ID_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -343,6 +343,7 @@ class CheckAvailabilityRequest(_message.Message):
     PARTY_SIZE_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_PRICE_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    VENUE_TYPE_FIELD_NUMBER: _ClassVar[int]
     venue_id: str
     unit_id: str
     start_time: _timestamp_pb2.Timestamp
@@ -350,7 +351,8 @@ class CheckAvailabilityRequest(_message.Message):
     party_size: int
     exclude_booking_id: str
     include_price_estimate: bool
-    def __init__(self, venue_id: _Optional[str] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., exclude_booking_id: _Optional[str] = ..., include_price_estimate: _Optional[bool] = ...) -> None: ...
+    venue_type: VenueType
+    def __init__(self, venue_id: _Optional[str] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., exclude_booking_id: _Optional[str] = ..., include_price_estimate: _Optional[bool] = ..., venue_type: _Optional[_Union[VenueType, str]] = ...) -> None: ...
 
 class CheckAvailabilityResponse(_message.Message):
     __slots__ = ("available", "conflicting_bookings", "checks", "price_estimate")

@@ -1,0 +1,102 @@
+"""One peer over HTTP: a pooled httpx client with per-call timeouts, bounded retries with backoff and
+jitter on transient failures only, a circuit breaker, and the request id passed on.
+
+Transient: a connection that could not be made, a timeout, a dropped connection, 502, 503 or 504.
+Retrying those is safe because every mutating call carries its idempotency key. A 4xx is an answer,
+never retried. Failures leave as domain errors: PeerUnavailable (after the retries, or at once while
+the circuit is open), or PeerAnswer for a 4xx the caller interprets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+import httpx
+
+from booking_service.adapters.peers.breaker import CircuitBreaker
+from booking_service.domain.errors import PeerUnavailable
+from booking_service.request_context import request_id_var
+
+log = logging.getLogger("booking_service.peers")
+_TRANSIENT_STATUSES = {502, 503, 504}
+
+
+class PeerAnswer(Exception):
+    """The peer answered with a 4xx: `status`, its error `code` and `message`."""
+
+    def __init__(self, peer: str, status: int, code: str, message: str) -> None:
+        super().__init__(f"{peer} answered {status} {code}: {message}")
+        self.peer, self.status, self.code, self.message = peer, status, code, message
+
+
+class PeerHttp:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        timeout: float = 2.0,
+        retries: int = 2,
+        breaker: CircuitBreaker | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.breaker = breaker or CircuitBreaker()
+        self._retries = retries
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 1.0)),
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            transport=transport,
+        )
+
+    async def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> Any:
+        headers = {"X-Request-Id": request_id_var.get() or ""}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        for attempt in range(self._retries + 1):
+            if not self.breaker.allow():
+                raise PeerUnavailable(
+                    f"The {self.name} service is failing; its circuit is open. Retry shortly.",
+                    {"peer": self.name, "circuit": "open"},
+                )
+            try:
+                response = await self._client.request(method, path, json=body, headers=headers)
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code not in _TRANSIENT_STATUSES and response.status_code < 500:
+                    self.breaker.succeeded()
+                    return self._answer(response)
+                problem = f"HTTP {response.status_code}"
+            self.breaker.failed()
+            log.warning(
+                "peer call failed",
+                extra={"peer": self.name, "path": path, "attempt": attempt + 1, "problem": problem},
+            )
+            if attempt < self._retries:
+                await asyncio.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # full jitter
+        raise PeerUnavailable(
+            f"The {self.name} service did not answer ({problem}). Retry shortly.",
+            {"peer": self.name},
+        )
+
+    def _answer(self, response: httpx.Response) -> Any:
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code >= 400:
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            raise PeerAnswer(
+                self.name, response.status_code, str(error.get("code", "")), str(error.get("message", ""))
+            )
+        return data
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,62 @@
+"""The sandbox peers as the service runs them: in process when a peer URL is not set, or alone
+(`booking-service sandbox --port PORT`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from booking_service.bootstrap import PeerUrls
+from booking_service.config import Settings
+from booking_service.entrypoints.http_server import AsgiServer
+from booking_service.sandbox.app import SandboxApp
+
+log = logging.getLogger("booking_service")
+
+
+@contextlib.asynccontextmanager
+async def peer_urls(settings: Settings) -> AsyncIterator[PeerUrls]:
+    """The configured peers; any that is not configured is served by an in-process sandbox."""
+    configured = (settings.inventory_service_url, settings.pricing_service_url, settings.payment_service_url)
+    if all(configured):
+        yield PeerUrls(*configured)  # type: ignore[arg-type]
+        return
+    server = AsgiServer(SandboxApp(), "127.0.0.1", 0)
+    await server.start()
+    url = f"http://127.0.0.1:{server.port}"
+    missing = [
+        name for name, value in zip(("INVENTORY", "PRICING", "PAYMENT"), configured, strict=True) if not value
+    ]
+    log.warning(
+        "SANDBOX PEERS: no real %s service configured; using the in-process sandbox stand-ins at %s "
+        "(fake capacity, prices and payments; set %s for real ones)",
+        ", ".join(m.lower() for m in missing),
+        url,
+        ", ".join(f"{m}_SERVICE_URL" for m in missing),
+        extra={"sandbox_url": url, "admin": f"{url}/admin/state"},
+    )
+    try:
+        yield PeerUrls(
+            settings.inventory_service_url or url,
+            settings.pricing_service_url or url,
+            settings.payment_service_url or url,
+        )
+    finally:
+        await server.stop(1)
+
+
+async def run_sandbox(host: str, port: int) -> None:
+    """Serves the three sandbox peers until SIGTERM or SIGINT."""
+    from booking_service.entrypoints.serve import stop_signals
+
+    with stop_signals() as stop:
+        server = AsgiServer(SandboxApp(), host, port)
+        await server.start()
+        log.info(
+            "sandbox peers serving", extra={"url": f"http://{host}:{server.port}", "admin": "/admin/state"}
+        )
+        await stop.wait()
+        await server.stop(5)
+    await asyncio.sleep(0)

@@ -1,0 +1,203 @@
+"""Creating a booking: price it, hold inventory, open the payment, then store it.
+
+| step    | forward                                      | compensation (on a later failure) |
+|---------|----------------------------------------------|-----------------------------------|
+| price   | pricing calculate (no side effect)           | none                              |
+| reserve | inventory reserve (key booking:<id>:reserve) | inventory release                 |
+| intent  | payment intent, if the venue is paid up front | cancel the intent                |
+| persist | the booking (PENDING, with hold, intent and   | none: the last step               |
+|         | frozen quote), the saga's end and the answer  |                                   |
+|         | to the idempotency key, in one transaction    |                                   |
+
+The intent is opened before the booking is stored, so the booking is born complete: one version
+and one booking.created event that carry every reference. A step whose outcome is unknown (the peer
+timed out) is compensated all the same: repeating it with its key returns what it did, if anything,
+which is then undone. If a compensation cannot run now (a peer is down), the saga is left to the
+recovery worker; so is a saga whose process died between two steps.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from booking_service.domain.commands import CreateBooking
+from booking_service.domain.errors import BookingError, PeerUnavailable, SoldOut, UnitUnavailable
+from booking_service.domain.model import Booking
+from booking_service.domain.pricing import PricingSnapshot
+from booking_service.domain.reference import new_reference
+from booking_service.domain.validation import validate_create
+from booking_service.domain.values import Money, TimeSlot, Venue
+from booking_service.service_layer import idempotency
+from booking_service.service_layer.context import Context
+from booking_service.service_layer.peers import Stay, step_key
+from booking_service.service_layer.sagas import steps
+from booking_service.service_layer.sagas.log import COMPENSATED, DONE, Saga, SagaTakenOver
+from booking_service.service_layer.sagas.settle import settle_overdue
+from booking_service.service_layer.unit_of_work import DuplicateReference
+
+SCOPE = "CreateBooking"
+KIND = "create"
+_REFERENCE_DRAWS = 5
+
+
+async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
+    validate_create(cmd, ctx.clock())
+    replay = await idempotency.begin(ctx, SCOPE, cmd.idempotency_key, cmd)
+    if replay is not None:
+        return replay
+    assert cmd.start_time is not None and cmd.end_time is not None and cmd.venue.venue_type is not None
+    venue = Venue(cmd.venue.venue_id, cmd.venue.venue_type, cmd.venue.name, cmd.venue.time_zone)
+    slot = TimeSlot(cmd.start_time, cmd.end_time)
+    stay = Stay(venue.venue_id, venue.venue_type, cmd.unit_id or None, slot, cmd.party_size, venue.time_zone)
+    booking_id = str(uuid.uuid4())
+    saga = await steps.start(
+        ctx, KIND, booking_id, {"stay": steps.stay_json(stay), "idempotency": [SCOPE, cmd.idempotency_key]}
+    )
+    attempted: set[str] = set()
+    try:
+        pricing = await ctx.peers.pricing.calculate(stay, ctx.clock())
+        attempted.add("reserve")
+        reservation_id = await _reserve(ctx, booking_id, stay)
+        prepay = {"amount_minor": pricing.total.amount_minor, "currency": pricing.total.currency}
+        await steps.record(
+            ctx,
+            saga,
+            "reserved",
+            reservation_id=reservation_id,
+            prepay=prepay if pricing.requires_prepayment else None,
+        )
+        intent_id = ""
+        if pricing.requires_prepayment:
+            attempted.add("intent")
+            intent = await ctx.peers.payments.create_intent(
+                step_key(booking_id, "intent"), booking_id, pricing.total
+            )
+            intent_id = intent.intent_id
+            await steps.record(ctx, saga, "intent_opened", intent_id=intent_id)
+        return await _persist(ctx, cmd, saga, venue, pricing, reservation_id, intent_id)
+    except SagaTakenOver:
+        raise PeerUnavailable(
+            "Creating the booking took too long and was rolled back; retry the request.",
+            {"booking_id": booking_id},
+        ) from None
+    except BaseException as error:
+        await compensate(ctx, saga, str(error) or type(error).__name__, attempted)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        raise
+
+
+#: The keys the reserve step may have used (a second try follows settling an overdue booking).
+_RESERVE_KEYS = ("reserve", "reserve-again")
+
+
+async def _reserve(ctx: Context, booking_id: str, stay: Stay) -> str:
+    """Holds inventory; an overdue PENDING booking in the way is settled first, then it is tried again."""
+    try:
+        return await ctx.peers.inventory.reserve(step_key(booking_id, _RESERVE_KEYS[0]), booking_id, stay)
+    except (SoldOut, UnitUnavailable):
+        if not await _settle_overdue_in_the_way(ctx, stay):
+            raise
+    return await ctx.peers.inventory.reserve(step_key(booking_id, _RESERVE_KEYS[1]), booking_id, stay)
+
+
+async def _persist(
+    ctx: Context,
+    cmd: CreateBooking,
+    saga: Saga,
+    venue: Venue,
+    pricing: PricingSnapshot,
+    reservation_id: str,
+    intent_id: str,
+) -> Booking:
+    assert cmd.start_time is not None and cmd.end_time is not None
+    cleared = False
+    for _ in range(_REFERENCE_DRAWS):
+        uow = ctx.uow()
+        try:
+            async with uow:
+                now = ctx.clock()
+                booking = Booking.create(
+                    booking_id=saga.booking_id,
+                    reference=new_reference(),
+                    guest=cmd.guest,
+                    venue=venue,
+                    unit_id=cmd.unit_id or None,
+                    slot=TimeSlot(cmd.start_time, cmd.end_time),
+                    party_size=cmd.party_size,
+                    special_requests=cmd.special_requests,
+                    idempotency_key=cmd.idempotency_key,
+                    actor=cmd.actor,
+                    now=now,
+                    deadlines=ctx.policy.deadlines,
+                )
+                booking.pricing = pricing
+                booking.inventory_reservation_id, booking.payment_intent_id = reservation_id, intent_id
+                await uow.bookings.add(booking)
+                await idempotency.complete(uow, SCOPE, cmd.idempotency_key, booking)
+                await steps.finish(ctx, saga, DONE, uow=uow)
+                await uow.commit()
+                return booking
+        except DuplicateReference:
+            continue
+        except UnitUnavailable:
+            stay = steps.stay_from_json(saga.data["stay"])
+            if cleared or not await _settle_overdue_in_the_way(ctx, stay):
+                raise
+            cleared = True
+    raise RuntimeError(f"no free booking reference after {_REFERENCE_DRAWS} draws")
+
+
+async def _settle_overdue_in_the_way(ctx: Context, stay: Stay) -> bool:
+    """Settles overdue PENDING bookings that overlap the stay at its venue; True if there were any."""
+    uow = ctx.uow()
+    async with uow:
+        overdue = await uow.bookings.overdue_overlapping(stay.venue_id, stay.slot, ctx.clock())
+    for booking in overdue:
+        await settle_overdue(ctx, booking.booking_id)
+    return bool(overdue)
+
+
+async def compensate(ctx: Context, saga: Saga, error: str, attempted: set[str] | None = None) -> None:
+    """Undoes what a create saga did, or may have done: cancels the intent, releases the hold.
+
+    `attempted` names the steps the failed request tried; the recovery worker, which cannot know,
+    passes None, and every step the saga's position allows is then assumed to have been tried. A
+    step whose answer was lost is asked again with its key, which returns what it did (or does it
+    now), so that it can be undone."""
+    booking_id, data = saga.booking_id, saga.data
+    maybe = attempted if attempted is not None else {"reserve", "intent"}
+    try:
+        intent_id = data.get("intent_id")
+        if not intent_id and saga.step == "reserved" and data.get("prepay") and "intent" in maybe:
+            amount = Money(data["prepay"]["amount_minor"], data["prepay"]["currency"])
+            intent = await ctx.peers.payments.create_intent(
+                step_key(booking_id, "intent"), booking_id, amount
+            )
+            intent_id = intent.intent_id
+        if intent_id:
+            await ctx.peers.payments.cancel(step_key(booking_id, "void"), intent_id)
+        holds = [data["reservation_id"]] if data.get("reservation_id") else []
+        if not holds and saga.step == "started" and "reserve" in maybe:
+            holds = await _holds_if_made(ctx, saga)
+        for reservation_id in holds:
+            await ctx.peers.inventory.release(
+                step_key(booking_id, f"release-{reservation_id}"), reservation_id
+            )
+        await steps.finish(ctx, saga, COMPENSATED, error)
+    except BookingError as failure:
+        await steps.hand_to_recovery(ctx, saga, f"{error}; compensation failed: {failure.message}")
+
+
+async def _holds_if_made(ctx: Context, saga: Saga) -> list[str]:
+    """The holds the reserve step may have made before its answer was lost: asking again with the
+    same key returns them (or makes them now, to be released right after)."""
+    stay = steps.stay_from_json(saga.data["stay"])
+    holds = []
+    for key in _RESERVE_KEYS:
+        try:
+            holds.append(
+                await ctx.peers.inventory.reserve(step_key(saga.booking_id, key), saga.booking_id, stay)
+            )
+        except (SoldOut, UnitUnavailable):
+            continue
+    return holds

@@ -1,0 +1,44 @@
+"""The saga log: one record per saga, with its step and what it learned so far."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+RUNNING, DONE, COMPENSATED = "running", "done", "compensated"
+
+
+@dataclass(slots=True)
+class Saga:
+    saga_id: str
+    booking_id: str
+    kind: str  # create, confirm, update, release
+    lease_until: datetime
+    created_at: datetime
+    status: str = RUNNING
+    step: str = "started"
+    data: dict[str, Any] = field(default_factory=dict)
+    #: Bumped each time the saga changes hands (a recovery takes it over): a fencing token, so a
+    #: stalled first owner cannot finish a saga someone else is compensating.
+    attempts: int = 0
+    error: str = ""
+
+
+class SagaLog(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, saga: Saga) -> None: ...
+
+    @abc.abstractmethod
+    async def save(self, saga: Saga, now: datetime) -> None:
+        """Stores the saga's step, data and status, if nobody took it over since it was read
+        (raises SagaTakenOver otherwise)."""
+
+    @abc.abstractmethod
+    async def take_over_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Saga]:
+        """Running sagas whose lease has run out, now leased to the caller (attempts + 1)."""
+
+
+class SagaTakenOver(Exception):
+    """The saga's lease ran out and the recovery worker took it over; its first owner stops."""

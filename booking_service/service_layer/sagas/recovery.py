@@ -1,0 +1,96 @@
+"""The recovery worker: finishes or compensates sagas whose process died (or gave up) between steps.
+
+It takes over sagas whose lease ran out (bumping their fencing token, so a stalled first owner cannot
+finish them too), and, per kind:
+
+| saga    | left between steps means           | recovery                                          |
+|---------|------------------------------------|---------------------------------------------------|
+| create  | the booking was never stored       | compensate: cancel the intent, release the hold   |
+| confirm | the payment may have been taken    | taken and the booking still PENDING: confirm it   |
+| update  | the hold may have moved            | the booking kept its old stay: move the hold back |
+| release | the hold or payment not let go yet | carry on (hold released, payment voided/refunded) |
+
+A saga whose peer is still down is tried again later, with a growing pause.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from booking_service.domain.errors import BookingError
+from booking_service.domain.status import BookingStatus
+from booking_service.domain.values import Actor
+from booking_service.service_layer import idempotency
+from booking_service.service_layer.change_booking import revert_update
+from booking_service.service_layer.context import Context
+from booking_service.service_layer.sagas import create, release, steps
+from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
+
+log = logging.getLogger("booking_service.sagas")
+BATCH = 20
+PAID_BEFORE_A_CRASH = "payment was taken before an interrupted confirmation"
+
+
+async def recover(ctx: Context, batch: int = BATCH) -> int:
+    """Takes over the sagas whose lease ran out and finishes or compensates them; returns how many."""
+    uow = ctx.uow()
+    async with uow:
+        now = ctx.clock()
+        sagas = await uow.sagas.take_over_due(now, now + ctx.saga_lease, batch)
+        await uow.commit()
+    for saga in sagas:
+        log.warning(
+            "recovering a saga", extra={"saga": saga.kind, "booking_id": saga.booking_id, "step": saga.step}
+        )
+        try:
+            await _RECOVER[saga.kind](ctx, saga)
+        except SagaTakenOver:
+            continue
+        except BookingError as error:
+            await steps.hand_to_recovery(
+                ctx, saga, error.message, retry_in=timedelta(seconds=min(60, 2**saga.attempts))
+            )
+    return len(sagas)
+
+
+async def _create(ctx: Context, saga: Saga) -> None:
+    await create.compensate(ctx, saga, saga.error or "interrupted before the booking was stored")
+    scope, key = saga.data.get("idempotency", ["", ""])
+    await idempotency.abandon(ctx, scope, key)
+
+
+async def _confirm(ctx: Context, saga: Saga) -> None:
+    intent = await ctx.peers.payments.get(saga.data["intent_id"])
+    if not intent.captured:
+        await steps.finish(ctx, saga, DONE, "the payment was not taken")
+        return
+    uow = ctx.uow()
+    async with uow:
+        booking = await uow.bookings.get(saga.booking_id)
+        if booking is not None and booking.status is BookingStatus.PENDING:
+            deadlines = ctx.policy.deadlines
+            booking.change_status(
+                BookingStatus.CONFIRMED, PAID_BEFORE_A_CRASH, Actor.system(), ctx.clock(), deadlines
+            )
+            await uow.bookings.save(booking)
+        await steps.finish(ctx, saga, DONE, uow=uow)
+        await uow.commit()
+
+
+async def _update(ctx: Context, saga: Saga) -> None:
+    uow = ctx.uow()
+    async with uow:
+        booking = await uow.bookings.get(saga.booking_id)
+    moved = booking is not None and steps.stay_of(booking) == steps.stay_from_json(saga.data["new"])
+    if moved and booking is not None and booking.version > saga.data["version"]:
+        await steps.finish(ctx, saga, DONE)
+    else:
+        await revert_update(ctx, saga, saga.error or "interrupted before the booking was stored")
+
+
+async def _release(ctx: Context, saga: Saga) -> None:
+    await release.run(ctx, saga)
+
+
+_RECOVER = {"create": _create, "confirm": _confirm, "update": _update, "release": _release}
