@@ -15,6 +15,7 @@ BookingError
  ├── StorageUnavailable      the database cannot be reached
  ├── SoldOut                 the inventory service has no room for the stay
  ├── PaymentDeclined         the payment service refused to take the payment
+ ├── PriceChanged            a change to a prepaid booking would change what was paid
  ├── PeerRejected            a peer refused a request as malformed (a bug on one side)
  └── PeerUnavailable         a peer did not answer in time, failed, or its circuit is open
 
@@ -119,3 +120,7 @@ class PeerRejected(BookingError):
 
 class PeerUnavailable(BookingError):
     reason = "PEER_UNAVAILABLE"
+
+
+class PriceChanged(BookingError):
+    reason = "PRICE_CHANGED"

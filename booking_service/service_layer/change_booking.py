@@ -27,6 +27,7 @@ from booking_service.domain.errors import (
     BookingNotFound,
     PaymentDeclined,
     PeerRejected,
+    PriceChanged,
     VersionMismatch,
 )
 from booking_service.domain.model import Booking
@@ -70,6 +71,14 @@ async def _update(scope: str, cmd: UpdateBooking, ctx: Context) -> Booking:
     if old == new:
         return await _change(scope, cmd, ctx, plain)
     pricing = await ctx.peers.pricing.calculate(new, now)
+    if booking.payment_intent_id and booking.pricing is not None and pricing.total != booking.pricing.total:
+        # The payment was opened for the old total, and the payment service offers no way to
+        # change an intent: a prepaid booking keeps its price, or is cancelled and booked again.
+        raise PriceChanged(
+            f"The new stay costs {pricing.total.amount_minor} {pricing.total.currency}, not the "
+            f"{booking.pricing.total.amount_minor} paid for; cancel and book again instead.",
+            {"booking_id": booking.booking_id, "new_amount_minor": str(pricing.total.amount_minor)},
+        )
     saga = await steps.start(
         ctx,
         "update",
@@ -157,7 +166,9 @@ async def _change_status(scope: str, cmd: ChangeBookingStatus, ctx: Context) -> 
         return await _change(scope, cmd, ctx, move, target=target)
     saga = await steps.start(ctx, "confirm", booking.booking_id, {"intent_id": booking.payment_intent_id})
     try:
-        await ctx.peers.payments.confirm(step_key(booking.booking_id, "confirm"), booking.payment_intent_id)
+        await ctx.peers.payments.confirm(
+            step_key(booking.booking_id, f"{saga.saga_id}-confirm"), booking.payment_intent_id
+        )
     except PaymentDeclined as declined:
         await steps.finish(ctx, saga, DONE, declined.message)
         raise

@@ -31,6 +31,7 @@ ERROR_CODES: dict[type[errors.BookingError], grpc.StatusCode] = {
     errors.StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     errors.SoldOut: grpc.StatusCode.FAILED_PRECONDITION,
     errors.PaymentDeclined: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.PriceChanged: grpc.StatusCode.FAILED_PRECONDITION,
     errors.PeerRejected: grpc.StatusCode.INTERNAL,
     errors.PeerUnavailable: grpc.StatusCode.UNAVAILABLE,
 }

@@ -1,0 +1,113 @@
+"""Test support for coordination: a service with quick peer timeouts, the sandbox's admin API, and
+the convergence check (the three systems agree)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import httpx
+from booking.v1 import booking_pb2 as pb
+from booking.v1 import booking_pb2_grpc
+
+from booking_service.bootstrap import Application, PeerUrls, bootstrap
+from booking_service.config import Settings
+from booking_service.domain.status import ACTIVE, BookingStatus
+from booking_service.entrypoints.grpc.server import GrpcServer
+from booking_service.service_layer.unit_of_work import BookingQuery
+from tests.conftest import NOW, FakeClock, Sandbox
+
+#: Quick failures, so that fault tests take seconds, not minutes.
+QUICK = {
+    "peer_timeout": timedelta(milliseconds=400),
+    "peer_retries": 1,
+    "peer_failures_to_open": 3,
+    "peer_open_interval": timedelta(milliseconds=500),
+    "saga_lease": timedelta(seconds=30),
+}
+
+
+@dataclass
+class World:
+    app: Application
+    stub: booking_pb2_grpc.BookingServiceAsyncStub
+    clock: FakeClock
+    sandbox: Sandbox
+    admin: httpx.AsyncClient
+
+    async def fail_next(self, path: str, mode: str, count: int = 1) -> None:
+        response = await self.admin.post(
+            "/admin/fail-next", json={"path": path, "mode": mode, "count": count}
+        )
+        response.raise_for_status()
+
+    async def faults(self, **settings: Any) -> None:
+        (await self.admin.post("/admin/faults", json=settings)).raise_for_status()
+
+    async def recover(self) -> int:
+        """Lets every saga's lease run out, then runs the recovery worker once."""
+        self.clock.advance(timedelta(minutes=5))
+        return await self.app.use_cases.recover()
+
+
+@asynccontextmanager
+async def world(database_url: str, settings: Settings, sandbox: Sandbox) -> AsyncIterator[World]:
+    clock = FakeClock()
+    urls = PeerUrls(sandbox.url, sandbox.url, sandbox.url)
+    app = bootstrap(replace(settings, **QUICK), database_url, urls, clock=clock)  # type: ignore[arg-type]
+    server = GrpcServer(app.use_cases, "127.0.0.1", 0)
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    async with httpx.AsyncClient(base_url=sandbox.url) as admin:
+        await admin.post("/admin/faults", json={"hang_seconds": 2})
+        try:
+            yield World(app, booking_pb2_grpc.BookingServiceStub(channel), clock, sandbox, admin)  # type: ignore[arg-type]
+        finally:
+            await admin.post("/admin/reset", json={})
+            await admin.post("/admin/faults", json={"hang_seconds": 30})
+            await channel.close()
+            await server.stop(1)
+            await app.aclose()
+
+
+def hotel_booking(new_booking: Any, **fields: Any) -> pb.CreateBookingRequest:
+    """Two nights in a hotel room: prepaid, 120.00 EUR a night, free to cancel until 18:00 the day before."""
+    start = NOW + timedelta(days=10, hours=5)  # 14:00 UTC, 15:00 in Berlin
+    request = new_booking(
+        start_time=start, end_time=start + timedelta(days=1, hours=20), party_size=2, **fields
+    )
+    request.venue.venue_type = pb.VENUE_TYPE_HOTEL
+    return request
+
+
+async def assert_converged(w: World, venue_id: str) -> None:
+    """The inventory holds are exactly the active bookings' holds; every payment matches its booking."""
+    uow = w.app.use_cases.uow()
+    async with uow:
+        stored = await uow.bookings.page(
+            BookingQuery("venue", venue_id, frozenset(), (None, None), None, None, 1000)
+        )
+    bookings = {b.booking_id: b for b in stored}
+    state = w.sandbox.state
+    holds = [h for h in state.inventory.holds.values() if h.venue_id == venue_id]
+    held = {h.reservation_id for h in holds if h.status == "held"}
+    active = {b.inventory_reservation_id for b in stored if b.status in ACTIVE}
+    assert held == active, f"holds {held} but active bookings hold {active}"
+    booking_ids = {h.booking_id for h in holds} | set(bookings)
+    for intent in (i for i in state.payments.intents.values() if i.booking_id in booking_ids):
+        booking = bookings.get(intent.booking_id)
+        captured = intent.status == "succeeded"
+        kept = intent.amount_minor - intent.refunded_minor if captured else 0
+        if booking is None or booking.payment_intent_id != intent.intent_id:
+            assert intent.status == "canceled" or kept == 0, f"orphan payment {intent}"
+        elif booking.status is BookingStatus.PENDING:
+            assert intent.status == "requires_confirmation", (booking.status, intent)
+        elif booking.status in (BookingStatus.CANCELLED, BookingStatus.EXPIRED):
+            refunded = booking.refunded.amount_minor if booking.refunded is not None else intent.amount_minor
+            assert intent.status == "canceled" or intent.refunded_minor == refunded, (booking.status, intent)
+        else:
+            assert captured, (booking.status, intent)
