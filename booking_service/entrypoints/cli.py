@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"booking-service: {error}", file=sys.stderr)
         return 2
     args = parser(settings).parse_args(argv)
-    settings = dataclasses.replace(settings, data_dir=args.data_dir)
+    if getattr(args, "data_dir", None) is not None:
+        settings = dataclasses.replace(settings, data_dir=args.data_dir)
     if args.command == "serve":
         settings = dataclasses.replace(
             settings, grpc_port=args.grpc_port, http_port=args.http_port, bind_host=args.host
