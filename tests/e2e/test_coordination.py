@@ -263,7 +263,7 @@ async def test_a_cancel_with_the_peers_down_still_cancels_and_recovery_releases(
     assert w.sandbox.state.inventory.holds[booking.inventory_reservation_id].status == "held"
     await w.faults(peer="*", down=False)
     await asyncio.sleep(0.6)  # the breakers half-open
-    assert await w.recover() == 1
+    assert await w.recover() >= 1  # (other tests' sagas in the shared database may be due too)
     assert w.sandbox.state.inventory.holds[booking.inventory_reservation_id].status == "released"
     assert w.sandbox.state.payments.intents[booking.payment_intent_id].refunded_minor == 24000
     await assert_converged(w, request.venue.venue_id)
