@@ -176,9 +176,14 @@ async def _change_status(scope: str, cmd: ChangeBookingStatus, ctx: Context) -> 
         await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
         raise
     await steps.record(ctx, saga, "captured")
-    # If this fails (the booking moved on meanwhile), the saga stays open: the recovery worker
-    # confirms the paid booking if it is still PENDING, and a retry of the request does the same.
-    return await _change(scope, cmd, ctx, move, target=target, finishing=saga)
+    try:
+        return await _change(scope, cmd, ctx, move, target=target, finishing=saga)
+    except BaseException as error:
+        # Paid, but the booking moved on meanwhile (or the database failed): the recovery worker,
+        # due at once, confirms the paid booking if it is still PENDING (its release saga refunds
+        # the payment if the booking ended instead).
+        await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
+        raise
 
 
 async def _once(
