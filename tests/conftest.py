@@ -36,7 +36,7 @@ from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.sandbox.app import Sandbox as SandboxState
 from booking_service.sandbox.app import SandboxApp
 
-STUCK_AFTER_SECONDS = 120
+STUCK_AFTER_SECONDS = 60
 
 #: "Now" for the tests that run on the fixed clock: times are chosen relative to it.
 NOW = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
@@ -78,7 +78,10 @@ async def report_stuck_tasks(request: pytest.FixtureRequest) -> AsyncIterator[No
     def dump() -> None:
         print(f"\n--- {request.node.nodeid} is still running; its tasks:", file=sys.stderr)
         for task in asyncio.all_tasks(loop):
-            task.print_stack(file=sys.stderr)
+            print(f"task {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
+            for frame in task.get_stack():
+                code = frame.f_code
+                print(f"  {code.co_filename}:{frame.f_lineno} in {code.co_name}", file=sys.stderr)
 
     handle = loop.call_later(STUCK_AFTER_SECONDS, dump)
     yield

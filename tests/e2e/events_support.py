@@ -57,7 +57,8 @@ class EventWorld:
             if known is relay:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    async with asyncio.timeout(30):  # a relay that ignores cancellation fails the test
+                        await task
 
     async def receive(self, until: Callable[[list[Received]], bool], wait: float = 30) -> list[Received]:
         return await asyncio.to_thread(consume, self.kafka.bootstrap_servers, self.topic, until, wait)

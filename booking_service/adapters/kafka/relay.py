@@ -136,10 +136,11 @@ class OutboxRelay:
                         self._idle_round = round_number
                         self._idle.notify_all()
                 if published < self._settings.batch_size:
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+                    # that arrives as its timeout fires, and the relay would then never stop.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._wake.wait(), self._settings.poll_interval.total_seconds()
-                        )
+                        async with asyncio.timeout(self._settings.poll_interval.total_seconds()):
+                            await self._wake.wait()
         finally:
             self.held = set()
             with contextlib.suppress(Exception):
