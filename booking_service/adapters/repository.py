@@ -96,7 +96,6 @@ class SqlAlchemyBookingRepository(BookingRepository):
             .where(_b.status == BookingStatus.PENDING.value, _b.expire_time <= now)
             .order_by(_b.expire_time)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
         return await self._many(statement)
 

@@ -72,6 +72,3 @@ class TimeSlot:
 
     start: datetime
     end: datetime
-
-    def overlaps(self, other: TimeSlot) -> bool:
-        return self.start < other.end and other.start < self.end

@@ -243,9 +243,7 @@ async def _change(
                 overdue = False
                 mutate(booking, now)
                 if booking.status in TERMINAL and booking.version != booking.stored_version:
-                    planned = release.plan(ctx, booking)
-                    if planned is not None:
-                        await uow.sagas.add(planned)
+                    planned = await release.write(ctx, uow, booking)
                 if finishing is not None:
                     await steps.finish(ctx, finishing, DONE, uow=uow)
                 await uow.bookings.save(booking)

@@ -63,9 +63,8 @@ async def mark_no_shows(*, ctx: Context, batch: int = BATCH) -> int:
                         BookingStatus.NO_SHOW, NO_SHOW_REASON, Actor.system(), now, deadlines
                     )
                     await uow.bookings.save(booking)
-                    saga = release.plan(ctx, booking)
+                    saga = await release.write(ctx, uow, booking)
                     if saga is not None:
-                        await uow.sagas.add(saga)
                         planned.append(saga)
                     total += 1
             await uow.commit()

@@ -58,15 +58,16 @@ class BookingRepository(abc.ABC):
 
     @abc.abstractmethod
     async def due_for_expiry(self, now: datetime, limit: int) -> list[Booking]:
-        """PENDING bookings past their deadline, oldest first, locked for this unit of work
-        (rows another transaction holds are skipped: that one decides them)."""
+        """PENDING bookings past their deadline, oldest first (each is settled on its own, with
+        its version deciding any race)."""
 
     @abc.abstractmethod
     async def no_show_candidates(
         self, started_before: datetime, after: tuple[datetime, str] | None, limit: int
     ) -> list[Booking]:
         """CONFIRMED bookings that started before the cutoff, in (start, id) order after `after`,
-        locked like due_for_expiry; the caller decides which are due."""
+        locked for this unit of work (rows another transaction holds are skipped: that one decides
+        them); the caller decides which are due."""
 
     @abc.abstractmethod
     async def overdue_overlapping(self, venue_id: str, slot: TimeSlot, now: datetime) -> list[Booking]:

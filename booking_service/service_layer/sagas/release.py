@@ -24,9 +24,19 @@ from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import step_key
 from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import DONE, Saga
+from booking_service.service_layer.unit_of_work import UnitOfWork
 
 KIND = "release"
 REFUND_ALL = -1
+
+
+async def write(ctx: Context, uow: UnitOfWork, booking: Booking) -> Saga | None:
+    """Writes the release saga of a booking that just reached a final status into the unit of
+    work (so it commits with the transition); run it with run_now after the commit."""
+    saga = plan(ctx, booking)
+    if saga is not None:
+        await uow.sagas.add(saga)
+    return saga
 
 
 def plan(ctx: Context, booking: Booking) -> Saga | None:

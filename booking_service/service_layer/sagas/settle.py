@@ -9,8 +9,6 @@ sweeper) settles it first; two settling at once are decided by the booking's ver
 
 from __future__ import annotations
 
-import logging
-
 from booking_service.domain.errors import VersionMismatch
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor
@@ -18,7 +16,6 @@ from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import step_key
 from booking_service.service_layer.sagas import release
 
-log = logging.getLogger("booking_service.sagas")
 PAID_AT_THE_DEADLINE = "payment succeeded by the deadline"
 
 
@@ -51,9 +48,7 @@ async def settle_overdue(ctx: Context, booking_id: str) -> None:
                 )
             else:
                 booking.expire_if_overdue(now, ctx.policy.deadlines)
-                saga = release.plan(ctx, booking)
-                if saga is not None:
-                    await uow.sagas.add(saga)
+                saga = await release.write(ctx, uow, booking)
             await uow.bookings.save(booking)
             await uow.commit()
     except VersionMismatch:
