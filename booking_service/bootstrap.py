@@ -61,6 +61,7 @@ def bootstrap(
         database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout_seconds=settings.db_pool_timeout.total_seconds(),
         lock_timeout_ms=int(settings.db_lock_timeout.total_seconds() * 1000),
     )
     policy = Policy(

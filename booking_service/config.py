@@ -54,6 +54,29 @@ class Settings:
     shutdown_grace: timedelta = timedelta(seconds=10)
     log_level: str = "INFO"
     log_format: str = "json"
+    # Transport security and callers (README "Running in production").
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    grpc_client_ca_file: Path | None = None
+    auth_jwt_public_key_file: Path | None = None
+    auth_jwt_issuer: str | None = None
+    auth_jwt_audience: str | None = None
+    auth_jwt_leeway: timedelta = timedelta(seconds=30)
+    auth_allow_open: bool = False
+    auth_public_reflection: bool = False
+    auth_public_metrics: bool = False
+    # Limits.
+    max_request_bytes: int = 1 << 20
+    default_deadline: timedelta = timedelta(seconds=30)
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 400
+    max_concurrent_calls: int = 512
+    max_connections: int = 1024
+    db_pool_timeout: timedelta = timedelta(seconds=5)
+    # Tracing (OpenTelemetry's own variable names).
+    otel_traces_exporter: str = "none"
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "booking-service"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -94,7 +117,65 @@ class Settings:
             shutdown_grace=reader.seconds("SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace),
             log_level=(reader.text("LOG_LEVEL") or defaults.log_level).upper(),
             log_format=reader.choice("LOG_FORMAT", ("json", "text"), defaults.log_format),
+            grpc_tls_cert_file=reader.path("GRPC_TLS_CERT_FILE"),
+            grpc_tls_key_file=reader.path("GRPC_TLS_KEY_FILE"),
+            grpc_client_ca_file=reader.path("GRPC_CLIENT_CA_FILE"),
+            auth_jwt_public_key_file=reader.path("AUTH_JWT_PUBLIC_KEY_FILE"),
+            auth_jwt_issuer=reader.text("AUTH_JWT_ISSUER"),
+            auth_jwt_audience=reader.text("AUTH_JWT_AUDIENCE"),
+            auth_jwt_leeway=reader.seconds("AUTH_JWT_LEEWAY_SECONDS", defaults.auth_jwt_leeway),
+            auth_allow_open=reader.flag("AUTH_ALLOW_OPEN", defaults.auth_allow_open),
+            auth_public_reflection=reader.flag("AUTH_PUBLIC_REFLECTION", defaults.auth_public_reflection),
+            auth_public_metrics=reader.flag("AUTH_PUBLIC_METRICS", defaults.auth_public_metrics),
+            max_request_bytes=reader.integer(
+                "MAX_REQUEST_BYTES", defaults.max_request_bytes, minimum=1024, maximum=64 << 20
+            ),
+            default_deadline=reader.seconds("DEFAULT_DEADLINE_SECONDS", defaults.default_deadline),
+            rate_limit_per_second=reader.number("RATE_LIMIT_PER_SECOND", defaults.rate_limit_per_second),
+            rate_limit_burst=reader.integer("RATE_LIMIT_BURST", defaults.rate_limit_burst, minimum=1),
+            max_concurrent_calls=reader.integer(
+                "MAX_CONCURRENT_CALLS", defaults.max_concurrent_calls, minimum=1
+            ),
+            max_connections=reader.integer("MAX_CONNECTIONS", defaults.max_connections, minimum=1),
+            db_pool_timeout=reader.seconds("DB_POOL_TIMEOUT_SECONDS", defaults.db_pool_timeout),
+            otel_traces_exporter=_traces_exporter(reader),
+            otel_exporter_otlp_endpoint=reader.text("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            otel_service_name=reader.text("OTEL_SERVICE_NAME") or defaults.otel_service_name,
         )
+
+    @property
+    def tls(self) -> bool:
+        return self.grpc_tls_cert_file is not None
+
+    @property
+    def authenticates(self) -> bool:
+        """Whether callers must prove who they are (a token, or a client certificate)."""
+        return self.auth_jwt_public_key_file is not None or self.grpc_client_ca_file is not None
+
+    def check(self) -> None:
+        """Refuses combinations that cannot work, before anything starts."""
+        if (self.grpc_tls_cert_file is None) != (self.grpc_tls_key_file is None):
+            raise ConfigError("GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE go together")
+        if self.grpc_client_ca_file is not None and not self.tls:
+            raise ConfigError("GRPC_CLIENT_CA_FILE needs GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE")
+        if self.auth_jwt_public_key_file is not None and not (
+            self.auth_jwt_issuer and self.auth_jwt_audience
+        ):
+            raise ConfigError("AUTH_JWT_PUBLIC_KEY_FILE needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE")
+        for path in (
+            self.grpc_tls_cert_file,
+            self.grpc_tls_key_file,
+            self.grpc_client_ca_file,
+            self.auth_jwt_public_key_file,
+        ):
+            if path is not None and not path.is_file():
+                raise ConfigError(f"{path} does not exist or is not a file")
+
+
+def _traces_exporter(reader: _Reader) -> str:
+    """OTEL_TRACES_EXPORTER when set; otherwise OTLP when an endpoint is configured, else off."""
+    default = "otlp" if reader.text("OTEL_EXPORTER_OTLP_ENDPOINT") else "none"
+    return reader.choice("OTEL_TRACES_EXPORTER", ("none", "otlp", "console"), default)
 
 
 class _Reader:
@@ -116,6 +197,32 @@ class _Reader:
         if value < minimum or (maximum is not None and value > maximum):
             raise ConfigError(f"{name} must be between {minimum} and {maximum or 'any'}, not {value}")
         return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+        if value < 0:
+            raise ConfigError(f"{name} must not be negative, not {raw}")
+        return value
+
+    def path(self, name: str) -> Path | None:
+        raw = self.text(name)
+        return Path(raw).expanduser() if raw else None
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, minimum=0, maximum=65535)

@@ -18,13 +18,18 @@ def async_url(database_url: str) -> URL:
 
 
 def create_engine(
-    database_url: str, *, pool_size: int = 10, max_overflow: int = 10, lock_timeout_ms: int = 5000
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout_seconds: float = 5.0,
+    lock_timeout_ms: int = 5000,
 ) -> AsyncEngine:
     return create_async_engine(
         async_url(database_url),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_timeout=10,
+        pool_timeout=pool_timeout_seconds,
         connect_args={
             "server_settings": {
                 "application_name": "booking-service",

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -37,8 +38,38 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _ClientCertificateProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, telling the app the common name of the client's certificate
+    (scope["extensions"]["tls"]["client_common_name"]), as gRPC's auth context does."""
+
+    _client_common_name = ""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        certificate = ssl_object.getpeercert() if ssl_object is not None else None
+        for rdn in (certificate or {}).get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    self._client_common_name = str(value)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._client_common_name:
+            self.scope["extensions"] = {"tls": {"client_common_name": self._client_common_name}}
+
+
 class AsgiServer:
-    def __init__(self, app: Any, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str,
+        port: int,
+        *,
+        tls: dict[str, Any] | None = None,
+        max_connections: int | None = None,
+    ) -> None:
+        """`tls`: uvicorn's ssl_* options; `max_connections`: above it uvicorn answers 503 at once."""
         self._socket = listen(host, port)
         self.port = int(self._socket.getsockname()[1])
         config = uvicorn.Config(
@@ -48,6 +79,9 @@ class AsgiServer:
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=None,
+            limit_concurrency=max_connections,
+            http=_ClientCertificateProtocol if tls else "httptools",
+            **(tls or {}),
         )
         self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None

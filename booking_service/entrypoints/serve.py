@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -19,17 +20,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.bootstrap import PeerUrls, bootstrap
-from booking_service.config import DEV_PAGE_TOKEN_SECRET, Settings
+from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings
+from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.events import build_relay, events_broker
+from booking_service.entrypoints.grpc.limits import CallLimits
 from booking_service.entrypoints.grpc.server import GrpcServer
+from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.entrypoints.sandbox import peer_urls
+from booking_service.entrypoints.tls import TlsFiles
 
 log = logging.getLogger("booking_service")
 PURGE_INTERVAL_SECONDS = 600.0
 
 
 async def serve(settings: Settings) -> None:
+    settings.check()
+    refuse_open_on_network(settings)
     with stop_signals() as stop:
         async with (
             database(settings) as database_url,
@@ -77,11 +84,26 @@ async def _running(
     """The servers and background jobs, from start to a drained stop."""
     app = bootstrap(settings, database_url, peers)
     try:
-        grpc_server = GrpcServer(app.use_cases, settings.bind_host, settings.grpc_port)
+        guard = CallGuard.from_settings(settings)
+        chain = interceptors(guard, CallLimits.from_settings(settings))
+        tls = TlsFiles.from_settings(settings)
+        grpc_server = GrpcServer(
+            app.use_cases,
+            settings.bind_host,
+            settings.grpc_port,
+            chain=chain,
+            tls=tls,
+            max_message_bytes=settings.max_request_bytes,
+            max_connections=settings.max_connections,
+        )
+        gateway = build_gateway(
+            app.use_cases, app.is_ready, chain=chain, guard=guard, max_body_bytes=settings.max_request_bytes
+        )
         rest_server = RestServer(
-            build_gateway(app.use_cases, app.is_ready), settings.bind_host, settings.http_port
+            gateway, settings.bind_host, settings.http_port, tls=tls, max_connections=settings.max_connections
         )
         relay = build_relay(settings, database_url, bootstrap_servers)
+        scheme = "https" if tls else "http"
         await grpc_server.start()
         await rest_server.start()
         background = [
@@ -112,10 +134,18 @@ async def _running(
             "booking-service serving",
             extra={
                 "grpc_address": f"{settings.bind_host}:{grpc_server.port}",
-                "rest_address": f"http://{settings.bind_host}:{rest_server.port}",
-                "docs": f"http://{settings.bind_host}:{rest_server.port}/docs",
+                "rest_address": f"{scheme}://{settings.bind_host}:{rest_server.port}",
+                "docs": f"{scheme}://{settings.bind_host}:{rest_server.port}/docs",
+                "tls": "mutual" if settings.grpc_client_ca_file else ("on" if tls else "off"),
+                "authentication": _authentication(settings),
             },
         )
+        if guard.is_open:
+            log.warning(
+                "AUTHENTICATION IS OFF: any caller may read and change every booking. Configure "
+                "AUTH_JWT_PUBLIC_KEY_FILE (and GRPC_TLS_*) before this service holds real guests' data.",
+                extra={"bind_host": settings.bind_host},
+            )
         if settings.database_url and settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
             log.warning("PAGE_TOKEN_SECRET is not set: page tokens are signed with the development secret")
         yield
@@ -131,6 +161,33 @@ async def _running(
         await asyncio.gather(*background, return_exceptions=True)
     finally:
         await app.aclose()
+
+
+def refuse_open_on_network(settings: Settings) -> None:
+    """An open service (no tokens, no client certificates) listens on loopback only, unless
+    AUTH_ALLOW_OPEN says that is really meant (a trial container, a private network)."""
+    if settings.authenticates or settings.auth_allow_open or is_loopback(settings.bind_host):
+        return
+    raise ConfigError(
+        f"BIND_HOST={settings.bind_host} is not a loopback address and no authentication is configured: "
+        "set AUTH_JWT_PUBLIC_KEY_FILE, AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE (or GRPC_CLIENT_CA_FILE), "
+        "or AUTH_ALLOW_OPEN=true to serve anyone on the network"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _authentication(settings: Settings) -> str:
+    if settings.auth_jwt_public_key_file is not None:
+        return "bearer tokens" + (" and client certificates" if settings.grpc_client_ca_file else "")
+    return "client certificates" if settings.grpc_client_ca_file else "OFF"
 
 
 @contextlib.contextmanager

@@ -8,10 +8,11 @@ BadRequest listing every violated field. The REST shim maps these codes on to HT
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from booking_service.domain import errors
+from booking_service.entrypoints.auth.refusal import CallRefused
 
 ERROR_DOMAIN = "booking-service"
 
@@ -75,3 +76,15 @@ def internal_status(request_id: str) -> status_pb2.Status:
         "INTERNAL",
         {"request_id": request_id},
     )
+
+
+def refusal_status(refusal: CallRefused) -> status_pb2.Status:
+    """A call refused before it ran; with RetryInfo when waiting helps (REST turns it into Retry-After)."""
+    status = rich_status(refusal.code, refusal.message, refusal.reason, refusal.metadata)
+    if refusal.retry_after is not None:
+        retry = any_pb2.Any()
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(1, round(refusal.retry_after * 1e9)))
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        status.details.append(retry)
+    return status

@@ -1,5 +1,7 @@
-"""The one path every unary call takes: a request id, domain errors turned into rich statuses,
-unexpected errors into INTERNAL (logged with their traceback), and one access-log line per call."""
+"""The one path every call takes, over gRPC and (in process) over REST: a request id; the guard
+(who calls, their rate, their scope); the limits (calls in flight, a default deadline); domain errors
+turned into rich statuses, unexpected errors into INTERNAL (logged with their traceback); and one
+access-log line per call, naming the caller and the booking ids, never guest data."""
 
 from __future__ import annotations
 
@@ -7,86 +9,147 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import grpc
 from grpc_status import rpc_status
 
 from booking_service.domain.errors import BookingError
-from booking_service.entrypoints.grpc.errors import code_for, internal_status, status_of
+from booking_service.entrypoints.auth.caller import caller_var
+from booking_service.entrypoints.auth.guard import CallGuard
+from booking_service.entrypoints.auth.refusal import CallRefused
+from booking_service.entrypoints.auth.scopes import HEALTH_PREFIX
+from booking_service.entrypoints.grpc.errors import code_for, internal_status, refusal_status, status_of
+from booking_service.entrypoints.grpc.limits import CallLimits
 from booking_service.request_context import request_id_var
 
 log = logging.getLogger("booking_service.access")
 REQUEST_ID_HEADER = "x-request-id"
 
 #: Calls logged at DEBUG rather than INFO (probes would drown the log).
-_QUIET = ("/grpc.health.v1.Health/",)
+_QUIET = (HEALTH_PREFIX,)
 
-Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+Context = grpc.aio.ServicerContext[Any, Any]
+Behavior = Callable[[Any, Context], Awaitable[Any]]
+StreamBehavior = Callable[[Any, Context], AsyncIterator[Any]]
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, guard: CallGuard | None = None, limits: CallLimits | None = None) -> None:
+        self._guard = guard or CallGuard()
+        self._limits = limits or CallLimits()
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
-        # On a grpc.aio server every unary behaviour is a coroutine function.
-        wrapped = _wrap(details.method, cast(Behavior, handler.unary_unary))
-        return grpc.unary_unary_rpc_method_handler(
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-
-
-def _wrap(method: str, behavior: Behavior) -> Behavior:
-    level = logging.DEBUG if method.startswith(_QUIET) else logging.INFO
-
-    async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        metadata = dict(context.invocation_metadata() or ())
-        request_id = str(metadata.get(REQUEST_ID_HEADER) or uuid.uuid4())
-        token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
-        reason = ""
-        try:
-            await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
-            return await behavior(request, context)
-        except BookingError as error:
-            code, reason = code_for(error), error.reason
-            await context.abort(**_abort_args(rpc_status.to_status(status_of(error))))
-        except grpc.aio.AbortError:
-            code = context.code() or grpc.StatusCode.UNKNOWN
-            raise
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except Exception:
-            code, reason = grpc.StatusCode.INTERNAL, "INTERNAL"
-            log.exception("unexpected error", extra={"method": method, "request_id": request_id})
-            await context.abort(**_abort_args(rpc_status.to_status(internal_status(request_id))))
-        finally:
-            log.log(
-                level,
-                "rpc",
-                extra={
-                    "method": method,
-                    "code": code.name,
-                    "reason": reason,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "peer": context.peer(),
-                    "transport": getattr(context, "transport", "grpc"),  # "rest" from the gateway
-                    "request_id": request_id,
-                },
+        if handler.unary_unary is not None:
+            # On a grpc.aio server every unary behaviour is a coroutine function.
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(details.method, cast(Behavior, handler.unary_unary)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
             )
-            request_id_var.reset(token)
+        if handler.stream_stream is not None and not details.method.startswith(HEALTH_PREFIX):
+            # Server reflection (an async generator): the same guard as any read.
+            return grpc.stream_stream_rpc_method_handler(
+                self._stream(details.method, cast(StreamBehavior, handler.stream_stream)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler  # health checks (Watch streams) are open to all
 
-    return call
+    def _unary(self, method: str, behavior: Behavior) -> Behavior:
+        level = logging.DEBUG if method.startswith(_QUIET) else logging.INFO
+        guard, limits = self._guard, self._limits
+
+        async def call(request: Any, context: Context) -> Any:
+            metadata = tuple(context.invocation_metadata() or ())
+            request_id = _request_id(metadata)
+            token = request_id_var.set(request_id)
+            started = time.perf_counter()
+            code, reason, caller = grpc.StatusCode.OK, "", ""
+            try:
+                await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+                admitted = guard.admit(method, request, metadata, context.auth_context(), context.peer())
+                caller = admitted.subject
+                caller_var.set(admitted)
+                limits.enter()
+                try:
+                    async with asyncio.timeout(limits.deadline(context.time_remaining())) as deadline:
+                        return await behavior(request, context)
+                except TimeoutError:
+                    if not deadline.expired():
+                        raise
+                    code, reason = grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"
+                    await context.abort(code, "The call did not finish within its deadline.")
+                finally:
+                    limits.leave()
+            except CallRefused as refusal:
+                code, reason = refusal.code, refusal.reason
+                await context.abort(**_abort_args(rpc_status.to_status(refusal_status(refusal))))
+            except BookingError as error:
+                code, reason = code_for(error), error.reason
+                await context.abort(**_abort_args(rpc_status.to_status(status_of(error))))
+            except grpc.aio.AbortError:
+                code = context.code() or code
+                raise
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception:
+                code, reason = grpc.StatusCode.INTERNAL, "INTERNAL"
+                log.exception("unexpected error", extra={"method": method, "request_id": request_id})
+                await context.abort(**_abort_args(rpc_status.to_status(internal_status(request_id))))
+            finally:
+                log.log(
+                    level,
+                    "rpc",
+                    extra={
+                        "method": method,
+                        "code": code.name,
+                        "reason": reason,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "caller": caller,
+                        "peer": context.peer(),
+                        "transport": getattr(context, "transport", "grpc"),  # "rest" from the gateway
+                        "request_id": request_id,
+                    },
+                )
+                request_id_var.reset(token)
+
+        return call
+
+    def _stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
+        """Streams pass the same guard; they are not logged per call."""
+        guard = self._guard
+
+        async def call(request: Any, context: Context) -> AsyncIterator[Any]:
+            metadata = tuple(context.invocation_metadata() or ())
+            try:
+                caller_var.set(guard.admit(method, None, metadata, context.auth_context(), context.peer()))
+            except CallRefused as refusal:
+                log.info(
+                    "rpc refused",
+                    extra={"method": method, "code": refusal.code.name, "reason": refusal.reason},
+                )
+                await context.abort(**_abort_args(rpc_status.to_status(refusal_status(refusal))))
+            async for response in behavior(request, context):
+                yield response
+
+        return call
+
+
+def _request_id(metadata: tuple[tuple[str, str | bytes], ...]) -> str:
+    for key, value in metadata:
+        if key == REQUEST_ID_HEADER and isinstance(value, str) and value:
+            return value[:128]
+    return str(uuid.uuid4())
 
 
 def _abort_args(status: grpc.Status) -> dict[str, Any]:

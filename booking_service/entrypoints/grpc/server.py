@@ -1,10 +1,14 @@
 """The gRPC server: BookingService, grpc.health.v1 and server reflection on one port.
 
+Calls larger than max_message_bytes are refused (RESOURCE_EXHAUSTED) before they are read whole.
 Health says SERVING once the service is ready and NOT_SERVING while it drains; stop() lets
 in-flight calls finish within the grace period.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -12,21 +16,44 @@ from grpc_reflection.v1alpha import reflection
 
 from booking_service.entrypoints.grpc.reflection_pool import ReflectionPool
 from booking_service.entrypoints.grpc.services import SERVICE, add_servicers, interceptors
+from booking_service.entrypoints.tls import TlsFiles
 from booking_service.service_layer.use_cases import UseCases
 
 SERVICE_NAME = SERVICE.full_name
+#: Calls one connection may have in flight (MAX_CONCURRENT_CALLS bounds the whole server).
+_STREAMS_PER_CONNECTION = 128
 
 
 class GrpcServer:
-    def __init__(self, use_cases: UseCases, host: str, port: int) -> None:
-        self._server = aio.server(interceptors=interceptors())
+    def __init__(
+        self,
+        use_cases: UseCases,
+        host: str,
+        port: int,
+        *,
+        chain: Sequence[aio.ServerInterceptor] | None = None,
+        tls: TlsFiles | None = None,
+        max_message_bytes: int = 4 << 20,
+        max_connections: int | None = None,
+    ) -> None:
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_concurrent_streams", _STREAMS_PER_CONNECTION),
+        ]
+        if max_connections is not None:
+            options.append(("grpc.max_allowed_incoming_connections", max_connections))
+        self._server = aio.server(interceptors=interceptors() if chain is None else chain, options=options)
         self._health = health.aio.HealthServicer()
         add_servicers(use_cases, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server, pool=ReflectionPool()
         )
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        address = f"{host}:{port}"
+        if tls is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, tls.grpc_credentials())
         if self.port == 0:
             raise OSError(f"cannot listen for gRPC on {host}:{port} (is the port taken?)")
 

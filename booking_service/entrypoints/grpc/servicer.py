@@ -14,21 +14,17 @@ from booking.v1 import booking_pb2_grpc
 
 from booking_service.adapters.booking_proto import booking_message
 from booking_service.domain.values import Actor, ChangeSource
+from booking_service.entrypoints.auth.caller import caller_var
 from booking_service.entrypoints.grpc import mapping
 from booking_service.service_layer.use_cases import UseCases
-
-ACTOR_HEADER = "x-actor"
-ANONYMOUS = "anonymous"
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def actor_of(context: Context) -> Actor:
-    """Who calls: the `x-actor` header until authentication names the caller."""
-    for key, value in context.invocation_metadata() or ():
-        if key == ACTOR_HEADER and isinstance(value, str) and value.strip():
-            return Actor(value.strip()[:128], ChangeSource.API)
-    return Actor(ANONYMOUS, ChangeSource.API)
+    """Who calls, as the interceptor's guard established it (token subject, certificate name, or
+    in an open service the `x-actor` header)."""
+    return Actor(caller_var.get().subject, ChangeSource.API)
 
 
 class BookingServicer(booking_pb2_grpc.BookingServiceServicer):

@@ -11,15 +11,21 @@ from typing import Any
 import grpc
 from booking.v1 import booking_pb2, booking_pb2_grpc
 
+from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.grpc.interceptors import ServiceInterceptor
+from booking_service.entrypoints.grpc.limits import CallLimits
 from booking_service.entrypoints.grpc.servicer import BookingServicer
 from booking_service.service_layer.use_cases import UseCases
 
 SERVICE = booking_pb2.DESCRIPTOR.services_by_name["BookingService"]
 
 
-def interceptors() -> list[grpc.aio.ServerInterceptor]:
-    return [ServiceInterceptor()]
+def interceptors(
+    guard: CallGuard | None = None, limits: CallLimits | None = None
+) -> list[grpc.aio.ServerInterceptor]:
+    """The chain every call passes; build it once and give it to both servers, so that the limits on
+    calls in flight count both transports. Without a guard the service is open (anyone, every scope)."""
+    return [ServiceInterceptor(guard, limits)]
 
 
 def add_servicers(use_cases: UseCases, server: Any) -> None:

@@ -18,9 +18,15 @@ Metadata = tuple[tuple[str, str | bytes], ...]
 class RestServicerContext(grpc.aio.ServicerContext[Any, Any]):
     transport = "rest"
 
-    def __init__(self, metadata: tuple[tuple[str, str], ...], peer: str) -> None:
+    def __init__(
+        self,
+        metadata: tuple[tuple[str, str], ...],
+        peer: str,
+        auth_context: dict[str, list[bytes]] | None = None,
+    ) -> None:
         self._metadata = metadata
         self._peer = peer
+        self._auth_context = auth_context or {}
         self.initial_metadata: Metadata = ()
         self._trailing: Metadata = ()
         self._code: grpc.StatusCode | None = None
@@ -73,7 +79,7 @@ class RestServicerContext(grpc.aio.ServicerContext[Any, Any]):
     def trailing_metadata(self) -> Metadata:  # type: ignore[override]
         return self._trailing
 
-    # Streaming, compression and TLS identities have no meaning for an in-process unary call.
+    # Streaming and compression have no meaning for an in-process unary call.
     async def read(self) -> NoReturn:
         raise NotImplementedError("REST calls are unary")
 
@@ -93,7 +99,7 @@ class RestServicerContext(grpc.aio.ServicerContext[Any, Any]):
         return None
 
     def auth_context(self) -> dict[str, Sequence[bytes]]:
-        return {}
+        return dict(self._auth_context)
 
     def add_done_callback(self, callback: Callable[..., Any]) -> None:
         pass

@@ -22,6 +22,7 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
 from booking_service.domain.errors import ValidationFailed
+from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.grpc.errors import internal_status, rich_status, status_of
 from booking_service.entrypoints.grpc.in_process import InProcessInvoker
 from booking_service.entrypoints.rest import marshal
@@ -29,6 +30,7 @@ from booking_service.entrypoints.rest.binding import BindingError, bind
 from booking_service.entrypoints.rest.context import RestServicerContext
 from booking_service.entrypoints.rest.docs import ASSET_PREFIX, DocsAssets
 from booking_service.entrypoints.rest.routes import MethodNotAllowed, RouteTable
+from booking_service.entrypoints.rest.status_headers import status_headers
 from booking_service.entrypoints.rest.status_map import CODE_BY_NUMBER, HTTP_STATUS
 
 log = logging.getLogger("booking_service.http")
@@ -73,6 +75,7 @@ class RestGateway:
         ready: Callable[[], Awaitable[bool]],
         openapi: dict[str, Any],
         docs: DocsAssets,
+        guard: CallGuard,
         max_body_bytes: int = 1 << 20,
     ) -> None:
         self._invoker = invoker
@@ -81,6 +84,7 @@ class RestGateway:
         self._openapi = json.dumps(openapi, ensure_ascii=False).encode()
         self._docs = docs
         self._max_body = max_body_bytes
+        self._guard = guard
         self.draining = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -187,7 +191,7 @@ class RestGateway:
             status.message = str(exc)
             raise _Refusal(status, 400) from None
         metadata = _metadata(headers, request_id, scope)
-        context = RestServicerContext(metadata, _peer(scope))
+        context = RestServicerContext(metadata, _peer(scope), _auth_context(scope))
         try:
             response = await self._invoker.call(match.route.rpc, request, context, metadata)
         except grpc.aio.AbortError:
@@ -236,6 +240,12 @@ def _metadata(headers: dict[str, str], request_id: str, scope: Scope) -> tuple[t
     return tuple(pairs)
 
 
+def _auth_context(scope: Scope) -> dict[str, list[bytes]]:
+    """What TLS proved about the client, in gRPC's auth-context terms (see http_server.py)."""
+    name = scope.get("extensions", {}).get("tls", {}).get("client_common_name")
+    return {"x509_common_name": [name.encode()]} if name else {}
+
+
 def _peer(scope: Scope) -> str:
     client = scope.get("client")
     if not client:
@@ -260,7 +270,7 @@ def _error(
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> _Answer:
     body = marshaler.encode(status, unpopulated=False)
-    return _Answer(http_status, body, marshaler.content_type, list(headers or []))
+    return _Answer(http_status, body, marshaler.content_type, [*(headers or []), *status_headers(status)])
 
 
 def _reason(status: status_pb2.Status) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
+import grpc
+
+from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.grpc.in_process import InProcessInvoker
 from booking_service.entrypoints.grpc.services import SERVICE, add_servicers, interceptors
 from booking_service.entrypoints.http_server import AsgiServer
@@ -11,21 +14,54 @@ from booking_service.entrypoints.rest import openapi
 from booking_service.entrypoints.rest.docs import DocsAssets
 from booking_service.entrypoints.rest.gateway import RestGateway
 from booking_service.entrypoints.rest.routes import RouteTable
+from booking_service.entrypoints.tls import TlsFiles
 from booking_service.service_layer.use_cases import UseCases
 
 TITLE = "booking-service"
 
 
-def build_gateway(use_cases: UseCases, ready: Callable[[], Awaitable[bool]]) -> RestGateway:
+def build_gateway(
+    use_cases: UseCases,
+    ready: Callable[[], Awaitable[bool]],
+    *,
+    chain: Sequence[grpc.aio.ServerInterceptor] | None = None,
+    guard: CallGuard | None = None,
+    max_body_bytes: int = 1 << 20,
+) -> RestGateway:
+    """`chain` and `guard`: the ones the gRPC server uses (the guard also decides who reads /metrics)."""
     routes = RouteTable.from_services([SERVICE])
     document = openapi.build(routes, openapi.Comments.packaged(), title=TITLE, version="v1")
-    invoker = InProcessInvoker(lambda server: add_servicers(use_cases, server), interceptors())
-    return RestGateway(invoker, routes, ready=ready, openapi=document, docs=DocsAssets(TITLE))
+    invoker = InProcessInvoker(
+        lambda server: add_servicers(use_cases, server), interceptors() if chain is None else chain
+    )
+    return RestGateway(
+        invoker,
+        routes,
+        ready=ready,
+        openapi=document,
+        docs=DocsAssets(TITLE),
+        guard=guard or CallGuard(),
+        max_body_bytes=max_body_bytes,
+    )
 
 
 class RestServer(AsgiServer):
-    def __init__(self, gateway: RestGateway, host: str, port: int) -> None:
-        super().__init__(gateway, host, port)
+    def __init__(
+        self,
+        gateway: RestGateway,
+        host: str,
+        port: int,
+        *,
+        tls: TlsFiles | None = None,
+        max_connections: int | None = None,
+    ) -> None:
+        super().__init__(
+            gateway,
+            host,
+            port,
+            tls=tls.uvicorn_options() if tls else None,
+            max_connections=max_connections,
+        )
         self.gateway = gateway
 
     async def stop(self, grace_seconds: float) -> None:

@@ -1,0 +1,26 @@
+"""The caller of the current call, as authentication established it."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+READ = "bookings.read"
+WRITE = "bookings.write"
+OPERATE = "bookings.operate"
+ALL_SCOPES = frozenset({READ, WRITE, OPERATE})
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """`subject` becomes the actor of every history row the call causes."""
+
+    subject: str
+    scopes: frozenset[str]
+    authenticated: bool
+
+
+ANONYMOUS = Caller("anonymous", ALL_SCOPES, authenticated=False)
+
+#: Set by the interceptor for the duration of a call; read by the servicer to name the actor.
+caller_var: ContextVar[Caller] = ContextVar("caller", default=ANONYMOUS)
