@@ -68,8 +68,8 @@ class Settings:
     # Limits.
     max_request_bytes: int = 1 << 20
     default_deadline: timedelta = timedelta(seconds=30)
-    rate_limit_per_second: float = 200.0
-    rate_limit_burst: int = 400
+    rate_limit_per_second: float = 1000.0
+    rate_limit_burst: int = 2000
     max_concurrent_calls: int = 512
     max_connections: int = 1024
     db_pool_timeout: timedelta = timedelta(seconds=5)

@@ -42,14 +42,16 @@ class Hold:
 class Inventory:
     capacity: dict[str, int] = field(default_factory=dict)
     holds: dict[str, Hold] = field(default_factory=dict)
+    #: The same holds by venue: checks look at one venue's holds, not every hold ever made (a
+    #: benchmark makes tens of thousands, and the sandbox must not become what it measures).
+    by_venue: dict[str, list[Hold]] = field(default_factory=dict)
 
     def remaining(self, venue_id: str, start: datetime, end: datetime, exclude: Collection[str] = ()) -> int:
         """The venue's free seats at the fullest instant of the window."""
         overlapping = [
             h
-            for h in self.holds.values()
+            for h in self.by_venue.get(venue_id, ())
             if h.status == "held"
-            and h.venue_id == venue_id
             and h.start < end
             and start < h.end
             and h.reservation_id not in exclude
@@ -65,12 +67,11 @@ class Inventory:
     ) -> bool:
         return unit_id is not None and any(
             h.status == "held"
-            and h.venue_id == venue_id
             and h.unit_id == unit_id
             and h.start < end
             and start < h.end
             and h.reservation_id not in exclude
-            for h in self.holds.values()
+            for h in self.by_venue.get(venue_id, ())
         )
 
     def check(
@@ -95,6 +96,7 @@ class Inventory:
         self._fits(venue_id, unit_id, start, end, party, exclude=())
         hold = Hold(f"res_{uuid.uuid4().hex[:16]}", booking_id, venue_id, unit_id, start, end, party)
         self.holds[hold.reservation_id] = hold
+        self.by_venue.setdefault(venue_id, []).append(hold)
         return hold
 
     def release(self, reservation_id: str) -> Hold:

@@ -20,8 +20,6 @@ from booking_service.entrypoints.tls import TlsFiles
 from booking_service.service_layer.use_cases import UseCases
 
 SERVICE_NAME = SERVICE.full_name
-#: Calls one connection may have in flight (MAX_CONCURRENT_CALLS bounds the whole server).
-_STREAMS_PER_CONNECTION = 128
 
 
 class GrpcServer:
@@ -38,7 +36,6 @@ class GrpcServer:
     ) -> None:
         options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_concurrent_streams", _STREAMS_PER_CONNECTION),
         ]
         if max_connections is not None:
             options.append(("grpc.max_allowed_incoming_connections", max_connections))

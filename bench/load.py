@@ -1,0 +1,327 @@
+"""The load generator: a process of its own that drives the service (or the echo server) at a fixed
+number of calls in flight and reports calls/s and latency percentiles.
+
+bench/run.py starts it once and sends it one JSON command per line on stdin; each answer is one JSON
+line on stdout. Scenarios are the RPCs the benchmark measures, over gRPC (generated stubs) and over
+REST (the seed's paths, JSON bodies); a lifecycle is create, confirm, check in, complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+from booking.v1 import booking_pb2 as pb
+from booking.v1 import booking_pb2_grpc
+from google.protobuf import json_format
+
+from bench.http1 import Http1Connection
+
+CALL_TIMEOUT = 30.0
+START = (datetime.now(UTC) + timedelta(days=30)).replace(hour=18, minute=0, second=0, microsecond=0)
+OK = "OK"
+
+
+def create_request(venue_id: str, unit_id: str, start: datetime = START) -> pb.CreateBookingRequest:
+    request = pb.CreateBookingRequest(
+        guest=pb.Guest(guest_id=f"guest-{unit_id}", name="Ada Lovelace", email="ada@example.com"),
+        venue=pb.Venue(
+            venue_id=venue_id,
+            venue_type=pb.VENUE_TYPE_RESTAURANT,
+            name="Bench Bistro",
+            time_zone="Europe/Paris",
+        ),
+        unit_id=unit_id,
+        party_size=2,
+        idempotency_key=f"key-{unit_id}-{uuid.uuid4().hex[:8]}",  # as careful clients send
+    )
+    request.start_time.FromDatetime(start)
+    request.end_time.FromDatetime(start + timedelta(hours=2))
+    return request
+
+
+def as_json(message: Any) -> bytes:
+    return json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True)).encode()
+
+
+class Clients:
+    """One gRPC channel per 16 calls in flight, and one HTTP/1.1 connection per call in flight."""
+
+    def __init__(self, grpc_target: str, rest_host: str, rest_port: int, concurrency: int) -> None:
+        self.channels = [grpc.aio.insecure_channel(grpc_target) for _ in range(max(1, concurrency // 16))]
+        self.stubs = [booking_pb2_grpc.BookingServiceStub(c) for c in self.channels]
+        self.echo = [c.unary_unary("/bench.Echo/Echo") for c in self.channels]
+        self.http = [Http1Connection(rest_host, rest_port) for _ in range(concurrency)]
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
+        for connection in self.http:
+            await connection.close()
+
+
+Op = Callable[[Clients, int, int], Awaitable[str]]
+
+
+def _grpc(call: Callable[[Clients, int, int], Awaitable[Any]]) -> Op:
+    async def op(clients: Clients, worker: int, i: int) -> str:
+        try:
+            await call(clients, worker, i)
+        except grpc.aio.AioRpcError as error:
+            return error.code().name
+        return OK
+
+    return op
+
+
+async def _rest(clients: Clients, worker: int, method: str, path: str, body: bytes = b"") -> tuple[str, Any]:
+    status, payload = await clients.http[worker].request(method, path, body)
+    return (OK if status == 200 else str(status)), payload
+
+
+class Scenarios:
+    """The operations, given the data seeded for this run."""
+
+    def __init__(self, run: str, seeded: dict[str, Any]) -> None:
+        self.run = run
+        self.ids: list[str] = seeded.get("booking_ids", [])
+        self.venue: str = seeded.get("venue_id", "")
+        self.measurement = 0
+
+    def new_booking(self, worker: int, i: int) -> pb.CreateBookingRequest:
+        """A booking nobody else asks for: a venue per worker and measurement, a slot per call
+        (so that the only refusals are real ones)."""
+        venue = f"bench-{self.run}-{self.measurement}-{worker}"
+        return create_request(venue, f"table-{i % 40}", START + timedelta(hours=3 * (i // 40)))
+
+    def grpc_op(self, name: str) -> Op:
+        if name == "Echo":
+            return _grpc(lambda c, w, i: c.echo[w % len(c.echo)](b"ping", timeout=CALL_TIMEOUT))
+        if name == "CreateBooking":
+            return _grpc(
+                lambda c, w, i: c.stubs[w % len(c.stubs)].CreateBooking(
+                    self.new_booking(w, i), timeout=CALL_TIMEOUT
+                )
+            )
+        if name == "GetBooking":
+            return _grpc(
+                lambda c, w, i: c.stubs[w % len(c.stubs)].GetBooking(
+                    pb.GetBookingRequest(booking_id=self.ids[(w * 7919 + i) % len(self.ids)]),
+                    timeout=CALL_TIMEOUT,
+                )
+            )
+        if name == "ListVenueBookings":
+            return _grpc(
+                lambda c, w, i: c.stubs[w % len(c.stubs)].ListVenueBookings(
+                    pb.ListVenueBookingsRequest(venue_id=self.venue, page_size=20), timeout=CALL_TIMEOUT
+                )
+            )
+        if name == "CheckAvailability":
+            return _grpc(lambda c, w, i: c.stubs[w % len(c.stubs)].CheckAvailability(self._availability(i)))
+        if name == "Lifecycle":
+            return _grpc(lambda c, w, i: self._grpc_lifecycle(c.stubs[w % len(c.stubs)], w, i))
+        raise ValueError(name)
+
+    def rest_op(self, name: str) -> Op:
+
+        async def op(c: Clients, w: int, i: int) -> str:
+            if name == "CreateBooking":
+                return (await _rest(c, w, "POST", "/api/v1/bookings", as_json(self.new_booking(w, i))))[0]
+            if name == "GetBooking":
+                return (
+                    await _rest(c, w, "GET", f"/api/v1/bookings/{self.ids[(w * 7919 + i) % len(self.ids)]}")
+                )[0]
+            if name == "ListVenueBookings":
+                return (await _rest(c, w, "GET", f"/api/v1/bookings/venue/{self.venue}?page_size=20"))[0]
+            if name == "CheckAvailability":
+                return (
+                    await _rest(
+                        c, w, "POST", "/api/v1/bookings/availability/check", as_json(self._availability(i))
+                    )
+                )[0]
+            if name == "Lifecycle":
+                return await self._rest_lifecycle(c, w, i)
+            raise ValueError(name)
+
+        return op
+
+    def _availability(self, i: int) -> pb.CheckAvailabilityRequest:
+        request = pb.CheckAvailabilityRequest(
+            venue_id=self.venue, unit_id=f"seed-unit-{i % 50}", party_size=2
+        )
+        request.start_time.FromDatetime(START)
+        request.end_time.FromDatetime(START + timedelta(hours=2))
+        return request
+
+    async def _grpc_lifecycle(self, stub: Any, w: int, i: int) -> None:
+        booking = await stub.CreateBooking(self.new_booking(w, i), timeout=CALL_TIMEOUT)
+        for status in (
+            pb.BOOKING_STATUS_CONFIRMED,
+            pb.BOOKING_STATUS_CHECKED_IN,
+            pb.BOOKING_STATUS_COMPLETED,
+        ):
+            booking = await stub.UpdateBookingStatus(
+                pb.UpdateBookingStatusRequest(
+                    booking_id=booking.booking_id, expected_version=booking.version, status=status
+                ),
+                timeout=CALL_TIMEOUT,
+            )
+
+    async def _rest_lifecycle(self, c: Clients, w: int, i: int) -> str:
+        code, payload = await _rest(c, w, "POST", "/api/v1/bookings", as_json(self.new_booking(w, i)))
+        for status in ("BOOKING_STATUS_CONFIRMED", "BOOKING_STATUS_CHECKED_IN", "BOOKING_STATUS_COMPLETED"):
+            if code != OK:
+                return code
+            booking = json.loads(payload)
+            body = json.dumps({"expected_version": booking["version"], "status": status}).encode()
+            code, payload = await _rest(
+                c, w, "POST", f"/api/v1/bookings/{booking['booking_id']}/status", body
+            )
+        return code
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def measure(
+    op: Op, clients: Clients, concurrency: int, warmup: float, duration: float
+) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    begin = loop.time() + warmup
+    end = begin + duration
+    latencies: list[float] = []
+    codes: Counter[str] = Counter()
+
+    async def worker(w: int) -> None:
+        i = 0
+        while (now := loop.time()) < end:
+            i += 1
+            started = time.perf_counter()
+            try:
+                code = await op(clients, w, i)
+            except (OSError, asyncio.IncompleteReadError, ConnectionError) as error:
+                code = type(error).__name__
+            if now >= begin:
+                latencies.append(time.perf_counter() - started)
+                codes[code] += 1
+
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    latencies.sort()
+    calls = len(latencies)
+    return {
+        "calls": calls,
+        "rps": round(calls / duration, 1),
+        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+        "p999_ms": round(_percentile(latencies, 0.999) * 1000, 2),
+        "errors": calls - codes[OK],
+        "codes": dict(codes),
+    }
+
+
+async def burst(op: Op, clients: Clients, calls: int) -> dict[str, Any]:
+    """`calls` calls at once (the hot-slot test): outcomes and latency of each."""
+
+    async def one(w: int) -> tuple[str, float]:
+        started = time.perf_counter()
+        code = await op(clients, w, 0)
+        return code, time.perf_counter() - started
+
+    results = await asyncio.gather(*(one(w) for w in range(calls)))
+    latencies = sorted(t for _, t in results)
+    return {
+        "calls": calls,
+        "codes": dict(Counter(code for code, _ in results)),
+        "p50_ms": round(_percentile(latencies, 0.5) * 1000, 2),
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+        "max_ms": round(latencies[-1] * 1000, 2),
+    }
+
+
+async def seed(grpc_target: str, run: str, bookings: int) -> dict[str, Any]:
+    """Bookings for the reads to find: one venue, many units."""
+    venue = f"seed-{run}"
+    async with grpc.aio.insecure_channel(grpc_target) as channel:
+        stub = booking_pb2_grpc.BookingServiceStub(channel)
+        ids = []
+        for i in range(bookings):
+            start = START + timedelta(days=1 + i // 50)
+            booking = await stub.CreateBooking(create_request(venue, f"seed-unit-{i % 50}", start))
+            ids.append(booking.booking_id)
+    return {"venue_id": venue, "booking_ids": ids}
+
+
+async def hot_slot(
+    command: dict[str, Any], scenarios: Scenarios, clients_args: tuple[str, str, int]
+) -> dict[str, Any]:
+    """Many creates for one unit and one slot at once: one wins, the rest are refused cleanly."""
+    venue, unit = f"hot-{scenarios.run}", f"hot-unit-{uuid.uuid4().hex[:6]}"
+    clients = Clients(*clients_args, concurrency=min(command["calls"], 64))
+    for channel in clients.channels:
+        await channel.channel_ready()
+
+    details: dict[str, str] = {}
+
+    async def op(c: Clients, w: int, i: int) -> str:
+        try:
+            await c.stubs[w % len(c.stubs)].CreateBooking(create_request(venue, unit), timeout=CALL_TIMEOUT)
+        except grpc.aio.AioRpcError as error:
+            details.setdefault(error.code().name, error.details() or "")
+            return error.code().name
+        return OK
+
+    try:
+        return {**await burst(op, clients, command["calls"]), "details": details}
+    finally:
+        await clients.close()
+
+
+async def serve() -> None:
+    run = uuid.uuid4().hex[:8]
+    scenarios = Scenarios(run, {})
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        command = json.loads(line)
+        kind = command["command"]
+        target = (command.get("grpc", ""), command.get("rest_host", "127.0.0.1"), command.get("rest_port", 0))
+        if kind == "seed":
+            answer = await seed(target[0], run, command["bookings"])
+            scenarios = Scenarios(run, answer)
+            answer = {"venue_id": answer["venue_id"], "bookings": len(answer["booking_ids"])}
+        elif kind == "hot_slot":
+            answer = await hot_slot(command, scenarios, target)
+        elif kind == "measure":
+            scenarios.measurement += 1
+            clients = Clients(*target, concurrency=command["concurrency"])
+            op = (scenarios.grpc_op if command["transport"] == "grpc" else scenarios.rest_op)(
+                command["scenario"]
+            )
+            try:
+                answer = await measure(
+                    op, clients, command["concurrency"], command["warmup"], command["duration"]
+                )
+            finally:
+                await clients.close()
+        else:
+            answer = {"error": f"unknown command {kind}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    uvloop.run(serve())
