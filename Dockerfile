@@ -1,29 +1,75 @@
-# booking-service: gRPC on 50051 (REST on 8002 with the gateway).
-# Build: docker build -t booking-service .
-# Run:   docker run -p 50051:50051 -e DATABASE_URL=postgresql://user:pass@db:5432/bookings booking-service
-# Without DATABASE_URL the container starts its embedded PostgreSQL in /data (mount a volume there).
+# booking-service: gRPC on 50051, REST on 8002 (the same calls, same interceptors).
+#
+# Build:  docker build -t booking-service .
+#
+# The image is the installed wheel in /opt/venv on python:3.11-slim, nothing else: no compiler, no
+# pip, no dev or test dependencies. It runs as uid 10001 and writes only to /data (the embedded
+# PostgreSQL when DATABASE_URL is unset, the embedded broker's address) and /tmp, so it runs with
+# a read-only root file system. The HEALTHCHECK runs `booking-service health`, a grpc.health.v1
+# Check on localhost:$GRPC_PORT (over TLS when GRPC_TLS_CERT_FILE is set), exit 0 when SERVING.
+#
+# It listens on 0.0.0.0, and an unauthenticated service refuses a non-loopback address: configure
+# callers, or say explicitly that it is open.
+#
+# Production: bearer tokens and TLS (mutual TLS with GRPC_CLIENT_CA_FILE), files mounted read-only:
+#   docker run --read-only --tmpfs /tmp -v booking-data:/data -v /etc/booking:/run/secrets:ro \
+#     -p 50051:50051 -p 8002:8002 \
+#     -e DATABASE_URL=postgresql://booking:...@db:5432/bookings \
+#     -e KAFKA_BOOTSTRAP_SERVERS=kafka:9092 \
+#     -e INVENTORY_SERVICE_URL=... -e PRICING_SERVICE_URL=... -e PAYMENT_SERVICE_URL=... \
+#     -e PAGE_TOKEN_SECRET=... \
+#     -e AUTH_JWT_PUBLIC_KEY_FILE=/run/secrets/jwt.pub.pem \
+#     -e AUTH_JWT_ISSUER=https://auth.example.com/ -e AUTH_JWT_AUDIENCE=booking-service \
+#     -e GRPC_TLS_CERT_FILE=/run/secrets/server.pem -e GRPC_TLS_KEY_FILE=/run/secrets/server.key \
+#     -e HEALTH_CA_FILE=/run/secrets/ca.pem \
+#     booking-service
+#   The health probe dials "localhost", so the server certificate must name localhost too; it
+#   trusts HEALTH_CA_FILE (else GRPC_TLS_CERT_FILE itself, enough for a self-signed certificate).
+#   With GRPC_CLIENT_CA_FILE set, also give the probe a client certificate signed by that CA:
+#     -e GRPC_CLIENT_CA_FILE=/run/secrets/clients-ca.pem \
+#     -e HEALTH_CLIENT_CERT_FILE=/run/secrets/probe.pem -e HEALTH_CLIENT_KEY_FILE=/run/secrets/probe.key
+#   Key files must be readable by uid 10001.
+#
+# A trial, open to anyone who can reach the ports, with everything embedded (PostgreSQL in /data,
+# an in-memory broker, the sandbox peers):
+#   docker run --rm -p 50051:50051 -p 8002:8002 -e AUTH_ALLOW_OPEN=true booking-service
 
-FROM python:3.11-slim AS build
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md ./
 COPY booking_service ./booking_service
 COPY generated ./generated
 COPY alembic ./alembic
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The venv gets no pip of its own: the build stage's pip installs into it, and stays behind.
+RUN pip wheel --no-deps --wheel-dir /wheels . \
+    && python -m venv --without-pip /opt/venv \
+    && pip --python /opt/venv/bin/python install /wheels/booking_service-*.whl
 
-FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 \
+FROM ${PYTHON_IMAGE}
+RUN groupadd --system --gid 10001 booking \
+    && useradd --system --uid 10001 --gid booking --home-dir /data --no-create-home \
+        --shell /usr/sbin/nologin booking \
+    && mkdir /data \
+    && chown booking:booking /data
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    HOME=/data \
+    BOOKING_DATA_DIR=/data \
     BIND_HOST=0.0.0.0 \
-    BOOKING_DATA_DIR=/data
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links=/wheels /wheels/booking_service-*.whl \
-    && rm -rf /wheels \
-    && useradd --system --create-home --uid 10001 booking \
-    && mkdir -p /data \
-    && chown booking /data
-USER 10001
+    GRPC_PORT=50051 \
+    HTTP_PORT=8002
+USER 10001:10001
+WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 50051 8002
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["booking-service", "health"]
 ENTRYPOINT ["booking-service"]
 CMD ["serve"]

@@ -17,6 +17,7 @@ from booking_service.adapters.peers.http import PeerHttp
 from booking_service.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from booking_service.config import Settings
 from booking_service.domain.deadlines import Deadlines
+from booking_service.observability.sql_tracing import trace_statements
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.peers import Peers
@@ -64,6 +65,7 @@ def bootstrap(
         pool_timeout_seconds=settings.db_pool_timeout.total_seconds(),
         lock_timeout_ms=int(settings.db_lock_timeout.total_seconds() * 1000),
     )
+    trace_statements(engine)
     policy = Policy(
         deadlines=Deadlines(pending_timeout=settings.pending_timeout, no_show_grace=settings.no_show_grace),
         idempotency_ttl=settings.idempotency_key_ttl,

@@ -52,12 +52,17 @@ class Settings:
     db_max_overflow: int = 10
     db_lock_timeout: timedelta = timedelta(seconds=5)
     shutdown_grace: timedelta = timedelta(seconds=10)
+    workers: int = 1
     log_level: str = "INFO"
     log_format: str = "json"
     # Transport security and callers (README "Running in production").
     grpc_tls_cert_file: Path | None = None
     grpc_tls_key_file: Path | None = None
     grpc_client_ca_file: Path | None = None
+    # `booking-service health` (the image's HEALTHCHECK): its CA, and its certificate under mTLS.
+    health_ca_file: Path | None = None
+    health_client_cert_file: Path | None = None
+    health_client_key_file: Path | None = None
     auth_jwt_public_key_file: Path | None = None
     auth_jwt_issuer: str | None = None
     auth_jwt_audience: str | None = None
@@ -115,11 +120,15 @@ class Settings:
             db_max_overflow=reader.integer("DB_MAX_OVERFLOW", defaults.db_max_overflow, minimum=0),
             db_lock_timeout=reader.seconds("DB_LOCK_TIMEOUT_SECONDS", defaults.db_lock_timeout),
             shutdown_grace=reader.seconds("SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace),
+            workers=reader.integer("WORKERS", defaults.workers, minimum=1, maximum=64),
             log_level=(reader.text("LOG_LEVEL") or defaults.log_level).upper(),
             log_format=reader.choice("LOG_FORMAT", ("json", "text"), defaults.log_format),
             grpc_tls_cert_file=reader.path("GRPC_TLS_CERT_FILE"),
             grpc_tls_key_file=reader.path("GRPC_TLS_KEY_FILE"),
             grpc_client_ca_file=reader.path("GRPC_CLIENT_CA_FILE"),
+            health_ca_file=reader.path("HEALTH_CA_FILE"),
+            health_client_cert_file=reader.path("HEALTH_CLIENT_CERT_FILE"),
+            health_client_key_file=reader.path("HEALTH_CLIENT_KEY_FILE"),
             auth_jwt_public_key_file=reader.path("AUTH_JWT_PUBLIC_KEY_FILE"),
             auth_jwt_issuer=reader.text("AUTH_JWT_ISSUER"),
             auth_jwt_audience=reader.text("AUTH_JWT_AUDIENCE"),

@@ -30,6 +30,7 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_seconds,
+        hide_parameters=True,  # errors would quote the statement's values: guest email and phone
         connect_args={
             "server_settings": {
                 "application_name": "booking-service",

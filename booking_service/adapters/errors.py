@@ -2,6 +2,10 @@
 
 Constraint violations that need a booking's context are translated by the repository (using
 constraint_of); everything else that a client can cause or retry is translated here.
+
+Every failure passing through translate() first loses the driver's DETAIL line ("Key (...)=(...)",
+"Failing row contains (...)"): it repeats row values, guest email and phone included, and an error
+nobody translates is logged with its traceback. The engine hides statement parameters likewise.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ _CONTENTION = {
     "40P01": "a deadlock was broken",  # deadlock_detected
     "57014": "the statement took too long",  # query_canceled (statement_timeout)
 }
+#: Stands in for a DETAIL line that quoted row values.
+_WITHHELD = "(row values withheld from logs)"
 #: SQLSTATE classes that mean "the database is not there".
 _UNAVAILABLE_CLASSES = ("08", "53", "57P")
 
@@ -32,6 +38,13 @@ def sqlstate_of(exc: BaseException) -> str | None:
 def constraint_of(exc: BaseException) -> str | None:
     name = getattr(_driver_error(exc), "constraint_name", None)
     return name if isinstance(name, str) else None
+
+
+def withhold_row_values(exc: BaseException) -> None:
+    """Drops the DETAIL of the driver's error, which quotes the row a constraint refused."""
+    driver = _driver_error(exc)
+    if isinstance(driver, asyncpg.PostgresError) and getattr(driver, "detail", None):
+        driver.detail = _WITHHELD
 
 
 def _driver_error(exc: BaseException) -> BaseException | None:
@@ -48,6 +61,7 @@ def _driver_error(exc: BaseException) -> BaseException | None:
 
 def translate(exc: BaseException) -> BookingError | None:
     """The domain error for a database failure a client can retry, or None for a real bug."""
+    withhold_row_values(exc)
     if isinstance(exc, BookingError):
         return None
     if isinstance(exc, PoolTimeout):

@@ -2,7 +2,8 @@
 
 Each row holds the event as the protobuf BookingEvent it is published as, the booking it belongs
 to and the outbox partition that booking hashes to (the relays share the work by partition, so one
-booking's events are always published by one relay, in order).
+booking's events are always published by one relay, in order), and the W3C trace context of the
+call that wrote it when tracing is on (the relay publishes the event in that trace).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from booking_service.adapters.booking_proto import SOURCE_TO_PB, STATUS_TO_PB, b
 from booking_service.adapters.tables import booking_outbox
 from booking_service.domain.events import BookingUpdated, Event, StatusEvent
 from booking_service.domain.model import Booking
+from booking_service.observability.tracing import current_trace_context
 
 #: How many partitions the outbox is split into (one advisory lock each); fixed, as rows carry it.
 PARTITIONS = 16
@@ -55,6 +57,7 @@ async def write(conn: AsyncConnection, raised: list[tuple[Event, Booking]]) -> N
     if not raised:
         return
     rows = []
+    trace_context = current_trace_context()
     for event, booking in raised:
         event_id = str(uuid.uuid4())
         rows.append(
@@ -66,6 +69,7 @@ async def write(conn: AsyncConnection, raised: list[tuple[Event, Booking]]) -> N
                 "partition": partition_of(event.booking_id),
                 "payload": event_message(event, booking, event_id).SerializeToString(),
                 "occurred_at": event.occurred_at,
+                "trace_context": trace_context,
             }
         )
     await conn.execute(insert(booking_outbox), rows)

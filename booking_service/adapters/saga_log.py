@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from booking_service.adapters.errors import constraint_of
 from booking_service.adapters.tables import booking_sagas
 from booking_service.domain.errors import Contention
-from booking_service.service_layer.sagas.log import RUNNING, Saga, SagaLog, SagaTakenOver
+from booking_service.observability.metrics import (
+    SAGA_COMPENSATIONS,
+    SAGA_HANDOFFS,
+    SAGA_RECOVERIES,
+    SAGA_STEPS,
+)
+from booking_service.service_layer.sagas.log import COMPENSATED, RUNNING, Saga, SagaLog, SagaTakenOver
 
 _s = booking_sagas.c
 
@@ -31,6 +37,7 @@ class SqlAlchemySagaLog(SagaLog):
                     {"booking_id": saga.booking_id},
                 ) from exc
             raise
+        SAGA_STEPS.labels(saga.kind, saga.step).inc()  # when written (before the commit, as in save)
 
     async def _insert(self, saga: Saga) -> None:
         await self._conn.execute(
@@ -50,9 +57,11 @@ class SqlAlchemySagaLog(SagaLog):
         )
 
     async def save(self, saga: Saga, now: datetime) -> None:
+        before = booking_sagas.alias("saga_before")  # the row as it was: tells a new step from a hand-off
         result = await self._conn.execute(
             update(booking_sagas)
             .where(_s.saga_id == saga.saga_id, _s.attempts == saga.attempts, _s.status == RUNNING)
+            .where(before.c.saga_id == _s.saga_id)
             .values(
                 status=saga.status,
                 step=saga.step,
@@ -61,9 +70,12 @@ class SqlAlchemySagaLog(SagaLog):
                 lease_until=saga.lease_until,
                 updated_at=now,
             )
+            .returning(before.c.step)
         )
-        if result.rowcount != 1:
+        step_before = result.scalar_one_or_none()
+        if step_before is None:
             raise SagaTakenOver(saga.saga_id)
+        _count(saga, step_before)
 
     async def take_over_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Saga]:
         due = (
@@ -80,7 +92,22 @@ class SqlAlchemySagaLog(SagaLog):
             .values(attempts=_s.attempts + 1, lease_until=lease_until, updated_at=now)
             .returning(booking_sagas)
         )
-        return [_saga(row) for row in rows.mappings()]
+        sagas = [_saga(row) for row in rows.mappings()]
+        for saga in sagas:
+            SAGA_RECOVERIES.labels(saga.kind).inc()
+        return sagas
+
+
+def _count(saga: Saga, step_before: str) -> None:
+    """A running saga saved at a new step made progress; at the same step, it was handed to the
+    recovery worker (steps.hand_to_recovery). A compensated one was undone."""
+    if saga.status == COMPENSATED:
+        SAGA_COMPENSATIONS.labels(saga.kind).inc()
+    elif saga.status == RUNNING:
+        if saga.step != step_before:
+            SAGA_STEPS.labels(saga.kind, saga.step).inc()
+        else:
+            SAGA_HANDOFFS.labels(saga.kind).inc()
 
 
 def _saga(row: Any) -> Saga:

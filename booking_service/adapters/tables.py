@@ -138,6 +138,8 @@ booking_outbox = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True), nullable=True),
+    # The W3C traceparent/tracestate of the call that wrote the event, for the relay to publish.
+    Column("trace_context", JSONB(none_as_null=True), nullable=True),
     Index("booking_outbox_unsent", "partition", "id", postgresql_where=text("sent_at IS NULL")),
     Index("booking_outbox_sent", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
 )

@@ -1,4 +1,4 @@
-"""The `booking-service` command line: serve, migrate, sandbox, events tail."""
+"""The `booking-service` command line: serve, migrate, health, sandbox, events tail."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import logging
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from booking_service.adapters.embedded_postgres import DataDirInUse
 from booking_service.config import ConfigError, Settings
-from booking_service.entrypoints import events, logs, serve
+from booking_service.entrypoints import events, health_probe, logs, serve, workers
 from booking_service.entrypoints.sandbox import run_sandbox
+
+T = TypeVar("T")
 
 
 def parser(defaults: Settings) -> argparse.ArgumentParser:
@@ -25,10 +27,22 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     run.add_argument("--grpc-port", type=int, default=defaults.grpc_port, help="gRPC port (GRPC_PORT; 50051)")
     run.add_argument("--http-port", type=int, default=defaults.http_port, help="REST port (HTTP_PORT; 8002)")
     run.add_argument("--host", default=defaults.bind_host, help="address to listen on (BIND_HOST; localhost)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help="processes sharing the ports, to use every core (WORKERS; 1)",
+    )
+    run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of --workers N
     _data_dir(run, defaults)
 
     migrate = commands.add_parser("migrate", help="apply the database migrations (alembic upgrade head)")
     _data_dir(migrate, defaults)
+
+    commands.add_parser(
+        "health",
+        help="ask the service on localhost:GRPC_PORT for grpc.health.v1; exit 0 if SERVING, else 1",
+    )
 
     sandbox = commands.add_parser("sandbox", help="serve the sandbox inventory, pricing and payment peers")
     sandbox.add_argument("--port", type=int, default=8003, help="port (8003)")
@@ -73,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings, grpc_port=args.grpc_port, http_port=args.http_port, bind_host=args.host
         )
     logs.configure(settings.log_level, settings.log_format)
+    if args.command == "health":
+        healthy, line = health_probe.check(settings)
+        print(line)
+        return 0 if healthy else 1
     if args.command == "events":
         return events.tail(
             settings,
@@ -84,22 +102,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sandbox":
         _run(run_sandbox(args.host, args.port))
         return 0
-    job = serve.serve(settings) if args.command == "serve" else serve.migrate(settings)
     try:
-        _run(job)
+        if args.command == "serve" and args.workers > 1 and not args.worker:
+            return _run(workers.supervise(settings, args.workers))
+        _run(
+            serve.serve(settings, worker=args.worker) if args.command == "serve" else serve.migrate(settings)
+        )
+    except ConfigError as error:
+        print(f"booking-service: {error}", file=sys.stderr)
+        return 2
     except DataDirInUse as error:
         logging.getLogger("booking_service").error(str(error))
         return 1
     return 0
 
 
-def _run(job: Coroutine[Any, Any, None]) -> None:
+def _run(job: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(job)
-    else:
-        uvloop.run(job)
+        return asyncio.run(job)
+    return uvloop.run(job)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A listening TCP socket. Made with proto IPPROTO_TCP (socket.create_server leaves it 0): asyncio
     turns Nagle's algorithm off only for such sockets, and with it on every answer waits ~40 ms for a
     delayed ACK."""
@@ -29,6 +29,8 @@ def listen(host: str, port: int) -> socket.socket:
     )[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:  # serve --workers: every worker listens on the port, the kernel spreads connections
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
         sock.listen(1024)
@@ -68,9 +70,10 @@ class AsgiServer:
         *,
         tls: dict[str, Any] | None = None,
         max_connections: int | None = None,
+        reuse_port: bool = False,
     ) -> None:
         """`tls`: uvicorn's ssl_* options; `max_connections`: above it uvicorn answers 503 at once."""
-        self._socket = listen(host, port)
+        self._socket = listen(host, port, reuse_port=reuse_port)
         self.port = int(self._socket.getsockname()[1])
         config = uvicorn.Config(
             app,

@@ -29,22 +29,27 @@ from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.entrypoints.sandbox import peer_urls
 from booking_service.entrypoints.tls import TlsFiles
+from booking_service.observability import tracing
+from booking_service.observability.metrics import MetricsEndpoint
 
 log = logging.getLogger("booking_service")
 PURGE_INTERVAL_SECONDS = 600.0
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, worker: bool = False) -> None:
+    """`worker`: one of `serve --workers N` (see workers.py): the supervisor has applied the
+    migrations, and the ports are shared."""
     settings.check()
     refuse_open_on_network(settings)
-    with stop_signals() as stop:
+    with stop_signals() as stop, tracing.configure(settings):  # exits flushing the spans left
         async with (
             database(settings) as database_url,
             events_broker(settings) as bootstrap_servers,
             peer_urls(settings) as peers,
         ):
-            await migrations.upgrade(database_url)
-            async with _running(settings, database_url, bootstrap_servers, peers):
+            if not worker:
+                await migrations.upgrade(database_url)
+            async with _running(settings, database_url, bootstrap_servers, peers, reuse_port=worker):
                 await stop.wait()
                 log.info(
                     "draining: finishing in-flight calls",
@@ -79,7 +84,7 @@ async def database(settings: Settings) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def _running(
-    settings: Settings, database_url: str, bootstrap_servers: str, peers: PeerUrls
+    settings: Settings, database_url: str, bootstrap_servers: str, peers: PeerUrls, *, reuse_port: bool
 ) -> AsyncIterator[None]:
     """The servers and background jobs, from start to a drained stop."""
     app = bootstrap(settings, database_url, peers)
@@ -95,12 +100,24 @@ async def _running(
             tls=tls,
             max_message_bytes=settings.max_request_bytes,
             max_connections=settings.max_connections,
+            reuse_port=reuse_port,
         )
+        metrics = MetricsEndpoint(app.engine, breakers={peer.name: peer.breaker for peer in app.peers})
         gateway = build_gateway(
-            app.use_cases, app.is_ready, chain=chain, guard=guard, max_body_bytes=settings.max_request_bytes
+            app.use_cases,
+            app.is_ready,
+            chain=chain,
+            guard=guard,
+            max_body_bytes=settings.max_request_bytes,
+            metrics=metrics,
         )
         rest_server = RestServer(
-            gateway, settings.bind_host, settings.http_port, tls=tls, max_connections=settings.max_connections
+            gateway,
+            settings.bind_host,
+            settings.http_port,
+            tls=tls,
+            max_connections=settings.max_connections,
+            reuse_port=reuse_port,
         )
         relay = build_relay(settings, database_url, bootstrap_servers)
         scheme = "https" if tls else "http"

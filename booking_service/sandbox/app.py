@@ -11,6 +11,7 @@ on purpose and check that the booking service converges.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import random
@@ -53,6 +54,10 @@ class Sandbox:
     fail_next: list[FailNext] = field(default_factory=list)
     idempotency: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    #: (path, traceparent) of the latest peer requests that carried a W3C trace context.
+    traceparents: collections.deque[tuple[str, str]] = field(
+        default_factory=lambda: collections.deque(maxlen=200)
+    )
     #: How long a "timeout" fault keeps the caller waiting.
     hang_seconds: float = 30.0
 
@@ -136,6 +141,8 @@ class SandboxApp:
             s = self.sandbox
             if peer != "admin":
                 s.calls.append((method, path))
+                if "traceparent" in headers:
+                    s.traceparents.append((path, headers["traceparent"]))
                 faults = s.faults[peer]
                 if faults.latency_ms:
                     await asyncio.sleep(faults.latency_ms / 1000)
@@ -270,6 +277,7 @@ class SandboxApp:
             "intents": [i.as_json() for i in s.payments.intents.values()],
             "refunds": list(s.payments.refunds.values()),
             "calls": len(s.calls),
+            "traceparents": [{"path": p, "traceparent": t} for p, t in s.traceparents],
         }
 
     def _set_faults(self, b: dict[str, Any], _: re.Match[str]) -> dict[str, Any]:

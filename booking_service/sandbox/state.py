@@ -51,10 +51,7 @@ class Inventory:
         overlapping = [
             h
             for h in self.by_venue.get(venue_id, ())
-            if h.status == "held"
-            and h.start < end
-            and start < h.end
-            and h.reservation_id not in exclude
+            if h.status == "held" and h.start < end and start < h.end and h.reservation_id not in exclude
         ]
         points = sorted({start, *(h.start for h in overlapping if h.start > start)})
         peak = max(

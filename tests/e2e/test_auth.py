@@ -31,6 +31,7 @@ from booking_service.entrypoints.auth.tokens import TokenVerifier
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
+from booking_service.observability.metrics import MetricsEndpoint
 from tests.e2e.security_support import AUDIENCE, ISSUER, TokenMaker, hmac_token, public_pem, unsigned_token
 from tests.helpers import rich_error
 
@@ -53,15 +54,16 @@ def signing_key() -> rsa.RSAPrivateKey:
 
 
 async def _secured(
-    app: Application, key: rsa.RSAPrivateKey, limiter: RateLimiter | None
+    app: Application, key: rsa.RSAPrivateKey, limiter: RateLimiter | None, **open_to_all: bool
 ) -> AsyncIterator[Secured]:
     verifier = TokenVerifier(public_pem(key), ISSUER, AUDIENCE, timedelta(seconds=5))
-    guard = CallGuard(verifier=verifier, limiter=limiter)
+    guard = CallGuard(verifier=verifier, limiter=limiter, **open_to_all)
     chain = interceptors(guard)
     server = GrpcServer(app.use_cases, "127.0.0.1", 0, chain=chain)
-    rest_server = RestServer(
-        build_gateway(app.use_cases, app.is_ready, chain=chain, guard=guard), "127.0.0.1", 0
+    gateway = build_gateway(
+        app.use_cases, app.is_ready, chain=chain, guard=guard, metrics=MetricsEndpoint(app.engine)
     )
+    rest_server = RestServer(gateway, "127.0.0.1", 0)
     await server.start()
     await rest_server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
@@ -261,3 +263,22 @@ async def test_a_caller_over_its_rate_is_refused_while_another_is_served(limited
     assert (
         await grpc_error(limited.stub.GetBooking(request, metadata=other))
     ).code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_metrics_need_the_read_scope_unless_configured_open(
+    secured: Secured, app: Application, signing_key: rsa.RSAPrivateKey
+) -> None:
+    assert (await secured.rest.get("/metrics")).status_code == 401
+    writer = {"authorization": f"Bearer {secured.token('bookings.write')}"}
+    assert (await secured.rest.get("/metrics", headers=writer)).status_code == 403
+    reader = {"authorization": f"Bearer {secured.token('bookings.read')}"}
+    scraped = await secured.rest.get("/metrics", headers=reader)
+    assert scraped.status_code == 200
+    assert "booking_calls_total" in scraped.text
+    async for open_metrics in _secured(app, signing_key, None, public_metrics=True, public_reflection=True):
+        assert (await open_metrics.rest.get("/metrics")).status_code == 200
+        reflection = reflection_pb2_grpc.ServerReflectionStub(open_metrics.channel)
+        ask = reflection_pb2.ServerReflectionRequest(list_services="")
+        answers = [a async for a in reflection.ServerReflectionInfo(iter([ask]))]
+        assert answers
+        assert (await open_metrics.rest.get(f"/api/v1/bookings/{uuid.uuid4()}")).status_code == 401

@@ -38,6 +38,8 @@ import asyncpg
 from confluent_kafka import KafkaError, Message, Producer
 
 from booking_service.adapters.outbox import PARTITIONS
+from booking_service.observability.metrics import OUTBOX_PUBLISHED
+from booking_service.observability.tracing import ProducerSpan, producer_span
 
 log = logging.getLogger("booking_service.relay")
 
@@ -175,7 +177,8 @@ class OutboxRelay:
     async def _publish_round(self, conn: asyncpg.Connection) -> tuple[int, bool]:
         """Publishes one batch of unsent rows; returns how many were published, and whether any failed."""
         rows = await conn.fetch(
-            "SELECT id, event_id, booking_id, event_type, payload, occurred_at FROM booking_outbox "
+            "SELECT id, event_id, booking_id, event_type, payload, occurred_at, trace_context "
+            "FROM booking_outbox "
             "WHERE sent_at IS NULL AND partition = ANY($1::smallint[]) ORDER BY id LIMIT $2",
             sorted(self.held),
             self._settings.batch_size,
@@ -188,6 +191,7 @@ class OutboxRelay:
                 "UPDATE booking_outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", delivered
             )
             self.published += len(delivered)
+            OUTBOX_PUBLISHED.inc(len(delivered))
         return len(delivered), len(delivered) < len(rows)
 
     def _publish(self, rows: Sequence[asyncpg.Record]) -> list[int]:
@@ -195,11 +199,17 @@ class OutboxRelay:
         each booking only the rows before its first failure (so its order holds on the retry)."""
         outcome: dict[int, KafkaError | None] = {}
         topic = self._settings.topic
+        spans: list[ProducerSpan] = []
         for row in rows:
-            headers = self._headers(row)
+            span = producer_span(topic, str(row["event_id"]), str(row["booking_id"]), row["trace_context"])
+            spans.append(span)
+            headers = [*self._headers(row), *span.headers]
 
-            def delivered(error: KafkaError | None, _: Message, row_id: int = row["id"]) -> None:
+            def delivered(
+                error: KafkaError | None, _: Message, row_id: int = row["id"], span: ProducerSpan = span
+            ) -> None:
                 outcome[row_id] = error
+                span.end(error)
 
             while True:
                 try:
@@ -214,6 +224,8 @@ class OutboxRelay:
                 except BufferError:  # the local queue is full: let it drain
                     self._producer.poll(0.1)
         self._producer.flush()
+        for span in spans:
+            span.end("no delivery report")  # those reported have ended already
         acknowledged, failed_bookings = [], set()
         for row in rows:
             error = outcome.get(row["id"], "no delivery report")
@@ -230,7 +242,7 @@ class OutboxRelay:
         return acknowledged
 
     def _headers(self, row: asyncpg.Record) -> list[tuple[str, str | bytes | None]]:
-        """The CloudEvents Kafka binding, binary mode."""
+        """The CloudEvents Kafka binding, binary mode (the trace headers are added beside them)."""
         return [
             ("ce_specversion", b"1.0"),
             ("ce_id", str(row["event_id"]).encode()),

@@ -1,5 +1,6 @@
 """One peer over HTTP: a pooled httpx client with per-call timeouts, bounded retries with backoff and
-jitter on transient failures only, a circuit breaker, and the request id passed on.
+jitter on transient failures only, a circuit breaker, and the request id and (when tracing is on)
+the W3C trace context passed on, with a CLIENT span per request.
 
 Transient: a connection that could not be made, a timeout, a dropped connection, 502, 503 or 504.
 Retrying those is safe because every mutating call carries its idempotency key. A 4xx is an answer,
@@ -12,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from typing import Any
 
 import httpx
 
 from booking_service.adapters.peers.breaker import CircuitBreaker
 from booking_service.domain.errors import PeerUnavailable
+from booking_service.observability.metrics import observe_peer_request
+from booking_service.observability.tracing import peer_span
 from booking_service.request_context import request_id_var
 
 log = logging.getLogger("booking_service.peers")
@@ -61,19 +65,26 @@ class PeerHttp:
             headers["Idempotency-Key"] = key
         for attempt in range(self._retries + 1):
             if not self.breaker.allow():
+                observe_peer_request(self.name, "short_circuited")
                 raise PeerUnavailable(
                     f"The {self.name} service is failing; its circuit is open. Retry shortly.",
                     {"peer": self.name, "circuit": "open"},
                 )
+            started = time.perf_counter()
             try:
-                response = await self._client.request(method, path, json=body, headers=headers)
+                with peer_span(self.name, method, self._client.base_url, path, headers, attempt) as span:
+                    response = await self._client.request(method, path, json=body, headers=headers)
+                    span.answered(response.status_code)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
                 if response.status_code not in _TRANSIENT_STATUSES and response.status_code < 500:
                     self.breaker.succeeded()
+                    outcome = "ok" if response.status_code < 400 else "rejected"
+                    observe_peer_request(self.name, outcome, time.perf_counter() - started)
                     return self._answer(response)
                 problem = f"HTTP {response.status_code}"
+            observe_peer_request(self.name, "failed", time.perf_counter() - started)
             self.breaker.failed()
             log.warning(
                 "peer call failed",

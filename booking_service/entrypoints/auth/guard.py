@@ -77,12 +77,14 @@ class CallGuard:
         """The caller, if this call may go ahead; CallRefused otherwise."""
         if method.startswith(scopes.HEALTH_PREFIX):
             return ANONYMOUS
+        if method in self._public:  # reflection or /metrics, when configured open to all
+            self._limit(ANONYMOUS, peer)
+            return ANONYMOUS
         caller = self._authenticate(metadata, auth_context)
         self._limit(caller, peer)
-        if method not in self._public:
-            scope = scopes.required_scope(method, request)
-            if scope not in caller.scopes:
-                raise missing_scope(scope)
+        scope = scopes.required_scope(method, request)
+        if scope not in caller.scopes:
+            raise missing_scope(scope)
         return caller
 
     def _authenticate(self, metadata: Metadata, auth_context: AuthContext) -> Caller:

@@ -22,6 +22,8 @@ from booking_service.entrypoints.auth.refusal import CallRefused
 from booking_service.entrypoints.auth.scopes import HEALTH_PREFIX
 from booking_service.entrypoints.grpc.errors import code_for, internal_status, refusal_status, status_of
 from booking_service.entrypoints.grpc.limits import CallLimits
+from booking_service.observability.metrics import observe_call
+from booking_service.observability.tracing import server_span
 from booking_service.request_context import request_id_var
 
 log = logging.getLogger("booking_service.access")
@@ -74,54 +76,63 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             code, reason, caller = grpc.StatusCode.OK, "", ""
-            try:
-                await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
-                admitted = guard.admit(method, request, metadata, context.auth_context(), context.peer())
-                caller = admitted.subject
-                caller_var.set(admitted)
-                limits.enter()
+            booking_id: str = getattr(request, "booking_id", "")
+            transport = getattr(context, "transport", "grpc")  # "rest" from the gateway
+            with server_span(method, transport, metadata) as span:
                 try:
-                    async with asyncio.timeout(limits.deadline(context.time_remaining())) as deadline:
-                        return await behavior(request, context)
-                except TimeoutError:
-                    if not deadline.expired():
-                        raise
-                    code, reason = grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"
-                    await context.abort(code, "The call did not finish within its deadline.")
+                    await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+                    admitted = guard.admit(method, request, metadata, context.auth_context(), context.peer())
+                    caller = admitted.subject
+                    caller_var.set(admitted)
+                    limits.enter()
+                    try:
+                        async with asyncio.timeout(limits.deadline(context.time_remaining())) as deadline:
+                            response = await behavior(request, context)
+                            booking_id = getattr(response, "booking_id", booking_id)  # a new booking's
+                            return response
+                    except TimeoutError:
+                        if not deadline.expired():
+                            raise
+                        code, reason = grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"
+                        await context.abort(code, "The call did not finish within its deadline.")
+                    finally:
+                        limits.leave()
+                except CallRefused as refusal:
+                    code, reason = refusal.code, refusal.reason
+                    await context.abort(**_abort_args(rpc_status.to_status(refusal_status(refusal))))
+                except BookingError as error:
+                    code, reason = code_for(error), error.reason
+                    await context.abort(**_abort_args(rpc_status.to_status(status_of(error))))
+                except grpc.aio.AbortError:
+                    code = context.code() or code
+                    raise
+                except asyncio.CancelledError:
+                    code = grpc.StatusCode.CANCELLED
+                    raise
+                except Exception:
+                    code, reason = grpc.StatusCode.INTERNAL, "INTERNAL"
+                    log.exception("unexpected error", extra={"method": method, "request_id": request_id})
+                    await context.abort(**_abort_args(rpc_status.to_status(internal_status(request_id))))
                 finally:
-                    limits.leave()
-            except CallRefused as refusal:
-                code, reason = refusal.code, refusal.reason
-                await context.abort(**_abort_args(rpc_status.to_status(refusal_status(refusal))))
-            except BookingError as error:
-                code, reason = code_for(error), error.reason
-                await context.abort(**_abort_args(rpc_status.to_status(status_of(error))))
-            except grpc.aio.AbortError:
-                code = context.code() or code
-                raise
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception:
-                code, reason = grpc.StatusCode.INTERNAL, "INTERNAL"
-                log.exception("unexpected error", extra={"method": method, "request_id": request_id})
-                await context.abort(**_abort_args(rpc_status.to_status(internal_status(request_id))))
-            finally:
-                log.log(
-                    level,
-                    "rpc",
-                    extra={
-                        "method": method,
-                        "code": code.name,
-                        "reason": reason,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "caller": caller,
-                        "peer": context.peer(),
-                        "transport": getattr(context, "transport", "grpc"),  # "rest" from the gateway
-                        "request_id": request_id,
-                    },
-                )
-                request_id_var.reset(token)
+                    elapsed = time.perf_counter() - started
+                    span.set_code(code)
+                    observe_call(transport, method, code.name, elapsed)
+                    log.log(
+                        level,
+                        "rpc",
+                        extra={
+                            "method": method,
+                            "code": code.name,
+                            "reason": reason,
+                            "duration_ms": round(elapsed * 1000, 2),
+                            "caller": caller,
+                            "peer": context.peer(),
+                            "transport": transport,
+                            "request_id": request_id,
+                            "booking_id": booking_id,  # ids, never guest data
+                        },
+                    )
+                    request_id_var.reset(token)
 
         return call
 

@@ -33,9 +33,13 @@ class GrpcServer:
         tls: TlsFiles | None = None,
         max_message_bytes: int = 4 << 20,
         max_connections: int | None = None,
+        reuse_port: bool = False,
     ) -> None:
         options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", max_message_bytes),
+            # gRPC shares ports by default; only workers of one `serve --workers` may (a second
+            # service started on a taken port must fail, not silently take half the calls).
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ]
         if max_connections is not None:
             options.append(("grpc.max_allowed_incoming_connections", max_connections))

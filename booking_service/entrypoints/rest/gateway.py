@@ -23,7 +23,9 @@ from google.rpc import error_details_pb2, status_pb2
 
 from booking_service.domain.errors import ValidationFailed
 from booking_service.entrypoints.auth.guard import CallGuard
-from booking_service.entrypoints.grpc.errors import internal_status, rich_status, status_of
+from booking_service.entrypoints.auth.refusal import CallRefused
+from booking_service.entrypoints.auth.scopes import METRICS
+from booking_service.entrypoints.grpc.errors import internal_status, refusal_status, rich_status, status_of
 from booking_service.entrypoints.grpc.in_process import InProcessInvoker
 from booking_service.entrypoints.rest import marshal
 from booking_service.entrypoints.rest.binding import BindingError, bind
@@ -32,6 +34,7 @@ from booking_service.entrypoints.rest.docs import ASSET_PREFIX, DocsAssets
 from booking_service.entrypoints.rest.routes import MethodNotAllowed, RouteTable
 from booking_service.entrypoints.rest.status_headers import status_headers
 from booking_service.entrypoints.rest.status_map import CODE_BY_NUMBER, HTTP_STATUS
+from booking_service.observability.metrics import MetricsEndpoint
 
 log = logging.getLogger("booking_service.http")
 
@@ -77,6 +80,7 @@ class RestGateway:
         docs: DocsAssets,
         guard: CallGuard,
         max_body_bytes: int = 1 << 20,
+        metrics: MetricsEndpoint | None = None,
     ) -> None:
         self._invoker = invoker
         self._routes = routes
@@ -85,6 +89,7 @@ class RestGateway:
         self._docs = docs
         self._max_body = max_body_bytes
         self._guard = guard
+        self._metrics = metrics
         self.draining = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -99,7 +104,7 @@ class RestGateway:
         started = time.perf_counter()
         responder = marshal.for_accept(headers.get("accept", ""))
         try:
-            answer = await self._fixed(method, path) or await self._rpc(
+            answer = await self._fixed(method, path, scope, headers) or await self._rpc(
                 scope, receive, headers, request_id, responder
             )
         except _Refusal as refusal:
@@ -134,8 +139,8 @@ class RestGateway:
         )
         await send({"type": "http.response.body", "body": answer.body})
 
-    async def _fixed(self, method: str, path: str) -> _Answer | None:
-        """Health, the OpenAPI document and the docs pages."""
+    async def _fixed(self, method: str, path: str, scope: Scope, headers: dict[str, str]) -> _Answer | None:
+        """Health, metrics, the OpenAPI document and the docs pages."""
         if method not in ("GET", "HEAD"):
             return None
         if path == "/healthz":
@@ -143,6 +148,10 @@ class RestGateway:
         if path == "/readyz":
             ready = not self.draining and await self._ready()
             return _Answer(200, b'{"status":"ready"}') if ready else _Answer(503, b'{"status":"not ready"}')
+        if path == "/metrics" and self._metrics is not None:
+            self._admit(METRICS, scope, headers)
+            body, content_type = await self._metrics.render()
+            return _Answer(200, body, content_type)
         if path == "/openapi.json":
             return _Answer(200, self._openapi)
         if path in ("/docs", "/docs/"):
@@ -152,6 +161,14 @@ class RestGateway:
         if path.startswith(ASSET_PREFIX) and (asset := self._docs.asset(path)) is not None:
             return _Answer(200, asset[0], asset[1], [(b"cache-control", b"public, max-age=86400")])
         return None
+
+    def _admit(self, resource: str, scope: Scope, headers: dict[str, str]) -> None:
+        """The guard's decision for what the gateway serves itself (the RPCs meet it in the chain)."""
+        metadata = tuple((name, headers[name]) for name in ("authorization", "x-actor") if name in headers)
+        try:
+            self._guard.admit(resource, None, metadata, _auth_context(scope), _peer(scope))
+        except CallRefused as refusal:
+            raise _Refusal(refusal_status(refusal), HTTP_STATUS[refusal.code]) from None
 
     async def _rpc(
         self,

@@ -13,6 +13,8 @@ from typing import Protocol
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
+from booking_service.entrypoints.logs import redact
+
 
 class UnreadableBody(ValueError):
     """The body cannot be read as the request message; the message says why."""
@@ -41,7 +43,10 @@ class JsonMarshaler:
         try:
             json_format.ParseDict(value, message, ignore_unknown_fields=False)
         except (json_format.ParseError, ValueError) as exc:  # ValueError: a lone surrogate, say
-            raise UnreadableBody(f"The body does not fit {message.DESCRIPTOR.name}: {exc}") from None
+            # The parser quotes a value it cannot place (a phone number sent as party_size, say).
+            raise UnreadableBody(
+                f"The body does not fit {message.DESCRIPTOR.name}: {redact(str(exc))}"
+            ) from None
 
     def encode(self, message: Message, *, unpopulated: bool = True) -> bytes:
         value = json_format.MessageToDict(

@@ -15,6 +15,7 @@ from booking_service.entrypoints.rest.docs import DocsAssets
 from booking_service.entrypoints.rest.gateway import RestGateway
 from booking_service.entrypoints.rest.routes import RouteTable
 from booking_service.entrypoints.tls import TlsFiles
+from booking_service.observability.metrics import MetricsEndpoint
 from booking_service.service_layer.use_cases import UseCases
 
 TITLE = "booking-service"
@@ -27,6 +28,7 @@ def build_gateway(
     chain: Sequence[grpc.aio.ServerInterceptor] | None = None,
     guard: CallGuard | None = None,
     max_body_bytes: int = 1 << 20,
+    metrics: MetricsEndpoint | None = None,
 ) -> RestGateway:
     """`chain` and `guard`: the ones the gRPC server uses (the guard also decides who reads /metrics)."""
     routes = RouteTable.from_services([SERVICE])
@@ -42,6 +44,7 @@ def build_gateway(
         docs=DocsAssets(TITLE),
         guard=guard or CallGuard(),
         max_body_bytes=max_body_bytes,
+        metrics=metrics,
     )
 
 
@@ -54,6 +57,7 @@ class RestServer(AsgiServer):
         *,
         tls: TlsFiles | None = None,
         max_connections: int | None = None,
+        reuse_port: bool = False,
     ) -> None:
         super().__init__(
             gateway,
@@ -61,6 +65,7 @@ class RestServer(AsgiServer):
             port,
             tls=tls.uvicorn_options() if tls else None,
             max_connections=max_connections,
+            reuse_port=reuse_port,
         )
         self.gateway = gateway
 

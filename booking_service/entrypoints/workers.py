@@ -1,0 +1,105 @@
+"""`booking-service serve --workers N`: N processes serving the same two ports, so that the service
+uses every core (one Python process runs on one).
+
+The supervisor owns what must exist once: the embedded PostgreSQL, the embedded broker and the
+sandbox peers (each only when not configured), and the migrations. Each worker is a `serve --worker`
+given those addresses in its environment; it binds the ports with SO_REUSEPORT and the kernel spreads
+new connections across the workers. Everything a worker runs in the background is safe to run N
+times: the relay's partitions are taken under advisory locks, sagas are recovered under a fencing
+counter, and the sweeper's changes are conditional updates. SIGTERM or SIGINT is passed on to every
+worker, which drains as a single `serve` does; a worker that dies is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+
+from booking_service.adapters import migrations
+from booking_service.config import ConfigError, Settings
+from booking_service.entrypoints.events import events_broker
+from booking_service.entrypoints.sandbox import peer_urls
+from booking_service.entrypoints.serve import database, refuse_open_on_network, stop_signals
+
+log = logging.getLogger("booking_service")
+#: A worker that dies more often than this is not restarted again: the supervisor stops.
+MAX_RESTARTS_PER_MINUTE = 5
+
+
+async def supervise(settings: Settings, workers: int) -> int:
+    """Runs `workers` serving processes until SIGTERM; the exit status for the command line."""
+    settings.check()
+    refuse_open_on_network(settings)
+    if settings.grpc_port == 0 or settings.http_port == 0:
+        raise ConfigError("--workers needs fixed ports (GRPC_PORT and HTTP_PORT must not be 0)")
+    with stop_signals() as stop:
+        async with (
+            database(settings) as database_url,
+            events_broker(settings) as bootstrap_servers,
+            peer_urls(settings) as peers,
+        ):
+            await migrations.upgrade(database_url)
+            env = {
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+                "INVENTORY_SERVICE_URL": peers.inventory,
+                "PRICING_SERVICE_URL": peers.pricing,
+                "PAYMENT_SERVICE_URL": peers.payments,
+                "GRPC_PORT": str(settings.grpc_port),
+                "HTTP_PORT": str(settings.http_port),
+                "BIND_HOST": settings.bind_host,
+                "BOOKING_DATA_DIR": str(settings.data_dir),
+            }
+            return await _run_workers(env, workers, stop, settings.shutdown_grace.total_seconds())
+
+
+async def _run_workers(env: dict[str, str], count: int, stop: asyncio.Event, grace: float) -> int:
+    processes = [await _spawn(env, index) for index in range(count)]
+    log.info("workers started", extra={"workers": count, "pids": [p.pid for p in processes]})
+    restarts: list[float] = []
+    status = 0
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await stop.wait()
+        for index, process in enumerate(processes):
+            if process.returncode is None or stop.is_set():
+                continue
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < 60] + [now]
+            log.error("worker exited", extra={"worker": index, "exit_status": process.returncode})
+            if len(restarts) > MAX_RESTARTS_PER_MINUTE:
+                log.error("workers keep dying; stopping the service")
+                stop.set()
+                status = 1
+                break
+            processes[index] = await _spawn(env, index)
+    for process in processes:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+    try:
+        async with asyncio.timeout(grace + 10):
+            await asyncio.gather(*(p.wait() for p in processes))
+    except TimeoutError:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+    log.info("workers stopped")
+    return status
+
+
+async def _spawn(env: dict[str, str], index: int) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "booking_service.entrypoints.cli",
+        "serve",
+        "--worker",
+        env={**env, "BOOKING_WORKER_INDEX": str(index)},
+    )

@@ -1,0 +1,1 @@
+"""What the service shows operators about itself: Prometheus metrics."""
