@@ -1,8 +1,8 @@
--- The SQL of one CreateBooking with an idempotency key, as the service runs it (see
--- service_layer/sagas/create.py): claim the key; record the saga; record the inventory hold; then in
--- one transaction the booking (the exclusion constraint checks the slot), its first history row, the
--- key's stored answer, the saga's end and the booking.created event in the outbox (whose trigger
--- notifies the relay). Ids are derived from random numbers so that no statement needs a round trip
+-- The SQL of one CreateBooking with an idempotency key (no prepayment), as the service runs it (see
+-- service_layer/sagas/create.py): claim the key and record the saga in one transaction; then, after
+-- the peers, in one transaction the booking (the exclusion constraint checks the slot), its first
+-- history row, the key's stored answer, the saga's end and the booking.created event in the outbox
+-- (whose trigger notifies the relay). Ids are derived from random numbers so that no statement needs a round trip
 -- of its own. bench/run.py runs it with pgbench -M prepared: the ceiling for CreateBooking.
 \set n random(1, 9000000000000000)
 \set partition :n % 16
@@ -11,18 +11,10 @@ INSERT INTO idempotency_keys (scope, key, fingerprint, response, created_at, exp
   VALUES ('CreateBooking', 'pgb-' || :client_id || '-' || :n, '\x0123456789abcdef0123456789abcdef'::bytea, NULL,
           now(), now() + interval '1 day')
   ON CONFLICT DO NOTHING RETURNING scope;
-COMMIT;
-BEGIN;
 INSERT INTO booking_sagas (saga_id, booking_id, kind, status, step, data, attempts, error, lease_until, created_at, updated_at)
   VALUES (md5('s' || :client_id || '-' || :n)::uuid, md5('b' || :client_id || '-' || :n)::uuid, 'create', 'running',
           'started', jsonb_build_object('unit_id', 'pgb-' || :n, 'quote', repeat('q', 120)), 0, '',
           now() + interval '60 seconds', now(), now());
-COMMIT;
-BEGIN;
-UPDATE booking_sagas SET status = 'running', step = 'reserved',
-    data = jsonb_build_object('unit_id', 'pgb-' || :n, 'quote', repeat('q', 120), 'hold', repeat('h', 36)),
-    error = '', lease_until = now() + interval '60 seconds', updated_at = now()
-  WHERE saga_id = md5('s' || :client_id || '-' || :n)::uuid AND attempts = 0;
 COMMIT;
 BEGIN;
 INSERT INTO bookings (booking_id, booking_reference, guest_id, guest_name, guest_email, guest_phone, venue_id,

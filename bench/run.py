@@ -144,6 +144,25 @@ def _children(pid: int) -> list[int]:
     return found + [c for child in found for c in _children(child)]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children so far."""
+    ticks = 0
+    for one in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK"), sum(values) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -301,6 +320,7 @@ def main() -> None:
         for scenario in args.only:
             for transport in ("grpc", "rest"):
                 for concurrency in CONCURRENCY:
+                    cpu_before, machine_before = cpu_seconds(service.pid), machine_busy()
                     row = load.ask(
                         command="measure",
                         transport=transport,
@@ -310,7 +330,17 @@ def main() -> None:
                         duration=seconds,
                         **target,
                     )
-                    row = {"name": scenario, "transport": transport, "concurrency": concurrency, **row}
+                    wall = seconds + warmup
+                    busy, total = (b - a for a, b in zip(machine_before, machine_busy(), strict=True))
+                    row = {
+                        "name": scenario,
+                        "transport": transport,
+                        "concurrency": concurrency,
+                        **row,
+                        # Diagnostics: how much of a core the service used, and how busy the machine was.
+                        "service_cpu": round((cpu_seconds(service.pid) - cpu_before) / wall, 2),
+                        "machine_cpu": round(busy / total, 2) if total else None,
+                    }
                     results.append(row)
                     print(report.row_line(row), flush=True)
 

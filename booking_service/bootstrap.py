@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from booking_service.adapters.booking_reads import PostgresBookingReads
 from booking_service.adapters.database import create_engine
 from booking_service.adapters.peers.breaker import CircuitBreaker
 from booking_service.adapters.peers.clients import InventoryClient, PaymentsClient, PricingClient
@@ -94,6 +95,7 @@ def bootstrap(
         clock=clock,
         policy=policy,
         peers=Peers(InventoryClient(inventory), PricingClient(pricing), PaymentsClient(payments)),
+        reads=PostgresBookingReads(engine),
         saga_lease=settings.saga_lease,
     )
     use_cases = UseCases(ctx, PageTokens(settings.page_token_secret.encode()))

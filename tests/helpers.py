@@ -70,3 +70,16 @@ def create_command(
         party_size=party_size,
         idempotency_key=key,
     )
+
+
+class BrokenReads:
+    """A read side that fails as a bug would (for the tests of unexpected failures)."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+    async def get(self, booking_id: str) -> None:
+        raise RuntimeError(self.detail)
+
+    async def get_by_reference(self, reference: str) -> None:
+        raise RuntimeError(self.detail)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,6 +20,11 @@ from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import IdempotencyStore, StoredKey
 
 _k = idempotency_keys.c
+
+# Built once: the hot path passes only parameters, so SQLAlchemy neither rebuilds nor re-keys the
+# statement on every call (its compiled form is cached by the statement's shape).
+_CLAIM = insert(idempotency_keys).on_conflict_do_nothing().returning(_k.key)
+_COMPLETE = update(idempotency_keys).where(_k.scope == bindparam("_scope"), _k.key == bindparam("_key"))
 
 
 class SqlAlchemyIdempotencyStore(IdempotencyStore):
@@ -37,9 +42,7 @@ class SqlAlchemyIdempotencyStore(IdempotencyStore):
             "created_at": now,
             "expires_at": now + ttl,
         }
-        inserted = await self._conn.execute(
-            insert(idempotency_keys).values(values).on_conflict_do_nothing().returning(_k.key)
-        )
+        inserted = await self._conn.execute(_CLAIM, values)
         if inserted.first() is not None:
             return None
         row = (
@@ -66,11 +69,7 @@ class SqlAlchemyIdempotencyStore(IdempotencyStore):
         return StoredKey(bytes(row.fingerprint), response)
 
     async def complete(self, scope: str, key: str, response: Booking) -> None:
-        await self._conn.execute(
-            update(idempotency_keys)
-            .where(_k.scope == scope, _k.key == key)
-            .values(response=snapshot(response))
-        )
+        await self._conn.execute(_COMPLETE, {"_scope": scope, "_key": key, "response": snapshot(response)})
 
     async def release(self, scope: str, key: str) -> None:
         await self._conn.execute(delete(idempotency_keys).where(_k.scope == scope, _k.key == key))

@@ -26,6 +26,12 @@ from booking_service.service_layer.unit_of_work import BookingQuery, BookingRepo
 _b = bookings.c
 _h = booking_status_history.c
 
+# Built once; each call passes only parameters (see idempotency_store.py).
+_INSERT = insert(bookings)
+_UPDATE = update(bookings).where(
+    _b.booking_id == bindparam("_booking_id"), _b.version == bindparam("_stored_version")
+)
+
 
 class SqlAlchemyBookingRepository(BookingRepository):
     def __init__(self, conn: AsyncConnection) -> None:
@@ -34,7 +40,7 @@ class SqlAlchemyBookingRepository(BookingRepository):
 
     async def add(self, booking: Booking) -> None:
         try:
-            await self._conn.execute(insert(bookings).values(booking_row(booking)))
+            await self._conn.execute(_INSERT, booking_row(booking))
         except IntegrityError as exc:
             raise self._integrity_error(exc, booking) from exc
         await self._store_history(booking)
@@ -52,13 +58,9 @@ class SqlAlchemyBookingRepository(BookingRepository):
             return
         row = booking_row(booking)
         del row["booking_id"], row["booking_reference"], row["create_time"]
-        statement = (
-            update(bookings)
-            .where(_b.booking_id == booking.booking_id, _b.version == booking.stored_version)
-            .values(row)
-        )
+        row |= {"_booking_id": booking.booking_id, "_stored_version": booking.stored_version}
         try:
-            result = await self._conn.execute(statement)
+            result = await self._conn.execute(_UPDATE, row)
         except IntegrityError as exc:
             raise self._integrity_error(exc, booking) from exc
         if result.rowcount != 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,6 +21,17 @@ from booking_service.observability.metrics import (
 from booking_service.service_layer.sagas.log import COMPENSATED, RUNNING, Saga, SagaLog, SagaTakenOver
 
 _s = booking_sagas.c
+_before = booking_sagas.alias("saga_before")  # the row as it was: tells a new step from a hand-off
+
+# Built once; each call passes only parameters (see idempotency_store.py). A save lands only while
+# the saga is still this process's (the fencing counter `attempts`) and still running.
+_INSERT = insert(booking_sagas)
+_SAVE = (
+    update(booking_sagas)
+    .where(_s.saga_id == bindparam("_saga_id"), _s.attempts == bindparam("_attempts"), _s.status == RUNNING)
+    .where(_before.c.saga_id == _s.saga_id)
+    .returning(_before.c.step)
+)
 
 
 class SqlAlchemySagaLog(SagaLog):
@@ -41,36 +52,35 @@ class SqlAlchemySagaLog(SagaLog):
 
     async def _insert(self, saga: Saga) -> None:
         await self._conn.execute(
-            insert(booking_sagas).values(
-                saga_id=saga.saga_id,
-                booking_id=saga.booking_id,
-                kind=saga.kind,
-                status=saga.status,
-                step=saga.step,
-                data=saga.data,
-                attempts=saga.attempts,
-                error=saga.error,
-                lease_until=saga.lease_until,
-                created_at=saga.created_at,
-                updated_at=saga.created_at,
-            )
+            _INSERT,
+            {
+                "saga_id": saga.saga_id,
+                "booking_id": saga.booking_id,
+                "kind": saga.kind,
+                "status": saga.status,
+                "step": saga.step,
+                "data": saga.data,
+                "attempts": saga.attempts,
+                "error": saga.error,
+                "lease_until": saga.lease_until,
+                "created_at": saga.created_at,
+                "updated_at": saga.created_at,
+            },
         )
 
     async def save(self, saga: Saga, now: datetime) -> None:
-        before = booking_sagas.alias("saga_before")  # the row as it was: tells a new step from a hand-off
         result = await self._conn.execute(
-            update(booking_sagas)
-            .where(_s.saga_id == saga.saga_id, _s.attempts == saga.attempts, _s.status == RUNNING)
-            .where(before.c.saga_id == _s.saga_id)
-            .values(
-                status=saga.status,
-                step=saga.step,
-                data=saga.data,
-                error=saga.error,
-                lease_until=saga.lease_until,
-                updated_at=now,
-            )
-            .returning(before.c.step)
+            _SAVE,
+            {
+                "_saga_id": saga.saga_id,
+                "_attempts": saga.attempts,
+                "status": saga.status,
+                "step": saga.step,
+                "data": saga.data,
+                "error": saga.error,
+                "lease_until": saga.lease_until,
+                "updated_at": now,
+            },
         )
         step_before = result.scalar_one_or_none()
         if step_before is None:

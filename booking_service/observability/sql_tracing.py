@@ -10,6 +10,8 @@ saga recovery, the readiness probe) makes no span: every poll would be a trace o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from opentelemetry import trace
@@ -68,3 +70,34 @@ def _end_statement(context: ExecutionContext | None, error: str | None) -> None:
         span.set_attribute("error.type", error)
         span.set_status(StatusCode.ERROR, error)
     span.end()
+
+
+@contextlib.contextmanager
+def driver_statement(engine: AsyncEngine, statement: str) -> Iterator[None]:
+    """The same span for a statement run on the driver directly (the read side skips SQLAlchemy's
+    execution path, and so its events), with the same two promises."""
+    tracer = tracing.active_tracer()
+    if tracer is None or not trace.get_current_span().get_span_context().is_valid:
+        yield
+        return
+    operation = statement.lstrip().split(None, 1)[0].upper()
+    attributes = {
+        "db.system": "postgresql",
+        "db.name": engine.url.database or "",
+        "server.address": engine.url.host or "",
+        "db.operation": operation,
+        "db.statement": statement,
+    }
+    with tracer.start_as_current_span(
+        operation,
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,  # the message may quote values
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield
+        except Exception as exc:
+            span.set_attribute("error.type", type(exc).__name__)
+            span.set_status(StatusCode.ERROR, type(exc).__name__)
+            raise

@@ -1,4 +1,4 @@
-"""What the use cases run with: units of work, the clock, the policy, the peers."""
+"""What the use cases run with: units of work, the read side, the clock, the policy, the peers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from booking_service.service_layer.peers import Peers
 from booking_service.service_layer.policy import Clock, Policy
+from booking_service.service_layer.reads import BookingReads
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -17,6 +18,7 @@ class Context:
     clock: Clock
     policy: Policy
     peers: Peers
+    reads: BookingReads
     #: How long a saga may run before the recovery worker may take it over (longer than the
     #: slowest saga with every peer call timing out and retried).
     saga_lease: timedelta = timedelta(seconds=60)

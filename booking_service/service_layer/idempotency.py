@@ -21,6 +21,7 @@ from booking_service.domain.commands import Command
 from booking_service.domain.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from booking_service.domain.model import Booking
 from booking_service.service_layer.context import Context
+from booking_service.service_layer.sagas.log import Saga
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 #: Fields that do not make two requests different.
@@ -86,12 +87,17 @@ async def release(uow: UnitOfWork, scope: str, key: str) -> None:
 IN_PROGRESS_WAIT_SECONDS = 10.0
 
 
-async def begin(ctx: Context, scope: str, key: str, command: Command) -> Booking | None:
+async def begin(
+    ctx: Context, scope: str, key: str, command: Command, *, saga: Saga | None = None
+) -> Booking | None:
     """Claims the key in a transaction of its own, for use cases that call peers between
     transactions. Returns the answer to replay, or None when this request owns the key; while an
     earlier request with the key is running, waits for it (then replays, or owns the key if that
-    one failed and released it)."""
+    one failed and released it). `saga`, the saga the request is about to run, is written in the
+    same transaction when the request owns the key (one round of BEGIN/COMMIT, not two)."""
     if not key:
+        if saga is not None:
+            await _start(ctx, saga)
         return None
     deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
     while True:
@@ -99,12 +105,21 @@ async def begin(ctx: Context, scope: str, key: str, command: Command) -> Booking
         try:
             async with uow:
                 replay = await claim(uow, scope, key, command, ctx.clock(), ctx.policy.idempotency_ttl)
+                if replay is None and saga is not None:
+                    await uow.sagas.add(saga)
                 await uow.commit()
                 return replay
         except IdempotencyKeyInProgress:
             if time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.05)
+
+
+async def _start(ctx: Context, saga: Saga) -> None:
+    uow = ctx.uow()
+    async with uow:
+        await uow.sagas.add(saga)
+        await uow.commit()
 
 
 async def abandon(ctx: Context, scope: str, key: str) -> None:

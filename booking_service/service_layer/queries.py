@@ -12,6 +12,7 @@ from booking_service.domain.reference import normalize_reference
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.validation import Violations
 from booking_service.service_layer.page_tokens import PageTokens
+from booking_service.service_layer.reads import BookingReads
 from booking_service.service_layer.unit_of_work import BookingQuery, UnitOfWork
 
 DEFAULT_PAGE_SIZE = 50
@@ -51,24 +52,22 @@ class BookingPage:
     next_page_token: str
 
 
-async def get_booking(booking_id: str, *, uow: UnitOfWork) -> Booking:
+async def get_booking(booking_id: str, *, reads: BookingReads) -> Booking:
     v = Violations()
     v.booking_id("booking_id", booking_id)
     v.raise_if_any()
-    async with uow:
-        booking = await uow.bookings.get(booking_id, with_history=True)
+    booking = await reads.get(booking_id)
     if booking is None:
         raise BookingNotFound(f"There is no booking {booking_id}.", {"booking_id": booking_id})
     return booking
 
 
-async def get_booking_by_reference(reference: str, *, uow: UnitOfWork) -> Booking:
+async def get_booking_by_reference(reference: str, *, reads: BookingReads) -> Booking:
     canonical = normalize_reference(reference)
     if canonical is None:
         problem = "is required" if not reference else "is not a booking reference such as BK-7KQ2M9XD"
         raise ValidationFailed([FieldViolation("booking_reference", problem)])
-    async with uow:
-        booking = await uow.bookings.get_by_reference(canonical, with_history=True)
+    booking = await reads.get_by_reference(canonical)
     if booking is None:
         raise BookingNotFound(f"There is no booking {canonical}.", {"booking_reference": canonical})
     return booking

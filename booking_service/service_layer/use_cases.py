@@ -50,10 +50,10 @@ class UseCases:
         return await change_booking.change_booking_status(cmd, ctx=self.ctx)
 
     async def get_booking(self, booking_id: str) -> Booking:
-        return await queries.get_booking(booking_id, uow=self.ctx.uow())
+        return await queries.get_booking(booking_id, reads=self.ctx.reads)
 
     async def get_booking_by_reference(self, reference: str) -> Booking:
-        return await queries.get_booking_by_reference(reference, uow=self.ctx.uow())
+        return await queries.get_booking_by_reference(reference, reads=self.ctx.reads)
 
     async def list_bookings(self, query: ListBookings) -> BookingPage:
         return await queries.list_bookings(query, uow=self.ctx.uow(), page_tokens=self.page_tokens)

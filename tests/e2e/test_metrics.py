@@ -165,7 +165,8 @@ async def test_a_create_counts_its_saga_steps_and_peer_requests(
         return after.count(name, **labels) - before.count(name, **labels)
 
     assert moved("booking_saga_steps_total", kind="create", step="started") == 1
-    assert moved("booking_saga_steps_total", kind="create", step="reserved") == 1
+    # Without a prepayment the hold is not written down before the last step (create.py says why).
+    assert moved("booking_saga_steps_total", kind="create", step="reserved") == 0
     assert moved("booking_saga_compensations_total", kind="create") == 0
     assert moved("booking_peer_requests_total", peer="pricing", outcome="ok") == 1
     assert moved("booking_peer_requests_total", peer="inventory", outcome="ok") == 1

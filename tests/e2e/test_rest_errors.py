@@ -16,6 +16,7 @@ from booking_service.bootstrap import bootstrap
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.entrypoints.rest.status_map import HTTP_STATUS
 from booking_service.service_layer.use_cases import UseCases
+from tests.helpers import BrokenReads
 
 Make = Callable[..., pb.CreateBookingRequest]
 API = "/api/v1/bookings"
@@ -164,7 +165,11 @@ async def test_an_unexpected_failure_is_500_and_reveals_nothing(app) -> None:
         raise RuntimeError("a secret stack detail")
 
     async with gateway(
-        replace(app.use_cases, ctx=replace(app.use_cases.ctx, uow=broken)), app.is_ready
+        replace(
+            app.use_cases,
+            ctx=replace(app.use_cases.ctx, uow=broken, reads=BrokenReads("a secret stack detail")),
+        ),
+        app.is_ready,
     ) as rest:
         response = await rest.get(f"{API}/{MISSING}", headers={"X-Request-Id": "boom-1"})
     assert response.status_code == 500

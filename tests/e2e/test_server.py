@@ -21,7 +21,7 @@ from booking_service.config import Settings
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.service_layer.use_cases import UseCases
 from tests.conftest import FakeClock
-from tests.helpers import rich_error
+from tests.helpers import BrokenReads, rich_error
 
 Make = Callable[..., pb.CreateBookingRequest]
 
@@ -117,7 +117,8 @@ async def test_an_unexpected_failure_is_internal_and_reveals_nothing(
     def broken_uow() -> object:
         raise RuntimeError("secret detail from deep inside")
 
-    use_cases = replace(app.use_cases, ctx=replace(app.use_cases.ctx, uow=broken_uow))
+    broken = replace(app.use_cases.ctx, uow=broken_uow, reads=BrokenReads("secret detail from deep inside"))
+    use_cases = replace(app.use_cases, ctx=broken)
     async with serving(use_cases) as (_, channel):
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await booking_pb2_grpc.BookingServiceStub(channel).GetBooking(

@@ -42,32 +42,31 @@ _REFERENCE_DRAWS = 5
 
 async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
     validate_create(cmd, ctx.clock())
-    replay = await idempotency.begin(ctx, SCOPE, cmd.idempotency_key, cmd)
-    if replay is not None:
-        return replay
     assert cmd.start_time is not None and cmd.end_time is not None and cmd.venue.venue_type is not None
     venue = Venue(cmd.venue.venue_id, cmd.venue.venue_type, cmd.venue.name, cmd.venue.time_zone)
     slot = TimeSlot(cmd.start_time, cmd.end_time)
     stay = Stay(venue.venue_id, venue.venue_type, cmd.unit_id or None, slot, cmd.party_size, venue.time_zone)
     booking_id = str(uuid.uuid4())
-    saga = await steps.start(
+    saga = steps.new_saga(
         ctx, KIND, booking_id, {"stay": steps.stay_json(stay), "idempotency": [SCOPE, cmd.idempotency_key]}
     )
+    # The key's claim and the saga's first row commit together.
+    replay = await idempotency.begin(ctx, SCOPE, cmd.idempotency_key, cmd, saga=saga)
+    if replay is not None:
+        return replay
     attempted: set[str] = set()
     try:
         pricing = await ctx.peers.pricing.calculate(stay, ctx.clock())
         attempted.add("reserve")
         reservation_id = await _reserve(ctx, booking_id, stay)
-        prepay = {"amount_minor": pricing.total.amount_minor, "currency": pricing.total.currency}
-        await steps.record(
-            ctx,
-            saga,
-            "reserved",
-            reservation_id=reservation_id,
-            prepay=prepay if pricing.requires_prepayment else None,
-        )
         intent_id = ""
-        if pricing.requires_prepayment:
+        if not pricing.requires_prepayment:
+            # No durable record needed: the next step is the last, and a saga found at "started"
+            # asks the inventory again with the reserve key, which returns the hold to release.
+            saga.data["reservation_id"] = reservation_id
+        else:
+            prepay = {"amount_minor": pricing.total.amount_minor, "currency": pricing.total.currency}
+            await steps.record(ctx, saga, "reserved", reservation_id=reservation_id, prepay=prepay)
             attempted.add("intent")
             intent = await ctx.peers.payments.create_intent(
                 step_key(booking_id, "intent"), booking_id, pricing.total

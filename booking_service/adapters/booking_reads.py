@@ -1,0 +1,86 @@
+"""The read side on PostgreSQL: one prepared statement per read, on the driver directly.
+
+SQLAlchemy's execution path costs more CPU than the whole round trip to the database (about 1.5 ms
+against 0.2 ms per GetBooking, measured with bench/run.py --profile): building, caching and compiling
+the statement, two statements for the booking and its history, and a transaction around them. Here
+the booking and its history (an array of rows, typed by the driver) come back from one statement,
+prepared once per connection by asyncpg. The engine still owns the pool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from booking_service.adapters.errors import translate
+from booking_service.adapters.rows import booking_of, history_of
+from booking_service.adapters.tables import bookings
+from booking_service.domain.model import Booking
+from booking_service.observability.sql_tracing import driver_statement
+from booking_service.service_layer.reads import BookingReads
+
+_HISTORY_FIELDS = (
+    "version",
+    "from_status",
+    "to_status",
+    "reason",
+    "actor",
+    "source",
+    "changed_fields",
+    "change_time",
+)
+_SELECT = (
+    "SELECT "
+    + ", ".join(f"b.{column.name}" for column in bookings.c)
+    + ", ARRAY(SELECT ROW("
+    + ", ".join(f"h.{name}" for name in _HISTORY_FIELDS)
+    + ") FROM booking_status_history h WHERE h.booking_id = b.booking_id ORDER BY h.version) AS history"
+    + " FROM bookings b"
+)
+BY_ID = _SELECT + " WHERE b.booking_id = $1::uuid"
+BY_REFERENCE = _SELECT + " WHERE b.booking_reference = $1"
+
+
+class PostgresBookingReads(BookingReads):
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, booking_id: str) -> Booking | None:
+        return await self._one(BY_ID, booking_id)
+
+    async def get_by_reference(self, reference: str) -> Booking | None:
+        return await self._one(BY_REFERENCE, reference)
+
+    async def _one(self, statement: str, argument: str) -> Booking | None:
+        try:
+            async with self._engine.connect() as conn:
+                driver: Any = (await conn.get_raw_connection()).driver_connection
+                try:
+                    with driver_statement(self._engine, statement):
+                        row = await driver.fetchrow(statement, argument)
+                except BaseException as exc:
+                    # Only a statement's own error leaves the connection usable; after anything else
+                    # (a dead server, a cancelled call half-way) the pool must not hand it out again.
+                    if not _connection_sound_after(exc) or driver.is_closed():
+                        await conn.invalidate()
+                    raise
+        except Exception as exc:
+            domain_error = translate(exc)
+            if domain_error is None:
+                raise
+            raise domain_error from exc
+        if row is None:
+            return None
+        history = [history_of(dict(zip(_HISTORY_FIELDS, entry, strict=True))) for entry in row["history"]]
+        return booking_of(row, history)
+
+
+def _connection_sound_after(exc: BaseException) -> bool:
+    """Whether the connection can serve again: after a statement's own error, yes; after the server
+    ended the session (SQLSTATE 08, 53, 57P: shutdown, terminated, out of resources) or anything
+    that is not a server error, no."""
+    if not isinstance(exc, asyncpg.PostgresError):
+        return False
+    return not str(exc.sqlstate or "").startswith(("08", "53", "57P"))

@@ -1,0 +1,19 @@
+"""The read side: a booking as callers read it, outside any unit of work (cosmicpython's views).
+
+A read changes nothing and needs no transaction: the booking and its history come back from one
+statement, which sees one snapshot. Writes still load bookings through the repository.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from booking_service.domain.model import Booking
+
+
+class BookingReads(Protocol):
+    async def get(self, booking_id: str) -> Booking | None:
+        """The booking with its full history, or None."""
+
+    async def get_by_reference(self, reference: str) -> Booking | None:
+        """The booking with its full history, by its canonical reference, or None."""

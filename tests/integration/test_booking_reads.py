@@ -1,0 +1,89 @@
+"""The read side on a real database: one statement returns what the repository loads, history
+included and in order; a dead connection is dropped from the pool, not handed out again."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import asyncpg
+
+from booking_service.adapters.booking_reads import PostgresBookingReads
+from booking_service.adapters.rows import booking_row
+from booking_service.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from booking_service.bootstrap import Application
+from booking_service.domain.deadlines import Deadlines
+from booking_service.domain.errors import StorageUnavailable
+from booking_service.domain.status import BookingStatus
+from booking_service.domain.values import Actor, ChangeSource
+from tests.conftest import NOW
+from tests.integration.test_repository import make_booking
+
+STAFF = Actor("front-desk", ChangeSource.API)
+
+
+async def test_a_read_returns_what_the_repository_loads(app: Application, ids) -> None:
+    booking = make_booking(ids)
+    uow = SqlAlchemyUnitOfWork(app.engine)
+    async with uow:
+        await uow.bookings.add(booking)
+        await uow.commit()
+    async with uow:
+        loaded = await uow.bookings.get(booking.booking_id)
+        assert loaded is not None
+        loaded.change_status(BookingStatus.CONFIRMED, "paid", STAFF, NOW, Deadlines())
+        loaded.change_status(BookingStatus.CHECKED_IN, "arrived", STAFF, NOW, Deadlines())
+        await uow.bookings.save(loaded)
+        await uow.commit()
+    async with uow:
+        expected = await uow.bookings.get(booking.booking_id, with_history=True)
+    reads = PostgresBookingReads(app.engine)
+    read = await reads.get(booking.booking_id)
+    assert expected is not None
+    assert read is not None
+    assert booking_row(read) == booking_row(expected)
+    assert read.history == expected.history
+    assert [h.to_status for h in read.history] == [
+        BookingStatus.PENDING,
+        BookingStatus.CONFIRMED,
+        BookingStatus.CHECKED_IN,
+    ]
+    by_reference = await reads.get_by_reference(booking.reference)
+    assert by_reference is not None
+    assert booking_row(by_reference) == booking_row(expected)
+    assert {f.name for f in fields(read)} == {f.name for f in fields(expected)}
+
+
+async def test_a_missing_booking_reads_as_none(app: Application) -> None:
+    reads = PostgresBookingReads(app.engine)
+    assert await reads.get("00000000-0000-4000-8000-000000000000") is None
+    assert await reads.get_by_reference("BK-NOPE0000") is None
+
+
+async def test_a_dead_connection_is_dropped_from_the_pool(app: Application, ids, database_url: str) -> None:
+    booking = make_booking(ids)
+    uow = SqlAlchemyUnitOfWork(app.engine)
+    async with uow:
+        await uow.bookings.add(booking)
+        await uow.commit()
+    reads = PostgresBookingReads(app.engine)
+    assert await reads.get(booking.booking_id) is not None
+    admin = await asyncpg.connect(database_url)
+    try:  # kill every connection of the pool behind its back
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    failures = 0
+    for _ in range(app.engine.pool.size() + 2):  # each dead one fails once, then leaves the pool
+        try:
+            found = await reads.get(booking.booking_id)
+        except StorageUnavailable:
+            failures += 1
+            continue
+        assert found is not None
+        break
+    else:
+        raise AssertionError("the pool kept handing out dead connections")
+    assert failures >= 1, "the killed connection was used (and failed) once"
