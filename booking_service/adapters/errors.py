@@ -73,8 +73,10 @@ def translate(exc: BaseException) -> BookingError | None:
         return Contention(
             f"The booking is busy ({_CONTENTION[state]}); retry the request.", {"sqlstate": state}
         )
+    # InternalClientError: the driver found the connection mid-operation (the server ended the
+    # session under it); the connection is dropped, and a retry gets another.
     lost = (isinstance(exc, DBAPIError) and exc.connection_invalidated) or isinstance(
-        exc, InterfaceError | ConnectionError | OSError | asyncpg.InterfaceError
+        exc, InterfaceError | ConnectionError | OSError | asyncpg.InterfaceError | asyncpg.InternalClientError
     )
     if lost or (state is not None and state.startswith(_UNAVAILABLE_CLASSES)):
         return StorageUnavailable(
