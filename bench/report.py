@@ -12,8 +12,9 @@ def row_line(row: dict[str, Any]) -> str:
     return (
         f"  {row['name']:<18} {row['transport']:<4} c={row['concurrency']:<3} {row['rps']:>8.1f}/s "
         f"p50 {row['p50_ms']:>7.2f} p99 {row['p99_ms']:>8.2f} p99.9 {row['p999_ms']:>8.2f} ms "
-        f"errors {row['errors']}  service CPU {row.get('service_cpu', 0):.0%} "
-        f"machine {row.get('machine_cpu') or 0:.0%}" + (f" {row['codes']}" if row["errors"] else "")
+        f"errors {row['errors']}  CPU: service {row.get('service_cpu', 0):.0%} "
+        f"load {row.get('load_generator_cpu', 0):.0%} machine {row.get('machine_cpu') or 0:.0%}"
+        + (f" {row['codes']}" if row["errors"] else "")
     )
 
 

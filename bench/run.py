@@ -107,6 +107,10 @@ class LoadGenerator:
             [PYTHON, "-m", "bench.load"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def ask(self, **command: Any) -> dict[str, Any]:
         assert self._process.stdin is not None
         assert self._process.stdout is not None
@@ -321,6 +325,7 @@ def main() -> None:
             for transport in ("grpc", "rest"):
                 for concurrency in CONCURRENCY:
                     cpu_before, machine_before = cpu_seconds(service.pid), machine_busy()
+                    load_before = cpu_seconds(load.pid)
                     row = load.ask(
                         command="measure",
                         transport=transport,
@@ -339,6 +344,7 @@ def main() -> None:
                         **row,
                         # Diagnostics: how much of a core the service used, and how busy the machine was.
                         "service_cpu": round((cpu_seconds(service.pid) - cpu_before) / wall, 2),
+                        "load_generator_cpu": round((cpu_seconds(load.pid) - load_before) / wall, 2),
                         "machine_cpu": round(busy / total, 2) if total else None,
                     }
                     results.append(row)
