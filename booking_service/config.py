@@ -212,16 +212,21 @@ class _Reader:
         return value
 
     def number(self, name: str, default: float) -> float:
+        value = self._float(name, "a number")
+        if value is None:
+            return default
+        if value < 0:
+            raise ConfigError(f"{name} must not be negative, not {self.text(name)}")
+        return value
+
+    def _float(self, name: str, what: str) -> float | None:
         raw = self.text(name)
         if raw is None:
-            return default
+            return None
         try:
-            value = float(raw)
+            return float(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be a number, not {raw!r}") from None
-        if value < 0:
-            raise ConfigError(f"{name} must not be negative, not {raw}")
-        return value
+            raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
 
     def path(self, name: str) -> Path | None:
         raw = self.text(name)
@@ -241,15 +246,11 @@ class _Reader:
         return self.integer(name, default, minimum=0, maximum=65535)
 
     def seconds(self, name: str, default: timedelta) -> timedelta:
-        raw = self.text(name)
-        if raw is None:
+        value = self._float(name, "a number of seconds")
+        if value is None:
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
         if value <= 0:
-            raise ConfigError(f"{name} must be positive, not {raw}")
+            raise ConfigError(f"{name} must be positive, not {self.text(name)}")
         return timedelta(seconds=value)
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:

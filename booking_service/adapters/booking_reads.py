@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.adapters.errors import translate
+from booking_service.adapters.errors import connection_lost, translate
 from booking_service.adapters.rows import booking_of, history_of
 from booking_service.adapters.tables import bookings
 from booking_service.domain.model import Booking
@@ -63,7 +63,11 @@ class PostgresBookingReads(BookingReads):
                 except BaseException as exc:
                     # Only a statement's own error leaves the connection usable; after anything else
                     # (a dead server, a cancelled call half-way) the pool must not hand it out again.
-                    if not _connection_sound_after(exc) or driver.is_closed():
+                    if (
+                        connection_lost(exc)
+                        or not isinstance(exc, asyncpg.PostgresError)
+                        or driver.is_closed()
+                    ):
                         await conn.invalidate()
                     raise
         except Exception as exc:
@@ -75,12 +79,3 @@ class PostgresBookingReads(BookingReads):
             return None
         history = [history_of(dict(zip(_HISTORY_FIELDS, entry, strict=True))) for entry in row["history"]]
         return booking_of(row, history)
-
-
-def _connection_sound_after(exc: BaseException) -> bool:
-    """Whether the connection can serve again: after a statement's own error, yes; after the server
-    ended the session (SQLSTATE 08, 53, 57P: shutdown, terminated, out of resources) or anything
-    that is not a server error, no."""
-    if not isinstance(exc, asyncpg.PostgresError):
-        return False
-    return not str(exc.sqlstate or "").startswith(("08", "53", "57P"))

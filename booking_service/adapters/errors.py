@@ -59,6 +59,18 @@ def _driver_error(exc: BaseException) -> BaseException | None:
     return None
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether the failure took the connection with it: the server ended the session (SQLSTATE
+    classes 08, 53, 57P) or the driver lost or broke it (InternalClientError: found mid-operation
+    when the server ended the session under it). Such a connection must not be used again."""
+    state = sqlstate_of(exc)
+    if state is not None and state.startswith(_UNAVAILABLE_CLASSES):
+        return True
+    return (isinstance(exc, DBAPIError) and exc.connection_invalidated) or isinstance(
+        exc, InterfaceError | ConnectionError | OSError | asyncpg.InterfaceError | asyncpg.InternalClientError
+    )
+
+
 def translate(exc: BaseException) -> BookingError | None:
     """The domain error for a database failure a client can retry, or None for a real bug."""
     withhold_row_values(exc)
@@ -73,12 +85,7 @@ def translate(exc: BaseException) -> BookingError | None:
         return Contention(
             f"The booking is busy ({_CONTENTION[state]}); retry the request.", {"sqlstate": state}
         )
-    # InternalClientError: the driver found the connection mid-operation (the server ended the
-    # session under it); the connection is dropped, and a retry gets another.
-    lost = (isinstance(exc, DBAPIError) and exc.connection_invalidated) or isinstance(
-        exc, InterfaceError | ConnectionError | OSError | asyncpg.InterfaceError | asyncpg.InternalClientError
-    )
-    if lost or (state is not None and state.startswith(_UNAVAILABLE_CLASSES)):
+    if connection_lost(exc):
         return StorageUnavailable(
             "The booking database is unavailable; retry shortly.", {"sqlstate": state or ""}
         )

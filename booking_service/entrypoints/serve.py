@@ -42,11 +42,7 @@ async def serve(settings: Settings, *, worker: bool = False) -> None:
     settings.check()
     refuse_open_on_network(settings)
     with stop_signals() as stop, tracing.configure(settings):  # exits flushing the spans left
-        async with (
-            database(settings) as database_url,
-            events_broker(settings) as bootstrap_servers,
-            peer_urls(settings) as peers,
-        ):
+        async with dependencies(settings) as (database_url, bootstrap_servers, peers):
             if not worker:
                 await migrations.upgrade(database_url)
             async with _running(settings, database_url, bootstrap_servers, peers, reuse_port=worker):
@@ -62,6 +58,18 @@ async def migrate(settings: Settings) -> None:
     async with database(settings) as database_url:
         await migrations.upgrade(database_url)
     log.info("migrations applied")
+
+
+@contextlib.asynccontextmanager
+async def dependencies(settings: Settings) -> AsyncIterator[tuple[str, str, PeerUrls]]:
+    """The database's URL, the broker's address and the peers: the configured ones, or embedded
+    ones (PostgreSQL, broker, sandbox) for as long as the block runs."""
+    async with (
+        database(settings) as database_url,
+        events_broker(settings) as bootstrap_servers,
+        peer_urls(settings) as peers,
+    ):
+        yield database_url, bootstrap_servers, peers
 
 
 @contextlib.asynccontextmanager

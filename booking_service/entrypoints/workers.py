@@ -22,9 +22,7 @@ import time
 
 from booking_service.adapters import migrations
 from booking_service.config import ConfigError, Settings
-from booking_service.entrypoints.events import events_broker
-from booking_service.entrypoints.sandbox import peer_urls
-from booking_service.entrypoints.serve import database, refuse_open_on_network, stop_signals
+from booking_service.entrypoints.serve import dependencies, refuse_open_on_network, stop_signals
 
 log = logging.getLogger("booking_service")
 #: A worker that dies more often than this is not restarted again: the supervisor stops.
@@ -38,11 +36,7 @@ async def supervise(settings: Settings, workers: int) -> int:
     if settings.grpc_port == 0 or settings.http_port == 0:
         raise ConfigError("--workers needs fixed ports (GRPC_PORT and HTTP_PORT must not be 0)")
     with stop_signals() as stop:
-        async with (
-            database(settings) as database_url,
-            events_broker(settings) as bootstrap_servers,
-            peer_urls(settings) as peers,
-        ):
+        async with dependencies(settings) as (database_url, bootstrap_servers, peers):
             await migrations.upgrade(database_url)
             env = {
                 **os.environ,

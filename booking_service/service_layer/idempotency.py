@@ -21,6 +21,7 @@ from booking_service.domain.commands import Command
 from booking_service.domain.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from booking_service.domain.model import Booking
 from booking_service.service_layer.context import Context
+from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import Saga
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
@@ -97,7 +98,7 @@ async def begin(
     same transaction when the request owns the key (one round of BEGIN/COMMIT, not two)."""
     if not key:
         if saga is not None:
-            await _start(ctx, saga)
+            await steps.write(ctx, saga)
         return None
     deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
     while True:
@@ -113,13 +114,6 @@ async def begin(
             if time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.05)
-
-
-async def _start(ctx: Context, saga: Saga) -> None:
-    uow = ctx.uow()
-    async with uow:
-        await uow.sagas.add(saga)
-        await uow.commit()
 
 
 async def abandon(ctx: Context, scope: str, key: str) -> None:

@@ -164,7 +164,7 @@ class RestGateway:
 
     def _admit(self, resource: str, scope: Scope, headers: dict[str, str]) -> None:
         """The guard's decision for what the gateway serves itself (the RPCs meet it in the chain)."""
-        metadata = tuple((name, headers[name]) for name in ("authorization", "x-actor") if name in headers)
+        metadata = _metadata(headers, "", scope)
         try:
             self._guard.admit(resource, None, metadata, _auth_context(scope), _peer(scope))
         except CallRefused as refusal:

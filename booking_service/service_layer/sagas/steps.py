@@ -26,11 +26,16 @@ def new_saga(ctx: Context, kind: str, booking_id: str, data: dict[str, Any]) -> 
 async def start(ctx: Context, kind: str, booking_id: str, data: dict[str, Any]) -> Saga:
     """Writes the saga down (in a transaction of its own) before its first step touches a peer."""
     saga = new_saga(ctx, kind, booking_id, data)
+    await write(ctx, saga)
+    return saga
+
+
+async def write(ctx: Context, saga: Saga) -> None:
+    """Writes a new saga down, in a transaction of its own."""
     uow = ctx.uow()
     async with uow:
         await uow.sagas.add(saga)
         await uow.commit()
-    return saga
 
 
 async def record(ctx: Context, saga: Saga, step: str, **data: Any) -> None:
