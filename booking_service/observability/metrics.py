@@ -104,8 +104,15 @@ BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 def observe_call(transport: str, method: str, code: str, seconds: float) -> None:
     """Counts one finished call and its duration. `method` is the RPC's name (never a path or an id),
     `code` the gRPC status code's name (OK, NOT_FOUND...)."""
-    CALLS.labels(transport, method, code).inc()
-    CALL_DURATION.labels(transport, method).observe(seconds)
+    key = (transport, method, code)
+    series = _call_series.get(key)
+    if series is None:  # labels() validates and locks on every lookup: done once per series
+        series = _call_series[key] = (CALLS.labels(*key), CALL_DURATION.labels(transport, method))
+    series[0].inc()
+    series[1].observe(seconds)
+
+
+_call_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
 
 def observe_peer_request(peer: str, outcome: str, seconds: float | None = None) -> None:

@@ -55,7 +55,12 @@ async def test_a_request_id_is_echoed_and_logged(app, caplog: pytest.LogCaptureF
         )
         with pytest.raises(grpc.aio.AioRpcError):
             await call
-        assert ("x-request-id", "req-42") in tuple(await call.initial_metadata())
+        assert ("x-request-id", "req-42") in tuple(await call.trailing_metadata())
+        answered = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), metadata=(("x-request-id", "req-43"),)
+        )
+        await answered
+        assert ("x-request-id", "req-43") in tuple(await answered.trailing_metadata())
     [line] = [r for r in caplog.records if r.message == "rpc"]
     assert (line.method, line.code, line.reason, line.request_id) == (  # type: ignore[attr-defined]
         "/booking.v1.BookingService/GetBooking",
