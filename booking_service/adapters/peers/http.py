@@ -2,6 +2,10 @@
 jitter on transient failures only, a circuit breaker, and the request id and (when tracing is on)
 the W3C trace context passed on, with a CLIENT span per request.
 
+Requests go straight to the transport (Http1Transport unless a test passes another, such as
+httpx.MockTransport): an AsyncClient would add cookies, redirects, auth and URL merging, none of
+which a peer call uses, at about 0.1 ms of CPU per request.
+
 Transient: a connection that could not be made, a timeout, a dropped connection, 502, 503 or 504.
 Retrying those is safe because every mutating call carries its idempotency key. A 4xx is an answer,
 never retried. Failures leave as domain errors: PeerUnavailable (after the retries, or at once while
@@ -11,6 +15,7 @@ the circuit is open), or PeerAnswer for a 4xx the caller interprets.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -19,6 +24,7 @@ from typing import Any
 import httpx
 
 from booking_service.adapters.peers.breaker import CircuitBreaker
+from booking_service.adapters.peers.transport import Http1Transport
 from booking_service.domain.errors import PeerUnavailable
 from booking_service.observability.metrics import observe_peer_request
 from booking_service.observability.tracing import peer_span
@@ -50,12 +56,10 @@ class PeerHttp:
         self.name = name
         self.breaker = breaker or CircuitBreaker()
         self._retries = retries
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 1.0)),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            transport=transport,
-        )
+        self.base_url = httpx.URL(base_url)
+        self._base = base_url.rstrip("/")
+        self._extensions = {"timeout": httpx.Timeout(timeout, connect=min(timeout, 1.0)).as_dict()}
+        self._transport = transport or Http1Transport(max_connections=100, max_keepalive_connections=20)
 
     async def call(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, key: str | None = None
@@ -63,6 +67,11 @@ class PeerHttp:
         headers = {"X-Request-Id": request_id_var.get() or ""}
         if key is not None:
             headers["Idempotency-Key"] = key
+        content = b""
+        if body is not None:
+            content = json.dumps(body, separators=(",", ":")).encode()
+            headers["Content-Type"] = "application/json"
+        url = httpx.URL(self._base + path)
         for attempt in range(self._retries + 1):
             if not self.breaker.allow():
                 observe_peer_request(self.name, "short_circuited")
@@ -72,8 +81,12 @@ class PeerHttp:
                 )
             started = time.perf_counter()
             try:
-                with peer_span(self.name, method, self._client.base_url, path, headers, attempt) as span:
-                    response = await self._client.request(method, path, json=body, headers=headers)
+                with peer_span(self.name, method, self.base_url, path, headers, attempt) as span:
+                    request = httpx.Request(
+                        method, url, content=content, headers=headers, extensions=self._extensions
+                    )
+                    response = await self._transport.handle_async_request(request)
+                    await response.aread()
                     span.answered(response.status_code)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
@@ -110,4 +123,4 @@ class PeerHttp:
         return data
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
