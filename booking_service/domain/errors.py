@@ -26,6 +26,7 @@ about status codes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,15 @@ class BookingClosed(BookingError):
 
 class UnitUnavailable(BookingError):
     reason = "UNIT_UNAVAILABLE"
+
+    @classmethod
+    def already_booked(cls, venue_id: str, unit_id: str, start: datetime, end: datetime) -> UnitUnavailable:
+        """Another active booking holds the unit over an overlapping time."""
+        return cls(
+            f"Unit {unit_id} of venue {venue_id} is already booked for a time overlapping "
+            f"{start.isoformat()} to {end.isoformat()}.",
+            {"venue_id": venue_id, "unit_id": unit_id},
+        )
 
 
 class IdempotencyKeyReused(BookingError):

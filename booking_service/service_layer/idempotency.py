@@ -14,6 +14,7 @@ import enum
 import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,6 @@ from booking_service.domain.commands import Command
 from booking_service.domain.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from booking_service.domain.model import Booking
 from booking_service.service_layer.context import Context
-from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import Saga
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
@@ -89,23 +89,30 @@ IN_PROGRESS_WAIT_SECONDS = 10.0
 
 
 async def begin(
-    ctx: Context, scope: str, key: str, command: Command, *, saga: Saga | None = None
+    ctx: Context,
+    scope: str,
+    key: str,
+    command: Command,
+    *,
+    saga: Saga | None = None,
+    check: Callable[[UnitOfWork], Awaitable[None]] | None = None,
 ) -> Booking | None:
     """Claims the key in a transaction of its own, for use cases that call peers between
     transactions. Returns the answer to replay, or None when this request owns the key; while an
     earlier request with the key is running, waits for it (then replays, or owns the key if that
     one failed and released it). `saga`, the saga the request is about to run, is written in the
-    same transaction when the request owns the key (one round of BEGIN/COMMIT, not two)."""
-    if not key:
-        if saga is not None:
-            await steps.write(ctx, saga)
-        return None
+    same transaction when the request owns the key (one round of BEGIN/COMMIT, not two). `check`
+    runs in that transaction too, after the key is this request's (a replay is never refused): if
+    it raises, nothing is kept, neither the key nor the saga. Without a key, only the saga is
+    written (and `check` run)."""
     deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
     while True:
         uow = ctx.uow()
         try:
             async with uow:
                 replay = await claim(uow, scope, key, command, ctx.clock(), ctx.policy.idempotency_ttl)
+                if replay is None and check is not None:
+                    await check(uow)
                 if replay is None and saga is not None:
                     await uow.sagas.add(saga)
                 await uow.commit()

@@ -11,6 +11,7 @@ from datetime import timedelta
 import grpc
 import pytest
 from booking.v1 import booking_pb2 as pb
+from sqlalchemy import text
 
 from booking_service.domain.deadlines import Deadlines
 from booking_service.domain.model import Booking
@@ -174,12 +175,10 @@ async def test_a_create_that_fails_at_any_step_leaves_nothing_behind(
     await assert_converged(w, request.venue.venue_id)
 
 
-async def test_a_create_refused_by_the_database_releases_what_the_peers_gave(
-    w: World, new_booking: Make
-) -> None:
-    request = hotel_booking(new_booking)
-    # A booking for the same room, which only the database knows of (the inventory never held it).
-    squatter = Booking.create(
+def squatter_for(request: pb.CreateBookingRequest) -> Booking:
+    """An active booking of the request's room and time, which only the database knows of (the
+    inventory never held it)."""
+    return Booking.create(
         booking_id=str(uuid.uuid4()),
         reference=new_reference(),
         guest=Guest("someone", "Someone"),
@@ -195,11 +194,48 @@ async def test_a_create_refused_by_the_database_releases_what_the_peers_gave(
         now=NOW,
         deadlines=Deadlines(timedelta(days=365)),
     )
+
+
+async def store(w: World, booking: Booking) -> None:
     uow = w.app.use_cases.uow()
     async with uow:
-        await uow.bookings.add(squatter)
+        await uow.bookings.add(booking)
         await uow.commit()
+
+
+async def test_a_unit_held_by_an_active_booking_is_refused_before_any_peer_is_called(
+    w: World, new_booking: Make
+) -> None:
+    request = hotel_booking(new_booking, idempotency_key=f"early-{uuid.uuid4()}")
+    await store(w, squatter_for(request))
+    calls = len(w.sandbox.state.calls)
+    async with w.app.engine.connect() as conn:
+        sagas_before = (await conn.execute(text("SELECT count(*) FROM booking_sagas"))).scalar_one()
     error = rich_error(await fails(w.stub.CreateBooking(request)))
+    assert (error.code, error.reason) == (grpc.StatusCode.ALREADY_EXISTS, "UNIT_UNAVAILABLE")
+    assert w.sandbox.state.calls[calls:] == []  # neither priced nor held
+    async with w.app.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM booking_sagas"))).scalar_one() == sagas_before
+        kept = await conn.execute(
+            text("SELECT count(*) FROM idempotency_keys WHERE key = :key"), {"key": request.idempotency_key}
+        )
+        assert kept.scalar_one() == 0
+
+
+async def test_a_create_refused_by_the_database_releases_what_the_peers_gave(
+    w: World, new_booking: Make
+) -> None:
+    request = hotel_booking(new_booking)
+    # The room is taken in the database after the early check, while the payment is being opened.
+    await w.faults(peer="payments", latency_ms=250)
+    creating = asyncio.ensure_future(w.stub.CreateBooking(request))
+    for _ in range(300):  # until the inventory holds the room
+        if any(h.venue_id == request.venue.venue_id for h in w.sandbox.state.inventory.holds.values()):
+            break
+        await asyncio.sleep(0.01)
+    await store(w, squatter_for(request))
+    error = rich_error(await fails(creating))
+    await w.faults(peer="payments", latency_ms=0)
     assert error.reason == "UNIT_UNAVAILABLE"
     holds = [h for h in w.sandbox.state.inventory.holds.values() if h.venue_id == request.venue.venue_id]
     assert [h.status for h in holds] == ["released"]

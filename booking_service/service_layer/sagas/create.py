@@ -9,6 +9,11 @@
 |         | frozen quote), the saga's end and the answer  |                                   |
 |         | to the idempotency key, in one transaction    |                                   |
 
+A unit already held by an active booking of ours is refused before anything else happens: in the
+transaction that claims the key, so that nothing is kept and no peer is called (500 requests for
+one hot slot would otherwise each price, ask the inventory, and compensate). The inventory and the
+exclusion constraint still decide every other case.
+
 The intent is opened before the booking is stored, so the booking is born complete: one version
 and one booking.created event that carry every reference. A step whose outcome is unknown (the peer
 timed out) is compensated all the same: repeating it with its key returns what it did, if anything,
@@ -33,7 +38,7 @@ from booking_service.service_layer.peers import Stay, step_key
 from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import COMPENSATED, DONE, Saga, SagaTakenOver
 from booking_service.service_layer.sagas.settle import settle_overdue
-from booking_service.service_layer.unit_of_work import DuplicateReference
+from booking_service.service_layer.unit_of_work import DuplicateReference, UnitOfWork
 
 SCOPE = "CreateBooking"
 KIND = "create"
@@ -51,7 +56,9 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
         ctx, KIND, booking_id, {"stay": steps.stay_json(stay), "idempotency": [SCOPE, cmd.idempotency_key]}
     )
     # The key's claim and the saga's first row commit together.
-    replay = await idempotency.begin(ctx, SCOPE, cmd.idempotency_key, cmd, saga=saga)
+    replay = await idempotency.begin(
+        ctx, SCOPE, cmd.idempotency_key, cmd, saga=saga, check=lambda uow: _unit_free(uow, ctx, stay)
+    )
     if replay is not None:
         return replay
     attempted: set[str] = set()
@@ -83,6 +90,17 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
         await compensate(ctx, saga, str(error) or type(error).__name__, attempted)
         await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
         raise
+
+
+async def _unit_free(uow: UnitOfWork, ctx: Context, stay: Stay) -> None:
+    """Refuses a unit that an active booking holds over an overlapping time, unless that booking is
+    an overdue PENDING one (the reserve step settles those)."""
+    if stay.unit_id is None:
+        return  # capacity, not a unit: the inventory decides
+    now = ctx.clock()
+    holders = await uow.bookings.overlapping(stay.venue_id, stay.unit_id, stay.slot, None)
+    if any(not holder.is_overdue(now) for holder in holders):
+        raise UnitUnavailable.already_booked(stay.venue_id, stay.unit_id, stay.slot.start, stay.slot.end)
 
 
 #: The keys the reserve step may have used (a second try follows settling an overdue booking).
