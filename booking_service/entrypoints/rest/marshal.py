@@ -14,6 +14,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from booking_service.entrypoints.logs import redact
+from booking_service.entrypoints.rest.json_writer import JsonWriter
 
 
 class UnreadableBody(ValueError):
@@ -28,6 +29,9 @@ class Marshaler(Protocol):
     def encode(self, message: Message, *, unpopulated: bool = True) -> bytes:
         """The message's bytes; `unpopulated` also writes fields left at their defaults (JSON)."""
         ...
+
+
+_WRITERS = {True: JsonWriter(unpopulated=True), False: JsonWriter(unpopulated=False)}
 
 
 class JsonMarshaler:
@@ -49,9 +53,7 @@ class JsonMarshaler:
             ) from None
 
     def encode(self, message: Message, *, unpopulated: bool = True) -> bytes:
-        value = json_format.MessageToDict(
-            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=unpopulated
-        )
+        value = _WRITERS[unpopulated].to_dict(message)
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
