@@ -6,7 +6,7 @@ built from the domain enums.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 from booking.v1 import booking_pb2 as pb
@@ -64,13 +64,13 @@ def booking_message(booking: Booking) -> pb.Booking:
         message.pricing.requires_prepayment = pricing.requires_prepayment
         message.pricing.cancellation.fee_percent = pricing.cancellation.fee_percent
         if pricing.cancellation.free_until is not None:
-            message.pricing.cancellation.free_until.FromDatetime(pricing.cancellation.free_until)
+            _set(message.pricing.cancellation.free_until, pricing.cancellation.free_until)
     if booking.refunded is not None:
         message.refunded.CopyFrom(money_message(booking.refunded))
     for name in LIFECYCLE_TIMES:
         value: datetime | None = getattr(booking, name)
         if value is not None:
-            getattr(message, name).FromDatetime(value)
+            _set(getattr(message, name), value)
     return message
 
 
@@ -88,9 +88,22 @@ def _history_message(entry: HistoryEntry) -> pb.BookingHistoryEntry:
 
 
 def stamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    seconds, nanos = _since_epoch(value)
+    return Timestamp(seconds=seconds, nanos=nanos)
+
+
+def _set(target: Timestamp, value: datetime) -> None:
+    target.seconds, target.nanos = _since_epoch(value)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _since_epoch(value: datetime) -> tuple[int, int]:
+    """Timestamp.FromDatetime's seconds and nanos (a naive time counts as UTC), by date arithmetic
+    instead of its time tuple: a booking answer sets up to a dozen of them."""
+    delta = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
+    return delta.days * 86_400 + delta.seconds, delta.microseconds * 1_000
 
 
 def money_message(money: Money) -> pb.Money:
