@@ -1,9 +1,11 @@
 """Changing an existing booking: update, cancel and status change share one flow.
 
-The idempotency key is claimed first, in a transaction of its own (a repeat waits and replays). The
-database step: load, check the expected version, apply the change to the aggregate, save
-conditionally on the version loaded, record the answer under the key, commit.
-Around it, the peers:
+The database step: claim the idempotency key, load, check the expected version, apply the change to
+the aggregate, save conditionally on the version loaded, record the answer under the key, commit;
+one transaction (a repeat waits for it and replays). Only a change that calls a peer before its
+database step (taking a payment, moving a hold) claims the key first, in a transaction of its own;
+which path a request takes is decided from the booking as read, without a transaction, and decided
+again once the key is claimed. Around the database step, the peers:
 
 - a change to a final status writes a release saga in the same transaction (hold released,
   payment refunded or voided; release.py) and runs it right after the commit;
@@ -47,7 +49,29 @@ C = TypeVar("C", UpdateBooking, CancelBooking, ChangeBookingStatus)
 
 async def update_booking(cmd: UpdateBooking, *, ctx: Context) -> Booking:
     validate_update(cmd)
-    return await _once("UpdateBooking", cmd, ctx, _update)
+    scope = "UpdateBooking"
+    booking = await ctx.reads.get(cmd.booking_id)
+    if booking is None or not _moves_the_stay(booking, cmd, ctx.clock()):
+        return await _change_claiming(scope, cmd, ctx, lambda b, now: b.update(cmd.changes, cmd.actor, now))
+    return await _once(scope, cmd, ctx, _update)
+
+
+def _moves_the_stay(booking: Booking, cmd: UpdateBooking, now: datetime) -> bool:
+    """Whether the change would move the inventory hold (so the peers come first); a change the
+    booking refuses does not (the database step refuses it)."""
+    if (
+        booking.version != cmd.expected_version
+        or booking.status in TERMINAL
+        or booking.is_overdue(now)
+        or not booking.inventory_reservation_id
+    ):
+        return False
+    preview = copy.deepcopy(booking)
+    try:
+        preview.update(cmd.changes, cmd.actor, now)
+    except BookingError:
+        return False
+    return steps.stay_of(booking) != steps.stay_of(preview)
 
 
 async def _update(scope: str, cmd: UpdateBooking, ctx: Context) -> Booking:
@@ -130,18 +154,35 @@ async def revert_update(ctx: Context, saga: Saga, error: str) -> None:
 async def cancel_booking(cmd: CancelBooking, *, ctx: Context) -> Booking:
     validate_cancel(cmd)
 
-    async def cancel(scope: str, cmd: CancelBooking, ctx: Context) -> Booking:
-        def move(b: Booking, now: datetime) -> None:
-            b.change_status(BookingStatus.CANCELLED, cmd.reason, cmd.actor, now, ctx.policy.deadlines)
+    def move(b: Booking, now: datetime) -> None:
+        b.change_status(BookingStatus.CANCELLED, cmd.reason, cmd.actor, now, ctx.policy.deadlines)
 
-        return await _change(scope, cmd, ctx, move, target=BookingStatus.CANCELLED)
-
-    return await _once("CancelBooking", cmd, ctx, cancel)
+    return await _change_claiming("CancelBooking", cmd, ctx, move, target=BookingStatus.CANCELLED)
 
 
 async def change_booking_status(cmd: ChangeBookingStatus, *, ctx: Context) -> Booking:
     validate_status_change(cmd)
-    return await _once("UpdateBookingStatus", cmd, ctx, _change_status)
+    scope, target = "UpdateBookingStatus", cmd.status
+    assert target is not None
+    if target is BookingStatus.CONFIRMED:
+        booking = await ctx.reads.get(cmd.booking_id)
+        if booking is not None and _needs_payment(booking, cmd, ctx.clock()):
+            return await _once(scope, cmd, ctx, _change_status)
+
+    def move(b: Booking, now: datetime) -> None:
+        b.change_status(target, cmd.reason, cmd.actor, now, ctx.policy.deadlines)
+
+    return await _change_claiming(scope, cmd, ctx, move, target=target)
+
+
+def _needs_payment(booking: Booking, cmd: ChangeBookingStatus, now: datetime) -> bool:
+    """Whether confirming takes the payment first (a PENDING booking paid up front, as expected)."""
+    return (
+        booking.status is BookingStatus.PENDING
+        and bool(booking.payment_intent_id)
+        and booking.version == cmd.expected_version
+        and not booking.is_overdue(now)
+    )
 
 
 async def _change_status(scope: str, cmd: ChangeBookingStatus, ctx: Context) -> Booking:
@@ -154,15 +195,7 @@ async def _change_status(scope: str, cmd: ChangeBookingStatus, ctx: Context) -> 
     if target is not BookingStatus.CONFIRMED:
         return await _change(scope, cmd, ctx, move, target=target)
     booking = await _read(ctx, cmd.booking_id)
-    now = ctx.clock()
-    needs_payment = (
-        booking is not None
-        and booking.status is BookingStatus.PENDING
-        and bool(booking.payment_intent_id)
-        and booking.version == cmd.expected_version
-        and not booking.is_overdue(now)
-    )
-    if booking is None or not needs_payment:
+    if booking is None or not _needs_payment(booking, cmd, ctx.clock()):
         return await _change(scope, cmd, ctx, move, target=target)
     saga = await steps.start(ctx, "confirm", booking.booking_id, {"intent_id": booking.payment_intent_id})
     try:
@@ -201,6 +234,13 @@ async def _once(
         raise
 
 
+async def _change_claiming(
+    scope: str, cmd: Command, ctx: Context, mutate: Mutation, *, target: BookingStatus | None = None
+) -> Booking:
+    """The database step with the key claimed in its own transaction (a change with no peer before it)."""
+    return await idempotency.patiently(lambda: _change(scope, cmd, ctx, mutate, target=target, claim=True))
+
+
 async def _read(ctx: Context, booking_id: str) -> Booking | None:
     uow = ctx.uow()
     async with uow:
@@ -215,13 +255,21 @@ async def _change(
     *,
     target: BookingStatus | None = None,
     finishing: Saga | None = None,
+    claim: bool = False,
 ) -> Booking:
+    """The database step; with `claim`, the idempotency key is claimed in its transaction (and a
+    repeat's answer returned)."""
     settled = False
     while True:
         uow = ctx.uow()
         planned: Saga | None = None
         async with uow:
             now = ctx.clock()
+            if claim:
+                ttl = ctx.policy.idempotency_ttl
+                replay = await idempotency.claim(uow, scope, cmd.idempotency_key, cmd, now, ttl)
+                if replay is not None:
+                    return replay
             booking = await uow.bookings.get(cmd.booking_id)
             if booking is None:
                 raise BookingNotFound(

@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from booking_service.domain.commands import Command
 from booking_service.domain.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
@@ -87,6 +87,22 @@ async def release(uow: UnitOfWork, scope: str, key: str) -> None:
 #: How long a request waits for an earlier request with its key to finish before it gives up.
 IN_PROGRESS_WAIT_SECONDS = 10.0
 
+T = TypeVar("T")
+
+
+async def patiently(attempt: Callable[[], Awaitable[T]]) -> T:
+    """Runs `attempt` (a transaction that claims a key) again while it meets an earlier request with
+    the key still running, for up to IN_PROGRESS_WAIT_SECONDS; then that request's answer is
+    replayed, or this one runs if that one failed and released the key."""
+    deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
+    while True:
+        try:
+            return await attempt()
+        except IdempotencyKeyInProgress:
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.05)
+
 
 async def begin(
     ctx: Context,
@@ -105,22 +121,21 @@ async def begin(
     runs in that transaction too, after the key is this request's (a replay is never refused): if
     it raises, nothing is kept, neither the key nor the saga. Without a key, only the saga is
     written (and `check` run)."""
-    deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
-    while True:
+    if not key and saga is None and check is None:
+        return None
+
+    async def attempt() -> Booking | None:
         uow = ctx.uow()
-        try:
-            async with uow:
-                replay = await claim(uow, scope, key, command, ctx.clock(), ctx.policy.idempotency_ttl)
-                if replay is None and check is not None:
-                    await check(uow)
-                if replay is None and saga is not None:
-                    await uow.sagas.add(saga)
-                await uow.commit()
-                return replay
-        except IdempotencyKeyInProgress:
-            if time.monotonic() > deadline:
-                raise
-        await asyncio.sleep(0.05)
+        async with uow:
+            replay = await claim(uow, scope, key, command, ctx.clock(), ctx.policy.idempotency_ttl)
+            if replay is None and check is not None:
+                await check(uow)
+            if replay is None and saga is not None:
+                await uow.sagas.add(saga)
+            await uow.commit()
+            return replay
+
+    return await patiently(attempt)
 
 
 async def abandon(ctx: Context, scope: str, key: str) -> None:
