@@ -13,7 +13,7 @@ from booking_service.domain.status import BookingStatus
 from booking_service.domain.validation import Violations
 from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.reads import BookingReads
-from booking_service.service_layer.unit_of_work import BookingQuery, UnitOfWork
+from booking_service.service_layer.unit_of_work import BookingQuery
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -73,7 +73,7 @@ async def get_booking_by_reference(reference: str, *, reads: BookingReads) -> Bo
     return booking
 
 
-async def list_bookings(query: ListBookings, *, uow: UnitOfWork, page_tokens: PageTokens) -> BookingPage:
+async def list_bookings(query: ListBookings, *, reads: BookingReads, page_tokens: PageTokens) -> BookingPage:
     field = f"{query.owner}_id"
     v = Violations(query.unreadable)
     v.identifier(field, query.owner_id)
@@ -86,18 +86,17 @@ async def list_bookings(query: ListBookings, *, uow: UnitOfWork, page_tokens: Pa
     v.raise_if_any()
     limit = min(query.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
     after = page_tokens.read(query.page_token, query.filters()) if query.page_token else None
-    async with uow:
-        rows = await uow.bookings.page(
-            BookingQuery(
-                owner=query.owner,
-                owner_id=query.owner_id,
-                statuses=frozenset(s for s in query.statuses if s is not None),
-                window=(query.window_start, query.window_end),
-                local_date=query.local_date,
-                after=after,
-                limit=limit + 1,
-            )
+    rows = await reads.page(
+        BookingQuery(
+            owner=query.owner,
+            owner_id=query.owner_id,
+            statuses=frozenset(s for s in query.statuses if s is not None),
+            window=(query.window_start, query.window_end),
+            local_date=query.local_date,
+            after=after,
+            limit=limit + 1,
         )
+    )
     page, more = rows[:limit], len(rows) > limit
     token = page_tokens.issue(query.filters(), page[-1].slot.start, page[-1].booking_id) if more else ""
     return BookingPage(page, token)

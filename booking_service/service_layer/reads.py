@@ -1,7 +1,8 @@
 """The read side: a booking as callers read it, outside any unit of work (cosmicpython's views).
 
-A read changes nothing and needs no transaction: the booking and its history come back from one
-statement, which sees one snapshot. Writes still load bookings through the repository.
+A read changes nothing and needs no transaction: the booking and its history, or a page of
+bookings, come back from one statement, which sees one snapshot. Writes still load bookings
+through the repository.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from booking_service.domain.model import Booking
+from booking_service.service_layer.unit_of_work import BookingQuery
 
 
 class BookingReads(Protocol):
@@ -17,3 +19,6 @@ class BookingReads(Protocol):
 
     async def get_by_reference(self, reference: str) -> Booking | None:
         """The booking with its full history, by its canonical reference, or None."""
+
+    async def page(self, query: BookingQuery) -> list[Booking]:
+        """A page of bookings (without their histories), in (start time, id) order."""

@@ -56,7 +56,7 @@ class UseCases:
         return await queries.get_booking_by_reference(reference, reads=self.ctx.reads)
 
     async def list_bookings(self, query: ListBookings) -> BookingPage:
-        return await queries.list_bookings(query, uow=self.ctx.uow(), page_tokens=self.page_tokens)
+        return await queries.list_bookings(query, reads=self.ctx.reads, page_tokens=self.page_tokens)
 
     async def check_availability(self, query: CheckAvailability) -> Availability:
         return await availability.check_availability(query, ctx=self.ctx)
