@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking_service.adapters.errors import connection_lost, translate
 from booking_service.adapters.rows import booking_of, history_of
-from booking_service.adapters.tables import bookings
+from booking_service.adapters.tables import ACTIVE_PREDICATE, bookings
 from booking_service.domain.model import Booking
+from booking_service.domain.values import TimeSlot
 from booking_service.observability.sql_tracing import driver_statement
 from booking_service.service_layer.reads import BookingReads
 from booking_service.service_layer.unit_of_work import BookingQuery
@@ -44,6 +45,11 @@ _SELECT = (
 BY_ID = _SELECT + " WHERE b.booking_id = $1::uuid"
 BY_REFERENCE = _SELECT + " WHERE b.booking_reference = $1"
 _PAGE = "SELECT " + ", ".join(f"b.{column.name}" for column in bookings.c) + " FROM bookings b WHERE "
+OVERLAPPING = (
+    _PAGE
+    + f"b.venue_id = $1 AND b.start_time < $3 AND b.end_time > $2 AND {ACTIVE_PREDICATE}"
+    + " ORDER BY b.start_time, b.booking_id"
+)
 
 
 def page_statement(query: BookingQuery) -> tuple[str, list[Any]]:
@@ -90,6 +96,10 @@ class PostgresBookingReads(BookingReads):
     async def page(self, query: BookingQuery) -> list[Booking]:
         statement, arguments = page_statement(query)
         return [booking_of(row) for row in await self._fetch(statement, arguments)]
+
+    async def overlapping(self, venue_id: str, slot: TimeSlot) -> list[Booking]:
+        rows = await self._fetch(OVERLAPPING, [venue_id, slot.start, slot.end])
+        return [booking_of(row) for row in rows]
 
     async def _one(self, statement: str, argument: str) -> Booking | None:
         rows = await self._fetch(statement, [argument])

@@ -62,20 +62,13 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
     v.raise_if_any()
     assert query.start_time is not None and query.end_time is not None
     slot = TimeSlot(query.start_time, query.end_time)
-    conflicts: list[Booking] = []
-    uow = ctx.uow()
-    async with uow:
-        if query.unit_id:
-            holders = await uow.bookings.overlapping(
-                query.venue_id, query.unit_id, slot, query.exclude_booking_id or None
-            )
-            conflicts = [b for b in holders if not b.is_overdue(now)]
-        # Holds that do not count: the booking being rescheduled, and overdue PENDING bookings (a new
-        # booking would settle them first).
-        ignored = await uow.bookings.overdue_overlapping(query.venue_id, slot, now)
-        if query.exclude_booking_id:
-            excluded = await uow.bookings.get(query.exclude_booking_id)
-            ignored += [excluded] if excluded is not None else []
+    # One read of the venue's active bookings over the slot. Holds that do not count: the booking
+    # being rescheduled, and overdue PENDING bookings (a new booking would settle them first).
+    at_venue = await ctx.reads.overlapping(query.venue_id, slot)
+    ignored = [b for b in at_venue if b.is_overdue(now) or b.booking_id == query.exclude_booking_id]
+    ignored_ids = {b.booking_id for b in ignored}
+    not_ignored = [b for b in at_venue if b.booking_id not in ignored_ids]
+    conflicts = [b for b in not_ignored if query.unit_id and b.unit_id == query.unit_id]
     not_counted = [b.inventory_reservation_id for b in ignored if b.inventory_reservation_id]
     checks = [
         SourceAnswer(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from booking_service.domain.model import Booking
+from booking_service.domain.values import TimeSlot
 from booking_service.service_layer.unit_of_work import BookingQuery
 
 
@@ -22,3 +23,7 @@ class BookingReads(Protocol):
 
     async def page(self, query: BookingQuery) -> list[Booking]:
         """A page of bookings (without their histories), in (start time, id) order."""
+
+    async def overlapping(self, venue_id: str, slot: TimeSlot) -> list[Booking]:
+        """Active bookings at the venue, of any unit, whose time overlaps the slot (without their
+        histories), in (start time, id) order."""
