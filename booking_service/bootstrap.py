@@ -15,7 +15,7 @@ from booking_service.adapters.database import create_engine
 from booking_service.adapters.peers.breaker import CircuitBreaker
 from booking_service.adapters.peers.clients import InventoryClient, PaymentsClient, PricingClient
 from booking_service.adapters.peers.http import PeerHttp
-from booking_service.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from booking_service.adapters.unit_of_work import PostgresUnitOfWork
 from booking_service.config import Settings
 from booking_service.domain.deadlines import Deadlines
 from booking_service.observability.sql_tracing import trace_statements
@@ -91,7 +91,7 @@ def bootstrap(
         peer("payments", peer_urls.payments),
     )
     ctx = Context(
-        uow=lambda: SqlAlchemyUnitOfWork(engine),
+        uow=lambda: PostgresUnitOfWork(engine),
         clock=clock,
         policy=policy,
         peers=Peers(InventoryClient(inventory), PricingClient(pricing), PaymentsClient(payments)),

@@ -21,8 +21,7 @@ from booking_service.adapters.tables import ACTIVE_PREDICATE, bookings
 from booking_service.domain.model import Booking
 from booking_service.domain.values import TimeSlot
 from booking_service.observability.sql_tracing import driver_statement
-from booking_service.service_layer.reads import BookingReads
-from booking_service.service_layer.unit_of_work import BookingQuery
+from booking_service.service_layer.reads import BookingQuery, BookingReads
 
 _HISTORY_FIELDS = (
     "version",

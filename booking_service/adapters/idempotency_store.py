@@ -8,28 +8,35 @@ taken over.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.rows import from_snapshot, snapshot
 from booking_service.adapters.tables import idempotency_keys
 from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import IdempotencyStore, StoredKey
 
-_k = idempotency_keys.c
+# Statements on the driver (see driver.py). jsonb goes in as JSON text and comes out decoded (the
+# codecs SQLAlchemy's dialect installs on the pool's connections).
+_COLUMNS = columns(idempotency_keys)
+_CLAIM = insert_sql(idempotency_keys, _COLUMNS, suffix="ON CONFLICT DO NOTHING RETURNING key")
+_TAKE_OVER = insert_sql(
+    idempotency_keys,
+    _COLUMNS,
+    suffix="ON CONFLICT (scope, key) DO UPDATE SET "
+    + ", ".join(f"{name} = EXCLUDED.{name}" for name in _COLUMNS if name not in ("scope", "key"))
+    + " WHERE idempotency_keys.expires_at <= $5 RETURNING key",
+)
+_FIND = "SELECT fingerprint, response, expires_at FROM idempotency_keys WHERE scope = $1 AND key = $2"
+_COMPLETE = "UPDATE idempotency_keys SET response = $3 WHERE scope = $1 AND key = $2"
+_RELEASE = "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2"
+_PURGE = "DELETE FROM idempotency_keys WHERE expires_at <= $1"
 
-# Built once: the hot path passes only parameters, so SQLAlchemy neither rebuilds nor re-keys the
-# statement on every call (its compiled form is cached by the statement's shape).
-_CLAIM = insert(idempotency_keys).on_conflict_do_nothing().returning(_k.key)
-_COMPLETE = update(idempotency_keys).where(_k.scope == bindparam("_scope"), _k.key == bindparam("_key"))
 
-
-class SqlAlchemyIdempotencyStore(IdempotencyStore):
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+class PostgresIdempotencyStore(IdempotencyStore):
+    def __init__(self, session: DriverSession) -> None:
+        self._db = session
 
     async def claim(
         self, scope: str, key: str, fingerprint: bytes, now: datetime, ttl: timedelta
@@ -42,38 +49,24 @@ class SqlAlchemyIdempotencyStore(IdempotencyStore):
             "created_at": now,
             "expires_at": now + ttl,
         }
-        inserted = await self._conn.execute(_CLAIM, values)
-        if inserted.first() is not None:
+        row = [values[name] for name in _COLUMNS]
+        if await self._db.fetchrow(_CLAIM, *row) is not None:
             return None
-        row = (
-            await self._conn.execute(
-                select(_k.fingerprint, _k.response, _k.expires_at).where(_k.scope == scope, _k.key == key)
-            )
-        ).first()
-        if row is None or row.expires_at <= now:
+        found = await self._db.fetchrow(_FIND, scope, key)
+        if found is None or found["expires_at"] <= now:
             # Purged meanwhile, or past its retention: take the key over as if it were new.
-            taken = await self._conn.execute(
-                insert(idempotency_keys)
-                .values(values)
-                .on_conflict_do_update(
-                    index_elements=[_k.scope, _k.key],
-                    set_={k: v for k, v in values.items() if k not in ("scope", "key")},
-                    where=_k.expires_at <= now,
-                )
-                .returning(_k.key)
-            )
-            if taken.first() is not None:
+            if await self._db.fetchrow(_TAKE_OVER, *row) is not None:
                 return None
             return await self.claim(scope, key, fingerprint, now, ttl)
-        response = from_snapshot(row.response) if row.response is not None else None
-        return StoredKey(bytes(row.fingerprint), response)
+        response = from_snapshot(found["response"]) if found["response"] is not None else None
+        return StoredKey(bytes(found["fingerprint"]), response)
 
     async def complete(self, scope: str, key: str, response: Booking) -> None:
-        await self._conn.execute(_COMPLETE, {"_scope": scope, "_key": key, "response": snapshot(response)})
+        await self._db.execute(_COMPLETE, scope, key, json.dumps(snapshot(response)))
 
     async def release(self, scope: str, key: str) -> None:
-        await self._conn.execute(delete(idempotency_keys).where(_k.scope == scope, _k.key == key))
+        await self._db.execute(_RELEASE, scope, key)
 
     async def purge(self, now: datetime) -> int:
-        result = await self._conn.execute(delete(idempotency_keys).where(_k.expires_at <= now))
-        return result.rowcount
+        status = await self._db.execute(_PURGE, now)
+        return int(status.rsplit(" ", 1)[-1])

@@ -8,14 +8,14 @@ call that wrote it when tracing is on (the relay publishes the event in that tra
 
 from __future__ import annotations
 
+import json
 import uuid
 import zlib
 
 from booking.v1 import events_pb2
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking_service.adapters.booking_proto import SOURCE_TO_PB, STATUS_TO_PB, booking_message, stamp
+from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.tables import booking_outbox
 from booking_service.domain.events import BookingUpdated, Event, StatusEvent
 from booking_service.domain.model import Booking
@@ -23,6 +23,9 @@ from booking_service.observability.tracing import current_trace_context
 
 #: How many partitions the outbox is split into (one advisory lock each); fixed, as rows carry it.
 PARTITIONS = 16
+
+_COLUMNS = columns(booking_outbox, without=("id", "created_at", "sent_at"))
+_INSERT = insert_sql(booking_outbox, _COLUMNS)
 
 
 def partition_of(booking_id: str) -> int:
@@ -53,11 +56,12 @@ def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.B
     return message
 
 
-async def write(conn: AsyncConnection, raised: list[tuple[Event, Booking]]) -> None:
+async def write(db: DriverSession, raised: list[tuple[Event, Booking]]) -> None:
     if not raised:
         return
     rows = []
-    trace_context = current_trace_context()
+    context = current_trace_context()
+    trace_context = json.dumps(context) if context is not None else None
     for event, booking in raised:
         event_id = str(uuid.uuid4())
         rows.append(
@@ -72,4 +76,8 @@ async def write(conn: AsyncConnection, raised: list[tuple[Event, Booking]]) -> N
                 "trace_context": trace_context,
             }
         )
-    await conn.execute(insert(booking_outbox), rows)
+    values = [[row[name] for name in _COLUMNS] for row in rows]
+    if len(values) == 1:
+        await db.execute(_INSERT, *values[0])
+    else:
+        await db.executemany(_INSERT, values)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+import asyncpg
 
+from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.errors import constraint_of
 from booking_service.adapters.tables import booking_sagas
 from booking_service.domain.errors import Contention
@@ -20,28 +20,33 @@ from booking_service.observability.metrics import (
 )
 from booking_service.service_layer.sagas.log import COMPENSATED, RUNNING, Saga, SagaLog, SagaTakenOver
 
-_s = booking_sagas.c
-_before = booking_sagas.alias("saga_before")  # the row as it was: tells a new step from a hand-off
-
-# Built once; each call passes only parameters (see idempotency_store.py). A save lands only while
-# the saga is still this process's (the fencing counter `attempts`) and still running.
-_INSERT = insert(booking_sagas)
+# Statements on the driver (see driver.py); jsonb goes in as JSON text and comes out decoded. A save
+# lands only while the saga is still this process's (the fencing counter `attempts`) and still
+# running; it returns the step the row had before (a new step, or a hand-off at the same step).
+_COLUMNS = columns(booking_sagas)
+_INSERT = insert_sql(booking_sagas, _COLUMNS)
 _SAVE = (
-    update(booking_sagas)
-    .where(_s.saga_id == bindparam("_saga_id"), _s.attempts == bindparam("_attempts"), _s.status == RUNNING)
-    .where(_before.c.saga_id == _s.saga_id)
-    .returning(_before.c.step)
+    "UPDATE booking_sagas s SET status = $3, step = $4, data = $5, error = $6, lease_until = $7,"
+    " updated_at = $8 FROM booking_sagas saga_before"
+    f" WHERE s.saga_id = $1 AND s.attempts = $2 AND s.status = '{RUNNING}'"
+    " AND saga_before.saga_id = s.saga_id RETURNING saga_before.step"
+)
+_TAKE_OVER_DUE = (
+    "UPDATE booking_sagas SET attempts = attempts + 1, lease_until = $2, updated_at = $1"
+    " WHERE saga_id IN (SELECT saga_id FROM booking_sagas"
+    f" WHERE status = '{RUNNING}' AND lease_until <= $1 ORDER BY lease_until LIMIT $3"
+    " FOR UPDATE SKIP LOCKED) RETURNING " + ", ".join(_COLUMNS)
 )
 
 
-class SqlAlchemySagaLog(SagaLog):
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
+class PostgresSagaLog(SagaLog):
+    def __init__(self, session: DriverSession) -> None:
+        self._db = session
 
     async def add(self, saga: Saga) -> None:
         try:
             await self._insert(saga)
-        except IntegrityError as exc:
+        except asyncpg.UniqueViolationError as exc:
             if constraint_of(exc) == "booking_sagas_one_change":
                 raise Contention(
                     f"Another change to booking {saga.booking_id} is in progress; retry shortly.",
@@ -51,58 +56,39 @@ class SqlAlchemySagaLog(SagaLog):
         SAGA_STEPS.labels(saga.kind, saga.step).inc()  # when written (before the commit, as in save)
 
     async def _insert(self, saga: Saga) -> None:
-        await self._conn.execute(
-            _INSERT,
-            {
-                "saga_id": saga.saga_id,
-                "booking_id": saga.booking_id,
-                "kind": saga.kind,
-                "status": saga.status,
-                "step": saga.step,
-                "data": saga.data,
-                "attempts": saga.attempts,
-                "error": saga.error,
-                "lease_until": saga.lease_until,
-                "created_at": saga.created_at,
-                "updated_at": saga.created_at,
-            },
-        )
+        row: dict[str, Any] = {
+            "saga_id": saga.saga_id,
+            "booking_id": saga.booking_id,
+            "kind": saga.kind,
+            "status": saga.status,
+            "step": saga.step,
+            "data": json.dumps(saga.data),
+            "attempts": saga.attempts,
+            "error": saga.error,
+            "lease_until": saga.lease_until,
+            "created_at": saga.created_at,
+            "updated_at": saga.created_at,
+        }
+        await self._db.execute(_INSERT, *(row[name] for name in _COLUMNS))
 
     async def save(self, saga: Saga, now: datetime) -> None:
-        result = await self._conn.execute(
+        found = await self._db.fetchrow(
             _SAVE,
-            {
-                "_saga_id": saga.saga_id,
-                "_attempts": saga.attempts,
-                "status": saga.status,
-                "step": saga.step,
-                "data": saga.data,
-                "error": saga.error,
-                "lease_until": saga.lease_until,
-                "updated_at": now,
-            },
+            saga.saga_id,
+            saga.attempts,
+            saga.status,
+            saga.step,
+            json.dumps(saga.data),
+            saga.error,
+            saga.lease_until,
+            now,
         )
-        step_before = result.scalar_one_or_none()
-        if step_before is None:
+        if found is None:
             raise SagaTakenOver(saga.saga_id)
-        _count(saga, step_before)
+        _count(saga, found["step"])
 
     async def take_over_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Saga]:
-        due = (
-            select(_s.saga_id)
-            .where(_s.status == RUNNING, _s.lease_until <= now)
-            .order_by(_s.lease_until)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        rows = await self._conn.execute(
-            update(booking_sagas)
-            .where(_s.saga_id.in_(due))
-            .values(attempts=_s.attempts + 1, lease_until=lease_until, updated_at=now)
-            .returning(booking_sagas)
-        )
-        sagas = [_saga(row) for row in rows.mappings()]
+        sagas = [_saga(row) for row in await self._db.fetch(_TAKE_OVER_DUE, now, lease_until, limit)]
         for saga in sagas:
             SAGA_RECOVERIES.labels(saga.kind).inc()
         return sagas

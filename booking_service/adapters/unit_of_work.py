@@ -1,68 +1,97 @@
-"""The unit of work on PostgreSQL: one connection and one transaction per `async with`."""
+"""The unit of work on PostgreSQL: one pooled connection and one transaction per `async with`, its
+statements run on the driver (driver.py)."""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking_service.adapters import outbox
-from booking_service.adapters.errors import translate
-from booking_service.adapters.idempotency_store import SqlAlchemyIdempotencyStore
-from booking_service.adapters.repository import SqlAlchemyBookingRepository
-from booking_service.adapters.saga_log import SqlAlchemySagaLog
+from booking_service.adapters.driver import DriverSession
+from booking_service.adapters.errors import connection_lost, translate
+from booking_service.adapters.idempotency_store import PostgresIdempotencyStore
+from booking_service.adapters.repository import PostgresBookingRepository
+from booking_service.adapters.saga_log import PostgresSagaLog
 from booking_service.domain.errors import StorageUnavailable
 from booking_service.domain.events import Event
 from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 
-class SqlAlchemyUnitOfWork(UnitOfWork):
+class PostgresUnitOfWork(UnitOfWork):
     """Re-enterable: each `async with` takes a pooled connection, begins, and on exit rolls back
-    whatever was not committed and gives the connection back. Database failures a client can act
-    on leave as domain errors (Contention, StorageUnavailable)."""
+    whatever was not committed and gives the connection back (or drops it, if the failure took it:
+    the server ended the session, or a statement was cut off half-way). Database failures a client
+    can act on leave as domain errors (Contention, StorageUnavailable)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__()
         self._engine = engine
-        self._conn: AsyncConnection | None = None
+        self._pooled: AsyncConnection | None = None
+        self._session: DriverSession | None = None
+        self._transaction: Any = None  # an asyncpg Transaction while one is open
 
     async def __aenter__(self) -> Self:
         try:
-            self._conn = await self._engine.connect()
-            await self._conn.begin()
-        except Exception as exc:
-            await self._close()
+            self._pooled = await self._engine.connect()
+            driver: Any = (await self._pooled.get_raw_connection()).driver_connection
+            self._session = DriverSession(self._engine, driver)
+            self._transaction = driver.transaction()
+            await self._transaction.start()
+        except BaseException as exc:
+            await self._close(invalidate=True)
+            if not isinstance(exc, Exception):
+                raise
             raise (translate(exc) or StorageUnavailable("The booking database is unavailable.")) from exc
-        self.bookings = SqlAlchemyBookingRepository(self._conn)
-        self.idempotency = SqlAlchemyIdempotencyStore(self._conn)
-        self.sagas = SqlAlchemySagaLog(self._conn)
+        self.bookings = PostgresBookingRepository(self._session)
+        self.idempotency = PostgresIdempotencyStore(self._session)
+        self.sagas = PostgresSagaLog(self._session)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        broken = exc is not None and self._unusable(exc)
         try:
-            await self.rollback()
+            if not broken:
+                try:
+                    await self.rollback()
+                except BaseException:
+                    broken = True
+                    raise
         finally:
-            await self._close()
+            await self._close(invalidate=broken)
         if exc is not None and (domain_error := translate(exc)) is not None:
             raise domain_error from exc
 
     async def _store_events(self, raised: list[tuple[Event, Booking]]) -> None:
-        assert self._conn is not None, "commit outside `async with uow`"
-        await outbox.write(self._conn, raised)
+        assert self._session is not None, "commit outside `async with uow`"
+        await outbox.write(self._session, raised)
 
     async def _commit(self) -> None:
-        assert self._conn is not None, "commit outside `async with uow`"
-        await self._conn.commit()
+        assert self._transaction is not None, "commit outside `async with uow`"
+        transaction, self._transaction = self._transaction, None
+        await transaction.commit()
 
     async def rollback(self) -> None:
-        if self._conn is not None and self._conn.in_transaction():
-            await self._conn.rollback()
+        if self._transaction is not None:
+            transaction, self._transaction = self._transaction, None
+            await transaction.rollback()
 
-    async def _close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await conn.close()
+    def _unusable(self, exc: BaseException) -> bool:
+        """Whether the connection is not to be used again after `exc`: the server ended the session,
+        or the failure was not an error of ours or of a statement (a cancellation may have cut a
+        statement off half-way, and the connection's state is then unknown)."""
+        if self._session is None or self._session.connection.is_closed():
+            return True
+        return connection_lost(exc) or not isinstance(exc, Exception)
+
+    async def _close(self, *, invalidate: bool) -> None:
+        pooled, self._pooled, self._session, self._transaction = self._pooled, None, None, None
+        if pooled is None:
+            return
+        if invalidate:
+            await pooled.invalidate()
+        await pooled.close()

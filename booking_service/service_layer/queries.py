@@ -12,8 +12,7 @@ from booking_service.domain.reference import normalize_reference
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.validation import Violations
 from booking_service.service_layer.page_tokens import PageTokens
-from booking_service.service_layer.reads import BookingReads
-from booking_service.service_layer.unit_of_work import BookingQuery
+from booking_service.service_layer.reads import BookingQuery, BookingReads
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

@@ -7,11 +7,26 @@ through the repository.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Protocol
 
 from booking_service.domain.model import Booking
+from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import TimeSlot
-from booking_service.service_layer.unit_of_work import BookingQuery
+
+
+@dataclass(frozen=True, slots=True)
+class BookingQuery:
+    """A page of bookings of one guest or one venue, in (start time, id) order after `after`."""
+
+    owner: str  # "guest" or "venue"
+    owner_id: str
+    statuses: frozenset[BookingStatus]
+    window: tuple[datetime | None, datetime | None]
+    local_date: date | None
+    after: tuple[datetime, str] | None
+    limit: int
 
 
 class BookingReads(Protocol):

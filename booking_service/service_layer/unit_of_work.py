@@ -6,32 +6,18 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
 from booking_service.domain.events import Event
 from booking_service.domain.model import Booking
-from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import TimeSlot
 from booking_service.service_layer.sagas.log import SagaLog
 
 
 class DuplicateReference(Exception):
     """The generated reference is taken already (rare); the caller draws another and retries."""
-
-
-@dataclass(frozen=True, slots=True)
-class BookingQuery:
-    """A page of bookings of one guest or one venue, in (start time, id) order after `after`."""
-
-    owner: str  # "guest" or "venue"
-    owner_id: str
-    statuses: frozenset[BookingStatus]
-    window: tuple[datetime | None, datetime | None]
-    local_date: date | None
-    after: tuple[datetime, str] | None
-    limit: int
 
 
 class BookingRepository(abc.ABC):
@@ -54,8 +40,6 @@ class BookingRepository(abc.ABC):
         (raises VersionMismatch otherwise, UnitUnavailable on a taken slot)."""
 
     @abc.abstractmethod
-    async def page(self, query: BookingQuery) -> list[Booking]: ...
-
     @abc.abstractmethod
     async def due_for_expiry(self, now: datetime, limit: int) -> list[Booking]:
         """PENDING bookings past their deadline, oldest first (each is settled on its own, with

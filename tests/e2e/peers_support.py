@@ -18,7 +18,7 @@ from booking_service.bootstrap import Application, PeerUrls, bootstrap
 from booking_service.config import Settings
 from booking_service.domain.status import ACTIVE, BookingStatus
 from booking_service.entrypoints.grpc.server import GrpcServer
-from booking_service.service_layer.unit_of_work import BookingQuery
+from booking_service.service_layer.reads import BookingQuery
 from tests.conftest import NOW, FakeClock, Sandbox
 
 #: Quick failures, so that fault tests take seconds, not minutes.
@@ -86,11 +86,9 @@ def hotel_booking(new_booking: Any, **fields: Any) -> pb.CreateBookingRequest:
 
 async def assert_converged(w: World, venue_id: str) -> None:
     """The inventory holds are exactly the active bookings' holds; every payment matches its booking."""
-    uow = w.app.use_cases.uow()
-    async with uow:
-        stored = await uow.bookings.page(
-            BookingQuery("venue", venue_id, frozenset(), (None, None), None, None, 1000)
-        )
+    stored = await w.app.use_cases.ctx.reads.page(
+        BookingQuery("venue", venue_id, frozenset(), (None, None), None, None, 1000)
+    )
     bookings = {b.booking_id: b for b in stored}
     state = w.sandbox.state
     holds = [h for h in state.inventory.holds.values() if h.venue_id == venue_id]

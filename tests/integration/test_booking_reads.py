@@ -9,7 +9,7 @@ import asyncpg
 
 from booking_service.adapters.booking_reads import PostgresBookingReads
 from booking_service.adapters.rows import booking_row
-from booking_service.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from booking_service.adapters.unit_of_work import PostgresUnitOfWork
 from booking_service.bootstrap import Application
 from booking_service.domain.deadlines import Deadlines
 from booking_service.domain.errors import StorageUnavailable
@@ -23,7 +23,7 @@ STAFF = Actor("front-desk", ChangeSource.API)
 
 async def test_a_read_returns_what_the_repository_loads(app: Application, ids) -> None:
     booking = make_booking(ids)
-    uow = SqlAlchemyUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.engine)
     async with uow:
         await uow.bookings.add(booking)
         await uow.commit()
@@ -61,7 +61,7 @@ async def test_a_missing_booking_reads_as_none(app: Application) -> None:
 
 async def test_a_dead_connection_is_dropped_from_the_pool(app: Application, ids, database_url: str) -> None:
     booking = make_booking(ids)
-    uow = SqlAlchemyUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.engine)
     async with uow:
         await uow.bookings.add(booking)
         await uow.commit()

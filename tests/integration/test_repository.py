@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from booking_service.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from booking_service.adapters.unit_of_work import PostgresUnitOfWork
 from booking_service.bootstrap import Application
 from booking_service.domain.deadlines import Deadlines
 from booking_service.domain.errors import UnitUnavailable, VersionMismatch
@@ -44,8 +44,8 @@ def make_booking(
 
 
 @pytest.fixture
-def uow(app: Application) -> SqlAlchemyUnitOfWork:
-    return SqlAlchemyUnitOfWork(app.engine)
+def uow(app: Application) -> PostgresUnitOfWork:
+    return PostgresUnitOfWork(app.engine)
 
 
 async def test_a_booking_round_trips_with_its_history(uow, ids) -> None:

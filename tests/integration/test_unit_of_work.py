@@ -1,0 +1,112 @@
+"""The unit of work on a real database, on the driver: what is not committed is rolled back; a
+connection the server killed, or one a cancellation cut off mid-statement, is dropped from the pool
+instead of being handed to the next request; a statement's own error leaves the connection usable."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from booking_service.adapters.unit_of_work import PostgresUnitOfWork
+from booking_service.bootstrap import Application
+from booking_service.domain.errors import StorageUnavailable, UnitUnavailable
+from tests.integration.test_repository import make_booking
+
+
+async def backend_pids(database_url: str) -> set[int]:
+    admin = await asyncpg.connect(database_url)
+    try:
+        rows = await admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    return {row["pid"] for row in rows}
+
+
+async def test_what_is_not_committed_is_rolled_back(app: Application, ids) -> None:
+    booking = make_booking(ids)
+    uow = PostgresUnitOfWork(app.engine)
+    async with uow:
+        await uow.bookings.add(booking)  # no commit
+    async with uow:
+        assert await uow.bookings.get(booking.booking_id) is None
+
+
+async def test_a_statement_error_leaves_the_connection_usable(
+    app: Application, ids, database_url: str
+) -> None:
+    booking = make_booking(ids)
+    uow = PostgresUnitOfWork(app.engine)
+    async with uow:
+        await uow.bookings.add(booking)
+        await uow.commit()
+    twin = make_booking(ids)  # the same unit and time: the exclusion constraint refuses it
+    pids: list[int] = []
+
+    async def refused() -> None:
+        async with uow:
+            pids.append(uow.bookings._db.connection.get_server_pid())  # type: ignore[attr-defined]
+            await uow.bookings.add(twin)
+
+    with pytest.raises(UnitUnavailable):
+        await refused()
+    pid = pids[0]
+    assert pid in await backend_pids(database_url)  # rolled back and given back, not dropped
+    async with uow:
+        assert await uow.bookings.get(booking.booking_id) is not None
+
+
+async def test_a_statement_cut_off_by_a_cancellation_drops_its_connection(
+    app: Application, database_url: str
+) -> None:
+    uow = PostgresUnitOfWork(app.engine)
+    pids: list[int] = []
+
+    async def slow() -> None:
+        async with uow:
+            pids.append(uow.bookings._db.connection.get_server_pid())  # type: ignore[attr-defined]
+            await uow.bookings._db.execute("SELECT pg_sleep(5)")  # type: ignore[attr-defined]
+
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await slow()
+    for _ in range(50):  # the dropped connection's backend goes away
+        if pids[0] not in await backend_pids(database_url):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the connection cut off mid-statement went back to the pool")
+    async with uow:  # and the next unit of work gets a working one
+        assert await uow.bookings.get("00000000-0000-4000-8000-000000000000") is None
+
+
+async def test_a_connection_the_server_killed_is_dropped_from_the_pool(
+    app: Application, ids, database_url: str
+) -> None:
+    uow = PostgresUnitOfWork(app.engine)
+    async with uow:
+        await uow.bookings.add(make_booking(ids))
+        await uow.commit()
+    admin = await asyncpg.connect(database_url)
+    try:  # kill every connection of the pool behind its back
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    failures = 0
+    for _ in range(app.engine.pool.size() + 2):  # each dead one fails once, then leaves the pool
+        try:
+            async with uow:
+                assert await uow.bookings.get("00000000-0000-4000-8000-000000000000") is None
+        except StorageUnavailable:
+            failures += 1
+            continue
+        break
+    else:
+        raise AssertionError("the pool kept handing out dead connections")
+    assert failures >= 1, "the killed connection was used (and failed) once"
