@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+import asyncpg
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from booking_service.domain.commands import CreateBooking, VenueDetails
+from booking_service.domain.errors import StorageUnavailable
 from booking_service.domain.values import Actor, ChangeSource, Guest, VenueType
 
 API = Actor("tester", ChangeSource.API)
@@ -83,3 +87,29 @@ class BrokenReads:
 
     async def get_by_reference(self, reference: str) -> None:
         raise RuntimeError(self.detail)
+
+
+async def assert_dead_connections_leave_the_pool(
+    engine: Any, database_url: str, attempt: Callable[[], Awaitable[object]]
+) -> None:
+    """Kills every connection of the database behind the pool's back, then runs `attempt` until it
+    succeeds: each dead connection may fail one call (StorageUnavailable), then leave the pool."""
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    failures = 0
+    for _ in range(engine.pool.size() + 2):
+        try:
+            await attempt()
+        except StorageUnavailable:
+            failures += 1
+            continue
+        break
+    else:
+        raise AssertionError("the pool kept handing out dead connections")
+    assert failures >= 1, "the killed connection was used (and failed) once"

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-import asyncpg
-
 from booking_service.adapters.booking_reads import PostgresBookingReads
 from booking_service.adapters.rows import booking_row
 from booking_service.adapters.unit_of_work import PostgresUnitOfWork
 from booking_service.bootstrap import Application
 from booking_service.domain.deadlines import Deadlines
-from booking_service.domain.errors import StorageUnavailable
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor, ChangeSource
 from tests.conftest import NOW
+from tests.helpers import assert_dead_connections_leave_the_pool
 from tests.integration.test_repository import make_booking
 
 STAFF = Actor("front-desk", ChangeSource.API)
@@ -67,23 +65,8 @@ async def test_a_dead_connection_is_dropped_from_the_pool(app: Application, ids,
         await uow.commit()
     reads = PostgresBookingReads(app.engine)
     assert await reads.get(booking.booking_id) is not None
-    admin = await asyncpg.connect(database_url)
-    try:  # kill every connection of the pool behind its back
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await admin.close()
-    failures = 0
-    for _ in range(app.engine.pool.size() + 2):  # each dead one fails once, then leaves the pool
-        try:
-            found = await reads.get(booking.booking_id)
-        except StorageUnavailable:
-            failures += 1
-            continue
-        assert found is not None
-        break
-    else:
-        raise AssertionError("the pool kept handing out dead connections")
-    assert failures >= 1, "the killed connection was used (and failed) once"
+
+    async def attempt() -> None:
+        assert await reads.get(booking.booking_id) is not None
+
+    await assert_dead_connections_leave_the_pool(app.engine, database_url, attempt)

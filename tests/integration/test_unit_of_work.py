@@ -11,7 +11,8 @@ import pytest
 
 from booking_service.adapters.unit_of_work import PostgresUnitOfWork
 from booking_service.bootstrap import Application
-from booking_service.domain.errors import StorageUnavailable, UnitUnavailable
+from booking_service.domain.errors import UnitUnavailable
+from tests.helpers import assert_dead_connections_leave_the_pool
 from tests.integration.test_repository import make_booking
 
 
@@ -90,23 +91,9 @@ async def test_a_connection_the_server_killed_is_dropped_from_the_pool(
     async with uow:
         await uow.bookings.add(make_booking(ids))
         await uow.commit()
-    admin = await asyncpg.connect(database_url)
-    try:  # kill every connection of the pool behind its back
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await admin.close()
-    failures = 0
-    for _ in range(app.engine.pool.size() + 2):  # each dead one fails once, then leaves the pool
-        try:
-            async with uow:
-                assert await uow.bookings.get("00000000-0000-4000-8000-000000000000") is None
-        except StorageUnavailable:
-            failures += 1
-            continue
-        break
-    else:
-        raise AssertionError("the pool kept handing out dead connections")
-    assert failures >= 1, "the killed connection was used (and failed) once"
+
+    async def attempt() -> None:
+        async with uow:
+            assert await uow.bookings.get("00000000-0000-4000-8000-000000000000") is None
+
+    await assert_dead_connections_leave_the_pool(app.engine, database_url, attempt)
