@@ -26,7 +26,8 @@ _TAKE_OVER = insert_sql(
     _COLUMNS,
     suffix="ON CONFLICT (scope, key) DO UPDATE SET "
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in _COLUMNS if name not in ("scope", "key"))
-    + " WHERE idempotency_keys.expires_at <= $5 RETURNING key",
+    # only a key past its retention (the new claim's created_at is `now`)
+    + " WHERE idempotency_keys.expires_at <= EXCLUDED.created_at RETURNING key",
 )
 _FIND = "SELECT fingerprint, response, expires_at FROM idempotency_keys WHERE scope = $1 AND key = $2"
 _COMPLETE = "UPDATE idempotency_keys SET response = $3 WHERE scope = $1 AND key = $2"

@@ -33,6 +33,14 @@ _UPDATE = (
 _VERSION = "SELECT version FROM bookings WHERE booking_id = $1"
 _HISTORY_COLUMNS = columns(booking_status_history, without=("id",))
 _INSERT_HISTORY = insert_sql(booking_status_history, _HISTORY_COLUMNS)
+# A new booking with its one history entry (a created booking's): one statement, one round trip. The
+# entry's placeholders follow the booking's; the foreign key is checked at the statement's end.
+_INSERT_WITH_HISTORY = (
+    f"WITH booking AS ({_INSERT}) INSERT INTO {booking_status_history.name} ({', '.join(_HISTORY_COLUMNS)})"
+    " VALUES ("
+    + ", ".join(f"${i}" for i in range(len(_COLUMNS) + 1, len(_COLUMNS) + len(_HISTORY_COLUMNS) + 1))
+    + ")"
+)
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM bookings WHERE "
 _BY_ID = _SELECT + "booking_id = $1"
 _BY_REFERENCE = _SELECT + "booking_reference = $1"
@@ -63,11 +71,16 @@ class PostgresBookingRepository(BookingRepository):
 
     async def add(self, booking: Booking) -> None:
         row = booking_row(booking)
+        arguments = [row[name] for name in _COLUMNS]
+        statement, history = _INSERT, _history_values(booking)
+        if len(history) == 1:
+            statement, arguments, history = _INSERT_WITH_HISTORY, arguments + history[0], []
         try:
-            await self._db.execute(_INSERT, *(row[name] for name in _COLUMNS))
+            await self._db.execute(statement, *arguments)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise self._integrity_error(exc, booking) from exc
-        await self._store_history(booking)
+        await self._insert_history(history)
+        booking.new_history.clear()
         booking.stored_version = booking.version
         self.seen.append(booking)
 
@@ -138,14 +151,14 @@ class PostgresBookingRepository(BookingRepository):
         return booking
 
     async def _store_history(self, booking: Booking) -> None:
-        if booking.new_history:
-            rows = [history_row(booking.booking_id, entry) for entry in booking.new_history]
-            values = [[row[name] for name in _HISTORY_COLUMNS] for row in rows]
-            if len(values) == 1:
-                await self._db.execute(_INSERT_HISTORY, *values[0])
-            else:
-                await self._db.executemany(_INSERT_HISTORY, values)
-            booking.new_history.clear()
+        await self._insert_history(_history_values(booking))
+        booking.new_history.clear()
+
+    async def _insert_history(self, values: list[list[Any]]) -> None:
+        if len(values) == 1:
+            await self._db.execute(_INSERT_HISTORY, *values[0])
+        elif values:
+            await self._db.executemany(_INSERT_HISTORY, values)
 
     @staticmethod
     def _integrity_error(exc: Exception, booking: Booking) -> Exception:
@@ -157,3 +170,9 @@ class PostgresBookingRepository(BookingRepository):
         if constraint == "bookings_booking_reference_key":
             return DuplicateReference(booking.reference)
         return exc
+
+
+def _history_values(booking: Booking) -> list[list[Any]]:
+    """The arguments of the booking's new history rows, in _HISTORY_COLUMNS order."""
+    rows = [history_row(booking.booking_id, entry) for entry in booking.new_history]
+    return [[row[name] for name in _HISTORY_COLUMNS] for row in rows]

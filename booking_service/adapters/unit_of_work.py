@@ -54,17 +54,24 @@ class PostgresUnitOfWork(UnitOfWork):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         broken = exc is not None and self._unusable(exc)
+        failed: Exception | None = None  # the rollback's own failure (the server went away)
         try:
             if not broken:
                 try:
                     await self.rollback()
-                except BaseException:
+                except BaseException as failure:
                     broken = True
-                    raise
+                    if not isinstance(failure, Exception):
+                        raise  # cancelled during the rollback: dropped below, then passed on
+                    failed = failure
         finally:
             await self._close(invalidate=broken)
         if exc is not None and (domain_error := translate(exc)) is not None:
             raise domain_error from exc
+        if exc is None and failed is not None:  # the body's error, if any, says more than this
+            raise (
+                translate(failed) or StorageUnavailable("The booking database is unavailable.")
+            ) from failed
 
     async def _store_events(self, raised: list[tuple[Event, Booking]]) -> None:
         assert self._session is not None, "commit outside `async with uow`"

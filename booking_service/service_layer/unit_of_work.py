@@ -40,7 +40,6 @@ class BookingRepository(abc.ABC):
         (raises VersionMismatch otherwise, UnitUnavailable on a taken slot)."""
 
     @abc.abstractmethod
-    @abc.abstractmethod
     async def due_for_expiry(self, now: datetime, limit: int) -> list[Booking]:
         """PENDING bookings past their deadline, oldest first (each is settled on its own, with
         its version deciding any race)."""
