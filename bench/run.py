@@ -212,7 +212,10 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         metavar="SCENARIO",
-        help="sample the service with py-spy during SCENARIO (gRPC, 16 in flight)",
+        help="sample the service with py-spy during SCENARIO (16 in flight)",
+    )
+    parser.add_argument(
+        "--profile-transport", choices=("grpc", "rest"), default="grpc", help="the transport --profile loads"
     )
     args = parser.parse_args()
     seconds, warmup = (3.0, 1.0) if args.quick else (10.0, 2.0)
@@ -309,7 +312,7 @@ def main() -> None:
             sampler = profile.record(service.pid, seconds * 2, collapsed)
             load.ask(
                 command="measure",
-                transport="grpc",
+                transport=args.profile_transport,
                 scenario=args.profile,
                 concurrency=16,
                 warmup=0,

@@ -16,6 +16,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from booking_service.entrypoints.rest.json_writer import JsonWriter
+from booking_service.entrypoints.rest.marshal import JSON
 
 TYPES = sorted(
     {
@@ -84,14 +85,21 @@ def test_every_message_type_is_written_as_json_format_writes_it(
             message, preserving_proto_field_name=True, always_print_fields_with_no_presence=unpopulated
         )
         assert json.dumps(writer.to_dict(message)) == json.dumps(expected)
+        compact = json.dumps(expected, separators=(",", ":"), ensure_ascii=False).encode()
+        assert JSON.encode(message, unpopulated=unpopulated) == compact  # the bytes REST sends
 
 
-def test_the_writer_covers_the_booking_itself() -> None:
-    """The fast path, not the fallback, writes bookings (a regression to json_format would pass the
+def test_the_writer_covers_the_booking_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables, not the fallback, write bookings (a regression to json_format would pass the
     comparison above and lose the speed)."""
-    writer = JsonWriter(unpopulated=True)
-    booking = booking_pb2.Booking()
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("json_format wrote part of a booking")
+
+    monkeypatch.setattr(json_format, "MessageToDict", refuse)
+    booking = booking_pb2.Booking(booking_id="b-1", version=7)
     booking.start_time.seconds = 1_800_000_000
-    writer.to_dict(booking)
-    assert writer._encoders["booking.v1.Booking"] != writer._by_json_format
-    assert writer._encoders["google.protobuf.Timestamp"].__name__ == "_timestamp"
+    booking.history.add(version=1).change_time.nanos = 5_000_000
+    written = JsonWriter(unpopulated=True).to_dict(booking)
+    assert (written["start_time"], written["version"]) == ("2027-01-15T08:00:00Z", "7")
+    assert written["history"][0]["change_time"] == "1970-01-01T00:00:00.005Z"
