@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -89,17 +91,23 @@ async def report_stuck_tasks(request: pytest.FixtureRequest) -> AsyncIterator[No
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An admin URL of the PostgreSQL server the tests use."""
+def server_url() -> Iterator[str]:
+    """An admin URL of the PostgreSQL server the tests use.
+
+    The embedded server's data lives outside pytest's base temporary directory: another pytest
+    session of the same user tightens that directory to mode 0700 when it starts, and the server
+    (which runs as its own user) would lose its data directory mid-run."""
     external = os.environ.get("TEST_DATABASE_URL")
     if external:
         yield external
         return
-    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    folder = Path(tempfile.mkdtemp(prefix="booking-service-test-pg-"))
+    embedded = EmbeddedPostgres(folder)
     try:
         yield embedded.start()
     finally:
         embedded.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -15,12 +16,15 @@ import pytest
 
 from booking_service.adapters.peers.transport import Http1Transport
 from tests.conftest import Sandbox
+from tests.e2e.security_support import Pki
 
 
 @asynccontextmanager
-async def scripted(script: Callable[..., object]) -> AsyncIterator[tuple[str, list[int]]]:
-    """A TCP server answering each connection with `script(reader, writer)`; yields its base URL and
-    the list of connections accepted so far (one int per connection)."""
+async def scripted(
+    script: Callable[..., object], tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """A TCP (or TLS) server answering each connection with `script(reader, writer)`; yields its base
+    URL and the list of connections accepted so far (one int per connection)."""
     accepted: list[int] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -32,10 +36,10 @@ async def scripted(script: Callable[..., object]) -> AsyncIterator[tuple[str, li
         finally:
             writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}", accepted
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}", accepted
     finally:
         server.close()
         await server.wait_closed()
@@ -184,3 +188,23 @@ async def test_calls_beyond_the_connection_limit_wait_for_a_slot_then_time_out()
         assert (await first).status_code == 200
         assert (await send(transport, request(url))).status_code == 200  # the slot came back
         await transport.aclose()
+
+
+async def test_a_peer_over_tls_is_verified_against_the_trusted_authority(tmp_path) -> None:
+    pki, stranger = Pki.make(tmp_path, "client"), Pki.make(tmp_path, "client", prefix="other-")
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(pki.server_cert_file, pki.server_key_file)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+        await writer.drain()
+
+    async with scripted(answer, tls=server_side) as (url, _):
+        trusting = Http1Transport(ssl_context=ssl.create_default_context(cafile=pki.ca_file))
+        assert (await send(trusting, request(url))).content == b"secret"
+        await trusting.aclose()
+        suspicious = Http1Transport(ssl_context=ssl.create_default_context(cafile=stranger.ca_file))
+        with pytest.raises(httpx.ConnectError):
+            await send(suspicious, request(url))
+        await suspicious.aclose()

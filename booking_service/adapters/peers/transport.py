@@ -90,7 +90,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
                 return connection
             connection.close()
         scheme, host, port = origin
-        context = (self._ssl or ssl.create_default_context()) if scheme == "https" else None
+        context = None
+        if scheme == "https":
+            if self._ssl is None:
+                self._ssl = ssl.create_default_context()  # loading the CA bundle once, not per connection
+            context = self._ssl
         with _raising(httpx.ConnectTimeout, request), _failing(httpx.ConnectError, request):
             async with asyncio.timeout(connect_timeout):
                 reader, writer = await asyncio.open_connection(host, port, ssl=context, limit=_MAX_HEAD_BYTES)
