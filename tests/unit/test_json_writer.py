@@ -103,3 +103,23 @@ def test_the_writer_covers_the_booking_itself(monkeypatch: pytest.MonkeyPatch) -
     written = JsonWriter(unpopulated=True).to_dict(booking)
     assert (written["start_time"], written["version"]) == ("2027-01-15T08:00:00Z", "7")
     assert written["history"][0]["change_time"] == "1970-01-01T00:00:00.005Z"
+
+
+def test_a_type_that_nests_itself_is_written_too() -> None:
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    file = descriptor_pb2.FileDescriptorProto(name="tree_test.proto", package="tree", syntax="proto3")
+    node = file.message_type.add(name="Node")
+    node.field.add(name="name", number=1, type=9, label=1)  # string
+    node.field.add(name="children", number=2, type=11, label=3, type_name=".tree.Node")
+    node.field.add(name="parent", number=3, type=11, label=1, type_name=".tree.Node")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    Node = message_factory.GetMessageClass(pool.FindMessageTypeByName("tree.Node"))
+    tree = Node(name="root", children=[Node(name="a", children=[Node(name="a1")]), Node(name="b")])
+    tree.parent.name = "above"
+    for unpopulated in (True, False):
+        expected = json_format.MessageToDict(
+            tree, preserving_proto_field_name=True, always_print_fields_with_no_presence=unpopulated
+        )
+        assert json.dumps(JsonWriter(unpopulated=unpopulated).to_dict(tree)) == json.dumps(expected)

@@ -82,6 +82,7 @@ class JsonWriter:
     def __init__(self, *, unpopulated: bool) -> None:
         self._unpopulated = unpopulated
         self._encoders: dict[str, Encoder] = {}
+        self._building: set[str] = set()  # types whose table is being built (a type may nest itself)
 
     def to_dict(self, message: Message) -> Any:
         return self._encoder(message.DESCRIPTOR)(message)
@@ -89,7 +90,11 @@ class JsonWriter:
     def _encoder(self, descriptor: Any) -> Encoder:  # a Descriptor (the upb one at run time)
         encoder = self._encoders.get(descriptor.full_name)
         if encoder is None:
-            encoder = self._encoders[descriptor.full_name] = self._build(descriptor)
+            self._building.add(descriptor.full_name)
+            try:
+                encoder = self._encoders[descriptor.full_name] = self._build(descriptor)
+            finally:
+                self._building.discard(descriptor.full_name)
         return encoder
 
     def _build(self, descriptor: Any) -> Encoder:
@@ -101,10 +106,10 @@ class JsonWriter:
             _covered(field) for field in descriptor.fields
         ):
             return self._by_json_format
-        # (name, converter or None for a value written as it is, repeated) by field number
-        table: dict[int, tuple[str, Converter | None, bool]] = {
-            field.number: (field.name, self._converter(field), _repeated(field))
-            for field in descriptor.fields
+        # (name, converter or None for a value written as it is, repeated) by field descriptor (the
+        # objects ListFields() returns are these, which saves reading each one's number)
+        table: dict[Any, tuple[str, Converter | None, bool]] = {
+            field: (field.name, self._converter(field), _repeated(field)) for field in descriptor.fields
         }
         defaults = [
             (
@@ -120,7 +125,7 @@ class JsonWriter:
         def encode(message: Message) -> dict[str, Any]:
             written: dict[str, Any] = {}
             for field, value in message.ListFields():
-                name, convert, repeated = table[field.number]
+                name, convert, repeated = table[field]
                 if convert is None:
                     written[name] = list(value) if repeated else value
                 else:
@@ -150,7 +155,10 @@ class JsonWriter:
         return None  # int32 and uint32, bool, string: as they are
 
     def _nested(self, descriptor: Any) -> Encoder:
-        """The encoder of a message field's type, looked up on first use (types may nest themselves)."""
+        """The encoder of a message field's type: built now, or looked up on first use when the type
+        is being built already (it nests itself)."""
+        if descriptor.full_name not in self._building:
+            return self._encoder(descriptor)
         bound: list[Encoder] = []
 
         def encode(message: Message) -> Any:
