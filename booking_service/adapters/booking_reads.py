@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.adapters.errors import connection_lost, translate
+from booking_service.adapters.driver import DriverSession
+from booking_service.adapters.errors import translate
 from booking_service.adapters.rows import booking_of, history_of
 from booking_service.adapters.tables import ACTIVE_PREDICATE, bookings
 from booking_service.domain.model import Booking
 from booking_service.domain.values import TimeSlot
-from booking_service.observability.sql_tracing import driver_statement
 from booking_service.service_layer.reads import BookingQuery, BookingReads
 
 _HISTORY_FIELDS = (
@@ -111,18 +110,11 @@ class PostgresBookingReads(BookingReads):
     async def _fetch(self, statement: str, arguments: list[Any]) -> list[Any]:
         try:
             async with self._engine.connect() as conn:
-                driver: Any = (await conn.get_raw_connection()).driver_connection
+                session = DriverSession(self._engine, (await conn.get_raw_connection()).driver_connection)
                 try:
-                    with driver_statement(self._engine, statement):
-                        rows: list[Any] = await driver.fetch(statement, *arguments)
+                    rows = await session.fetch(statement, *arguments)
                 except BaseException as exc:
-                    # Only a statement's own error leaves the connection usable; after anything else
-                    # (a dead server, a cancelled call half-way) the pool must not hand it out again.
-                    if (
-                        connection_lost(exc)
-                        or not isinstance(exc, asyncpg.PostgresError)
-                        or driver.is_closed()
-                    ):
+                    if session.unusable_after(exc):
                         await conn.invalidate()
                     raise
         except Exception as exc:

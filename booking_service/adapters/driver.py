@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from booking_service.adapters.errors import connection_lost
 from booking_service.observability.sql_tracing import driver_statement
 
 
@@ -54,3 +55,9 @@ class DriverSession:
     async def fetchrow(self, statement: str, *arguments: Any) -> Any:
         with driver_statement(self._engine, statement):
             return await self.connection.fetchrow(statement, *arguments)
+
+    def unusable_after(self, exc: BaseException) -> bool:
+        """Whether the connection must leave the pool after `exc`: the server ended the session, or
+        the failure was not an error of ours or of a statement (a cancellation may have cut a
+        statement off half-way, and the connection's state is then unknown)."""
+        return self.connection.is_closed() or connection_lost(exc) or not isinstance(exc, Exception)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking_service.adapters import outbox
 from booking_service.adapters.driver import DriverSession
-from booking_service.adapters.errors import connection_lost, translate
+from booking_service.adapters.errors import translate
 from booking_service.adapters.idempotency_store import PostgresIdempotencyStore
 from booking_service.adapters.repository import PostgresBookingRepository
 from booking_service.adapters.saga_log import PostgresSagaLog
@@ -53,7 +53,7 @@ class PostgresUnitOfWork(UnitOfWork):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        broken = exc is not None and self._unusable(exc)
+        broken = exc is not None and (self._session is None or self._session.unusable_after(exc))
         failed: Exception | None = None  # the rollback's own failure (the server went away)
         try:
             if not broken:
@@ -86,14 +86,6 @@ class PostgresUnitOfWork(UnitOfWork):
         if self._transaction is not None:
             transaction, self._transaction = self._transaction, None
             await transaction.rollback()
-
-    def _unusable(self, exc: BaseException) -> bool:
-        """Whether the connection is not to be used again after `exc`: the server ended the session,
-        or the failure was not an error of ours or of a statement (a cancellation may have cut a
-        statement off half-way, and the connection's state is then unknown)."""
-        if self._session is None or self._session.connection.is_closed():
-            return True
-        return connection_lost(exc) or not isinstance(exc, Exception)
 
     async def _close(self, *, invalidate: bool) -> None:
         pooled, self._pooled, self._session, self._transaction = self._pooled, None, None, None

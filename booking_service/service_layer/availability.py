@@ -67,8 +67,11 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
     at_venue = await ctx.reads.overlapping(query.venue_id, slot)
     ignored = [b for b in at_venue if b.is_overdue(now) or b.booking_id == query.exclude_booking_id]
     ignored_ids = {b.booking_id for b in ignored}
-    not_ignored = [b for b in at_venue if b.booking_id not in ignored_ids]
-    conflicts = [b for b in not_ignored if query.unit_id and b.unit_id == query.unit_id]
+    conflicts = [
+        b
+        for b in at_venue
+        if query.unit_id and b.unit_id == query.unit_id and b.booking_id not in ignored_ids
+    ]
     not_counted = [b.inventory_reservation_id for b in ignored if b.inventory_reservation_id]
     checks = [
         SourceAnswer(

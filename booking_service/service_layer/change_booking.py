@@ -37,7 +37,7 @@ from booking_service.domain.status import TERMINAL, BookingStatus
 from booking_service.domain.validation import validate_cancel, validate_status_change, validate_update
 from booking_service.service_layer import idempotency
 from booking_service.service_layer.context import Context
-from booking_service.service_layer.peers import step_key
+from booking_service.service_layer.peers import Stay, step_key
 from booking_service.service_layer.sagas import release, steps
 from booking_service.service_layer.sagas.log import COMPENSATED, DONE, Saga
 from booking_service.service_layer.sagas.settle import settle_overdue
@@ -51,27 +51,29 @@ async def update_booking(cmd: UpdateBooking, *, ctx: Context) -> Booking:
     validate_update(cmd)
     scope = "UpdateBooking"
     booking = await ctx.reads.get(cmd.booking_id)
-    if booking is None or not _moves_the_stay(booking, cmd, ctx.clock()):
+    if booking is None or _moved_stay(booking, cmd, ctx.clock()) is None:
         return await _change_claiming(scope, cmd, ctx, lambda b, now: b.update(cmd.changes, cmd.actor, now))
     return await _once(scope, cmd, ctx, _update)
 
 
-def _moves_the_stay(booking: Booking, cmd: UpdateBooking, now: datetime) -> bool:
-    """Whether the change would move the inventory hold (so the peers come first); a change the
-    booking refuses does not (the database step refuses it)."""
+def _moved_stay(booking: Booking, cmd: UpdateBooking, now: datetime) -> Stay | None:
+    """The stay the change moves the inventory hold to (the peers come first), or None when it moves
+    no hold; a change the booking refuses moves none (its database step refuses it, before any peer
+    is asked)."""
     if (
         booking.version != cmd.expected_version
         or booking.status in TERMINAL
         or booking.is_overdue(now)
         or not booking.inventory_reservation_id
     ):
-        return False
+        return None
     preview = copy.deepcopy(booking)
     try:
         preview.update(cmd.changes, cmd.actor, now)
     except BookingError:
-        return False
-    return steps.stay_of(booking) != steps.stay_of(preview)
+        return None
+    new = steps.stay_of(preview)
+    return new if new != steps.stay_of(booking) else None
 
 
 async def _update(scope: str, cmd: UpdateBooking, ctx: Context) -> Booking:
@@ -81,19 +83,10 @@ async def _update(scope: str, cmd: UpdateBooking, ctx: Context) -> Booking:
 
     booking = await _read(ctx, cmd.booking_id)
     now = ctx.clock()
-    if (
-        booking is None
-        or booking.version != cmd.expected_version
-        or booking.status in TERMINAL
-        or booking.is_overdue(now)
-        or not booking.inventory_reservation_id
-    ):
+    new = _moved_stay(booking, cmd, now) if booking is not None else None
+    if booking is None or new is None:
         return await _change(scope, cmd, ctx, plain)
-    preview = copy.deepcopy(booking)
-    preview.update(cmd.changes, cmd.actor, now)  # refuses invalid changes before any peer is asked
-    old, new = steps.stay_of(booking), steps.stay_of(preview)
-    if old == new:
-        return await _change(scope, cmd, ctx, plain)
+    old = steps.stay_of(booking)
     pricing = await ctx.peers.pricing.calculate(new, now)
     if booking.payment_intent_id and booking.pricing is not None and pricing.total != booking.pricing.total:
         # The payment was opened for the old total, and the payment service offers no way to
