@@ -97,6 +97,7 @@ def bootstrap(
         peers=Peers(InventoryClient(inventory), PricingClient(pricing), PaymentsClient(payments)),
         reads=PostgresBookingReads(engine),
         saga_lease=settings.saga_lease,
+        saga_max_attempts=settings.saga_max_attempts,
     )
     use_cases = UseCases(ctx, PageTokens(settings.page_token_secret.encode()))
     return Application(use_cases, engine, [inventory, pricing, payments])

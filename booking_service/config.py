@@ -43,6 +43,7 @@ class Settings:
     peer_failures_to_open: int = 5
     peer_open_interval: timedelta = timedelta(seconds=5)
     saga_lease: timedelta = timedelta(seconds=60)
+    saga_max_attempts: int = 12
     recovery_interval: timedelta = timedelta(seconds=5)
     pending_timeout: timedelta = timedelta(minutes=15)
     no_show_grace: timedelta = timedelta(minutes=30)
@@ -115,6 +116,7 @@ class Settings:
             ),
             peer_open_interval=reader.seconds("PEER_OPEN_SECONDS", defaults.peer_open_interval),
             saga_lease=reader.seconds("SAGA_LEASE_SECONDS", defaults.saga_lease),
+            saga_max_attempts=reader.integer("SAGA_MAX_ATTEMPTS", defaults.saga_max_attempts, minimum=1),
             recovery_interval=reader.seconds("RECOVERY_INTERVAL_SECONDS", defaults.recovery_interval),
             pending_timeout=reader.seconds("PENDING_TIMEOUT_SECONDS", defaults.pending_timeout),
             no_show_grace=reader.seconds("NO_SHOW_GRACE_SECONDS", defaults.no_show_grace),

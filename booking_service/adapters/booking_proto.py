@@ -12,7 +12,8 @@ from typing import cast
 from booking.v1 import booking_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from booking_service.domain.model import LIFECYCLE_TIMES, Booking, HistoryEntry
+from booking_service.domain.model import LIFECYCLE_TIMES, Attention, Booking, HistoryEntry
+from booking_service.domain.payment import PaymentRecord, Refund
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import ChangeSource, Money, VenueType
 
@@ -67,11 +68,53 @@ def booking_message(booking: Booking) -> pb.Booking:
             _set(message.pricing.cancellation.free_until, pricing.cancellation.free_until)
     if booking.refunded is not None:
         message.refunded.CopyFrom(money_message(booking.refunded))
+    if booking.payment is not None:
+        message.payment.CopyFrom(_payment_message(booking.payment))
+    if booking.attention is not None:
+        message.attention.CopyFrom(_attention_message(booking.attention))
     for name in LIFECYCLE_TIMES:
         value: datetime | None = getattr(booking, name)
         if value is not None:
             _set(getattr(message, name), value)
     return message
+
+
+def _payment_message(payment: PaymentRecord) -> pb.PaymentRecord:
+    message = pb.PaymentRecord(
+        intent_id=payment.intent_id,
+        status=cast(pb.PaymentStatus, pb.PaymentStatus.Value(f"PAYMENT_STATUS_{payment.status.value}")),
+        amount=money_message(payment.amount),
+        refunds=[_refund_message(refund) for refund in payment.refunds],
+        refunded=money_message(payment.refunded),
+        refund_pending=money_message(payment.refund_pending),
+    )
+    if payment.captured is not None:
+        message.captured.CopyFrom(money_message(payment.captured))
+    return message
+
+
+def _refund_message(refund: Refund) -> pb.Refund:
+    message = pb.Refund(
+        key=refund.key,
+        refund_id=refund.refund_id,
+        amount=money_message(refund.amount),
+        status=cast(pb.RefundStatus, pb.RefundStatus.Value(f"REFUND_STATUS_{refund.status.value}")),
+        reason=refund.reason,
+        request_time=stamp(refund.request_time),
+        failure=refund.failure,
+    )
+    if refund.settle_time is not None:
+        _set(message.settle_time, refund.settle_time)
+    return message
+
+
+def _attention_message(attention: Attention) -> pb.Attention:
+    return pb.Attention(
+        saga_id=attention.saga_id,
+        saga_kind=attention.kind,
+        reason=attention.reason,
+        since=stamp(attention.since),
+    )
 
 
 def _history_message(entry: HistoryEntry) -> pb.BookingHistoryEntry:

@@ -14,10 +14,16 @@ import zlib
 
 from booking.v1 import events_pb2
 
-from booking_service.adapters.booking_proto import SOURCE_TO_PB, STATUS_TO_PB, booking_message, stamp
+from booking_service.adapters.booking_proto import (
+    SOURCE_TO_PB,
+    STATUS_TO_PB,
+    booking_message,
+    money_message,
+    stamp,
+)
 from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.tables import booking_outbox
-from booking_service.domain.events import BookingUpdated, Event, StatusEvent
+from booking_service.domain.events import AttentionEvent, BookingUpdated, Event, PaymentEvent, StatusEvent
 from booking_service.domain.model import Booking
 from booking_service.observability.tracing import current_trace_context
 
@@ -53,6 +59,12 @@ def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.B
         message.change.previous_start_time.CopyFrom(stamp(event.previous_slot.start))
         message.change.previous_end_time.CopyFrom(stamp(event.previous_slot.end))
         message.change.previous_unit_id = event.previous_unit_id or ""
+    if isinstance(event, PaymentEvent):
+        message.payment_change.amount.CopyFrom(money_message(event.amount))
+        message.payment_change.refund_id = event.refund_id
+        message.reason = event.reason
+    if isinstance(event, AttentionEvent):
+        message.saga_id, message.reason = event.saga_id, event.reason
     return message
 
 

@@ -1,8 +1,10 @@
 """The booking repository on PostgreSQL (statements on the driver; see driver.py).
 
 Saves are conditional on the version that was loaded (`WHERE version = $n`), so of two concurrent
-changes made from the same version exactly one lands; the exclusion constraint turns an overlapping
-claim on a unit into UnitUnavailable.
+changes made from the same version exactly one lands, and on the saga that held the booking when it
+was loaded (`saga_id`), so that no change lands while another saga changes its money or hold (and a
+saga takes the booking only while it is free); the exclusion constraint turns an overlapping claim
+on a unit into UnitUnavailable.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import asyncpg
 
 from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.errors import constraint_of
-from booking_service.adapters.rows import booking_of, booking_row, history_of, history_row
+from booking_service.adapters.rows import arguments, booking_of, booking_row, history_of, history_row
 from booking_service.adapters.tables import ACTIVE_PREDICATE, booking_status_history, bookings
-from booking_service.domain.errors import BookingNotFound, UnitUnavailable, VersionMismatch
+from booking_service.domain.errors import BookingNotFound, Contention, UnitUnavailable, VersionMismatch
 from booking_service.domain.model import Booking
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import TimeSlot
@@ -29,8 +31,9 @@ _UPDATE = (
     "UPDATE bookings SET "
     + ", ".join(f"{name} = ${i}" for i, name in enumerate(_SET, start=1))
     + f" WHERE booking_id = ${len(_SET) + 1} AND version = ${len(_SET) + 2}"
+    + f" AND saga_id IS NOT DISTINCT FROM ${len(_SET) + 3}::uuid"
 )
-_VERSION = "SELECT version FROM bookings WHERE booking_id = $1"
+_VERSION = "SELECT version, saga_id FROM bookings WHERE booking_id = $1"
 _HISTORY_COLUMNS = columns(booking_status_history, without=("id",))
 _INSERT_HISTORY = insert_sql(booking_status_history, _HISTORY_COLUMNS)
 # A new booking with its one history entry (a created booking's): one statement, one round trip. The
@@ -70,18 +73,17 @@ class PostgresBookingRepository(BookingRepository):
         self._db = session
 
     async def add(self, booking: Booking) -> None:
-        row = booking_row(booking)
-        arguments = [row[name] for name in _COLUMNS]
+        values = arguments(booking_row(booking), _COLUMNS)
         statement, history = _INSERT, _history_values(booking)
         if len(history) == 1:
-            statement, arguments, history = _INSERT_WITH_HISTORY, arguments + history[0], []
+            statement, values, history = _INSERT_WITH_HISTORY, values + history[0], []
         try:
-            await self._db.execute(statement, *arguments)
+            await self._db.execute(statement, *values)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise self._integrity_error(exc, booking) from exc
         await self._insert_history(history)
         booking.new_history.clear()
-        booking.stored_version = booking.version
+        booking.stored_version, booking.stored_saga_id = booking.version, booking.saga_id
         self.seen.append(booking)
 
     async def get(self, booking_id: str, *, with_history: bool = False) -> Booking | None:
@@ -91,24 +93,25 @@ class PostgresBookingRepository(BookingRepository):
         return await self._one(_BY_REFERENCE, reference, with_history)
 
     async def save(self, booking: Booking) -> None:
-        if booking.version == booking.stored_version:
+        if booking.version == booking.stored_version and booking.saga_id == booking.stored_saga_id:
             return
-        row = booking_row(booking)
-        arguments = [row[name] for name in _SET] + [booking.booking_id, booking.stored_version]
+        values = arguments(booking_row(booking), _SET)
+        values += [booking.booking_id, booking.stored_version, booking.stored_saga_id]
         try:
-            status = await self._db.execute(_UPDATE, *arguments)
+            status = await self._db.execute(_UPDATE, *values)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise self._integrity_error(exc, booking) from exc
         if status != "UPDATE 1":
             found = await self._db.fetchrow(_VERSION, booking.booking_id)
-            current = found["version"] if found is not None else None
-            if current is None:
+            if found is None:
                 raise BookingNotFound(
                     f"There is no booking {booking.booking_id}.", {"booking_id": booking.booking_id}
                 )
-            raise VersionMismatch(booking.booking_id, booking.stored_version, current)
+            if found["version"] != booking.stored_version:
+                raise VersionMismatch(booking.booking_id, booking.stored_version, found["version"])
+            raise Contention.busy(booking.booking_id)
         await self._store_history(booking)
-        booking.stored_version = booking.version
+        booking.stored_version, booking.stored_saga_id = booking.version, booking.saga_id
         if booking not in self.seen:
             self.seen.append(booking)
 

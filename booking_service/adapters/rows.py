@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from booking_service.domain.model import LIFECYCLE_TIMES, Booking, HistoryEntry
+from booking_service.domain.model import LIFECYCLE_TIMES, Attention, Booking, HistoryEntry
+from booking_service.domain.payment import PaymentRecord, PaymentStatus, Refund, RefundStatus
 from booking_service.domain.pricing import CancellationPolicy, PricingSnapshot
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor, ChangeSource, Guest, Money, TimeSlot, Venue, VenueType
@@ -17,10 +19,17 @@ _TIMES = (
     "start_time",
     "end_time",
 )
+#: Columns held as jsonb: booking_row gives them as JSON-ready data, statements take them as text.
+_JSON_COLUMNS = frozenset({"refunds", "attention"})
+
+
+def arguments(row: Mapping[str, Any], names: Sequence[str]) -> list[Any]:
+    """A booking row's values in `names` order, as the driver takes them (jsonb as JSON text)."""
+    return [json.dumps(row[name]) if name in _JSON_COLUMNS else row[name] for name in names]
 
 
 def booking_row(booking: Booking) -> dict[str, Any]:
-    pricing = booking.pricing
+    pricing, payment = booking.pricing, booking.payment
     return {
         "booking_id": booking.booking_id,
         "booking_reference": booking.reference,
@@ -45,7 +54,11 @@ def booking_row(booking: Booking) -> dict[str, Any]:
         "requires_prepayment": pricing.requires_prepayment if pricing else False,
         "cancellation_free_until": pricing.cancellation.free_until if pricing else None,
         "cancellation_fee_percent": pricing.cancellation.fee_percent if pricing else 0,
-        "refunded_amount_minor": booking.refunded.amount_minor if booking.refunded else None,
+        "saga_id": booking.saga_id,
+        "payment_status": payment.status.value if payment else None,
+        "captured_amount_minor": payment.captured.amount_minor if payment and payment.captured else None,
+        "refunds": [_refund_json(refund) for refund in payment.refunds] if payment else [],
+        "attention": _attention_json(booking.attention),
         "payment_intent_id": booking.payment_intent_id,
         "inventory_reservation_id": booking.inventory_reservation_id,
         "version": booking.version,
@@ -63,11 +76,7 @@ def booking_row(booking: Booking) -> dict[str, Any]:
 
 
 def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None) -> Booking:
-    amount, currency, refunded = (
-        row["price_amount_minor"],
-        row["price_currency"],
-        row["refunded_amount_minor"],
-    )
+    amount, currency = row["price_amount_minor"], row["price_currency"]
     pricing = (
         PricingSnapshot(
             row["pricing_quote_id"],
@@ -93,7 +102,10 @@ def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None
         update_time=row["update_time"],
         idempotency_key=row["idempotency_key"],
         pricing=pricing,
-        refunded=Money(refunded, currency) if refunded is not None and currency else None,
+        payment=_payment_of(row),
+        saga_id=_text_or_none(row["saga_id"]),
+        stored_saga_id=_text_or_none(row["saga_id"]),
+        attention=_attention_of(row["attention"]),
         payment_intent_id=row["payment_intent_id"],
         inventory_reservation_id=row["inventory_reservation_id"],
         cancellation_reason=row["cancellation_reason"],
@@ -106,6 +118,74 @@ def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None
         history=history or [],
         stored_version=row["version"],
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _payment_of(row: Mapping[Any, Any]) -> PaymentRecord | None:
+    status, currency = row["payment_status"], row["price_currency"]
+    if not status or not row["payment_intent_id"]:
+        return None
+    captured = row["captured_amount_minor"]
+    return PaymentRecord(
+        intent_id=row["payment_intent_id"],
+        amount=Money(row["price_amount_minor"], currency),
+        status=PaymentStatus(status),
+        captured=Money(captured, currency) if captured is not None else None,
+        refunds=tuple(_refund_of(data, currency) for data in _decoded(row["refunds"]) or ()),
+    )
+
+
+def _refund_json(refund: Refund) -> dict[str, Any]:
+    return {
+        "key": refund.key,
+        "amount_minor": refund.amount.amount_minor,
+        "status": refund.status.value,
+        "reason": refund.reason,
+        "request_time": refund.request_time.isoformat(),
+        "refund_id": refund.refund_id,
+        "settle_time": refund.settle_time.isoformat() if refund.settle_time else None,
+        "failure": refund.failure,
+    }
+
+
+def _refund_of(data: Mapping[str, Any], currency: str) -> Refund:
+    settled = data.get("settle_time")
+    return Refund(
+        key=data["key"],
+        amount=Money(int(data["amount_minor"]), currency),
+        status=RefundStatus(data["status"]),
+        reason=data.get("reason", ""),
+        request_time=datetime.fromisoformat(data["request_time"]),
+        refund_id=data.get("refund_id", ""),
+        settle_time=datetime.fromisoformat(settled) if settled else None,
+        failure=data.get("failure", ""),
+    )
+
+
+def _attention_json(attention: Attention | None) -> dict[str, Any] | None:
+    if attention is None:
+        return None
+    return {
+        "saga_id": attention.saga_id,
+        "kind": attention.kind,
+        "reason": attention.reason,
+        "since": attention.since.isoformat(),
+    }
+
+
+def _attention_of(value: Any) -> Attention | None:
+    data = _decoded(value)
+    if not data:
+        return None
+    return Attention(data["saga_id"], data["kind"], data["reason"], datetime.fromisoformat(data["since"]))
+
+
+def _decoded(value: Any) -> Any:
+    """A jsonb value as the driver gave it (decoded), or as JSON text (a column read without the codec)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def history_row(booking_id: str, entry: HistoryEntry) -> dict[str, Any]:

@@ -17,8 +17,16 @@ from booking_service.observability.metrics import (
     SAGA_HANDOFFS,
     SAGA_RECOVERIES,
     SAGA_STEPS,
+    SAGAS_NEEDING_ATTENTION,
 )
-from booking_service.service_layer.sagas.log import COMPENSATED, RUNNING, Saga, SagaLog, SagaTakenOver
+from booking_service.service_layer.sagas.log import (
+    COMPENSATED,
+    NEEDS_ATTENTION,
+    RUNNING,
+    Saga,
+    SagaLog,
+    SagaTakenOver,
+)
 
 # Statements on the driver (see driver.py); jsonb goes in as JSON text and comes out decoded. A save
 # lands only while the saga is still this process's (the fencing counter `attempts`) and still
@@ -30,6 +38,20 @@ _SAVE = (
     " updated_at = $8 FROM booking_sagas saga_before"
     f" WHERE s.saga_id = $1 AND s.attempts = $2 AND s.status = '{RUNNING}'"
     " AND saga_before.saga_id = s.saga_id RETURNING saga_before.step"
+)
+_LET_GO = "UPDATE bookings SET saga_id = NULL WHERE booking_id = $1 AND saga_id = $2::uuid"
+_SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM booking_sagas WHERE "
+_GET = _SELECT + "saga_id = $1::uuid"
+_LIST = _SELECT + "status = ANY($1::text[]) ORDER BY updated_at DESC LIMIT $2"
+_LIST_BOOKING = (
+    _SELECT + "status = ANY($1::text[]) AND booking_id = $3::uuid ORDER BY updated_at DESC LIMIT $2"
+)
+# Back to running with a fresh budget (attempts counts take-overs, and is also the fencing token: it
+# rises, so an owner from before cannot write).
+_REOPEN = (
+    f"UPDATE booking_sagas SET status = '{RUNNING}', lease_until = $2, updated_at = $2,"
+    " attempts = attempts + 1, data = data || jsonb_build_object('budget_from', attempts + 1)"
+    f" WHERE saga_id = $1::uuid AND status = '{NEEDS_ATTENTION}' RETURNING attempts"
 )
 _TAKE_OVER_DUE = (
     "UPDATE booking_sagas SET attempts = attempts + 1, lease_until = $2, updated_at = $1"
@@ -85,7 +107,26 @@ class PostgresSagaLog(SagaLog):
         )
         if found is None:
             raise SagaTakenOver(saga.saga_id)
+        if saga.status != RUNNING:
+            await self._db.execute(_LET_GO, saga.booking_id, saga.saga_id)
         _count(saga, found["step"])
+
+    async def get(self, saga_id: str) -> Saga | None:
+        row = await self._db.fetchrow(_GET, saga_id)
+        return _saga(row) if row is not None else None
+
+    async def listing(self, statuses: tuple[str, ...], booking_id: str | None, limit: int) -> list[Saga]:
+        if booking_id is None:
+            rows = await self._db.fetch(_LIST, list(statuses), limit)
+        else:
+            rows = await self._db.fetch(_LIST_BOOKING, list(statuses), limit, booking_id)
+        return [_saga(row) for row in rows]
+
+    async def reopen(self, saga: Saga, now: datetime) -> None:
+        found = await self._db.fetchrow(_REOPEN, saga.saga_id, now)
+        if found is None:
+            raise SagaTakenOver(saga.saga_id)
+        saga.status, saga.lease_until, saga.attempts = RUNNING, now, found["attempts"]
 
     async def take_over_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Saga]:
         sagas = [_saga(row) for row in await self._db.fetch(_TAKE_OVER_DUE, now, lease_until, limit)]
@@ -99,6 +140,8 @@ def _count(saga: Saga, step_before: str) -> None:
     recovery worker (steps.hand_to_recovery). A compensated one was undone."""
     if saga.status == COMPENSATED:
         SAGA_COMPENSATIONS.labels(saga.kind).inc()
+    elif saga.status == NEEDS_ATTENTION:
+        SAGAS_NEEDING_ATTENTION.labels(saga.kind).inc()
     elif saga.status == RUNNING:
         if saga.step != step_before:
             SAGA_STEPS.labels(saga.kind, saga.step).inc()

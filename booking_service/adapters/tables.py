@@ -76,7 +76,13 @@ bookings = Table(
     Column("requires_prepayment", Boolean, nullable=False, server_default="false"),
     Column("cancellation_free_until", DateTime(timezone=True), nullable=True),
     Column("cancellation_fee_percent", Integer, nullable=False, server_default="0"),
-    Column("refunded_amount_minor", BigInteger, nullable=True),
+    # The saga changing the booking's money or hold right now (one at a time; see 0006).
+    Column("saga_id", UUID(as_uuid=False), nullable=True),
+    # The money record (domain/payment.py): what the payment service confirmed.
+    Column("payment_status", Text, nullable=True),
+    Column("captured_amount_minor", BigInteger, nullable=True),
+    Column("refunds", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("attention", JSONB, nullable=True),
     CheckConstraint("end_time > start_time", name="bookings_end_after_start"),
     CheckConstraint(f"status IN ({_ALL_STATUSES})", name="bookings_status_known"),
     CheckConstraint("version >= 1", name="bookings_version_positive"),
@@ -159,8 +165,12 @@ booking_sagas = Table(
     Column("lease_until", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    CheckConstraint("status IN ('running', 'done', 'compensated')", name="booking_sagas_status_known"),
+    CheckConstraint(
+        "status IN ('running', 'done', 'compensated', 'needs_attention', 'resolved')",
+        name="booking_sagas_status_known",
+    ),
     Index("booking_sagas_open", "lease_until", postgresql_where=text("status = 'running'")),
+    Index("booking_sagas_attention", "updated_at", postgresql_where=text("status = 'needs_attention'")),
     Index("booking_sagas_booking", "booking_id"),
     Index(
         "booking_sagas_one_change",

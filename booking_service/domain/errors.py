@@ -11,7 +11,8 @@ BookingError
  ├── IdempotencyKeyReused    the key was used with a different request
  ├── IdempotencyKeyInProgress  the first request with the key is still running
  ├── InvalidPageToken        the page token is malformed or belongs to other filters
- ├── Contention              the database gave up waiting for a lock; retry
+ ├── Contention              another change to the booking is under way, or the database gave up
+ │                           waiting for a lock; retry
  ├── StorageUnavailable      the database cannot be reached
  ├── SoldOut                 the inventory service has no room for the stay
  ├── PaymentDeclined         the payment service refused to take the payment
@@ -110,6 +111,15 @@ class InvalidPageToken(BookingError):
 
 class Contention(BookingError):
     reason = "CONTENTION"
+
+    @classmethod
+    def busy(cls, booking_id: str) -> Contention:
+        """Another change to the booking's money or hold is under way (one at a time per booking);
+        nothing was done for this request."""
+        return cls(
+            f"Another change to booking {booking_id} is under way; nothing was done. Retry shortly.",
+            {"booking_id": booking_id},
+        )
 
 
 class StorageUnavailable(BookingError):

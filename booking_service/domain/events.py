@@ -2,7 +2,9 @@
 
 Each event names its seed event type (`booking.created`, ...). A status change raises
 BookingStatusChanged and then the event specific to the new status, both carrying the statuses
-before and after.
+before and after. What the payment service confirmed about the booking's money raises a payment
+event (captured, voided, a refund that succeeded or failed), and a saga that cannot finish without
+an operator raises booking.attention_needed (booking.attention_resolved once settled).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from booking_service.domain.status import BookingStatus
-from booking_service.domain.values import Actor, TimeSlot
+from booking_service.domain.values import Actor, Money, TimeSlot
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,54 @@ class BookingExpired(StatusEvent):
 @dataclass(frozen=True, slots=True)
 class BookingNoShow(StatusEvent):
     type: ClassVar[str] = "booking.no_show"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent(Event):
+    """A fact the payment service confirmed: `amount` moved (captured, voided or refunded);
+    `refund_id` names the refund, `reason` says why."""
+
+    amount: Money
+    refund_id: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentCaptured(PaymentEvent):
+    type: ClassVar[str] = "booking.payment_captured"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentVoided(PaymentEvent):
+    type: ClassVar[str] = "booking.payment_voided"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundSucceeded(PaymentEvent):
+    type: ClassVar[str] = "booking.refund_succeeded"
+
+
+@dataclass(frozen=True, slots=True)
+class RefundFailed(PaymentEvent):
+    type: ClassVar[str] = "booking.refund_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionEvent(Event):
+    """A saga of the booking needs an operator (or no longer does): which saga, and why."""
+
+    saga_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionNeeded(AttentionEvent):
+    type: ClassVar[str] = "booking.attention_needed"
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionResolved(AttentionEvent):
+    type: ClassVar[str] = "booking.attention_resolved"
 
 
 #: The event specific to each status a booking can move to.

@@ -15,10 +15,12 @@ from booking_service.domain.commands import BookingChanges
 from booking_service.domain.deadlines import Deadlines
 from booking_service.domain.errors import (
     BookingClosed,
+    Contention,
     InvalidTransition,
     TransitionTooEarly,
     VersionMismatch,
 )
+from booking_service.domain.payment import PaymentRecord, RefundStatus
 from booking_service.domain.pricing import PricingSnapshot
 from booking_service.domain.status import TERMINAL, BookingStatus, can_transition
 from booking_service.domain.validation import Violations, check_changes
@@ -52,6 +54,20 @@ class HistoryEntry:
     changed_fields: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Attention:
+    """A saga of the booking that cannot finish without an operator (`booking-service sagas`)."""
+
+    saga_id: str
+    kind: str
+    reason: str
+    since: datetime
+
+
+#: The key of the refund a booking's closing asks for (one per booking; an operator's are others).
+CLOSING_REFUND = "refund"
+
+
 @dataclass(eq=False, slots=True)
 class Booking:
     booking_id: str
@@ -68,8 +84,13 @@ class Booking:
     update_time: datetime
     idempotency_key: str = ""
     pricing: PricingSnapshot | None = None
-    #: What went back to the guest when the booking was cancelled after paying; None otherwise.
-    refunded: Money | None = None
+    #: The payment, as the payment service confirmed it (payment.py); None when not paid up front.
+    payment: PaymentRecord | None = None
+    #: The saga that is changing the booking's money or hold right now, if any: one at a time,
+    #: decided in the database before any peer is called (a second one is refused, CONTENTION).
+    saga_id: str | None = None
+    #: Set while a saga of the booking needs an operator.
+    attention: Attention | None = None
     payment_intent_id: str = ""
     inventory_reservation_id: str = ""
     cancellation_reason: str = ""
@@ -86,6 +107,8 @@ class Booking:
     events: list[ev.Event] = field(default_factory=list)
     #: The version as stored; a save succeeds only if the stored row still has it.
     stored_version: int = 0
+    #: The saga that held the booking as stored; a save succeeds only if the stored row still has it.
+    stored_saga_id: str | None = None
 
     @classmethod
     def create(
@@ -129,14 +152,22 @@ class Booking:
         return self.pricing.total if self.pricing is not None else None
 
     @property
-    def paid_up_front(self) -> bool:
-        """Whether the guest's payment was captured: confirming a prepaid booking captures it."""
-        prepaid = self.pricing is not None and self.pricing.requires_prepayment
-        return prepaid and bool(self.payment_intent_id) and self.confirm_time is not None
+    def refunded(self) -> Money | None:
+        """What went back of a captured payment, as the payment service confirmed it; None when
+        nothing was captured."""
+        if self.payment is None or self.payment.captured is None:
+            return None
+        return self.payment.refunded
 
     def ensure_version(self, expected: int) -> None:
         if expected != self.version:
             raise VersionMismatch(self.booking_id, expected, self.version)
+
+    def ensure_free(self, saga_id: str | None = None) -> None:
+        """Refuses a change while a saga other than `saga_id` changes the booking's money or hold
+        (the database checks it again when the change is saved)."""
+        if self.saga_id is not None and self.saga_id != saga_id:
+            raise Contention.busy(self.booking_id)
 
     def is_overdue(self, now: datetime) -> bool:
         """A PENDING booking past its deadline: expired in all but the record."""
@@ -193,13 +224,24 @@ class Booking:
         )
         return changed
 
-    def reprice(self, pricing: PricingSnapshot) -> None:
-        """Takes the pricing service's new quote, as part of the change being made (a reschedule)."""
-        self.pricing = pricing
+    def reprice(self, pricing: PricingSnapshot, now: datetime) -> None:
+        """Takes the pricing service's new quote, as part of the change being made (a reschedule);
+        a cancellation policy that has lapsed stays lapsed (PricingSnapshot.rescheduled)."""
+        self.pricing = pricing if self.pricing is None else self.pricing.rescheduled(pricing, now)
 
     def change_status(
-        self, target: BookingStatus, reason: str, actor: Actor, now: datetime, deadlines: Deadlines
+        self,
+        target: BookingStatus,
+        reason: str,
+        actor: Actor,
+        now: datetime,
+        deadlines: Deadlines,
+        *,
+        captured: Money | None = None,
     ) -> None:
+        """Moves the booking to `target` (the state machine and its deadlines decide). `captured`:
+        the payment service confirmed this capture, recorded in the same change (a confirmation).
+        Closing a booking whose payment was captured asks back what its rules give (refund_due)."""
         current = self.status
         if not can_transition(current, target):
             raise InvalidTransition(
@@ -221,6 +263,10 @@ class Booking:
                 },
             )
         self.status = target
+        fields: tuple[str, ...] = ("status",)
+        if captured is not None and self.payment is not None:
+            self.payment = self.payment.with_capture(captured)
+            fields = ("status", "payment")
         if target is S.CONFIRMED:
             self.confirm_time, self.expire_time = now, None
         elif target is S.CHECKED_IN:
@@ -231,13 +277,89 @@ class Booking:
             self.no_show_time = now
         elif target is S.CANCELLED:
             self.cancel_time, self.cancellation_reason = now, reason
-            if self.paid_up_front and self.pricing is not None:
-                self.refunded = self.pricing.refund_on_cancel(self.pricing.total, now)
             if current is S.PENDING:
                 self.expire_time = None
-        self._record(current, reason, actor, now, ("status",))
+        refund = self.refund_due(now) if target in TERMINAL else None
+        if refund is not None and self.payment is not None:
+            self.payment = self.payment.with_refund_requested(
+                CLOSING_REFUND, refund, f"booking {target.value.lower()}", now
+            )
+            fields = ("status", "payment")
+        self._record(current, reason, actor, now, fields)
+        if captured is not None:
+            self.events.append(ev.PaymentCaptured(self.booking_id, self.version, now, actor, captured))
         for event in (ev.BookingStatusChanged, ev.STATUS_EVENTS[target]):
             self.events.append(event(self.booking_id, self.version, now, actor, current, target, reason))
+
+    def refund_due(self, now: datetime) -> Money | None:
+        """What a closed booking gives back of its captured payment, not yet asked back: a
+        cancellation what the frozen cancellation policy gives at the time of cancelling, an
+        expired booking everything (it was never confirmed), a no-show or completed stay nothing.
+        None when nothing is due or it was asked for already."""
+        payment = self.payment
+        if payment is None or payment.captured is None or payment.refund(CLOSING_REFUND) is not None:
+            return None
+        if self.status is S.CANCELLED and self.pricing is not None:
+            back = self.pricing.refund_on_cancel(payment.captured, self.cancel_time or now)
+        elif self.status is S.EXPIRED:
+            back = payment.captured
+        else:
+            return None
+        amount = min(back.amount_minor, payment.refundable.amount_minor)
+        return Money(amount, back.currency) if amount > 0 else None
+
+    # --- what the payment service confirmed, each its own change -------------------------------
+
+    def record_capture(self, captured: Money, reason: str, now: datetime) -> None:
+        """A capture found after the fact (a payment that landed on a booking no longer PENDING);
+        a closed booking then asks back what its rules give."""
+        assert self.payment is not None
+        self.payment = self.payment.with_capture(captured)
+        due = self.refund_due(now)
+        if due is not None:
+            self.payment = self.payment.with_refund_requested(CLOSING_REFUND, due, reason, now)
+        self._money_change(ev.PaymentCaptured, captured, reason, now)
+
+    def record_void(self, reason: str, now: datetime) -> None:
+        assert self.payment is not None
+        self.payment = self.payment.with_void()
+        self._money_change(ev.PaymentVoided, self.payment.amount, reason, now)
+
+    def record_refund(
+        self, key: str, status: RefundStatus, now: datetime, refund_id: str = "", failure: str = ""
+    ) -> None:
+        """The payment service's answer to a requested refund: SUCCEEDED or FAILED."""
+        assert self.payment is not None
+        refund = self.payment.refund(key)
+        assert refund is not None
+        self.payment = self.payment.with_refund_settled(key, status, now, refund_id, failure)
+        event = ev.RefundSucceeded if status is RefundStatus.SUCCEEDED else ev.RefundFailed
+        reason = refund.reason if status is RefundStatus.SUCCEEDED else failure
+        self._money_change(event, refund.amount, reason, now, refund_id)
+
+    def _money_change(
+        self, event: type[ev.PaymentEvent], amount: Money, reason: str, now: datetime, refund_id: str = ""
+    ) -> None:
+        actor = Actor.system()
+        self._record(self.status, reason, actor, now, ("payment",))
+        self.events.append(event(self.booking_id, self.version, now, actor, amount, refund_id, reason))
+
+    # --- operators ------------------------------------------------------------------------------
+
+    def need_attention(self, saga_id: str, kind: str, reason: str, now: datetime) -> None:
+        """A saga of the booking gave up (a peer refused a step for good, or kept failing)."""
+        self.attention = Attention(saga_id, kind, reason, now)
+        self._record(self.status, reason, Actor.system(), now, ("attention",))
+        self.events.append(
+            ev.AttentionNeeded(self.booking_id, self.version, now, Actor.system(), saga_id, reason)
+        )
+
+    def resolve_attention(self, note: str, actor: Actor, now: datetime) -> None:
+        if self.attention is None:
+            return
+        saga_id, self.attention = self.attention.saga_id, None
+        self._record(self.status, note, actor, now, ("attention",))
+        self.events.append(ev.AttentionResolved(self.booking_id, self.version, now, actor, saga_id, note))
 
     def expire_if_overdue(self, now: datetime, deadlines: Deadlines) -> bool:
         """Expires an overdue PENDING booking (correctness never waits for a sweeper)."""

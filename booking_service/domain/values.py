@@ -58,12 +58,39 @@ class Venue:
         return instant.astimezone(self.zone).date()
 
 
+#: ISO 4217 currencies whose minor unit is not a hundredth (the exponent: 10**n minor units make one).
+_MINOR_UNIT_EXPONENTS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX"), 0),
+    **dict.fromkeys(("UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    "CLF": 4,
+    "UYW": 4,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An amount in minor units of an ISO 4217 currency; never a float."""
 
     amount_minor: int
     currency: str
+
+    def __str__(self) -> str:
+        """The amount in major units with its currency, as people read it: `120.00 EUR`, `500 JPY`
+        (the number of decimals is the currency's ISO 4217 minor unit; 2 unless listed above)."""
+        exponent = _MINOR_UNIT_EXPONENTS.get(self.currency, 2)
+        sign = "-" if self.amount_minor < 0 else ""
+        major, minor = divmod(abs(self.amount_minor), 10**exponent)
+        fraction = f".{minor:0{exponent}d}" if exponent else ""
+        return f"{sign}{major}{fraction} {self.currency}"
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot add {other.currency} to {self.currency}")
+        return Money(self.amount_minor + other.amount_minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return self + Money(-other.amount_minor, other.currency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,13 @@ SAGA_HANDOFFS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+SAGAS_NEEDING_ATTENTION = Counter(
+    "booking_sagas_needing_attention",
+    "Sagas given up on until an operator acts (a peer refused a step for good, or it kept failing "
+    "past SAGA_MAX_ATTEMPTS), by kind: see `booking-service sagas list`.",
+    ["kind"],
+    registry=REGISTRY,
+)
 SAGA_RECOVERIES = Counter(
     "booking_saga_recoveries",
     "Sagas the recovery worker took over after their lease ran out, by kind.",

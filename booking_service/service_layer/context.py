@@ -22,3 +22,7 @@ class Context:
     #: How long a saga may run before the recovery worker may take it over (longer than the
     #: slowest saga with every peer call timing out and retried).
     saga_lease: timedelta = timedelta(seconds=60)
+    #: How many times the recovery worker takes a saga over before it gives up on it (the saga
+    #: then needs an operator); with the growing pause between tries (2, 4, ... 60 s), 12 tries
+    #: span about 8 minutes.
+    saga_max_attempts: int = 12

@@ -58,12 +58,15 @@ async def mark_no_shows(*, ctx: Context, batch: int = BATCH) -> int:
             now = ctx.clock()
             candidates = await uow.bookings.no_show_candidates(now - deadlines.no_show_grace, after, batch)
             for booking in candidates:
-                if now >= deadlines.no_show_after(booking.venue, booking.slot.start):
+                # A booking a saga holds is that saga's to decide (the next sweep sees it again).
+                if booking.saga_id is None and now >= deadlines.no_show_after(
+                    booking.venue, booking.slot.start
+                ):
                     booking.change_status(
                         BookingStatus.NO_SHOW, NO_SHOW_REASON, Actor.system(), now, deadlines
                     )
+                    saga = await release.close(ctx, uow, booking)
                     await uow.bookings.save(booking)
-                    saga = await release.write(ctx, uow, booking)
                     if saga is not None:
                         planned.append(saga)
                     total += 1

@@ -16,8 +16,10 @@ from booking.v1 import booking_pb2_grpc
 
 from booking_service.bootstrap import Application, PeerUrls, bootstrap
 from booking_service.config import Settings
+from booking_service.domain.payment import PaymentRecord, PaymentStatus, RefundStatus
 from booking_service.domain.status import ACTIVE, BookingStatus
 from booking_service.entrypoints.grpc.server import GrpcServer
+from booking_service.sandbox.state import Intent
 from booking_service.service_layer.reads import BookingQuery
 from tests.conftest import NOW, FakeClock, Sandbox
 
@@ -109,3 +111,24 @@ async def assert_converged(w: World, venue_id: str) -> None:
             assert intent.status == "canceled" or intent.refunded_minor == refunded, (booking.status, intent)
         else:
             assert captured, (booking.status, intent)
+        if booking is not None and booking.payment is not None:
+            assert_money_record(booking.payment, intent, state.payments.refunds)
+
+
+def assert_money_record(record: PaymentRecord, intent: Intent, refunds: dict[str, dict[str, object]]) -> None:
+    """The booking's money record says what the payment service did, and only that."""
+    expected = {
+        "requires_confirmation": PaymentStatus.REQUIRES_CONFIRMATION,
+        "succeeded": PaymentStatus.CAPTURED,
+        "canceled": PaymentStatus.VOIDED,
+    }[intent.status]
+    assert record.status is expected, (record, intent)
+    captured = intent.amount_minor if intent.status == "succeeded" else None
+    assert (record.captured.amount_minor if record.captured else None) == captured, (record, intent)
+    assert record.refunded.amount_minor == intent.refunded_minor, (record, intent)
+    assert record.refund_pending.amount_minor == 0, record
+    theirs = {
+        r["refund_id"]: r["amount_minor"] for r in refunds.values() if r["intent_id"] == intent.intent_id
+    }
+    ours = {r.refund_id: r.amount.amount_minor for r in record.refunds if r.status is RefundStatus.SUCCEEDED}
+    assert ours == theirs, (record, theirs)

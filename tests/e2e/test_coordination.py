@@ -74,12 +74,21 @@ async def test_a_hotel_stay_is_priced_held_paid_and_refunded(w: World, new_booki
     cancelled = await w.stub.CancelBooking(
         pb.CancelBookingRequest(booking_id=booking.booking_id, expected_version=booking.version)
     )
-    assert (cancelled.refunded.amount_minor, cancelled.refunded.currency) == (
-        24000,
-        "EUR",
-    )  # before the deadline: all
+    # The answer is the cancellation as committed: the refund asked for, not yet confirmed.
+    assert cancelled.refunded.amount_minor == 0
+    assert cancelled.payment.refund_pending.amount_minor == 24000  # before the deadline: all
+    assert [r.status for r in cancelled.payment.refunds] == [pb.REFUND_STATUS_REQUESTED]
     assert hold.status == "released"
     assert intent.refunded_minor == 24000
+    # Then the payment service confirmed it: a change of its own, with its history row and event.
+    refunded = await w.stub.GetBooking(pb.GetBookingRequest(booking_id=booking.booking_id))
+    assert refunded.version == cancelled.version + 1
+    assert (refunded.refunded.amount_minor, refunded.refunded.currency) == (24000, "EUR")
+    assert refunded.payment.refund_pending.amount_minor == 0
+    [refund] = refunded.payment.refunds
+    assert (refund.status, refund.amount.amount_minor) == (pb.REFUND_STATUS_SUCCEEDED, 24000)
+    assert refund.refund_id in w.sandbox.state.payments.refunds
+    assert refunded.history[-1].changed_fields == ["payment"]
     await assert_converged(w, request.venue.venue_id)
 
 
@@ -90,8 +99,10 @@ async def test_a_late_cancellation_keeps_the_fee(w: World, new_booking: Make) ->
     cancelled = await w.stub.CancelBooking(
         pb.CancelBookingRequest(booking_id=booking.booking_id, expected_version=2)
     )
-    assert cancelled.refunded.amount_minor == 12000  # half of 240.00 kept
+    assert cancelled.payment.refund_pending.amount_minor == 12000  # half of 240.00 kept
     assert w.sandbox.state.payments.intents[booking.payment_intent_id].refunded_minor == 12000
+    refunded = await w.stub.GetBooking(pb.GetBookingRequest(booking_id=booking.booking_id))
+    assert refunded.refunded.amount_minor == 12000
     await assert_converged(w, request.venue.venue_id)
 
 

@@ -28,6 +28,7 @@ import uuid
 from booking_service.domain.commands import CreateBooking
 from booking_service.domain.errors import BookingError, PeerUnavailable, SoldOut, UnitUnavailable
 from booking_service.domain.model import Booking
+from booking_service.domain.payment import PaymentRecord
 from booking_service.domain.pricing import PricingSnapshot
 from booking_service.domain.reference import new_reference
 from booking_service.domain.validation import validate_create
@@ -149,6 +150,8 @@ async def _persist(
                 )
                 booking.pricing = pricing
                 booking.inventory_reservation_id, booking.payment_intent_id = reservation_id, intent_id
+                if intent_id:
+                    booking.payment = PaymentRecord(intent_id, pricing.total)
                 await uow.bookings.add(booking)
                 await idempotency.complete(uow, SCOPE, cmd.idempotency_key, booking)
                 await steps.finish(ctx, saga, DONE, uow=uow)

@@ -8,13 +8,17 @@ from datetime import datetime
 from typing import Any
 
 RUNNING, DONE, COMPENSATED = "running", "done", "compensated"
+#: Given up on: a peer refused a step for good, or it kept failing past the budget; an operator
+#: retries it (back to running) or resolves it (booking-service sagas).
+NEEDS_ATTENTION, RESOLVED = "needs_attention", "resolved"
+STATUSES = (RUNNING, DONE, COMPENSATED, NEEDS_ATTENTION, RESOLVED)
 
 
 @dataclass(slots=True)
 class Saga:
     saga_id: str
     booking_id: str
-    kind: str  # create, confirm, update, release
+    kind: str  # create, confirm, update, expire, release
     lease_until: datetime
     created_at: datetime
     status: str = RUNNING
@@ -33,7 +37,20 @@ class SagaLog(abc.ABC):
     @abc.abstractmethod
     async def save(self, saga: Saga, now: datetime) -> None:
         """Stores the saga's step, data and status, if nobody took it over since it was read
-        (raises SagaTakenOver otherwise)."""
+        (raises SagaTakenOver otherwise). A saga that stops running lets go of its booking (the
+        booking's saga_id), so save the booking first when both change in one unit of work."""
+
+    @abc.abstractmethod
+    async def get(self, saga_id: str) -> Saga | None: ...
+
+    @abc.abstractmethod
+    async def listing(self, statuses: tuple[str, ...], booking_id: str | None, limit: int) -> list[Saga]:
+        """Sagas in one of the statuses (of one booking, if given), the latest changed first."""
+
+    @abc.abstractmethod
+    async def reopen(self, saga: Saga, now: datetime) -> None:
+        """Runs a saga that needs attention again: running, due for recovery now, with a fresh
+        budget of attempts (raises SagaTakenOver if it no longer needs attention)."""
 
     @abc.abstractmethod
     async def take_over_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Saga]:

@@ -3,14 +3,17 @@
 It takes over sagas whose lease ran out (bumping their fencing token, so a stalled first owner cannot
 finish them too), and, per kind:
 
-| saga    | left between steps means           | recovery                                          |
-|---------|------------------------------------|---------------------------------------------------|
-| create  | the booking was never stored       | compensate: cancel the intent, release the hold   |
-| confirm | the payment may have been taken    | taken and the booking still PENDING: confirm it   |
-| update  | the hold may have moved            | the booking kept its old stay: move the hold back |
-| release | the hold or payment not let go yet | carry on (hold released, payment voided/refunded) |
+| saga    | left between steps means           | recovery                                             |
+|---------|------------------------------------|------------------------------------------------------|
+| create  | the booking was never stored       | compensate: cancel the intent, release the hold      |
+| confirm | the payment may have been taken    | taken: confirm the booking (the saga still holds it) |
+| update  | the hold may have moved            | the booking kept its old stay: move the hold back    |
+| expire  | the intent may have been voided    | carry on: confirm if paid, else expire and release   |
+| release | the hold or payment not let go yet | carry on (hold released, payment voided/refunded)    |
 
-A saga whose peer is still down is tried again later, with a growing pause.
+A saga whose peer is down is tried again later, with a growing pause (2, 4, ... 60 s). One that a
+peer refused for good (a 4xx other than 408/425/429), or that is still failing after
+SAGA_MAX_ATTEMPTS take-overs, is given up on: it needs an operator (steps.give_up).
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from booking_service.domain.errors import BookingError
+from booking_service.domain.errors import BookingError, PeerRejected
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor
 from booking_service.service_layer import idempotency
-from booking_service.service_layer.change_booking import revert_update
 from booking_service.service_layer.context import Context
-from booking_service.service_layer.sagas import create, release, steps
+from booking_service.service_layer.sagas import create, release, reschedule, settle, steps
 from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
 
 log = logging.getLogger("booking_service.sagas")
@@ -43,15 +45,23 @@ async def recover(ctx: Context, batch: int = BATCH) -> int:
         log.warning(
             "recovering a saga", extra={"saga": saga.kind, "booking_id": saga.booking_id, "step": saga.step}
         )
-        try:
-            await _RECOVER[saga.kind](ctx, saga)
-        except SagaTakenOver:
-            continue
-        except BookingError as error:
-            await steps.hand_to_recovery(
-                ctx, saga, error.message, retry_in=timedelta(seconds=min(60, 2**saga.attempts))
-            )
+        await resume(ctx, saga)
     return len(sagas)
+
+
+async def resume(ctx: Context, saga: Saga) -> None:
+    """Carries one saga on from where it stands (it must be this process's: taken over or reopened)."""
+    try:
+        try:
+            await RECOVER[saga.kind](ctx, saga)
+        except BookingError as error:
+            if isinstance(error, PeerRejected) or steps.over_budget(ctx, saga):
+                await steps.give_up(ctx, saga, error.message)
+                return
+            retry_in = timedelta(seconds=min(60, 2**saga.attempts))
+            await steps.hand_to_recovery(ctx, saga, error.message, retry_in=retry_in)
+    except SagaTakenOver:
+        return
 
 
 async def _create(ctx: Context, saga: Saga) -> None:
@@ -68,29 +78,38 @@ async def _confirm(ctx: Context, saga: Saga) -> None:
     uow = ctx.uow()
     async with uow:
         booking = await uow.bookings.get(saga.booking_id)
-        if booking is not None and booking.status is BookingStatus.PENDING:
-            deadlines = ctx.policy.deadlines
+        if (
+            booking is not None
+            and booking.saga_id == saga.saga_id
+            and booking.status is BookingStatus.PENDING
+        ):
             booking.change_status(
-                BookingStatus.CONFIRMED, PAID_BEFORE_A_CRASH, Actor.system(), ctx.clock(), deadlines
+                BookingStatus.CONFIRMED,
+                PAID_BEFORE_A_CRASH,
+                Actor.system(),
+                ctx.clock(),
+                ctx.policy.deadlines,
+                captured=intent.amount,
             )
+            booking.saga_id = None
             await uow.bookings.save(booking)
         await steps.finish(ctx, saga, DONE, uow=uow)
         await uow.commit()
 
 
 async def _update(ctx: Context, saga: Saga) -> None:
-    uow = ctx.uow()
-    async with uow:
-        booking = await uow.bookings.get(saga.booking_id)
+    booking = await ctx.reads.get(saga.booking_id)
     moved = booking is not None and steps.stay_of(booking) == steps.stay_from_json(saga.data["new"])
     if moved and booking is not None and booking.version > saga.data["version"]:
         await steps.finish(ctx, saga, DONE)
     else:
-        await revert_update(ctx, saga, saga.error or "interrupted before the booking was stored")
+        await reschedule.revert(ctx, saga, saga.error or "interrupted before the booking was stored")
 
 
-async def _release(ctx: Context, saga: Saga) -> None:
-    await release.run(ctx, saga)
-
-
-_RECOVER = {"create": _create, "confirm": _confirm, "update": _update, "release": _release}
+RECOVER = {
+    "create": _create,
+    "confirm": _confirm,
+    "update": _update,
+    "expire": settle.run,
+    "release": release.run,
+}

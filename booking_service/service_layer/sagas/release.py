@@ -1,75 +1,84 @@
-"""Letting go of what a finished booking holds: its inventory hold, and its payment.
+"""Letting go of what a closed booking holds: its inventory hold, and its payment.
 
 When a booking reaches a final status (cancelled, expired, no-show, completed), the same transaction
-writes a release saga; it then runs at once, and the recovery worker finishes it if a peer is down.
-It only moves forward (the booking's end is decided); each step is idempotent:
+writes a release saga and gives it the booking (`close`); it runs at once, and the recovery worker
+finishes it if a peer is down. It only moves forward (the booking's end is decided). Its two steps
+do not depend on each other, so one that fails does not hold the other back:
 
-| step           | action                                                   | on failure            |
-|----------------|----------------------------------------------------------|-----------------------|
-| release_hold   | inventory release of the booking's reservation           | retried until it goes |
-| settle_payment | uncaptured intent: cancel it; captured: refund as planned | retried until it goes |
+| step    | action                                                        | refused for good     |
+|---------|---------------------------------------------------------------|----------------------|
+| hold    | inventory release of the booking's reservation                | needs attention      |
+| payment | an open intent is voided; a captured one gets back what the   | the refund is FAILED,|
+|         | money record asks (refunds REQUESTED when it closed), each    | needs attention      |
+|         | refund recorded SUCCEEDED or FAILED as the payment service    |                      |
+|         | answers                                                       |                      |
 
-What is refunded of a captured payment is planned with the transition: a cancellation refunds per
-the frozen cancellation policy (a fee may be kept), an expired booking everything, a no-show or a
-completed stay nothing.
+A step that fails for now (a peer down) is retried by the recovery worker, with a growing pause,
+until SAGA_MAX_ATTEMPTS; then, or once a peer refused a step for good, the saga needs an operator
+(steps.give_up). What the payment service did is written on the booking as it happens: the void, a
+capture found late (a closed booking then asks back what its rules give), each refund's outcome;
+each is a change of its own (a version, a history row, an event).
 """
 
 from __future__ import annotations
 
-from booking_service.domain.errors import BookingError
+from collections.abc import Callable
+
+from booking_service.domain.errors import BookingError, PeerRejected
 from booking_service.domain.model import Booking
-from booking_service.domain.status import BookingStatus
-from booking_service.domain.values import Money
+from booking_service.domain.payment import PaymentStatus, RefundStatus
 from booking_service.service_layer.context import Context
-from booking_service.service_layer.peers import step_key
+from booking_service.service_layer.peers import Intent, step_key
 from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import DONE, Saga
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 KIND = "release"
-REFUND_ALL = -1
+RELEASED, SETTLED, FAILED = "released", "settled", "failed"
 
 
-async def write(ctx: Context, uow: UnitOfWork, booking: Booking) -> Saga | None:
-    """Writes the release saga of a booking that just reached a final status into the unit of
-    work (so it commits with the transition); run it with run_now after the commit."""
-    saga = plan(ctx, booking)
-    if saga is not None:
-        await uow.sagas.add(saga)
-    return saga
-
-
-def plan(ctx: Context, booking: Booking) -> Saga | None:
-    """The release saga for a booking that just reached a final status, or None if it holds nothing."""
+async def close(ctx: Context, uow: UnitOfWork, booking: Booking) -> Saga | None:
+    """Writes the release saga of a booking that just reached a final status into the unit of work
+    and gives it the booking (both commit with the transition); run it with run_now after the
+    commit. None when the booking holds nothing."""
     if not booking.inventory_reservation_id and not booking.payment_intent_id:
+        booking.saga_id = None
         return None
-    if booking.status is BookingStatus.CANCELLED:
-        refund = booking.refunded.amount_minor if booking.refunded is not None else REFUND_ALL
-    elif booking.status is BookingStatus.EXPIRED:
-        refund = REFUND_ALL
-    else:
-        refund = 0
-    data = {
-        "reservation_id": booking.inventory_reservation_id,
-        "intent_id": booking.payment_intent_id,
-        "refund_minor": refund,
-        "reason": f"booking {booking.status.value.lower()}",
-    }
+    data = {"reservation_id": booking.inventory_reservation_id, "intent_id": booking.payment_intent_id}
     saga = steps.new_saga(ctx, KIND, booking.booking_id, data)
     saga.step = "planned"
+    await uow.sagas.add(saga)
+    booking.saga_id = saga.saga_id
     return saga
 
 
 async def run(ctx: Context, saga: Saga) -> None:
-    """Carries the release out from where it stands (raises a peer's error if one is down)."""
-    data = saga.data
-    if saga.step == "planned":
-        if data["reservation_id"]:
+    """Carries the release out from where it stands. A peer that is down raises its error once both
+    steps were tried (the recovery worker tries again); a refusal for good gives up on the saga."""
+    data, refused, down = saga.data, [], None
+    if data["reservation_id"] and "hold" not in data:
+        try:
             await ctx.peers.inventory.release(step_key(saga.booking_id, "release"), data["reservation_id"])
-        await steps.record(ctx, saga, "hold_released")
-    if saga.step == "hold_released":
-        if data["intent_id"]:
+            await steps.record(ctx, saga, "hold_released", hold=RELEASED)
+        except PeerRejected as error:
+            refused.append(f"releasing hold {data['reservation_id']}: {error.message}")
+            await steps.record(ctx, saga, saga.step, hold=FAILED)
+        except BookingError as error:
+            down = error
+    if data["intent_id"] and "payment" not in data:
+        try:
             await _settle_payment(ctx, saga)
+            await steps.record(ctx, saga, "payment_settled", payment=SETTLED)
+        except PeerRejected as error:
+            refused.append(f"settling payment {data['intent_id']}: {error.message}")
+            await steps.record(ctx, saga, saga.step, payment=FAILED)
+        except BookingError as error:
+            down = down or error
+    if down is not None:
+        raise down
+    if refused:
+        await steps.give_up(ctx, saga, "; ".join(refused))
+    else:
         await steps.finish(ctx, saga, DONE)
 
 
@@ -83,20 +92,53 @@ async def run_now(ctx: Context, saga: Saga) -> None:
 
 
 async def _settle_payment(ctx: Context, saga: Saga) -> None:
+    """Voids an open intent, records what the payment service says of it, then asks back each
+    refund the booking's money record holds as REQUESTED (raises PeerRejected when the payment
+    service refuses one for good, after recording it FAILED)."""
     payments = ctx.peers.payments
     intent = await payments.get(saga.data["intent_id"])
     if intent.status == "requires_confirmation":
         intent = await payments.cancel(step_key(saga.booking_id, "void"), intent.intent_id)
-    if not intent.captured:
-        return
-    planned = saga.data["refund_minor"]
-    outstanding = intent.amount.amount_minor - intent.refunded.amount_minor
-    amount = outstanding if planned == REFUND_ALL else min(planned, outstanding)
-    if amount > 0:
-        refund_id = await payments.refund(
-            step_key(saga.booking_id, "refund"),
-            intent.intent_id,
-            Money(amount, intent.amount.currency),
-            saga.data["reason"],
-        )
-        saga.data["refund_id"] = refund_id
+    booking = await _record(ctx, saga, lambda b: _record_intent(b, intent, ctx))
+    assert booking.payment is not None
+    for refund in booking.payment.refunds:
+        if refund.status is not RefundStatus.REQUESTED:
+            continue
+        try:
+            refund_id = await payments.refund(
+                step_key(saga.booking_id, refund.key), intent.intent_id, refund.amount, refund.reason
+            )
+        except PeerRejected as error:
+            await _record(ctx, saga, _refund_settled(ctx, refund.key, RefundStatus.FAILED, "", error.message))
+            raise
+        await _record(ctx, saga, _refund_settled(ctx, refund.key, RefundStatus.SUCCEEDED, refund_id, ""))
+
+
+def _refund_settled(
+    ctx: Context, key: str, status: RefundStatus, refund_id: str, failure: str
+) -> Callable[[Booking], None]:
+    return lambda booking: booking.record_refund(key, status, ctx.clock(), refund_id, failure)
+
+
+def _record_intent(booking: Booking, intent: Intent, ctx: Context) -> None:
+    payment = booking.payment
+    assert payment is not None
+    if intent.status == "canceled" and payment.status is not PaymentStatus.VOIDED:
+        booking.record_void(f"booking {booking.status.value.lower()}", ctx.clock())
+    elif intent.captured and payment.captured is None:
+        booking.record_capture(intent.amount, "payment found captured after the booking closed", ctx.clock())
+
+
+async def _record(ctx: Context, saga: Saga, change: Callable[[Booking], None]) -> Booking:
+    """Applies `change` to the booking and saves it with the saga's renewed lease, in one
+    transaction (a saga taken over meanwhile writes nothing)."""
+    uow = ctx.uow()
+    async with uow:
+        booking = await uow.bookings.get(saga.booking_id)
+        assert booking is not None
+        change(booking)
+        await uow.bookings.save(booking)
+        saga.lease_until = ctx.clock() + ctx.saga_lease
+        await uow.sagas.save(saga, ctx.clock())
+        await uow.commit()
+    return booking

@@ -1,18 +1,27 @@
-"""Writing a saga down as it goes: start it, record each step, finish it; and the booking's stay
-as the peers see it."""
+"""Writing a saga down as it goes: start it (taking its booking), record each step, finish it or
+give up on it; and the booking's stay as the peers see it.
+
+A saga that changes a booking's money or hold takes the booking first (booking.saga_id), in the
+transaction that writes the saga down and before any peer is called: the save is conditional on
+the booking being free and at the expected version, so of two such changes only one ever starts,
+and the other is refused (CONTENTION, or VERSION_MISMATCH) with nothing done. The saga lets go of
+the booking when it stops running (SagaLog.save).
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from booking_service.domain.errors import BookingNotFound
 from booking_service.domain.model import Booking
 from booking_service.domain.values import TimeSlot, VenueType
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay
-from booking_service.service_layer.sagas.log import COMPENSATED, DONE, Saga
+from booking_service.service_layer.sagas.log import COMPENSATED, DONE, NEEDS_ATTENTION, Saga
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger("booking_service.sagas")
@@ -36,6 +45,24 @@ async def write(ctx: Context, saga: Saga) -> None:
     async with uow:
         await uow.sagas.add(saga)
         await uow.commit()
+
+
+async def take(
+    uow: UnitOfWork, saga: Saga, expected_version: int, check: Callable[[Booking], None] | None = None
+) -> Booking:
+    """Gives the booking to the saga, in the caller's unit of work (which also writes the saga):
+    raises BookingNotFound, VersionMismatch, Contention (another saga has it), or what `check`
+    raises when the booking no longer allows the change."""
+    booking = await uow.bookings.get(saga.booking_id)
+    if booking is None:
+        raise BookingNotFound(f"There is no booking {saga.booking_id}.", {"booking_id": saga.booking_id})
+    booking.ensure_version(expected_version)
+    booking.ensure_free()
+    if check is not None:
+        check(booking)
+    booking.saga_id = saga.saga_id
+    await uow.bookings.save(booking)
+    return booking
 
 
 async def record(ctx: Context, saga: Saga, step: str, **data: Any) -> None:
@@ -67,6 +94,33 @@ async def finish(
         "saga finished",
         extra={"saga": saga.kind, "booking_id": saga.booking_id, "status": status, "error": error},
     )
+
+
+async def give_up(ctx: Context, saga: Saga, reason: str) -> None:
+    """Stops retrying a saga that cannot finish without an operator: a peer refused a step for good,
+    or it kept failing past the budget. The saga needs attention (metric, `booking-service sagas`),
+    its booking says so (history row, booking.attention_needed) and is let go."""
+    saga.status, saga.error = NEEDS_ATTENTION, reason[:500]
+    uow = ctx.uow()
+    async with uow:
+        booking = await uow.bookings.get(saga.booking_id)
+        if booking is not None:
+            booking.need_attention(saga.saga_id, saga.kind, saga.error, ctx.clock())
+            if booking.saga_id == saga.saga_id:
+                booking.saga_id = None
+            await uow.bookings.save(booking)
+        await uow.sagas.save(saga, ctx.clock())
+        await uow.commit()
+    log.error(
+        "saga needs attention",
+        extra={"saga": saga.kind, "saga_id": saga.saga_id, "booking_id": saga.booking_id, "error": reason},
+    )
+
+
+def over_budget(ctx: Context, saga: Saga) -> bool:
+    """Whether the recovery worker has taken the saga over as often as it may (since an operator
+    last retried it)."""
+    return saga.attempts - int(saga.data.get("budget_from", 0)) >= ctx.saga_max_attempts
 
 
 async def hand_to_recovery(ctx: Context, saga: Saga, error: str, retry_in: timedelta = timedelta(0)) -> None:

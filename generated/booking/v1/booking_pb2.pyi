@@ -14,6 +14,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PaymentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYMENT_STATUS_UNSPECIFIED: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_REQUIRES_CONFIRMATION: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_CAPTURED: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_VOIDED: _ClassVar[PaymentStatus]
+
+class RefundStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REFUND_STATUS_UNSPECIFIED: _ClassVar[RefundStatus]
+    REFUND_STATUS_REQUESTED: _ClassVar[RefundStatus]
+    REFUND_STATUS_SUCCEEDED: _ClassVar[RefundStatus]
+    REFUND_STATUS_FAILED: _ClassVar[RefundStatus]
+
 class AvailabilitySource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     AVAILABILITY_SOURCE_UNSPECIFIED: _ClassVar[AvailabilitySource]
@@ -44,6 +58,14 @@ class ChangeSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANGE_SOURCE_UNSPECIFIED: _ClassVar[ChangeSource]
     CHANGE_SOURCE_API: _ClassVar[ChangeSource]
     CHANGE_SOURCE_SYSTEM: _ClassVar[ChangeSource]
+PAYMENT_STATUS_UNSPECIFIED: PaymentStatus
+PAYMENT_STATUS_REQUIRES_CONFIRMATION: PaymentStatus
+PAYMENT_STATUS_CAPTURED: PaymentStatus
+PAYMENT_STATUS_VOIDED: PaymentStatus
+REFUND_STATUS_UNSPECIFIED: RefundStatus
+REFUND_STATUS_REQUESTED: RefundStatus
+REFUND_STATUS_SUCCEEDED: RefundStatus
+REFUND_STATUS_FAILED: RefundStatus
 AVAILABILITY_SOURCE_UNSPECIFIED: AvailabilitySource
 AVAILABILITY_SOURCE_BOOKINGS: AvailabilitySource
 AVAILABILITY_SOURCE_INVENTORY: AvailabilitySource
@@ -65,7 +87,7 @@ CHANGE_SOURCE_API: ChangeSource
 CHANGE_SOURCE_SYSTEM: ChangeSource
 
 class Booking(_message.Message):
-    __slots__ = ("booking_id", "booking_reference", "guest", "venue", "unit_id", "start_time", "end_time", "party_size", "special_requests", "status", "price", "payment_intent_id", "inventory_reservation_id", "version", "cancellation_reason", "idempotency_key", "create_time", "update_time", "confirm_time", "check_in_time", "complete_time", "cancel_time", "no_show_time", "expire_time", "history", "pricing", "refunded")
+    __slots__ = ("booking_id", "booking_reference", "guest", "venue", "unit_id", "start_time", "end_time", "party_size", "special_requests", "status", "price", "payment_intent_id", "inventory_reservation_id", "version", "cancellation_reason", "idempotency_key", "create_time", "update_time", "confirm_time", "check_in_time", "complete_time", "cancel_time", "no_show_time", "expire_time", "history", "pricing", "refunded", "payment", "attention")
     BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
     BOOKING_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     GUEST_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +115,8 @@ class Booking(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     PRICING_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    ATTENTION_FIELD_NUMBER: _ClassVar[int]
     booking_id: str
     booking_reference: str
     guest: Guest
@@ -120,7 +144,59 @@ class Booking(_message.Message):
     history: _containers.RepeatedCompositeFieldContainer[BookingHistoryEntry]
     pricing: PricingSnapshot
     refunded: Money
-    def __init__(self, booking_id: _Optional[str] = ..., booking_reference: _Optional[str] = ..., guest: _Optional[_Union[Guest, _Mapping]] = ..., venue: _Optional[_Union[Venue, _Mapping]] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., special_requests: _Optional[str] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., price: _Optional[_Union[Money, _Mapping]] = ..., payment_intent_id: _Optional[str] = ..., inventory_reservation_id: _Optional[str] = ..., version: _Optional[int] = ..., cancellation_reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., no_show_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[BookingHistoryEntry, _Mapping]]] = ..., pricing: _Optional[_Union[PricingSnapshot, _Mapping]] = ..., refunded: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
+    payment: PaymentRecord
+    attention: Attention
+    def __init__(self, booking_id: _Optional[str] = ..., booking_reference: _Optional[str] = ..., guest: _Optional[_Union[Guest, _Mapping]] = ..., venue: _Optional[_Union[Venue, _Mapping]] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., special_requests: _Optional[str] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., price: _Optional[_Union[Money, _Mapping]] = ..., payment_intent_id: _Optional[str] = ..., inventory_reservation_id: _Optional[str] = ..., version: _Optional[int] = ..., cancellation_reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., no_show_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[BookingHistoryEntry, _Mapping]]] = ..., pricing: _Optional[_Union[PricingSnapshot, _Mapping]] = ..., refunded: _Optional[_Union[Money, _Mapping]] = ..., payment: _Optional[_Union[PaymentRecord, _Mapping]] = ..., attention: _Optional[_Union[Attention, _Mapping]] = ...) -> None: ...
+
+class PaymentRecord(_message.Message):
+    __slots__ = ("intent_id", "status", "amount", "captured", "refunds", "refunded", "refund_pending")
+    INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_FIELD_NUMBER: _ClassVar[int]
+    REFUNDS_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    REFUND_PENDING_FIELD_NUMBER: _ClassVar[int]
+    intent_id: str
+    status: PaymentStatus
+    amount: Money
+    captured: Money
+    refunds: _containers.RepeatedCompositeFieldContainer[Refund]
+    refunded: Money
+    refund_pending: Money
+    def __init__(self, intent_id: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., amount: _Optional[_Union[Money, _Mapping]] = ..., captured: _Optional[_Union[Money, _Mapping]] = ..., refunds: _Optional[_Iterable[_Union[Refund, _Mapping]]] = ..., refunded: _Optional[_Union[Money, _Mapping]] = ..., refund_pending: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
+
+class Refund(_message.Message):
+    __slots__ = ("key", "refund_id", "amount", "status", "reason", "request_time", "settle_time", "failure")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_TIME_FIELD_NUMBER: _ClassVar[int]
+    SETTLE_TIME_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    refund_id: str
+    amount: Money
+    status: RefundStatus
+    reason: str
+    request_time: _timestamp_pb2.Timestamp
+    settle_time: _timestamp_pb2.Timestamp
+    failure: str
+    def __init__(self, key: _Optional[str] = ..., refund_id: _Optional[str] = ..., amount: _Optional[_Union[Money, _Mapping]] = ..., status: _Optional[_Union[RefundStatus, str]] = ..., reason: _Optional[str] = ..., request_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settle_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failure: _Optional[str] = ...) -> None: ...
+
+class Attention(_message.Message):
+    __slots__ = ("saga_id", "saga_kind", "reason", "since")
+    SAGA_ID_FIELD_NUMBER: _ClassVar[int]
+    SAGA_KIND_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    saga_id: str
+    saga_kind: str
+    reason: str
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, saga_id: _Optional[str] = ..., saga_kind: _Optional[str] = ..., reason: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PricingSnapshot(_message.Message):
     __slots__ = ("quote_id", "total", "requires_prepayment", "cancellation")

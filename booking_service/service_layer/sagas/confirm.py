@@ -1,0 +1,93 @@
+"""Confirming a booking paid up front: take the payment, then CONFIRMED (a confirm saga).
+
+| step    | forward                                             | if it fails                         |
+|---------|-----------------------------------------------------|-------------------------------------|
+| start   | claim the key, write the saga, take the booking     | VERSION_MISMATCH / CONTENTION:      |
+|         | (one transaction, before the payment service is     | nothing kept, nothing taken         |
+|         | called)                                             |                                     |
+| capture | payment confirm (key booking:<id>:<saga>-confirm)   | declined or refused: the booking    |
+|         |                                                     | stays PENDING; no answer: recovery  |
+|         |                                                     | asks the payment service            |
+| persist | CONFIRMED with the capture recorded, the saga ended | recovery confirms the paid booking  |
+
+While the saga holds the booking nothing else can change it (a cancel racing the confirmation is
+refused, CONTENTION, and has nothing done for it), so a payment taken always lands on a booking
+that can still be confirmed: the guest is never charged for a booking that ends otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from booking_service.domain.commands import ChangeBookingStatus
+from booking_service.domain.errors import PaymentDeclined, PeerRejected
+from booking_service.domain.model import Booking
+from booking_service.domain.status import BookingStatus
+from booking_service.service_layer import idempotency
+from booking_service.service_layer.booking_change import PathChanged, begin_saga, change, change_claiming
+from booking_service.service_layer.context import Context
+from booking_service.service_layer.peers import step_key
+from booking_service.service_layer.sagas import steps
+from booking_service.service_layer.sagas.log import DONE
+
+KIND = "confirm"
+SCOPE = "UpdateBookingStatus"
+
+
+def needs_payment(booking: Booking, cmd: ChangeBookingStatus, ctx: Context) -> bool:
+    """Whether confirming takes the payment first (a PENDING booking paid up front, as expected)."""
+    return (
+        cmd.status is BookingStatus.CONFIRMED
+        and booking.status is BookingStatus.PENDING
+        and bool(booking.payment_intent_id)
+        and booking.version == cmd.expected_version
+        and not booking.is_overdue(ctx.clock())
+    )
+
+
+async def confirm_paying(cmd: ChangeBookingStatus, ctx: Context, booking: Booking) -> Booking:
+    """Takes the payment and confirms the booking; raises PaymentDeclined (nothing taken),
+    VersionMismatch or Contention (nothing done), PeerUnavailable (the outcome is settled by the
+    recovery worker: confirmed if the payment was taken)."""
+
+    def move(b: Booking, now: datetime) -> None:
+        b.change_status(BookingStatus.CONFIRMED, cmd.reason, cmd.actor, now, ctx.policy.deadlines)
+
+    def still(b: Booking) -> None:
+        if not needs_payment(b, cmd, ctx):
+            raise PathChanged
+
+    saga = steps.new_saga(ctx, KIND, booking.booking_id, {"intent_id": booking.payment_intent_id})
+    try:
+        replay = await begin_saga(ctx, SCOPE, cmd, saga, still)
+    except PathChanged:
+        return await change_claiming(SCOPE, cmd, ctx, move, target=BookingStatus.CONFIRMED)
+    if replay is not None:
+        return replay
+    key = step_key(booking.booking_id, f"{saga.saga_id}-confirm")
+    try:
+        intent = await ctx.peers.payments.confirm(key, booking.payment_intent_id)
+    except (PaymentDeclined, PeerRejected) as refused:  # nothing was taken
+        await steps.finish(ctx, saga, DONE, refused.message)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        raise
+    except BaseException as error:  # taken or not: the recovery worker asks the payment service
+        await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        raise
+    await steps.record(ctx, saga, "captured", captured_minor=intent.amount.amount_minor)
+
+    def confirm(b: Booking, now: datetime) -> None:
+        deadlines = ctx.policy.deadlines
+        b.change_status(
+            BookingStatus.CONFIRMED, cmd.reason, cmd.actor, now, deadlines, captured=intent.amount
+        )
+
+    try:
+        return await change(SCOPE, cmd, ctx, confirm, target=BookingStatus.CONFIRMED, finishing=saga)
+    except BaseException as error:
+        # Paid, but the database step failed: the recovery worker, due at once, confirms the paid
+        # booking (the saga still holds it, so nothing else can have changed it).
+        await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        raise

@@ -1,0 +1,131 @@
+"""Rescheduling a booking that holds inventory: re-price, move the hold, store the change (an update
+saga).
+
+| step     | forward                                            | if a later step fails                |
+|----------|----------------------------------------------------|--------------------------------------|
+| start    | claim the key, write the saga, take the booking    | VERSION_MISMATCH / CONTENTION:       |
+|          | (one transaction, before any peer is called)       | nothing kept, nothing moved          |
+| price    | pricing calculate (no side effect); a prepaid      | none: nothing moved yet              |
+|          | booking keeps its price (PRICE_CHANGED otherwise)  |                                      |
+| move     | inventory update-reservation (keyed by the saga)   | move the hold back                   |
+| persist  | the new stay and quote, the saga ended             | move the hold back                   |
+
+The new quote's cancellation policy applies, except that one whose free cancellation has lapsed
+stays lapsed (PricingSnapshot.rescheduled): no reschedule buys back a better refund.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+
+from booking_service.domain.commands import UpdateBooking
+from booking_service.domain.errors import BookingError, PriceChanged
+from booking_service.domain.model import Booking
+from booking_service.domain.status import TERMINAL
+from booking_service.domain.values import Money
+from booking_service.service_layer import idempotency
+from booking_service.service_layer.booking_change import PathChanged, begin_saga, change, change_claiming
+from booking_service.service_layer.context import Context
+from booking_service.service_layer.peers import Stay, step_key
+from booking_service.service_layer.sagas import steps
+from booking_service.service_layer.sagas.log import COMPENSATED, Saga
+
+KIND = "update"
+SCOPE = "UpdateBooking"
+
+
+def moved_stay(booking: Booking, cmd: UpdateBooking, now: datetime) -> Stay | None:
+    """The stay the change moves the inventory hold to (the peers come first), or None when it moves
+    no hold; a change the booking refuses moves none (its database step refuses it, before any peer
+    is asked)."""
+    if (
+        booking.version != cmd.expected_version
+        or booking.status in TERMINAL
+        or booking.is_overdue(now)
+        or not booking.inventory_reservation_id
+    ):
+        return None
+    preview = copy.deepcopy(booking)
+    try:
+        preview.update(cmd.changes, cmd.actor, now)
+    except BookingError:
+        return None
+    new = steps.stay_of(preview)
+    return new if new != steps.stay_of(booking) else None
+
+
+async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: Stay) -> Booking:
+    """Moves the hold and stores the new stay; raises PriceChanged, UnitUnavailable, SoldOut,
+    VersionMismatch, Contention or PeerUnavailable, with the hold where it was."""
+
+    def plain(b: Booking, now: datetime) -> None:
+        b.update(cmd.changes, cmd.actor, now)
+
+    def still(b: Booking) -> None:
+        if moved_stay(b, cmd, ctx.clock()) != new:
+            raise PathChanged
+
+    data = {
+        "reservation_id": booking.inventory_reservation_id,
+        "old": steps.stay_json(steps.stay_of(booking)),
+        "new": steps.stay_json(new),
+        "version": booking.version,
+    }
+    saga = steps.new_saga(ctx, KIND, booking.booking_id, data)
+    try:
+        replay = await begin_saga(ctx, SCOPE, cmd, saga, still)
+    except PathChanged:
+        return await change_claiming(SCOPE, cmd, ctx, plain)
+    if replay is not None:
+        return replay
+    moving = False
+    try:
+        pricing = await ctx.peers.pricing.calculate(new, ctx.clock())
+        _keep_prepaid_price(booking, pricing.total)
+        moving = True
+        # Keyed by the saga: another attempt at the same change is another saga, with its own keys.
+        await ctx.peers.inventory.update(
+            step_key(booking.booking_id, f"{saga.saga_id}-update"), booking.inventory_reservation_id, new
+        )
+        await steps.record(ctx, saga, "inventory_updated")
+
+        def moved(b: Booking, now: datetime) -> None:
+            b.update(cmd.changes, cmd.actor, now)
+            b.reprice(pricing, now)
+
+        return await change(SCOPE, cmd, ctx, moved, finishing=saga)
+    except BaseException as error:
+        await revert(ctx, saga, str(error) or type(error).__name__, moved=moving)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        raise
+
+
+def _keep_prepaid_price(booking: Booking, total: Money) -> None:
+    """A booking paid up front keeps its price: the payment was opened for it, and the payment
+    service offers no way to change an intent (cancel and book again instead)."""
+    price = booking.price
+    if not booking.payment_intent_id or price is None or total == price:
+        return
+    paid = booking.payment is not None and booking.payment.captured is not None
+    raise PriceChanged(
+        f"The new stay costs {total}, not {price}, the price this booking "
+        + ("was paid for" if paid else "opened its payment for")
+        + "; cancel and book again instead.",
+        {"booking_id": booking.booking_id, "new_amount_minor": str(total.amount_minor)},
+    )
+
+
+async def revert(ctx: Context, saga: Saga, error: str, *, moved: bool = True) -> None:
+    """Moves the hold back to the booking's stored stay (idempotent; harmless if it never moved);
+    `moved=False` when the move was never asked for. The saga lets go of the booking."""
+    try:
+        if moved:
+            await ctx.peers.inventory.update(
+                step_key(saga.booking_id, f"{saga.saga_id}-revert"),
+                saga.data["reservation_id"],
+                steps.stay_from_json(saga.data["old"]),
+            )
+        await steps.finish(ctx, saga, COMPENSATED, error)
+    except BookingError as failure:
+        await steps.hand_to_recovery(ctx, saga, f"{error}; moving the hold back failed: {failure.message}")
