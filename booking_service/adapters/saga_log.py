@@ -22,6 +22,7 @@ from booking_service.observability.metrics import (
 from booking_service.service_layer.sagas.log import (
     COMPENSATED,
     NEEDS_ATTENTION,
+    RESOLVED,
     RUNNING,
     Saga,
     SagaLog,
@@ -52,6 +53,10 @@ _REOPEN = (
     f"UPDATE booking_sagas SET status = '{RUNNING}', lease_until = $2, updated_at = $2,"
     " attempts = attempts + 1, data = data || jsonb_build_object('budget_from', attempts + 1)"
     f" WHERE saga_id = $1::uuid AND status = '{NEEDS_ATTENTION}' RETURNING attempts"
+)
+_RESOLVE = (
+    f"UPDATE booking_sagas SET status = '{RESOLVED}', updated_at = $2, error = $3"
+    f" WHERE saga_id = $1::uuid AND status = '{NEEDS_ATTENTION}' RETURNING saga_id"
 )
 _TAKE_OVER_DUE = (
     "UPDATE booking_sagas SET attempts = attempts + 1, lease_until = $2, updated_at = $1"
@@ -127,6 +132,13 @@ class PostgresSagaLog(SagaLog):
         if found is None:
             raise SagaTakenOver(saga.saga_id)
         saga.status, saga.lease_until, saga.attempts = RUNNING, now, found["attempts"]
+        saga.data["budget_from"] = found["attempts"]
+
+    async def resolve(self, saga: Saga, note: str, now: datetime) -> None:
+        error = f"{saga.error} | resolved: {note}"[:1000]
+        if await self._db.fetchrow(_RESOLVE, saga.saga_id, now, error) is None:
+            raise SagaTakenOver(saga.saga_id)
+        saga.status, saga.error = RESOLVED, error
 
     async def take_over_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Saga]:
         sagas = [_saga(row) for row in await self._db.fetch(_TAKE_OVER_DUE, now, lease_until, limit)]

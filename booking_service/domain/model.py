@@ -354,11 +354,21 @@ class Booking:
             ev.AttentionNeeded(self.booking_id, self.version, now, Actor.system(), saga_id, reason)
         )
 
-    def resolve_attention(self, note: str, actor: Actor, now: datetime) -> None:
+    def resolve_attention(self, note: str, actor: Actor, now: datetime, *, retry: bool = False) -> None:
+        """An operator settled the saga's business (`note`), or retries the saga (`retry`): refunds
+        the payment service refused are then asked for again."""
         if self.attention is None:
             return
         saga_id, self.attention = self.attention.saga_id, None
-        self._record(self.status, note, actor, now, ("attention",))
+        fields: tuple[str, ...] = ("attention",)
+        failed = (
+            [r.key for r in self.payment.refunds if r.status is RefundStatus.FAILED] if self.payment else []
+        )
+        if retry and failed and self.payment is not None:
+            for key in failed:
+                self.payment = self.payment.with_refund_settled(key, RefundStatus.REQUESTED, now)
+            fields = ("attention", "payment")
+        self._record(self.status, note, actor, now, fields)
         self.events.append(ev.AttentionResolved(self.booking_id, self.version, now, actor, saga_id, note))
 
     def expire_if_overdue(self, now: datetime, deadlines: Deadlines) -> bool:

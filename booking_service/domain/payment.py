@@ -93,7 +93,13 @@ class PaymentRecord:
         self, key: str, status: RefundStatus, now: datetime, refund_id: str = "", failure: str = ""
     ) -> PaymentRecord:
         refunds = tuple(
-            replace(r, status=status, settle_time=now, refund_id=refund_id or r.refund_id, failure=failure)
+            replace(
+                r,
+                status=status,
+                settle_time=None if status is RefundStatus.REQUESTED else now,
+                refund_id=refund_id or r.refund_id,
+                failure=failure,
+            )
             if r.key == key
             else r
             for r in self.refunds

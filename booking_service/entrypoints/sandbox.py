@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from booking_service.bootstrap import PeerUrls
 from booking_service.config import Settings
+from booking_service.entrypoints import running
 from booking_service.entrypoints.http_server import AsgiServer
 from booking_service.sandbox.app import SandboxApp
 
@@ -38,11 +39,12 @@ async def peer_urls(settings: Settings) -> AsyncIterator[PeerUrls]:
         extra={"sandbox_url": url, "admin": f"{url}/admin/state"},
     )
     try:
-        yield PeerUrls(
-            settings.inventory_service_url or url,
-            settings.pricing_service_url or url,
-            settings.payment_service_url or url,
-        )
+        with running.published(settings, running.SANDBOX, url):
+            yield PeerUrls(
+                settings.inventory_service_url or url,
+                settings.pricing_service_url or url,
+                settings.payment_service_url or url,
+            )
     finally:
         await server.stop(1)
 

@@ -21,6 +21,7 @@ from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.bootstrap import PeerUrls, bootstrap
 from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings
+from booking_service.entrypoints import running
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.events import build_relay, events_broker
 from booking_service.entrypoints.grpc.limits import CallLimits
@@ -85,7 +86,8 @@ async def database(settings: Settings) -> AsyncIterator[str]:
             "DATABASE_URL is not set: using the embedded PostgreSQL",
             extra={"data_dir": str(embedded.data_dir)},
         )
-        yield url
+        with running.published(settings, running.DATABASE, url):
+            yield url
     finally:
         await asyncio.to_thread(embedded.stop)
 

@@ -53,6 +53,11 @@ class SagaLog(abc.ABC):
         budget of attempts (raises SagaTakenOver if it no longer needs attention)."""
 
     @abc.abstractmethod
+    async def resolve(self, saga: Saga, note: str, now: datetime) -> None:
+        """Marks a saga that needs attention as settled by an operator, with their note (raises
+        SagaTakenOver if it no longer needs attention)."""
+
+    @abc.abstractmethod
     async def take_over_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Saga]:
         """Running sagas whose lease has run out, now leased to the caller (attempts + 1)."""
 

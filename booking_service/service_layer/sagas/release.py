@@ -56,16 +56,16 @@ async def run(ctx: Context, saga: Saga) -> None:
     """Carries the release out from where it stands. A peer that is down raises its error once both
     steps were tried (the recovery worker tries again); a refusal for good gives up on the saga."""
     data, refused, down = saga.data, [], None
-    if data["reservation_id"] and "hold" not in data:
+    if data["reservation_id"] and data.get("hold") != RELEASED:
         try:
-            await ctx.peers.inventory.release(step_key(saga.booking_id, "release"), data["reservation_id"])
+            await ctx.peers.inventory.release(_key(saga, "release"), data["reservation_id"])
             await steps.record(ctx, saga, "hold_released", hold=RELEASED)
         except PeerRejected as error:
             refused.append(f"releasing hold {data['reservation_id']}: {error.message}")
             await steps.record(ctx, saga, saga.step, hold=FAILED)
         except BookingError as error:
             down = error
-    if data["intent_id"] and "payment" not in data:
+    if data["intent_id"] and data.get("payment") != SETTLED:
         try:
             await _settle_payment(ctx, saga)
             await steps.record(ctx, saga, "payment_settled", payment=SETTLED)
@@ -98,7 +98,7 @@ async def _settle_payment(ctx: Context, saga: Saga) -> None:
     payments = ctx.peers.payments
     intent = await payments.get(saga.data["intent_id"])
     if intent.status == "requires_confirmation":
-        intent = await payments.cancel(step_key(saga.booking_id, "void"), intent.intent_id)
+        intent = await payments.cancel(_key(saga, "void"), intent.intent_id)
     booking = await _record(ctx, saga, lambda b: _record_intent(b, intent, ctx))
     assert booking.payment is not None
     for refund in booking.payment.refunds:
@@ -106,7 +106,7 @@ async def _settle_payment(ctx: Context, saga: Saga) -> None:
             continue
         try:
             refund_id = await payments.refund(
-                step_key(saga.booking_id, refund.key), intent.intent_id, refund.amount, refund.reason
+                _key(saga, refund.key), intent.intent_id, refund.amount, refund.reason
             )
         except PeerRejected as error:
             await _record(ctx, saga, _refund_settled(ctx, refund.key, RefundStatus.FAILED, "", error.message))
@@ -118,6 +118,13 @@ def _refund_settled(
     ctx: Context, key: str, status: RefundStatus, refund_id: str, failure: str
 ) -> Callable[[Booking], None]:
     return lambda booking: booking.record_refund(key, status, ctx.clock(), refund_id, failure)
+
+
+def _key(saga: Saga, step: str) -> str:
+    """The step's idempotency key with the peer: the same on every try, but a new one once an
+    operator retried the saga (a peer keeps its refusal under the old key, as Stripe keeps a 4xx)."""
+    retried = saga.data.get("budget_from")
+    return step_key(saga.booking_id, f"{step}-retry{retried}" if retried else step)
 
 
 def _record_intent(booking: Booking, intent: Intent, ctx: Context) -> None:

@@ -1,0 +1,94 @@
+"""What an operator does with sagas that need attention (`booking-service sagas list|retry|resolve`).
+
+A saga needs attention when a peer refused one of its steps for good, or it kept failing past
+SAGA_MAX_ATTEMPTS (steps.give_up); its booking says so (`attention`). An operator either fixes the
+cause (the peer, its data) and retries the saga, which then runs again from where it stopped with a
+fresh budget, or settles the matter by hand and resolves the saga with a note. Either way the
+booking's attention is cleared (a history row and booking.attention_resolved), and a retry that
+fails again sets it again.
+"""
+
+from __future__ import annotations
+
+from booking_service.domain.errors import BookingError
+from booking_service.domain.values import Actor
+from booking_service.service_layer.context import Context
+from booking_service.service_layer.sagas import recovery
+from booking_service.service_layer.sagas.log import NEEDS_ATTENTION, STATUSES, Saga, SagaTakenOver
+from booking_service.service_layer.unit_of_work import UnitOfWork
+
+
+class OperatorError(Exception):
+    """The saga cannot be acted on as asked (unknown, or not needing attention)."""
+
+
+async def list_sagas(
+    ctx: Context,
+    statuses: tuple[str, ...] = (NEEDS_ATTENTION,),
+    booking_id: str | None = None,
+    limit: int = 100,
+) -> list[Saga]:
+    """The sagas in the statuses (of one booking, if given), the latest changed first."""
+    unknown = set(statuses) - set(STATUSES)
+    if unknown:
+        raise OperatorError(f"unknown saga status {', '.join(sorted(unknown))}; one of {', '.join(STATUSES)}")
+    uow = ctx.uow()
+    async with uow:
+        return await uow.sagas.listing(statuses, booking_id, limit)
+
+
+async def retry_saga(ctx: Context, saga_id: str, actor: Actor) -> Saga:
+    """Runs a saga that needs attention again, now, in this process; returns it as it ended (done,
+    or needing attention again, or running with its next try left to the recovery worker)."""
+    uow = ctx.uow()
+    async with uow:
+        saga = await _needing_attention(uow, saga_id)
+        booking = await uow.bookings.get(saga.booking_id)
+        if booking is not None:
+            booking.resolve_attention(
+                f"saga {saga.kind} retried by an operator", actor, ctx.clock(), retry=True
+            )
+            if saga.kind != "create":
+                try:
+                    booking.ensure_free()
+                except BookingError as busy:
+                    raise OperatorError(f"booking {booking.booking_id} is busy: {busy.message}") from None
+                booking.saga_id = saga.saga_id
+            await uow.bookings.save(booking)
+        try:
+            await uow.sagas.reopen(saga, ctx.clock())
+        except SagaTakenOver:
+            raise OperatorError(f"saga {saga_id} no longer needs attention") from None
+        await uow.commit()
+    await recovery.resume(ctx, saga)
+    return saga
+
+
+async def resolve_saga(ctx: Context, saga_id: str, note: str, actor: Actor) -> Saga:
+    """Records that an operator settled the saga's business by hand (`note` says how)."""
+    if not note.strip():
+        raise OperatorError("say how it was settled (--note)")
+    uow = ctx.uow()
+    async with uow:
+        saga = await _needing_attention(uow, saga_id)
+        booking = await uow.bookings.get(saga.booking_id)
+        if booking is not None:
+            booking.resolve_attention(f"resolved by an operator: {note}", actor, ctx.clock())
+            await uow.bookings.save(booking)
+        try:
+            await uow.sagas.resolve(saga, f"{note} (by {actor.actor_id})", ctx.clock())
+        except SagaTakenOver:
+            raise OperatorError(f"saga {saga_id} no longer needs attention") from None
+        await uow.commit()
+    return saga
+
+
+async def _needing_attention(uow: UnitOfWork, saga_id: str) -> Saga:
+    saga = await uow.sagas.get(saga_id)
+    if saga is None:
+        raise OperatorError(f"there is no saga {saga_id}")
+    if saga.status != NEEDS_ATTENTION:
+        raise OperatorError(
+            f"saga {saga_id} is {saga.status}; only a saga that needs attention can be acted on"
+        )
+    return saga
