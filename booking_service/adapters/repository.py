@@ -65,6 +65,9 @@ _OVERLAPPING = (
     _SELECT + f"venue_id = $1 AND unit_id = $2 AND start_time < $4 AND end_time > $3 AND {ACTIVE_PREDICATE}"
 )
 _ORDER = " ORDER BY start_time, booking_id"
+_CHANGED_SINCE = _SELECT + "update_time >= $1 AND (update_time, booking_id) > ($2, $3::uuid)"
+_CHANGED_ORDER = " ORDER BY update_time, booking_id LIMIT $4"
+_NO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 class PostgresBookingRepository(BookingRepository):
@@ -128,6 +131,12 @@ class PostgresBookingRepository(BookingRepository):
 
     async def overdue_overlapping(self, venue_id: str, slot: TimeSlot, now: datetime) -> list[Booking]:
         return await self._many(_OVERDUE_OVERLAPPING, venue_id, now, slot.start, slot.end)
+
+    async def changed_since(
+        self, since: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Booking]:
+        last, last_id = after or (since, _NO_UUID)
+        return await self._many(_CHANGED_SINCE + _CHANGED_ORDER, since, last, last_id, limit)
 
     async def overlapping(
         self, venue_id: str, unit_id: str, slot: TimeSlot, exclude_booking_id: str | None

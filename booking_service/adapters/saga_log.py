@@ -21,6 +21,7 @@ from booking_service.observability.metrics import (
 )
 from booking_service.service_layer.sagas.log import (
     COMPENSATED,
+    DONE,
     NEEDS_ATTENTION,
     RESOLVED,
     RUNNING,
@@ -44,6 +45,9 @@ _LET_GO = "UPDATE bookings SET saga_id = NULL WHERE booking_id = $1 AND saga_id 
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM booking_sagas WHERE "
 _GET = _SELECT + "saga_id = $1::uuid"
 _LIST = _SELECT + "status = ANY($1::text[]) ORDER BY updated_at DESC LIMIT $2"
+_UNFINISHED_CREATES = (
+    _SELECT + f"kind = 'create' AND status <> '{DONE}' AND created_at >= $1 ORDER BY created_at LIMIT $2"
+)
 _LIST_BOOKING = (
     _SELECT + "status = ANY($1::text[]) AND booking_id = $3::uuid ORDER BY updated_at DESC LIMIT $2"
 )
@@ -126,6 +130,9 @@ class PostgresSagaLog(SagaLog):
         else:
             rows = await self._db.fetch(_LIST_BOOKING, list(statuses), limit, booking_id)
         return [_saga(row) for row in rows]
+
+    async def unfinished_creates(self, since: datetime, limit: int) -> list[Saga]:
+        return [_saga(row) for row in await self._db.fetch(_UNFINISHED_CREATES, since, limit)]
 
     async def reopen(self, saga: Saga, now: datetime) -> None:
         found = await self._db.fetchrow(_REOPEN, saga.saga_id, now)

@@ -1,4 +1,4 @@
-"""The `booking-service` command line: serve, migrate, health, sandbox, events tail, sagas."""
+"""The `booking-service` command line: serve, migrate, health, sandbox, events tail, sagas, reconcile."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from booking_service.adapters.embedded_postgres import DataDirInUse
 from booking_service.config import ConfigError, Settings
-from booking_service.entrypoints import events, health_probe, logs, sagas, serve, workers
+from booking_service.entrypoints import events, health_probe, logs, reconcile, sagas, serve, workers
 from booking_service.entrypoints.sandbox import run_sandbox
 
 T = TypeVar("T")
@@ -62,6 +62,7 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     tail.add_argument("--idle-timeout", type=float, help="stop after this many seconds without an event")
     _data_dir(tail, defaults)
     sagas.add_parser(commands, lambda command: _data_dir(command, defaults))
+    reconcile.add_parser(commands, lambda command: _data_dir(command, defaults))
     return root
 
 
@@ -106,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sagas":
             return _run(sagas.run(settings, args))
+        if args.command == "reconcile":
+            return _run(reconcile.run(settings, args))
         if args.command == "serve" and args.workers > 1 and not args.worker:
             return _run(workers.supervise(settings, args.workers))
         _run(

@@ -20,7 +20,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -69,6 +76,13 @@ SAGAS_NEEDING_ATTENTION = Counter(
     "booking_sagas_needing_attention",
     "Sagas given up on until an operator acts (a peer refused a step for good, or it kept failing "
     "past SAGA_MAX_ATTEMPTS), by kind: see `booking-service sagas list`.",
+    ["kind"],
+    registry=REGISTRY,
+)
+RECONCILE_DRIFTS = Gauge(
+    "booking_reconcile_drifts",
+    "Drifts between the bookings and the peers' own view found by the latest reconciliation, by kind "
+    "(booking-service reconcile; RECONCILE_INTERVAL_SECONDS runs it in the service).",
     ["kind"],
     registry=REGISTRY,
 )

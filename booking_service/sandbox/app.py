@@ -16,6 +16,7 @@ import hashlib
 import json
 import random
 import re
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -103,6 +104,37 @@ class SandboxApp:
                 lambda b, m: s.payments.get(m["id"]).as_json(),
             ),
             ("POST", re.compile(r"/api/v1/payments/refunds"), "payments", self._refund),
+            # Reads for reconciliation (booking-service reconcile): a peer's own view, by booking.
+            (
+                "GET",
+                re.compile(r"/api/v1/inventory/reservations/(?P<id>[^/]+)"),
+                "inventory",
+                lambda b, m: self._hold_json(s.inventory.get(m["id"])),
+            ),
+            (
+                "GET",
+                re.compile(r"/api/v1/inventory/reservations"),
+                "inventory",
+                lambda b, m: {
+                    "reservations": [
+                        self._hold_json(h) for h in s.inventory.of_booking(_text(b, "booking_id"))
+                    ]
+                },
+            ),
+            (
+                "GET",
+                re.compile(r"/api/v1/payments/intents"),
+                "payments",
+                lambda b, m: {
+                    "intents": [i.as_json() for i in s.payments.of_booking(_text(b, "booking_id"))]
+                },
+            ),
+            (
+                "GET",
+                re.compile(r"/api/v1/payments/refunds"),
+                "payments",
+                lambda b, m: {"refunds": s.payments.refunds_of(_text(b, "intent_id"))},
+            ),
             ("GET", re.compile(r"/admin/state"), "admin", lambda b, m: self._state()),
             ("POST", re.compile(r"/admin/faults"), "admin", self._set_faults),
             ("POST", re.compile(r"/admin/fail-next"), "admin", self._set_fail_next),
@@ -117,6 +149,9 @@ class SandboxApp:
         method, path = scope["method"], scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         body = await _body(receive)
+        if method == "GET" and scope.get("query_string"):
+            query = urllib.parse.parse_qs(scope["query_string"].decode("latin-1"))
+            body = json.dumps({name: values[-1] for name, values in query.items()}).encode()
         status, answer = await self._handle(method, path, headers, body)
         payload = json.dumps(answer).encode()
         await send(

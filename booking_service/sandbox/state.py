@@ -125,6 +125,12 @@ class Inventory:
         if self.remaining(venue_id, start, end, exclude) < party:
             raise Refused(409, "sold_out", f"venue {venue_id} has fewer than {party} seats left then")
 
+    def get(self, reservation_id: str) -> Hold:
+        return self._hold(reservation_id)
+
+    def of_booking(self, booking_id: str) -> list[Hold]:
+        return [hold for hold in self.holds.values() if hold.booking_id == booking_id]
+
     def _hold(self, reservation_id: str) -> Hold:
         if reservation_id not in self.holds:
             raise Refused(404, "not_found", f"there is no reservation {reservation_id}")
@@ -231,6 +237,13 @@ class Payments:
         }
         self.refunds[str(refund["refund_id"])] = refund
         return refund
+
+    def of_booking(self, booking_id: str) -> list[Intent]:
+        return [intent for intent in self.intents.values() if intent.booking_id == booking_id]
+
+    def refunds_of(self, intent_id: str) -> list[dict[str, object]]:
+        self.get(intent_id)
+        return [refund for refund in self.refunds.values() if refund["intent_id"] == intent_id]
 
     def get(self, intent_id: str) -> Intent:
         if intent_id not in self.intents:

@@ -57,6 +57,27 @@ class Intent:
         return self.status == "succeeded"
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A reservation as the inventory service sees it (for reconciliation)."""
+
+    reservation_id: str
+    booking_id: str
+    held: bool  # False once released
+    unit_id: str | None
+    slot: TimeSlot
+    party_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRefund:
+    """A refund as the payment service sees it (for reconciliation)."""
+
+    refund_id: str
+    amount: Money
+    succeeded: bool
+
+
 class Inventory(Protocol):
     async def check(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity:
         """Whether the stay fits, not counting the reservations in `exclude`."""
@@ -68,6 +89,9 @@ class Inventory(Protocol):
 
     async def update(self, key: str, reservation_id: str, stay: Stay) -> None:
         """Moves the hold to another slot, unit or party size; all or nothing."""
+
+    async def reservations(self, booking_id: str) -> list[Hold]:
+        """Every reservation made for the booking, held or released."""
 
 
 class Pricing(Protocol):
@@ -88,6 +112,12 @@ class Payments(Protocol):
 
     async def cancel(self, key: str, intent_id: str) -> Intent:
         """Voids an intent that was never captured."""
+
+    async def intents(self, booking_id: str) -> list[Intent]:
+        """Every intent opened for the booking."""
+
+    async def refunds(self, intent_id: str) -> list[PeerRefund]:
+        """Every refund of the intent."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,12 @@ class BookingRepository(abc.ABC):
         """PENDING bookings of the venue past their deadline whose time overlaps the slot."""
 
     @abc.abstractmethod
+    async def changed_since(
+        self, since: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Booking]:
+        """Bookings changed at or after `since`, in (update time, id) order after `after`."""
+
+    @abc.abstractmethod
     async def overlapping(
         self, venue_id: str, unit_id: str, slot: TimeSlot, exclude_booking_id: str | None
     ) -> list[Booking]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from booking_service.adapters.peers.http import PeerAnswer, PeerHttp
 from booking_service.domain.errors import PaymentDeclined, PeerRejected, SoldOut, UnitUnavailable
 from booking_service.domain.pricing import CancellationPolicy, PricingSnapshot
-from booking_service.domain.values import Money
-from booking_service.service_layer.peers import Capacity, Intent, Stay
+from booking_service.domain.values import Money, TimeSlot
+from booking_service.service_layer.peers import Capacity, Hold, Intent, PeerRefund, Stay
 
 
 def _stay(stay: Stay) -> dict[str, Any]:
@@ -69,6 +70,27 @@ class InventoryClient:
             await self.http.call("POST", "/api/v1/inventory/update-reservation", body, key=key)
         except PeerAnswer as answer:
             raise self._no_room(answer, stay) from None
+
+    async def reservations(self, booking_id: str) -> list[Hold]:
+        try:
+            data = await self.http.call(
+                "GET", f"/api/v1/inventory/reservations?booking_id={quote(booking_id)}"
+            )
+        except PeerAnswer as answer:
+            raise _rejected(answer) from None
+        return [
+            Hold(
+                reservation_id=str(hold["reservation_id"]),
+                booking_id=str(hold["booking_id"]),
+                held=hold["status"] == "held",
+                unit_id=hold.get("unit_id") or None,
+                slot=TimeSlot(
+                    datetime.fromisoformat(hold["start_time"]), datetime.fromisoformat(hold["end_time"])
+                ),
+                party_size=int(hold["party_size"]),
+            )
+            for hold in data["reservations"]
+        ]
 
     @staticmethod
     def _no_room(answer: PeerAnswer, stay: Stay) -> Exception:
@@ -155,6 +177,27 @@ class PaymentsClient:
                 return await self.get(intent_id)
             raise _rejected(answer) from None
 
+    async def intents(self, booking_id: str) -> list[Intent]:
+        try:
+            data = await self.http.call("GET", f"/api/v1/payments/intents?booking_id={quote(booking_id)}")
+        except PeerAnswer as answer:
+            raise _rejected(answer) from None
+        return [_intent_of(intent) for intent in data["intents"]]
+
+    async def refunds(self, intent_id: str) -> list[PeerRefund]:
+        try:
+            data = await self.http.call("GET", f"/api/v1/payments/refunds?intent_id={quote(intent_id)}")
+        except PeerAnswer as answer:
+            raise _rejected(answer) from None
+        return [
+            PeerRefund(
+                str(refund["refund_id"]),
+                Money(int(refund["amount_minor"]), str(refund["currency"])),
+                refund.get("status") == "succeeded",
+            )
+            for refund in data["refunds"]
+        ]
+
     async def _intent(
         self, method: str, path: str, body: dict[str, Any] | None, key: str | None, *, raw: bool = False
     ) -> Intent:
@@ -164,13 +207,17 @@ class PaymentsClient:
             if raw:
                 raise
             raise _rejected(answer) from None
-        currency = str(data["currency"])
-        return Intent(
-            intent_id=str(data["intent_id"]),
-            status=str(data["status"]),
-            amount=Money(int(data["amount_minor"]), currency),
-            refunded=Money(int(data.get("refunded_minor", 0)), currency),
-        )
+        return _intent_of(data)
+
+
+def _intent_of(data: dict[str, Any]) -> Intent:
+    currency = str(data["currency"])
+    return Intent(
+        intent_id=str(data["intent_id"]),
+        status=str(data["status"]),
+        amount=Money(int(data["amount_minor"]), currency),
+        refunded=Money(int(data.get("refunded_minor", 0)), currency),
+    )
 
 
 def _money(data: dict[str, Any]) -> Money:

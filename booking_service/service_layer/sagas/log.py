@@ -48,6 +48,11 @@ class SagaLog(abc.ABC):
         """Sagas in one of the statuses (of one booking, if given), the latest changed first."""
 
     @abc.abstractmethod
+    async def unfinished_creates(self, since: datetime, limit: int) -> list[Saga]:
+        """Create sagas started at or after `since` that did not store their booking (compensated,
+        needing attention, or still running): the bookings the peers may know and we do not."""
+
+    @abc.abstractmethod
     async def reopen(self, saga: Saga, now: datetime) -> None:
         """Runs a saga that needs attention again: running, due for recovery now, with a fresh
         budget of attempts (raises SagaTakenOver if it no longer needs attention)."""

@@ -37,14 +37,20 @@ KIND = "release"
 RELEASED, SETTLED, FAILED = "released", "settled", "failed"
 
 
-async def close(ctx: Context, uow: UnitOfWork, booking: Booking) -> Saga | None:
+async def close(ctx: Context, uow: UnitOfWork, booking: Booking, *, again: bool = False) -> Saga | None:
     """Writes the release saga of a booking that just reached a final status into the unit of work
     and gives it the booking (both commit with the transition); run it with run_now after the
-    commit. None when the booking holds nothing."""
+    commit. None when the booking holds nothing. `again`: a release after the first (reconciliation
+    found something left), whose calls to the peers need keys of their own."""
     if not booking.inventory_reservation_id and not booking.payment_intent_id:
         booking.saga_id = None
         return None
-    data = {"reservation_id": booking.inventory_reservation_id, "intent_id": booking.payment_intent_id}
+    data: dict[str, object] = {
+        "reservation_id": booking.inventory_reservation_id,
+        "intent_id": booking.payment_intent_id,
+    }
+    if again:
+        data["again"] = True
     saga = steps.new_saga(ctx, KIND, booking.booking_id, data)
     saga.step = "planned"
     await uow.sagas.add(saga)
@@ -121,8 +127,11 @@ def _refund_settled(
 
 
 def _key(saga: Saga, step: str) -> str:
-    """The step's idempotency key with the peer: the same on every try, but a new one once an
-    operator retried the saga (a peer keeps its refusal under the old key, as Stripe keeps a 4xx)."""
+    """The step's idempotency key with the peer: the same on every try, but a new one for a release
+    after the first and once an operator retried the saga (a peer answers a key it knows with its
+    first answer, a refusal included, as Stripe does)."""
+    if saga.data.get("again"):
+        step = f"{step}-{saga.saga_id}"
     retried = saga.data.get("budget_from")
     return step_key(saga.booking_id, f"{step}-retry{retried}" if retried else step)
 
