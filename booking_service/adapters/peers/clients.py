@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from booking_service.adapters.peers.http import PeerAnswer, PeerHttp
 from booking_service.domain.errors import PaymentDeclined, PeerRejected, SoldOut, UnitUnavailable
@@ -23,6 +24,18 @@ def _stay(stay: Stay) -> dict[str, Any]:
         "party_size": stay.party_size,
         "time_zone": stay.time_zone,
     }
+
+
+def _segment(value: str) -> str:
+    """An id as one path segment: everything but letters, digits and `-._~` percent-encoded, so that
+    `/`, `?`, `#` or `%` in an id a peer returned never reach another path. An empty id, `.` or `..`
+    (which URL normalisation, yarl's in aiohttp included, would turn into another path even when
+    encoded as %2E) raises PeerRejected: no call is made."""
+    if value in ("", ".", ".."):
+        raise PeerRejected(
+            f"The id {value!r} cannot be used in a peer's path.", {"peer": "payments", "code": "bad_id"}
+        )
+    return quote(value, safe="")
 
 
 def _rejected(answer: PeerAnswer) -> PeerRejected:
@@ -124,7 +137,7 @@ class PaymentsClient:
     async def confirm(self, key: str, intent_id: str) -> Intent:
         try:
             return await self._intent(
-                "POST", f"/api/v1/payments/intents/{intent_id}/confirm", {}, key, raw=True
+                "POST", f"/api/v1/payments/intents/{_segment(intent_id)}/confirm", {}, key, raw=True
             )
         except PeerAnswer as answer:
             if answer.status in (402, 409):
@@ -135,7 +148,7 @@ class PaymentsClient:
             raise _rejected(answer) from None
 
     async def get(self, intent_id: str) -> Intent:
-        return await self._intent("GET", f"/api/v1/payments/intents/{intent_id}", None, None)
+        return await self._intent("GET", f"/api/v1/payments/intents/{_segment(intent_id)}", None, None)
 
     async def refund(self, key: str, intent_id: str, amount: Money, reason: str) -> str:
         body = {"intent_id": intent_id, "amount_minor": amount.amount_minor, "reason": reason}
@@ -148,7 +161,7 @@ class PaymentsClient:
     async def cancel(self, key: str, intent_id: str) -> Intent:
         try:
             return await self._intent(
-                "POST", f"/api/v1/payments/intents/{intent_id}/cancel", {}, key, raw=True
+                "POST", f"/api/v1/payments/intents/{_segment(intent_id)}/cancel", {}, key, raw=True
             )
         except PeerAnswer as answer:
             if answer.code == "intent_captured":  # captured meanwhile: the caller refunds instead
