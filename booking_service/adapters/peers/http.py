@@ -49,7 +49,7 @@ _TRANSIENT_4XX = frozenset({408, 425, 429})
 #: Backoff before retry n (from 0): uniform in [0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**n)] seconds.
 _BACKOFF_BASE, _BACKOFF_CAP = 0.05, 1.0
 #: An attempt with less time than this (seconds) before the deadline is not started.
-_MIN_ATTEMPT_SECONDS = 0.01
+_MIN_ATTEMPT_SECONDS = 0.05
 
 
 def transient(status: int) -> bool:

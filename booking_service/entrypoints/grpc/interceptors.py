@@ -1,5 +1,7 @@
-"""The one path every call takes, over gRPC and (in process) over REST: a request id; the guard
-(who calls, their rate, their scope); the limits (calls in flight, a default deadline); domain errors
+"""The one path every call takes, over gRPC and (in process) over REST: a request id (the caller's
+when request_context.py's rule keeps it, else a fresh UUID); the guard (who calls, their rate, their
+scope); the limits (calls in flight, a default deadline, published in request_context.deadline_var
+so that peer calls and their retries end within it); domain errors
 turned into rich statuses, unexpected errors into INTERNAL (logged with their traceback); and one
 access-log line per call, naming the caller and the booking ids, never guest data.
 
