@@ -5,9 +5,11 @@ against the sandbox peers running in ANOTHER process (so that their CPU is not c
 
 Without --url it starts `booking-service sandbox --port PORT` itself and stops it at the end. Prints,
 for each engine, the client's CPU time per request in microseconds (time.process_time, this process
-only), best of --rounds rounds. The engines: "aiohttp" (httpx's API over aiohttp, httpx-aiohttp, the
-one the service uses), "httpcore" (httpx's own default transport), and "handwritten" (the former
-adapters/peers/transport.py) while it can still be imported.
+only), best of --rounds rounds, on uvloop as `serve` runs (--loop asyncio for the default loop). The
+engines: "aiohttp" (httpx's API over aiohttp, httpx-aiohttp, the one the service uses), "httpcore"
+(httpx's own default transport), and "handwritten" (the HTTP/1.1 client the service used before,
+removed; measured when restored for the run with
+`git show 834f662:booking_service/adapters/peers/transport.py > booking_service/adapters/peers/transport.py`).
 """
 
 from __future__ import annotations

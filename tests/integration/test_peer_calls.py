@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from booking_service.adapters.peers.breaker import CircuitBreaker
+from booking_service.adapters.peers.clients import PaymentsClient
 from booking_service.adapters.peers.http import PeerAnswer, PeerHttp
-from booking_service.domain.errors import PeerUnavailable
+from booking_service.domain.errors import PeerRejected, PeerUnavailable
 from booking_service.request_context import deadline_var
 from tests.integration.scripted_peer import Scripted, answer, scripted
 
@@ -160,3 +161,27 @@ async def test_attempts_and_pauses_stay_within_the_deadline(deadline: Callable[[
             await peer.call("POST", "/x", {})
         await peer.aclose()
     assert len(server.requests) == 1
+
+
+async def test_ids_in_a_peer_path_are_percent_encoded() -> None:
+    intent = b'{"intent_id": "x", "status": "requires_capture", "amount_minor": 1, "currency": "EUR"}'
+
+    async def payments(peer: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await peer.read_request(reader)
+            writer.write(answer(200, intent))
+            await writer.drain()
+
+    async with scripted(payments) as server:
+        client = PaymentsClient(PeerHttp("payments", server.url, retries=0))
+        await client.get("a/../b?c=1#d %é")
+        await client.confirm("k", "../refunds")
+        for unusable in ("", ".", ".."):
+            with pytest.raises(PeerRejected):
+                await client.get(unusable)
+        await client.http.aclose()
+    lines = [head.split(b"\r\n", 1)[0] for head, _ in server.requests]
+    assert lines == [
+        b"GET /api/v1/payments/intents/a%2F..%2Fb%3Fc=1%23d%20%25%C3%A9 HTTP/1.1",  # (= needs no escape)
+        b"POST /api/v1/payments/intents/..%2Frefunds/confirm HTTP/1.1",
+    ]
