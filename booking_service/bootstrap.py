@@ -14,6 +14,7 @@ from booking_service.adapters.booking_reads import PostgresBookingReads
 from booking_service.adapters.database import create_engine
 from booking_service.adapters.peers.breaker import CircuitBreaker
 from booking_service.adapters.peers.clients import InventoryClient, PaymentsClient, PricingClient
+from booking_service.adapters.peers.engine import peer_transport
 from booking_service.adapters.peers.http import PeerHttp
 from booking_service.adapters.unit_of_work import PostgresUnitOfWork
 from booking_service.config import Settings
@@ -83,6 +84,8 @@ def bootstrap(
             timeout=settings.peer_timeout.total_seconds(),
             retries=settings.peer_retries,
             breaker=breaker,
+            transport=peer_transport(keepalive_seconds=settings.peer_keepalive.total_seconds()),
+            max_response_bytes=settings.peer_max_response_bytes,
         )
 
     inventory, pricing, payments = (

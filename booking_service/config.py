@@ -42,6 +42,10 @@ class Settings:
     peer_retries: int = 2
     peer_failures_to_open: int = 5
     peer_open_interval: timedelta = timedelta(seconds=5)
+    #: The largest answer body read from a peer; a larger one is a permanent peer error.
+    peer_max_response_bytes: int = 1 << 20
+    #: How long an idle keep-alive connection to a peer stays pooled (below uvicorn's 5 s).
+    peer_keepalive: timedelta = timedelta(seconds=4)
     saga_lease: timedelta = timedelta(seconds=60)
     saga_max_attempts: int = 12
     recovery_interval: timedelta = timedelta(seconds=5)
@@ -115,6 +119,10 @@ class Settings:
                 "PEER_FAILURES_TO_OPEN", defaults.peer_failures_to_open, minimum=1
             ),
             peer_open_interval=reader.seconds("PEER_OPEN_SECONDS", defaults.peer_open_interval),
+            peer_max_response_bytes=reader.integer(
+                "PEER_MAX_RESPONSE_BYTES", defaults.peer_max_response_bytes, minimum=1024
+            ),
+            peer_keepalive=reader.seconds("PEER_KEEPALIVE_SECONDS", defaults.peer_keepalive),
             saga_lease=reader.seconds("SAGA_LEASE_SECONDS", defaults.saga_lease),
             saga_max_attempts=reader.integer("SAGA_MAX_ATTEMPTS", defaults.saga_max_attempts, minimum=1),
             recovery_interval=reader.seconds("RECOVERY_INTERVAL_SECONDS", defaults.recovery_interval),

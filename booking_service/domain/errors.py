@@ -20,6 +20,10 @@ BookingError
  ├── PeerRejected            a peer refused a request as malformed (a bug on one side)
  └── PeerUnavailable         a peer did not answer in time, failed, or its circuit is open
 
+`transient` says whether trying the same thing again later may succeed: True only for
+PeerUnavailable (a peer's transient failure, DESIGN.md "Peer errors have two kinds"); a peer's
+permanent answer (PeerRejected, SoldOut, UnitUnavailable, PaymentDeclined) is False.
+
 Transports translate these through one table (entrypoints/grpc/errors.py); the domain never knows
 about status codes.
 """
@@ -40,6 +44,8 @@ class FieldViolation:
 
 class BookingError(Exception):
     reason: str = "BOOKING_ERROR"
+    #: Whether the same request may succeed later unchanged (see the module docstring).
+    transient: bool = False
 
     def __init__(self, message: str, metadata: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -140,6 +146,7 @@ class PeerRejected(BookingError):
 
 class PeerUnavailable(BookingError):
     reason = "PEER_UNAVAILABLE"
+    transient = True
 
 
 class PriceChanged(BookingError):

@@ -347,7 +347,7 @@ async def test_fifty_creates_for_the_last_ten_seats(w: World, new_booking: Make)
 async def test_a_dead_peer_trips_the_breaker_and_recovers(w: World, new_booking: Make) -> None:
     request = new_booking(unit_id="")
     await w.faults(peer="inventory", down=True)
-    for _ in range(2):  # two requests, two attempts each: the breaker opens at the third failure
+    for _ in range(2):  # each fails its reserve and its compensating release: 4 failed calls >= 3
         assert rich_error(await fails(w.stub.CreateBooking(request))).code is grpc.StatusCode.UNAVAILABLE
     calls = len(w.sandbox.state.calls)
     error = rich_error(await fails(w.stub.CreateBooking(request)))

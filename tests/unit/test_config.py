@@ -47,3 +47,12 @@ def test_the_seed_names_are_read() -> None:
 def test_bad_values_say_what_is_wrong(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_the_peer_limits_are_read() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.peer_max_response_bytes, defaults.peer_keepalive) == (1 << 20, timedelta(seconds=4))
+    settings = Settings.from_env({"PEER_MAX_RESPONSE_BYTES": "65536", "PEER_KEEPALIVE_SECONDS": "2.5"})
+    assert (settings.peer_max_response_bytes, settings.peer_keepalive) == (65536, timedelta(seconds=2.5))
+    with pytest.raises(ConfigError, match="PEER_MAX_RESPONSE_BYTES"):
+        Settings.from_env({"PEER_MAX_RESPONSE_BYTES": "10"})

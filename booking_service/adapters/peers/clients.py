@@ -26,6 +26,18 @@ def _stay(stay: Stay) -> dict[str, Any]:
     }
 
 
+def _segment(value: str) -> str:
+    """An id as one path segment: everything but letters, digits and `-._~` percent-encoded, so that
+    `/`, `?`, `#` or `%` in an id a peer returned never reach another path. An empty id, `.` or `..`
+    (which URL normalisation, yarl's in aiohttp included, would turn into another path even when
+    encoded as %2E) raises PeerRejected: no call is made."""
+    if value in ("", ".", ".."):
+        raise PeerRejected(
+            f"The id {value!r} cannot be used in a peer's path.", {"peer": "payments", "code": "bad_id"}
+        )
+    return quote(value, safe="")
+
+
 def _rejected(answer: PeerAnswer) -> PeerRejected:
     return PeerRejected(
         f"The {answer.peer} service refused a request ({answer.status} {answer.code}): {answer.message}",
@@ -146,7 +158,7 @@ class PaymentsClient:
     async def confirm(self, key: str, intent_id: str) -> Intent:
         try:
             return await self._intent(
-                "POST", f"/api/v1/payments/intents/{intent_id}/confirm", {}, key, raw=True
+                "POST", f"/api/v1/payments/intents/{_segment(intent_id)}/confirm", {}, key, raw=True
             )
         except PeerAnswer as answer:
             if answer.status in (402, 409):
@@ -157,7 +169,7 @@ class PaymentsClient:
             raise _rejected(answer) from None
 
     async def get(self, intent_id: str) -> Intent:
-        return await self._intent("GET", f"/api/v1/payments/intents/{intent_id}", None, None)
+        return await self._intent("GET", f"/api/v1/payments/intents/{_segment(intent_id)}", None, None)
 
     async def refund(self, key: str, intent_id: str, amount: Money, reason: str) -> str:
         body = {"intent_id": intent_id, "amount_minor": amount.amount_minor, "reason": reason}
@@ -170,7 +182,7 @@ class PaymentsClient:
     async def cancel(self, key: str, intent_id: str) -> Intent:
         try:
             return await self._intent(
-                "POST", f"/api/v1/payments/intents/{intent_id}/cancel", {}, key, raw=True
+                "POST", f"/api/v1/payments/intents/{_segment(intent_id)}/cancel", {}, key, raw=True
             )
         except PeerAnswer as answer:
             if answer.code == "intent_captured":  # captured meanwhile: the caller refunds instead

@@ -1,5 +1,7 @@
-"""The one path every call takes, over gRPC and (in process) over REST: a request id; the guard
-(who calls, their rate, their scope); the limits (calls in flight, a default deadline); domain errors
+"""The one path every call takes, over gRPC and (in process) over REST: a request id (the caller's
+when request_context.py's rule keeps it, else a fresh UUID); the guard (who calls, their rate, their
+scope); the limits (calls in flight, a default deadline, published in request_context.deadline_var
+so that peer calls and their retries end within it); domain errors
 turned into rich statuses, unexpected errors into INTERNAL (logged with their traceback); and one
 access-log line per call, naming the caller and the booking ids, never guest data.
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
@@ -29,7 +30,7 @@ from booking_service.entrypoints.grpc.errors import code_for, internal_status, r
 from booking_service.entrypoints.grpc.limits import CallLimits
 from booking_service.observability.metrics import observe_call
 from booking_service.observability.tracing import server_span
-from booking_service.request_context import request_id_var
+from booking_service.request_context import deadline_var, request_id_from, request_id_var
 
 log = logging.getLogger("booking_service.access")
 REQUEST_ID_HEADER = "x-request-id"
@@ -100,8 +101,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     caller = admitted.subject
                     caller_var.set(admitted)
                     limits.enter()
+                    seconds = limits.deadline(context.time_remaining())
+                    deadline_token = deadline_var.set(time.monotonic() + seconds)  # for the peer calls
                     try:
-                        async with asyncio.timeout(limits.deadline(context.time_remaining())) as deadline:
+                        async with asyncio.timeout(seconds) as deadline:
                             response = await behavior(request, context)
                             booking_id = getattr(response, "booking_id", booking_id)  # a new booking's
                             return response
@@ -111,6 +114,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                         code, reason = grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"
                         await context.abort(code, "The call did not finish within its deadline.")
                     finally:
+                        deadline_var.reset(deadline_token)
                         limits.leave()
                 except CallRefused as refusal:
                     code, reason = refusal.code, refusal.reason
@@ -177,10 +181,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _request_id(metadata: tuple[tuple[str, str | bytes], ...]) -> str:
+    """The caller's x-request-id if request_context's rule keeps it, else a fresh UUID."""
     for key, value in metadata:
-        if key == REQUEST_ID_HEADER and isinstance(value, str) and value:
-            return value[:128]
-    return str(uuid.uuid4())
+        if key == REQUEST_ID_HEADER:
+            return request_id_from(value)
+    return request_id_from(None)
 
 
 def _abort_args(status: grpc.Status, answer_id: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:

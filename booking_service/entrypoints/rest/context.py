@@ -7,6 +7,7 @@ call's outcome out: initial metadata, and on abort the status code, message and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -23,8 +24,12 @@ class RestServicerContext(grpc.aio.ServicerContext[Any, Any]):
         metadata: tuple[tuple[str, str], ...],
         peer: str,
         auth_context: dict[str, list[bytes]] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> None:
+        """`timeout`: the seconds the caller gave the call (a `Grpc-Timeout` header), None for none."""
         self._metadata = metadata
+        self._deadline = None if timeout is None else time.monotonic() + timeout
         self._peer = peer
         self._auth_context = auth_context or {}
         self.initial_metadata: Metadata = ()
@@ -40,7 +45,9 @@ class RestServicerContext(grpc.aio.ServicerContext[Any, Any]):
         return self._peer
 
     def time_remaining(self) -> float:
-        return float("inf")  # REST requests bring no deadline
+        """Seconds left of the caller's timeout; infinite without one (the interceptor then applies
+        the service's default deadline)."""
+        return float("inf") if self._deadline is None else self._deadline - time.monotonic()
 
     def cancelled(self) -> bool:
         return False

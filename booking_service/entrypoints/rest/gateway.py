@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +35,7 @@ from booking_service.entrypoints.rest.routes import MethodNotAllowed, RouteTable
 from booking_service.entrypoints.rest.status_headers import status_headers
 from booking_service.entrypoints.rest.status_map import CODE_BY_NUMBER, HTTP_STATUS
 from booking_service.observability.metrics import MetricsEndpoint
+from booking_service.request_context import request_id_from
 
 log = logging.getLogger("booking_service.http")
 
@@ -99,7 +100,7 @@ class RestGateway:
         if scope["type"] != "http":
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = headers.get("x-request-id") or str(uuid.uuid4())
+        request_id = request_id_from(headers.get("x-request-id"))  # the one rule, request_context.py
         method, path = scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         started = time.perf_counter()
         responder = marshal.for_accept(headers.get("accept", ""))
@@ -208,7 +209,9 @@ class RestGateway:
             status.message = str(exc)
             raise _Refusal(status, 400) from None
         metadata = _metadata(headers, request_id, scope)
-        context = RestServicerContext(metadata, _peer(scope), _auth_context(scope))
+        context = RestServicerContext(
+            metadata, _peer(scope), _auth_context(scope), timeout=_timeout(headers.get("grpc-timeout"))
+        )
         try:
             response = await self._invoker.call(match.route.rpc, request, context, metadata)
         except grpc.aio.AbortError:
@@ -255,6 +258,18 @@ def _metadata(headers: dict[str, str], request_id: str, scope: Scope) -> tuple[t
     if client:
         pairs.append(("x-forwarded-for", str(client[0])))
     return tuple(pairs)
+
+
+#: gRPC's Timeout header: up to 8 digits and a unit (PROTOCOL-HTTP2.md in grpc/grpc).
+_TIMEOUT = re.compile(r"([0-9]{1,8})([HMSmun])")
+_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+def _timeout(header: str | None) -> float | None:
+    """Seconds from a `Grpc-Timeout` request header (`5S`, `800m`), None when absent or malformed:
+    the call then gets the service's default deadline (DEFAULT_DEADLINE_SECONDS) as over gRPC."""
+    match = _TIMEOUT.fullmatch(header.strip()) if header else None
+    return int(match[1]) * _TIMEOUT_UNITS[match[2]] if match else None
 
 
 def _auth_context(scope: Scope) -> dict[str, list[bytes]]:
