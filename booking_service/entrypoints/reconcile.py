@@ -34,6 +34,16 @@ def duration(text: str) -> timedelta:
     return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
 
 
+def spoken(window: timedelta) -> str:
+    """A duration as `duration` reads it: 86400 s is `24h`, 5400 s `1h30m`."""
+    seconds, parts = int(window.total_seconds()), []
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 def add_parser(commands: Any, with_data_dir: Callable[[argparse.ArgumentParser], None]) -> None:
     command = commands.add_parser("reconcile", help="compare the bookings with the peers' own view")
     command.add_argument("--since", type=duration, default=timedelta(hours=24), help="the window (24h)")
@@ -84,7 +94,7 @@ def table(report: Report) -> str:
             )
     fixable = sum(d.fixable for d in report.drifts)
     lines.append(
-        f"checked {report.checked} bookings changed in the last {report.since} "
+        f"checked {report.checked} bookings changed in the last {spoken(report.since)} "
         f"({report.in_flight} in flight, skipped): {len(report.drifts)} drifts, {fixable} fixable"
     )
     return "\n".join(lines)

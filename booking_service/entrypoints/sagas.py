@@ -96,6 +96,6 @@ def _print(sagas: list[Saga], *, as_json: bool) -> None:
         return
     cells = [[str(row[name]) for name in _COLUMNS] for row in rows]
     widths = [min(60, max(len(name), *(len(c[i]) for c in cells))) for i, name in enumerate(_COLUMNS)]
-    print("  ".join(name.upper().ljust(width) for name, width in zip(_COLUMNS, widths, strict=True)))
+    print("  ".join(name.upper().ljust(width) for name, width in zip(_COLUMNS, widths, strict=True)).rstrip())
     for line in cells:
-        print("  ".join(cell[:width].ljust(width) for cell, width in zip(line, widths, strict=True)))
+        print("  ".join(cell[:width].ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
