@@ -361,7 +361,13 @@ def main() -> None:
         soak = memory_soak(load, target, service.pid, soak_seconds)
         print(f"  {soak}")
 
+        print("reconciling the bookings of the run with the peers ...", flush=True)
+        time.sleep(3)  # the last releases' sagas end
+        reconciled = reconcile(service_env, work)
+        print(f"  {reconciled}")
+
         summary = report.build(ceilings, results, hot, soak, workers=args.workers, quick=args.quick)
+        summary["reconcile"] = reconciled
         print()
         print(report.table(summary))
         if args.json:
@@ -381,6 +387,32 @@ def main() -> None:
             embedded.stop()
         shutil.rmtree(work / "pg", ignore_errors=True)
         print(f"logs of the service and the sandbox: {work}")
+
+
+def reconcile(env: dict[str, str], work: Path) -> dict[str, Any]:
+    """`booking-service reconcile --since 24h --json` on the run's database and peers: after a
+    benchmark, nothing may drift (issue 13)."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [SERVICE, "reconcile", "--since", "24h", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    (work / "reconcile.log").write_text(done.stdout + done.stderr)
+    found = json.loads(done.stdout.splitlines()[-1]) if done.stdout.strip() else {}
+    kinds: dict[str, int] = {}
+    for drift in found.get("drifts", []):
+        kinds[drift["kind"]] = kinds.get(drift["kind"], 0) + 1
+    return {
+        "exit": done.returncode,
+        "checked": found.get("checked"),
+        "in_flight": found.get("in_flight"),
+        "drifts": kinds,
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def memory_soak(load: LoadGenerator, target: dict[str, Any], pid: int, seconds: float) -> dict[str, Any]:
