@@ -27,6 +27,7 @@ from booking_service.service_layer.peers import step_key
 from booking_service.service_layer.reconcile import drifts
 from booking_service.service_layer.reconcile.drifts import Drift, PeerView
 from booking_service.service_layer.sagas import recovery, release, steps
+from booking_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger("booking_service.reconcile")
 PAGE = 200
@@ -127,10 +128,7 @@ async def _release_again(ctx: Context, booking: Booking) -> None:
     """Gives the closed booking a release saga again, and runs it."""
     uow = ctx.uow()
     async with uow:
-        current = await uow.bookings.get(booking.booking_id)
-        assert current is not None
-        current.ensure_version(booking.version)
-        current.ensure_free()
+        current = await _as_checked(uow, booking)
         saga = await release.close(ctx, uow, current, again=True)
         await uow.bookings.save(current)
         await uow.commit()
@@ -145,10 +143,7 @@ async def _record_payment(ctx: Context, booking: Booking) -> None:
     saga = None
     uow = ctx.uow()
     async with uow:
-        current = await uow.bookings.get(booking.booking_id)
-        assert current is not None
-        current.ensure_version(booking.version)
-        current.ensure_free()
+        current = await _as_checked(uow, booking)
         if current.status is BookingStatus.PENDING and intent.captured:
             saga = steps.new_saga(ctx, "confirm", booking.booking_id, {"intent_id": intent.intent_id})
             current.saga_id = saga.saga_id
@@ -161,6 +156,16 @@ async def _record_payment(ctx: Context, booking: Booking) -> None:
         await uow.commit()
     if saga is not None:
         await recovery.RECOVER["confirm"](ctx, saga)
+
+
+async def _as_checked(uow: UnitOfWork, booking: Booking) -> Booking:
+    """The booking as stored, if it is still as checked and no saga holds it (raises VersionMismatch,
+    Contention: the fix is left for the next run)."""
+    current = await uow.bookings.get(booking.booking_id)
+    assert current is not None
+    current.ensure_version(booking.version)
+    current.ensure_free()
+    return current
 
 
 async def _compensate_unknown(ctx: Context, booking_id: str, view: PeerView) -> None:
