@@ -27,6 +27,14 @@ CALL_TIMEOUT = 10.0
 #: Each step waits up to this long before it runs, so that a run spans the clocks it exercises
 #: (the PENDING timeout, saga leases, restarts) instead of finishing in a few seconds.
 THINK_SECONDS = 0.9
+FINAL = frozenset(
+    {
+        pb.BOOKING_STATUS_CANCELLED,
+        pb.BOOKING_STATUS_EXPIRED,
+        pb.BOOKING_STATUS_COMPLETED,
+        pb.BOOKING_STATUS_NO_SHOW,
+    }
+)
 WEIGHTS = {"create": 30, "confirm": 18, "reschedule": 12, "cancel": 10, "check_in": 8, "race": 12, "fault": 8}
 RACES = (("confirm", "cancel"), ("reschedule", "cancel"), ("confirm", "reschedule"))
 PEER_PATHS = (
@@ -99,6 +107,7 @@ class Runner:
         self.plan = plan(seed, count, kills)
         self.log: list[OpRecord] = []
         self.created: list[str] = []  # booking ids, in the order their creates answered OK
+        self.finished: set[str] = set()  # bookings an answer showed in a final status
         now = datetime.now(UTC)
         self.anchor = (now + timedelta(hours=7)).replace(minute=0, second=0, microsecond=0)
 
@@ -174,7 +183,11 @@ class Runner:
         if not self.created:
             self.log.append(OpRecord(actor, kind, outcome="SKIPPED", detail="no booking yet"))
             return
-        booking_id = self.created[-1 - min(len(self.created) - 1, int(rng.expovariate(1 / 6)))]
+        # Mostly recent bookings that may still change (a finished one only refuses), now and then any.
+        recent, open_only = int(rng.expovariate(1 / 6)), rng.random() < 0.85
+        candidates = [b for b in self.created if b not in self.finished] if open_only else []
+        candidates = candidates or self.created
+        booking_id = candidates[-1 - min(len(candidates) - 1, recent)]
         read = OpRecord(f"{actor}r", "read", self.process(rng), booking_id)
         current = await self.call(read, "GetBooking", pb.GetBookingRequest(booking_id=booking_id))
         if current is None:
@@ -270,6 +283,8 @@ class Runner:
             record.outcome, record.reason = error.code().name, _reason(error)
             return None
         record.outcome = "OK"
+        if isinstance(answer, pb.Booking) and answer.status in FINAL:
+            self.finished.add(answer.booking_id)
         if isinstance(answer, pb.Booking) and method != "GetBooking":
             record.detail = (
                 f"{record.detail} => {pb.BookingStatus.Name(answer.status)[15:]} v{answer.version}"

@@ -18,7 +18,7 @@ from tests.e2e.invariants_ops import OpRecord
 
 #: The recovery worker pauses up to 60 s between attempts at a saga whose peer kept failing
 #: (sagas/recovery.py), so a saga that failed during the faults may wait that long once they clear.
-SETTLE_SECONDS = 90.0
+SETTLE_SECONDS = 75.0
 SNAPSHOT_ATTEMPTS = 20
 SHOWN_PER_CHECK = 6
 

@@ -14,6 +14,7 @@ sandbox's state (invariants_checks.py). A failure prints the seed: run it again 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -52,16 +53,15 @@ async def test_invariants_hold_under_random_interleavings(
     finally:
         await cluster.close()
     (tmp_path / "operations.log").write_text("\n".join(op.line() for op in runner.log))
-    outcomes: dict[str, int] = {}
-    for op in runner.log:
-        label = f"{op.kind} {op.outcome}{' ' + op.reason if op.reason else ''}"
-        outcomes[label] = outcomes.get(label, 0) + 1
+    outcomes = Counter(f"{op.kind} {op.outcome} {op.reason}".rstrip() for op in runner.log)
     kills = sum(s.kills for s in cluster.services)
     print(
         f"seed {seed}: {len(runner.log)} operations in {ran:.0f} s, {kills} kills, "
         f"{len(world.bookings)} bookings; whole test {time.monotonic() - began:.0f} s"
     )
     print("\n".join(f"  {n:5d} {label}" for label, n in sorted(outcomes.items())))
+    statuses = Counter(b["status"] for b in world.bookings.values())
+    print("bookings at the end: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())))
     print(f"operations log: {tmp_path / 'operations.log'}; service logs: {tmp_path}/serve-*.log")
     if violations:
         pytest.fail(report(seed, violations, runner.log, world), pytrace=False)
