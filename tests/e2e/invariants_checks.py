@@ -239,6 +239,23 @@ def check_definite_errors(world: World, log: list[OpRecord]) -> list[Violation]:
                     f"{told}, yet history has v{h['version']} {h['from_status']} -> {h['to_status']} by it",
                 )
             )
+        if op.kind == "confirm" and op.booking_id in world.bookings:
+            # Only a confirm takes a payment: captured for a booking that never became CONFIRMED,
+            # it was taken by a confirm told it failed (this one, or another so told).
+            b = world.bookings[op.booking_id]
+            intent = world.intents.get(b["payment_intent_id"]) or {}
+            history = world.history.get(op.booking_id, [])
+            if intent.get("status") == "succeeded" and not any(
+                h["to_status"] == "CONFIRMED" for h in history
+            ):
+                found.append(
+                    Violation(
+                        "7 definite error",
+                        (op.booking_id,),
+                        f"{told}, yet the payment {intent['intent_id']} was captured and the booking "
+                        f"never became CONFIRMED",
+                    )
+                )
         if op.kind != "create":
             continue
         for booking_id in created_by_key.get(op.key, ()):

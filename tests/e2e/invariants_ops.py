@@ -35,7 +35,7 @@ FINAL = frozenset(
         pb.BOOKING_STATUS_NO_SHOW,
     }
 )
-WEIGHTS = {"create": 30, "confirm": 18, "reschedule": 12, "cancel": 10, "check_in": 8, "race": 12, "fault": 8}
+WEIGHTS = {"create": 34, "confirm": 20, "reschedule": 12, "cancel": 6, "check_in": 8, "race": 10, "fault": 8}
 RACES = (("confirm", "cancel"), ("reschedule", "cancel"), ("confirm", "reschedule"))
 PEER_PATHS = (
     "/api/v1/inventory/reserve",
