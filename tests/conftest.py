@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -65,6 +66,38 @@ class FakeClock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("invariants", "the model-based invariant test (tests/e2e/test_invariants.py)")
+    group.addoption(
+        "--invariant-seed",
+        type=int,
+        default=None,
+        help="seed of the invariant test's operations (else INVARIANT_SEED, else a fresh random one)",
+    )
+    group.addoption(
+        "--long", action="store_true", help="the long invariant run: 5,000 operations and more kills"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    seed = config.getoption("--invariant-seed")
+    if seed is None and os.environ.get("INVARIANT_SEED"):
+        seed = int(os.environ["INVARIANT_SEED"])
+    config.invariant_seed = seed if seed is not None else random.SystemRandom().randrange(2**32)  # type: ignore[attr-defined]
+    config.addinivalue_line("markers", "invariants: the seeded invariant test (longer with --long)")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"invariant seed: {config.invariant_seed}" + (" (--long)" if config.getoption("--long") else "")  # type: ignore[attr-defined]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--long"):
+        for item in items:
+            if item.get_closest_marker("invariants"):
+                item.add_marker(pytest.mark.timeout(3 * 3600))
 
 
 def _with_database(url: str, name: str) -> str:
