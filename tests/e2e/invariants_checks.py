@@ -51,7 +51,24 @@ def check_all(world: World, log: list[OpRecord]) -> list[Violation]:
         *check_events(world),
         *check_definite_errors(world, log),
         *check_double_booking(world),
+        *check_attention(world),
     ]
+
+
+def check_attention(world: World) -> list[Violation]:
+    """9: nothing needs an operator: every fault the run injects is transient, so every saga must
+    finish by itself (one given up on is a saga that could not)."""
+    found = [
+        Violation("9 attention", (s["booking_id"],), f"{s['kind']} saga needs attention: {s['error']}")
+        for s in world.sagas
+        if s["status"] == "needs_attention"
+    ]
+    found += [
+        Violation("9 attention", (b["booking_id"],), f"the booking needs attention: {b['attention']}")
+        for b in world.bookings.values()
+        if b.get("attention")
+    ]
+    return found
 
 
 def check_holds(world: World) -> list[Violation]:
@@ -160,15 +177,44 @@ def check_money(
     refunded = intent["refunded_minor"]
     if sum(r["amount_minor"] for r in refunds if r["status"] == "succeeded") != refunded:
         problems.append(("4 money", f"{said}: refunds {refunds} do not add up to {refunded}"))
-    claimed = booking["refunded_amount_minor"] or 0
-    if claimed != refunded:
-        problems.append(
-            ("4 money", f"{said}: booking says {claimed} refunded, the payment service {refunded}")
-        )
+    problems += _money_record(booking, intent, refunds, said)
     if captured:
         owed = _refund_owed(booking, intent["amount_minor"])
         if refunded != owed:
             problems.append(("4 money", f"{said}: {refunded} refunded, its policy gives {owed}"))
+    return problems
+
+
+_RECORDED_STATUS = {
+    "requires_confirmation": "REQUIRES_CONFIRMATION",
+    "succeeded": "CAPTURED",
+    "canceled": "VOIDED",
+}
+
+
+def _money_record(booking: Row, intent: Row, refunds: list[Row], said: str) -> list[tuple[str, str]]:
+    """The booking's money record says what the payment service did, and only that: the intent's
+    state, the amount captured, each refund (by the payment service's id) and nothing in flight."""
+    problems = []
+    if booking["payment_status"] != _RECORDED_STATUS[intent["status"]]:
+        problems.append(
+            ("4 money", f"{said}: the booking records the payment as {booking['payment_status']}")
+        )
+    captured = intent["amount_minor"] if intent["status"] == "succeeded" else None
+    if booking["captured_amount_minor"] != captured:
+        problems.append(
+            ("4 money", f"{said}: the booking records {booking['captured_amount_minor']} captured")
+        )
+    recorded = booking["refunds"] or []
+    ours = {r["refund_id"]: r["amount_minor"] for r in recorded if r["status"] == "SUCCEEDED"}
+    theirs = {r["refund_id"]: r["amount_minor"] for r in refunds if r["status"] == "succeeded"}
+    if ours != theirs:
+        problems.append(
+            ("4 money", f"{said}: the booking records refunds {ours}, the payment service made {theirs}")
+        )
+    pending = [r for r in recorded if r["status"] != "SUCCEEDED"]
+    if pending:
+        problems.append(("4 money", f"{said}: refunds left {pending}"))
     return problems
 
 

@@ -99,8 +99,9 @@ def _world(rows: dict[str, list[asyncpg.Record]], state: dict[str, Any]) -> Worl
         for name in ("booking_id", "saga_id", "event_id"):
             if row.get(name) is not None:
                 row[name] = str(row[name])
-        if isinstance(row.get("data"), str):
-            row["data"] = json.loads(row["data"])
+        for name in ("data", "refunds", "attention"):
+            if isinstance(row.get(name), str):
+                row[name] = json.loads(row[name])
         return row
 
     history: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -13,6 +13,8 @@ sandbox's state (invariants_checks.py). A failure prints the seed: run it again 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,10 +22,11 @@ from pathlib import Path
 import pytest
 
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
-from tests.e2e.invariants_checks import check_all
+from tests.e2e.invariants_checks import Violation, check_all
 from tests.e2e.invariants_cluster import start_cluster
 from tests.e2e.invariants_ops import Runner
 from tests.e2e.invariants_world import attribute_creates, report, settle, snapshot
+from tests.e2e.test_command_line import BIN
 
 pytestmark = [pytest.mark.slow, pytest.mark.invariants]
 
@@ -50,6 +53,7 @@ async def test_invariants_hold_under_random_interleavings(
         world = await snapshot(private_database, cluster)
         attribute_creates(world, runner.log)
         violations += check_all(world, runner.log)
+        violations += await reconciled(cluster.services[0].env)
     finally:
         await cluster.close()
     (tmp_path / "operations.log").write_text("\n".join(op.line() for op in runner.log))
@@ -65,3 +69,24 @@ async def test_invariants_hold_under_random_interleavings(
     print(f"operations log: {tmp_path / 'operations.log'}; service logs: {tmp_path}/serve-*.log")
     if violations:
         pytest.fail(report(seed, violations, runner.log, world), pytrace=False)
+
+
+async def reconciled(env: dict[str, str]) -> list[Violation]:
+    """10: `booking-service reconcile` finds nothing to report once the run settled."""
+    process = await asyncio.create_subprocess_exec(
+        str(BIN / "booking-service"),
+        "reconcile",
+        "--since",
+        "2h",
+        "--json",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 300)
+    lines = out.decode().splitlines()
+    if not lines:
+        return [Violation("10 reconcile", (), f"reconcile printed nothing (exit {process.returncode})")]
+    found = json.loads(lines[-1])
+    return [
+        Violation("10 reconcile", (d["booking_id"],), f"{d['kind']}: {d['detail']}") for d in found["drifts"]
+    ]

@@ -205,7 +205,7 @@ async def compensate(ctx: Context, saga: Saga, error: str, attempted: set[str] |
             )
         await steps.finish(ctx, saga, COMPENSATED, error)
     except BookingError as failure:
-        await steps.hand_to_recovery(ctx, saga, f"{error}; compensation failed: {failure.message}")
+        await steps.failed(ctx, saga, failure, f"{error}; compensating")
 
 
 async def _holds_if_made(ctx: Context, saga: Saga) -> list[str]:

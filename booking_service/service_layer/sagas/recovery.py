@@ -19,9 +19,8 @@ SAGA_MAX_ATTEMPTS take-overs, is given up on: it needs an operator (steps.give_u
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from booking_service.domain.errors import BookingError, PeerRejected
+from booking_service.domain.errors import BookingError
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor
 from booking_service.service_layer import idempotency
@@ -55,11 +54,7 @@ async def resume(ctx: Context, saga: Saga) -> None:
         try:
             await RECOVER[saga.kind](ctx, saga)
         except BookingError as error:
-            if isinstance(error, PeerRejected) or steps.over_budget(ctx, saga):
-                await steps.give_up(ctx, saga, error.message)
-                return
-            retry_in = timedelta(seconds=min(60, 2**saga.attempts))
-            await steps.hand_to_recovery(ctx, saga, error.message, retry_in=retry_in)
+            await steps.failed(ctx, saga, error)
     except SagaTakenOver:
         return
 

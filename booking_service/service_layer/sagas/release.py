@@ -94,7 +94,7 @@ async def run_now(ctx: Context, saga: Saga) -> None:
     try:
         await run(ctx, saga)
     except BookingError as error:
-        await steps.hand_to_recovery(ctx, saga, error.message)
+        await steps.failed(ctx, saga, error)
 
 
 async def _settle_payment(ctx: Context, saga: Saga) -> None:

@@ -128,4 +128,4 @@ async def revert(ctx: Context, saga: Saga, error: str, *, moved: bool = True) ->
             )
         await steps.finish(ctx, saga, COMPENSATED, error)
     except BookingError as failure:
-        await steps.hand_to_recovery(ctx, saga, f"{error}; moving the hold back failed: {failure.message}")
+        await steps.failed(ctx, saga, failure, f"{error}; moving the hold back")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from booking_service.domain.errors import BookingNotFound
+from booking_service.domain.errors import BookingError, BookingNotFound, PeerRejected
 from booking_service.domain.model import Booking
 from booking_service.domain.values import TimeSlot, VenueType
 from booking_service.service_layer.context import Context
@@ -115,6 +115,19 @@ async def give_up(ctx: Context, saga: Saga, reason: str) -> None:
         "saga needs attention",
         extra={"saga": saga.kind, "saga_id": saga.saga_id, "booking_id": saga.booking_id, "error": reason},
     )
+
+
+async def failed(ctx: Context, saga: Saga, error: BookingError, doing: str = "") -> None:
+    """The one rule for a saga step (or compensation) that failed: a peer's refusal for good
+    (PeerRejected), or a failure past the budget of attempts, gives the saga to an operator
+    (give_up); anything else leaves it to the recovery worker, due at once the first time, then
+    after a growing pause (2, 4, ... 60 s)."""
+    reason = f"{doing}: {error.message}" if doing else error.message
+    if isinstance(error, PeerRejected) or over_budget(ctx, saga):
+        await give_up(ctx, saga, reason)
+        return
+    retry_in = timedelta(seconds=min(60, 2**saga.attempts)) if saga.attempts else timedelta(0)
+    await hand_to_recovery(ctx, saga, reason, retry_in=retry_in)
 
 
 def over_budget(ctx: Context, saga: Saga) -> bool:
