@@ -5,6 +5,7 @@ BookingError
  ├── BookingNotFound         no booking with that id or reference
  ├── VersionMismatch         expected_version is stale (carries the current version)
  ├── InvalidTransition       the state machine does not allow the change (names the current status)
+ │    └── PaymentRequired     a booking paid up front is confirmed only with its payment taken
  ├── TransitionTooEarly      an allowed transition whose time has not come (expiry, no-show)
  ├── BookingClosed           a booking in a final status cannot be edited
  ├── UnitUnavailable         another active booking holds the unit over an overlapping time
@@ -80,6 +81,10 @@ class VersionMismatch(BookingError):
 
 class InvalidTransition(BookingError):
     reason = "INVALID_TRANSITION"
+
+
+class PaymentRequired(InvalidTransition):
+    reason = "PAYMENT_REQUIRED"
 
 
 class TransitionTooEarly(BookingError):

@@ -17,6 +17,7 @@ from booking_service.domain.errors import (
     BookingClosed,
     Contention,
     InvalidTransition,
+    PaymentRequired,
     TransitionTooEarly,
     VersionMismatch,
 )
@@ -250,6 +251,21 @@ class Booking:
                     "booking_id": self.booking_id,
                     "current_status": current.value,
                     "requested_status": target.value,
+                },
+            )
+        if (
+            target is S.CONFIRMED
+            and self.payment is not None
+            and self.payment.captured is None
+            and captured is None
+        ):
+            raise PaymentRequired(
+                f"Booking {self.booking_id} is paid up front: it is confirmed only once its payment is "
+                "taken, and it was not.",
+                {
+                    "booking_id": self.booking_id,
+                    "current_status": current.value,
+                    "intent_id": self.payment.intent_id,
                 },
             )
         due = self._due(target, deadlines)

@@ -253,3 +253,19 @@ async def test_price_changed_speaks_in_major_units_and_does_not_claim_a_payment(
     assert "240.00 EUR" in error.message
     assert "paid for" not in error.message
     assert await saga_rows(w, booking.booking_id) == [("update", "compensated", error.message)]
+
+
+async def test_a_prepaid_booking_is_never_confirmed_without_its_payment(w: World, new_booking: Make) -> None:
+    """An overdue booking whose expiry needs an operator (the payment service lost its intent) is
+    not settled by whatever meets it; a confirmation must not then slip through unpaid."""
+    booking = await w.stub.CreateBooking(hotel_booking(new_booking))
+    del w.sandbox.state.payments.intents[booking.payment_intent_id]
+    w.clock.advance(timedelta(hours=1))  # past the pending timeout
+    await w.app.use_cases.sweep()
+    [(kind, status, _)] = await saga_rows(w, booking.booking_id)
+    assert (kind, status) == ("expire", "needs_attention")
+    error = rich_error(await fails(w.stub.UpdateBookingStatus(confirming(await get(w, booking.booking_id)))))
+    assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "PAYMENT_REQUIRED")
+    stored = await get(w, booking.booking_id)
+    assert stored.status == S.BOOKING_STATUS_PENDING
+    assert stored.attention.saga_kind == "expire"

@@ -27,6 +27,7 @@ ERROR_CODES: dict[type[errors.BookingError], grpc.StatusCode] = {
     errors.IdempotencyKeyInProgress: grpc.StatusCode.ABORTED,
     errors.Contention: grpc.StatusCode.ABORTED,
     errors.InvalidTransition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.PaymentRequired: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TransitionTooEarly: grpc.StatusCode.FAILED_PRECONDITION,
     errors.BookingClosed: grpc.StatusCode.FAILED_PRECONDITION,
     errors.StorageUnavailable: grpc.StatusCode.UNAVAILABLE,

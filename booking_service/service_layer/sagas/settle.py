@@ -12,7 +12,7 @@ worker, which runs `run` again (every step is idempotent).
 
 from __future__ import annotations
 
-from booking_service.domain.errors import Contention, VersionMismatch
+from booking_service.domain.errors import Contention, PeerRejected, VersionMismatch
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor, Money
 from booking_service.service_layer.context import Context
@@ -28,7 +28,8 @@ async def settle_overdue(ctx: Context, booking_id: str) -> None:
     """Expires (or, if paid, confirms) the booking if it is an overdue PENDING one that no other
     saga holds, and that no operator was asked to settle (a settling the payment service refused for
     good); raises PeerUnavailable when the payment service cannot say whether it was paid (the
-    recovery worker then finishes it)."""
+    recovery worker then finishes it). A refusal for good gives the saga to an operator, and the
+    booking stays PENDING meanwhile (it cannot be confirmed unpaid: PaymentRequired)."""
     booking = await ctx.reads.get(booking_id)
     if booking is None or not booking.is_overdue(ctx.clock()) or booking.saga_id or booking.attention:
         return
@@ -45,6 +46,8 @@ async def settle_overdue(ctx: Context, booking_id: str) -> None:
         return  # someone else settled or changed it meanwhile, or is changing it now
     try:
         await run(ctx, saga)
+    except PeerRejected as refused:  # for good: an operator settles it, the caller goes on
+        await steps.failed(ctx, saga, refused)
     except BaseException as error:
         await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
         raise
