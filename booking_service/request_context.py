@@ -10,8 +10,10 @@ as `café`, control characters, CR/LF, longer ids) is replaced by a fresh UUID. 
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from contextvars import ContextVar
 
 #: The longest request id kept (characters).
@@ -19,6 +21,10 @@ MAX_REQUEST_ID_LENGTH = 128
 
 #: The id of the request being served (the caller's X-Request-Id when valid, or a new one).
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+
+#: True while a saga compensates (undoes what a failed request did): the peer calls it makes are part
+#: of the failed logical call, and the circuit breaker does not count their failures again.
+compensating_var: ContextVar[bool] = ContextVar("compensating", default=False)
 
 #: When the request being served must have its answer: a time.monotonic() value in seconds, or None
 #: when it has no deadline (work outside a request: recovery, expiry).
@@ -48,3 +54,13 @@ def remaining_seconds() -> float | None:
     """Seconds left before the current request's deadline (negative once passed), None without one."""
     deadline = deadline_var.get()
     return None if deadline is None else deadline - time.monotonic()
+
+
+@contextlib.contextmanager
+def compensating() -> Iterator[None]:
+    """Marks the peer calls made in the block as a compensation (see compensating_var)."""
+    token = compensating_var.set(True)
+    try:
+        yield
+    finally:
+        compensating_var.reset(token)

@@ -347,8 +347,11 @@ async def test_fifty_creates_for_the_last_ten_seats(w: World, new_booking: Make)
 async def test_a_dead_peer_trips_the_breaker_and_recovers(w: World, new_booking: Make) -> None:
     request = new_booking(unit_id="")
     await w.faults(peer="inventory", down=True)
-    for _ in range(2):  # each fails its reserve and its compensating release: 4 failed calls >= 3
+    breaker = w.app.peers[0].breaker
+    for failed in range(1, 4):  # one failed create is one failed call, whatever its attempts and
+        # compensations did (the inventory is asked again while compensating): 3 open the circuit
         assert rich_error(await fails(w.stub.CreateBooking(request))).code is grpc.StatusCode.UNAVAILABLE
+        assert breaker.state == ("open" if failed == 3 else "closed")
     calls = len(w.sandbox.state.calls)
     error = rich_error(await fails(w.stub.CreateBooking(request)))
     assert (error.code, error.metadata.get("circuit")) == (grpc.StatusCode.UNAVAILABLE, "open")

@@ -222,7 +222,7 @@ async def test_a_release_left_to_recovery_counts_the_handoff_and_the_recovery(
 async def test_a_dead_peer_shows_its_circuit_open_then_half_open(w: World, new_booking: Make) -> None:
     async with metrics_of(w.app) as m:
         await w.faults(peer="inventory", down=True)
-        for _ in range(2):  # a failed reserve and release each: 4 failed calls >= 3, the breaker opens
+        for _ in range(4):  # a failed create counts once: 3 open the breaker, the 4th is refused fast
             await unavailable(w.stub.CreateBooking(new_booking(unit_id="")))
         tripped = await scrape(m)
         assert tripped.get("booking_peer_circuit_state", peer="inventory") == 2

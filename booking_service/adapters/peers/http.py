@@ -40,7 +40,7 @@ from booking_service.adapters.peers.engine import peer_transport
 from booking_service.domain.errors import PeerRejected, PeerUnavailable
 from booking_service.observability.metrics import observe_peer_request
 from booking_service.observability.tracing import peer_span
-from booking_service.request_context import remaining_seconds, request_id_var
+from booking_service.request_context import compensating_var, remaining_seconds, request_id_var
 
 log = logging.getLogger("booking_service.peers")
 
@@ -121,7 +121,8 @@ class PeerHttp:
                 ticket.succeeded()  # the peer is up and said no
                 raise
             except (PeerUnavailable, PeerRejected):
-                ticket.failed()
+                if not compensating_var.get():  # a compensation's failure is its request's, counted once
+                    ticket.failed()
                 raise
             ticket.succeeded()
             return answer

@@ -33,6 +33,7 @@ from booking_service.domain.pricing import PricingSnapshot
 from booking_service.domain.reference import new_reference
 from booking_service.domain.validation import validate_create
 from booking_service.domain.values import Money, TimeSlot, Venue
+from booking_service.request_context import compensating
 from booking_service.service_layer import idempotency
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay, step_key
@@ -184,28 +185,30 @@ async def compensate(ctx: Context, saga: Saga, error: str, attempted: set[str] |
     passes None, and every step the saga's position allows is then assumed to have been tried. A
     step whose answer was lost is asked again with its key, which returns what it did (or does it
     now), so that it can be undone."""
-    booking_id, data = saga.booking_id, saga.data
     maybe = attempted if attempted is not None else {"reserve", "intent"}
     try:
-        intent_id = data.get("intent_id")
-        if not intent_id and saga.step == "reserved" and data.get("prepay") and "intent" in maybe:
-            amount = Money(data["prepay"]["amount_minor"], data["prepay"]["currency"])
-            intent = await ctx.peers.payments.create_intent(
-                step_key(booking_id, "intent"), booking_id, amount
-            )
-            intent_id = intent.intent_id
-        if intent_id:
-            await ctx.peers.payments.cancel(step_key(booking_id, "void"), intent_id)
-        holds = [data["reservation_id"]] if data.get("reservation_id") else []
-        if not holds and saga.step == "started" and "reserve" in maybe:
-            holds = await _holds_if_made(ctx, saga)
-        for reservation_id in holds:
-            await ctx.peers.inventory.release(
-                step_key(booking_id, f"release-{reservation_id}"), reservation_id
-            )
+        with compensating():  # part of the failed request: the breaker counts its failure once
+            await _undo(ctx, saga, maybe)
         await steps.finish(ctx, saga, COMPENSATED, error)
     except BookingError as failure:
         await steps.failed(ctx, saga, failure, f"{error}; compensating")
+
+
+async def _undo(ctx: Context, saga: Saga, maybe: set[str]) -> None:
+    """Cancels the intent and releases the holds the steps in `maybe` made, or may have made."""
+    booking_id, data = saga.booking_id, saga.data
+    intent_id = data.get("intent_id")
+    if not intent_id and saga.step == "reserved" and data.get("prepay") and "intent" in maybe:
+        amount = Money(data["prepay"]["amount_minor"], data["prepay"]["currency"])
+        intent = await ctx.peers.payments.create_intent(step_key(booking_id, "intent"), booking_id, amount)
+        intent_id = intent.intent_id
+    if intent_id:
+        await ctx.peers.payments.cancel(step_key(booking_id, "void"), intent_id)
+    holds = [data["reservation_id"]] if data.get("reservation_id") else []
+    if not holds and saga.step == "started" and "reserve" in maybe:
+        holds = await _holds_if_made(ctx, saga)
+    for reservation_id in holds:
+        await ctx.peers.inventory.release(step_key(booking_id, f"release-{reservation_id}"), reservation_id)
 
 
 async def _holds_if_made(ctx: Context, saga: Saga) -> list[str]:

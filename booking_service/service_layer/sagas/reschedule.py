@@ -24,6 +24,7 @@ from booking_service.domain.errors import BookingError, PriceChanged
 from booking_service.domain.model import Booking
 from booking_service.domain.status import TERMINAL
 from booking_service.domain.values import Money
+from booking_service.request_context import compensating
 from booking_service.service_layer import idempotency
 from booking_service.service_layer.booking_change import PathChanged, begin_saga, change, change_claiming
 from booking_service.service_layer.context import Context
@@ -120,12 +121,13 @@ async def revert(ctx: Context, saga: Saga, error: str, *, moved: bool = True) ->
     """Moves the hold back to the booking's stored stay (idempotent; harmless if it never moved);
     `moved=False` when the move was never asked for. The saga lets go of the booking."""
     try:
-        if moved:
-            await ctx.peers.inventory.update(
-                step_key(saga.booking_id, f"{saga.saga_id}-revert"),
-                saga.data["reservation_id"],
-                steps.stay_from_json(saga.data["old"]),
-            )
+        with compensating():  # part of the failed request: the breaker counts its failure once
+            if moved:
+                await ctx.peers.inventory.update(
+                    step_key(saga.booking_id, f"{saga.saga_id}-revert"),
+                    saga.data["reservation_id"],
+                    steps.stay_from_json(saga.data["old"]),
+                )
         await steps.finish(ctx, saga, COMPENSATED, error)
     except BookingError as failure:
         await steps.failed(ctx, saga, failure, f"{error}; moving the hold back")
