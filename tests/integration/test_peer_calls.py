@@ -15,6 +15,7 @@ from booking_service.adapters.peers.breaker import CircuitBreaker
 from booking_service.adapters.peers.clients import PaymentsClient
 from booking_service.adapters.peers.http import PeerAnswer, PeerHttp
 from booking_service.domain.errors import PeerRejected, PeerUnavailable
+from booking_service.domain.values import Money
 from booking_service.request_context import deadline_var
 from tests.integration.scripted_peer import Scripted, answer, scripted
 
@@ -185,3 +186,24 @@ async def test_ids_in_a_peer_path_are_percent_encoded() -> None:
         b"GET /api/v1/payments/intents/a%2F..%2Fb%3Fc=1%23d%20%25%C3%A9 HTTP/1.1",  # (= needs no escape)
         b"POST /api/v1/payments/intents/..%2Frefunds/confirm HTTP/1.1",
     ]
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[]", b"{}", b'{"intent_id": "x", "status": "succeeded", "amount_minor": "many"}']
+)
+async def test_a_malformed_answer_is_the_peers_error_not_a_crash(body: bytes) -> None:
+    """Found: a 2xx whose body lacked a field became a KeyError, so an INTERNAL error of ours after a
+    change had committed. Every client reads answers through one rule: malformed is PeerRejected."""
+
+    async def payments(peer: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await peer.read_request(reader)
+            writer.write(answer(200, body))
+            await writer.drain()
+
+    async with scripted(payments) as server:
+        client = PaymentsClient(PeerHttp("payments", server.url, retries=0))
+        for call in (client.get("x"), client.refund("k", "x", Money(100, "EUR"), "r"), client.intents("b")):
+            with pytest.raises(PeerRejected, match="malformed"):
+                await call
+        await client.http.aclose()

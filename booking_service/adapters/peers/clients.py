@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -55,9 +56,10 @@ class InventoryClient:
             data = await self.http.call("POST", "/api/v1/inventory/check-availability", body)
         except PeerAnswer as answer:
             raise _rejected(answer) from None
-        return Capacity(
-            bool(data["available"]), int(data.get("remaining_capacity", 0)), str(data.get("reason", ""))
-        )
+        with _reading(self.http.name):
+            return Capacity(
+                bool(data["available"]), int(data.get("remaining_capacity", 0)), str(data.get("reason", ""))
+            )
 
     async def reserve(self, key: str, booking_id: str, stay: Stay) -> str:
         try:
@@ -66,7 +68,8 @@ class InventoryClient:
             )
         except PeerAnswer as answer:
             raise self._no_room(answer, stay) from None
-        return str(data["reservation_id"])
+        with _reading(self.http.name):
+            return str(data["reservation_id"])
 
     async def release(self, key: str, reservation_id: str) -> None:
         try:
@@ -90,19 +93,20 @@ class InventoryClient:
             )
         except PeerAnswer as answer:
             raise _rejected(answer) from None
-        return [
-            Hold(
-                reservation_id=str(hold["reservation_id"]),
-                booking_id=str(hold["booking_id"]),
-                held=hold["status"] == "held",
-                unit_id=hold.get("unit_id") or None,
-                slot=TimeSlot(
-                    datetime.fromisoformat(hold["start_time"]), datetime.fromisoformat(hold["end_time"])
-                ),
-                party_size=int(hold["party_size"]),
-            )
-            for hold in data["reservations"]
-        ]
+        with _reading(self.http.name):
+            return [
+                Hold(
+                    reservation_id=str(hold["reservation_id"]),
+                    booking_id=str(hold["booking_id"]),
+                    held=hold["status"] == "held",
+                    unit_id=hold.get("unit_id") or None,
+                    slot=TimeSlot(
+                        datetime.fromisoformat(hold["start_time"]), datetime.fromisoformat(hold["end_time"])
+                    ),
+                    party_size=int(hold["party_size"]),
+                )
+                for hold in data["reservations"]
+            ]
 
     @staticmethod
     def _no_room(answer: PeerAnswer, stay: Stay) -> Exception:
@@ -128,23 +132,26 @@ class PricingClient:
             data = await self.http.call("POST", "/api/v1/pricing/calculate", _stay(stay))
         except PeerAnswer as answer:
             raise _rejected(answer) from None
-        policy = data.get("cancellation_policy") or {}
-        free_until = policy.get("free_until")
-        return PricingSnapshot(
-            quote_id=str(data["quote_id"]),
-            total=_money(data["total"]),
-            requires_prepayment=bool(data.get("requires_prepayment", False)),
-            cancellation=CancellationPolicy(
-                datetime.fromisoformat(free_until) if free_until else None, int(policy.get("fee_percent", 0))
-            ),
-        )
+        with _reading(self.http.name):
+            policy = data.get("cancellation_policy") or {}
+            free_until = policy.get("free_until")
+            return PricingSnapshot(
+                quote_id=str(data["quote_id"]),
+                total=_money(data["total"]),
+                requires_prepayment=bool(data.get("requires_prepayment", False)),
+                cancellation=CancellationPolicy(
+                    datetime.fromisoformat(free_until) if free_until else None,
+                    int(policy.get("fee_percent", 0)),
+                ),
+            )
 
     async def estimate(self, stay: Stay) -> Money:
         try:
             data = await self.http.call("POST", "/api/v1/pricing/estimate", _stay(stay))
         except PeerAnswer as answer:
             raise _rejected(answer) from None
-        return _money(data["estimate"])
+        with _reading(self.http.name):
+            return _money(data["estimate"])
 
 
 class PaymentsClient:
@@ -177,7 +184,8 @@ class PaymentsClient:
             data = await self.http.call("POST", "/api/v1/payments/refunds", body, key=key)
         except PeerAnswer as answer:
             raise _rejected(answer) from None
-        return str(data["refund_id"])
+        with _reading(self.http.name):
+            return str(data["refund_id"])
 
     async def cancel(self, key: str, intent_id: str) -> Intent:
         try:
@@ -194,21 +202,23 @@ class PaymentsClient:
             data = await self.http.call("GET", f"/api/v1/payments/intents?booking_id={quote(booking_id)}")
         except PeerAnswer as answer:
             raise _rejected(answer) from None
-        return [_intent_of(intent) for intent in data["intents"]]
+        with _reading(self.http.name):
+            return [_intent_of(intent) for intent in data["intents"]]
 
     async def refunds(self, intent_id: str) -> list[PeerRefund]:
         try:
             data = await self.http.call("GET", f"/api/v1/payments/refunds?intent_id={quote(intent_id)}")
         except PeerAnswer as answer:
             raise _rejected(answer) from None
-        return [
-            PeerRefund(
-                str(refund["refund_id"]),
-                Money(int(refund["amount_minor"]), str(refund["currency"])),
-                refund.get("status") == "succeeded",
-            )
-            for refund in data["refunds"]
-        ]
+        with _reading(self.http.name):
+            return [
+                PeerRefund(
+                    str(refund["refund_id"]),
+                    Money(int(refund["amount_minor"]), str(refund["currency"])),
+                    refund.get("status") == "succeeded",
+                )
+                for refund in data["refunds"]
+            ]
 
     async def _intent(
         self, method: str, path: str, body: dict[str, Any] | None, key: str | None, *, raw: bool = False
@@ -219,7 +229,21 @@ class PaymentsClient:
             if raw:
                 raise
             raise _rejected(answer) from None
-        return _intent_of(data)
+        with _reading(self.http.name):
+            return _intent_of(data)
+
+
+@contextlib.contextmanager
+def _reading(peer: str) -> Iterator[None]:
+    """A 2xx answer that lacks a field this service needs, or holds one of the wrong type, is the
+    peer's permanent error (PeerRejected), never a crash of ours."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PeerRejected(
+            f"The {peer} service answered something malformed ({type(exc).__name__}: {exc}).",
+            {"peer": peer, "code": "malformed_answer"},
+        ) from None
 
 
 def _intent_of(data: dict[str, Any]) -> Intent:

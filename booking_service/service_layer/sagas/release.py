@@ -22,6 +22,7 @@ each is a change of its own (a version, a history row, an event).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from booking_service.domain.errors import BookingError, PeerRejected
@@ -33,6 +34,7 @@ from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import DONE, Saga
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
+log = logging.getLogger("booking_service.sagas")
 KIND = "release"
 RELEASED, SETTLED, FAILED = "released", "settled", "failed"
 
@@ -95,6 +97,9 @@ async def run_now(ctx: Context, saga: Saga) -> None:
         await run(ctx, saga)
     except BookingError as error:
         await steps.failed(ctx, saga, error)
+    except Exception as error:  # the caller's change is committed: never its error (recovery retries)
+        log.exception("a release failed unexpectedly", extra={"booking_id": saga.booking_id})
+        await steps.hand_to_recovery(ctx, saga, f"{type(error).__name__}: {error}")
 
 
 async def _settle_payment(ctx: Context, saga: Saga) -> None:
