@@ -70,8 +70,7 @@ def booking_message(booking: Booking) -> pb.Booking:
         message.refunded.CopyFrom(money_message(booking.refunded))
     if booking.payment is not None:
         message.payment.CopyFrom(_payment_message(booking.payment))
-    if booking.attention is not None:
-        message.attention.CopyFrom(_attention_message(booking.attention))
+    message.attention.extend(_attention_message(attention) for attention in booking.attention)
     for name in LIFECYCLE_TIMES:
         value: datetime | None = getattr(booking, name)
         if value is not None:

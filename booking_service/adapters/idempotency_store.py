@@ -31,7 +31,13 @@ _TAKE_OVER = insert_sql(
 )
 _FIND = "SELECT fingerprint, response, expires_at FROM idempotency_keys WHERE scope = $1 AND key = $2"
 _COMPLETE = "UPDATE idempotency_keys SET response = $3 WHERE scope = $1 AND key = $2"
-_RELEASE = "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2"
+# Only a claim still in progress, and only by its owner: a key whose answer is stored is never given
+# back, and a late compensation never frees a later request's claim (a claim from before owners
+# were recorded, owner NULL, goes to whoever gives it back).
+_RELEASE = (
+    "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND response IS NULL"
+    " AND (owner = $3 OR owner IS NULL)"
+)
 _PURGE = "DELETE FROM idempotency_keys WHERE expires_at <= $1"
 
 
@@ -40,9 +46,16 @@ class PostgresIdempotencyStore(IdempotencyStore):
         self._db = session
 
     async def claim(
-        self, scope: str, key: str, fingerprint: bytes, now: datetime, ttl: timedelta
+        self,
+        scope: str,
+        key: str,
+        fingerprint: bytes,
+        now: datetime,
+        ttl: timedelta,
+        owner: str | None = None,
     ) -> StoredKey | None:
         values = {
+            "owner": owner,
             "scope": scope,
             "key": key,
             "fingerprint": fingerprint,
@@ -58,15 +71,15 @@ class PostgresIdempotencyStore(IdempotencyStore):
             # Purged meanwhile, or past its retention: take the key over as if it were new.
             if await self._db.fetchrow(_TAKE_OVER, *row) is not None:
                 return None
-            return await self.claim(scope, key, fingerprint, now, ttl)
+            return await self.claim(scope, key, fingerprint, now, ttl, owner)
         response = from_snapshot(found["response"]) if found["response"] is not None else None
         return StoredKey(bytes(found["fingerprint"]), response)
 
     async def complete(self, scope: str, key: str, response: Booking) -> None:
         await self._db.execute(_COMPLETE, scope, key, json.dumps(snapshot(response)))
 
-    async def release(self, scope: str, key: str) -> None:
-        await self._db.execute(_RELEASE, scope, key)
+    async def release(self, scope: str, key: str, owner: str | None = None) -> None:
+        await self._db.execute(_RELEASE, scope, key, owner)
 
     async def purge(self, now: datetime) -> int:
         status = await self._db.execute(_PURGE, now)

@@ -165,22 +165,22 @@ def _refund_of(data: Mapping[str, Any], currency: str) -> Refund:
     )
 
 
-def _attention_json(attention: Attention | None) -> dict[str, Any] | None:
-    if attention is None:
+def _attention_json(attention: tuple[Attention, ...]) -> list[dict[str, Any]] | None:
+    if not attention:
         return None
-    return {
-        "saga_id": attention.saga_id,
-        "kind": attention.kind,
-        "reason": attention.reason,
-        "since": attention.since.isoformat(),
-    }
+    return [
+        {"saga_id": a.saga_id, "kind": a.kind, "reason": a.reason, "since": a.since.isoformat()}
+        for a in attention
+    ]
 
 
-def _attention_of(value: Any) -> Attention | None:
-    data = _decoded(value)
-    if not data:
-        return None
-    return Attention(data["saga_id"], data["kind"], data["reason"], datetime.fromisoformat(data["since"]))
+def _attention_of(value: Any) -> tuple[Attention, ...]:
+    data = _decoded(value) or []
+    if isinstance(data, dict):  # one saga's, as first written
+        data = [data]
+    return tuple(
+        Attention(a["saga_id"], a["kind"], a["reason"], datetime.fromisoformat(a["since"])) for a in data
+    )
 
 
 def _decoded(value: Any) -> Any:

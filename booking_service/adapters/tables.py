@@ -127,6 +127,9 @@ idempotency_keys = Table(
     Column("response", JSONB, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # The saga of the request that claimed the key, when it runs one: only that saga may give the
+    # key back (a late compensation never frees a later request's claim).
+    Column("owner", Text, nullable=True),
     Index("idempotency_keys_expiry", "expires_at"),
 )
 

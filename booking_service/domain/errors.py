@@ -8,6 +8,7 @@ BookingError
  │    └── PaymentRequired     a booking paid up front is confirmed only with its payment taken
  ├── TransitionTooEarly      an allowed transition whose time has not come (expiry, no-show)
  ├── BookingClosed           a booking in a final status cannot be edited
+ ├── AwaitingOperator        the booking waits for an operator to settle a saga of its first
  ├── UnitUnavailable         another active booking holds the unit over an overlapping time
  ├── IdempotencyKeyReused    the key was used with a different request
  ├── IdempotencyKeyInProgress  the first request with the key is still running
@@ -93,6 +94,10 @@ class TransitionTooEarly(BookingError):
 
 class BookingClosed(BookingError):
     reason = "BOOKING_CLOSED"
+
+
+class AwaitingOperator(BookingError):
+    reason = "AWAITING_OPERATOR"
 
 
 class UnitUnavailable(BookingError):

@@ -90,8 +90,8 @@ class Booking:
     #: The saga that is changing the booking's money or hold right now, if any: one at a time,
     #: decided in the database before any peer is called (a second one is refused, CONTENTION).
     saga_id: str | None = None
-    #: Set while a saga of the booking needs an operator.
-    attention: Attention | None = None
+    #: The sagas of the booking that need an operator, oldest first (empty when none does).
+    attention: tuple[Attention, ...] = ()
     payment_intent_id: str = ""
     inventory_reservation_id: str = ""
     cancellation_reason: str = ""
@@ -364,18 +364,22 @@ class Booking:
 
     def need_attention(self, saga_id: str, kind: str, reason: str, now: datetime) -> None:
         """A saga of the booking gave up (a peer refused a step for good, or kept failing)."""
-        self.attention = Attention(saga_id, kind, reason, now)
+        others = tuple(a for a in self.attention if a.saga_id != saga_id)
+        self.attention = (*others, Attention(saga_id, kind, reason, now))
         self._record(self.status, reason, Actor.system(), now, ("attention",))
         self.events.append(
             ev.AttentionNeeded(self.booking_id, self.version, now, Actor.system(), saga_id, reason)
         )
 
-    def resolve_attention(self, note: str, actor: Actor, now: datetime, *, retry: bool = False) -> None:
+    def resolve_attention(
+        self, saga_id: str, note: str, actor: Actor, now: datetime, *, retry: bool = False
+    ) -> None:
         """An operator settled the saga's business (`note`), or retries the saga (`retry`): refunds
-        the payment service refused are then asked for again."""
-        if self.attention is None:
+        the payment service refused are then asked for again. Nothing changes when that saga did not
+        need attention (another saga's stays)."""
+        if all(a.saga_id != saga_id for a in self.attention):
             return
-        saga_id, self.attention = self.attention.saga_id, None
+        self.attention = tuple(a for a in self.attention if a.saga_id != saga_id)
         fields: tuple[str, ...] = ("attention",)
         failed = (
             [r.key for r in self.payment.refunds if r.status is RefundStatus.FAILED] if self.payment else []

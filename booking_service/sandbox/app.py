@@ -45,6 +45,7 @@ class FailNext:
     path: str
     mode: str  # error, timeout, error_after, timeout_after
     count: int
+    method: str = ""  # only requests with this method (any, when empty)
 
 
 @dataclass
@@ -185,7 +186,7 @@ class SandboxApp:
                     return 503, _error("unavailable", f"the {peer} sandbox is down")
                 if random.random() < faults.timeout_rate:
                     await asyncio.sleep(s.hang_seconds)
-            failure = self._take_fail_next(path)
+            failure = self._take_fail_next(method, path)
             if failure in ("error", "timeout"):
                 return await self._fail(failure)
             try:
@@ -235,9 +236,9 @@ class SandboxApp:
         self.sandbox.idempotency[(path, key)] = (fingerprint, 200, answer)
         return answer
 
-    def _take_fail_next(self, path: str) -> str | None:
+    def _take_fail_next(self, method: str, path: str) -> str | None:
         for failure in self.sandbox.fail_next:
-            if failure.count > 0 and path.startswith(failure.path):
+            if failure.count > 0 and path.startswith(failure.path) and failure.method in ("", method):
                 failure.count -= 1
                 return failure.mode
         return None
@@ -299,8 +300,11 @@ class SandboxApp:
         return intent.as_json()
 
     def _refund(self, b: dict[str, Any], _: re.Match[str]) -> dict[str, Any]:
+        metadata = b.get("metadata") or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise Refused(400, "invalid_request", "metadata must be an object of strings")
         return self.sandbox.payments.refund(
-            _text(b, "intent_id"), int(b["amount_minor"]), str(b.get("reason", ""))
+            _text(b, "intent_id"), int(b["amount_minor"]), str(b.get("reason", "")), metadata
         )
 
     # --- admin -------------------------------------------------------------------------------------
@@ -330,7 +334,8 @@ class SandboxApp:
         mode = _text(b, "mode")
         if mode not in ("error", "timeout", "error_after", "timeout_after"):
             raise Refused(400, "invalid_mode", "mode is one of error, timeout, error_after, timeout_after")
-        self.sandbox.fail_next.append(FailNext(_text(b, "path"), mode, int(b.get("count", 1))))
+        method = str(b.get("method", "")).upper()
+        self.sandbox.fail_next.append(FailNext(_text(b, "path"), mode, int(b.get("count", 1)), method))
         return {"pending": len(self.sandbox.fail_next)}
 
     def _set_capacity(self, b: dict[str, Any], _: re.Match[str]) -> dict[str, Any]:

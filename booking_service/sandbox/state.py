@@ -220,7 +220,9 @@ class Payments:
         intent.status = "canceled"
         return intent
 
-    def refund(self, intent_id: str, amount_minor: int, reason: str) -> dict[str, object]:
+    def refund(
+        self, intent_id: str, amount_minor: int, reason: str, metadata: dict[str, str] | None = None
+    ) -> dict[str, object]:
         intent = self.get(intent_id)
         if intent.status != "succeeded":
             raise Refused(409, "intent_not_captured", f"intent {intent_id} has nothing captured to refund")
@@ -233,6 +235,7 @@ class Payments:
             "amount_minor": amount_minor,
             "currency": intent.currency,
             "reason": reason,
+            "metadata": metadata or {},
             "status": "succeeded",
         }
         self.refunds[str(refund["refund_id"])] = refund

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from booking_service.domain.commands import CancelBooking, ChangeBookingStatus, UpdateBooking
-from booking_service.domain.errors import BookingNotFound
+from booking_service.domain.errors import AwaitingOperator, BookingError, BookingNotFound, StorageUnavailable
 from booking_service.domain.model import Booking
 from booking_service.domain.status import TERMINAL, BookingStatus
 from booking_service.service_layer import idempotency
@@ -33,6 +33,13 @@ from booking_service.service_layer.unit_of_work import UnitOfWork
 
 Mutation = Callable[[Booking, datetime], object]
 Command = UpdateBooking | CancelBooking | ChangeBookingStatus
+
+
+def outcome_unknown(error: BaseException) -> bool:
+    """Whether the database step may have committed although it raised `error`: a domain refusal
+    (or a lock the database gave up waiting for) rolled it back; a cancelled call, a lost
+    connection or anything unexpected may have ended after the commit."""
+    return not isinstance(error, BookingError) or isinstance(error, StorageUnavailable)
 
 
 class PathChanged(Exception):
@@ -96,6 +103,13 @@ async def change(
                     await idempotency.complete(uow, scope, cmd.idempotency_key, booking)
                     await uow.commit()
                     return booking
+                if booking.is_overdue(now):  # not settled: another saga has it, or an operator must
+                    booking.ensure_free()
+                    raise AwaitingOperator(
+                        f"Booking {booking.booking_id} is past its deadline, and settling it needs an "
+                        "operator first (booking-service sagas list); nothing was done.",
+                        {"booking_id": booking.booking_id},
+                    )
                 mutate(copy.deepcopy(booking), now)
             booking.ensure_version(cmd.expected_version)
             booking.ensure_free(finishing.saga_id if finishing is not None else None)

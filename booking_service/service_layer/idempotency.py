@@ -51,13 +51,20 @@ def _plain(value: Any) -> Any:
 
 
 async def claim(
-    uow: UnitOfWork, scope: str, key: str, command: Command, now: datetime, ttl: timedelta
+    uow: UnitOfWork,
+    scope: str,
+    key: str,
+    command: Command,
+    now: datetime,
+    ttl: timedelta,
+    owner: str | None = None,
 ) -> Booking | None:
-    """Claims the key for this unit of work, or returns the answer to replay; None without a key."""
+    """Claims the key for this unit of work (on behalf of the saga `owner`, if any), or returns the
+    answer to replay; None without a key."""
     if not key:
         return None
     digest = fingerprint(command)
-    stored = await uow.idempotency.claim(scope, key, digest, now, ttl)
+    stored = await uow.idempotency.claim(scope, key, digest, now, ttl, owner)
     if stored is None:
         return None
     if stored.fingerprint != digest:
@@ -77,11 +84,6 @@ async def claim(
 async def complete(uow: UnitOfWork, scope: str, key: str, booking: Booking) -> None:
     if key:
         await uow.idempotency.complete(scope, key, booking)
-
-
-async def release(uow: UnitOfWork, scope: str, key: str) -> None:
-    if key:
-        await uow.idempotency.release(scope, key)
 
 
 #: How long a request waits for an earlier request with its key to finish before it gives up.
@@ -127,7 +129,8 @@ async def begin(
     async def attempt() -> Booking | None:
         uow = ctx.uow()
         async with uow:
-            replay = await claim(uow, scope, key, command, ctx.clock(), ctx.policy.idempotency_ttl)
+            owner = saga.saga_id if saga is not None else None
+            replay = await claim(uow, scope, key, command, ctx.clock(), ctx.policy.idempotency_ttl, owner)
             if replay is None and check is not None:
                 await check(uow)
             if replay is None and saga is not None:
@@ -138,11 +141,12 @@ async def begin(
     return await patiently(attempt)
 
 
-async def abandon(ctx: Context, scope: str, key: str) -> None:
-    """Forgets a claimed key whose request failed (it stored nothing, so a retry runs afresh)."""
+async def abandon(ctx: Context, scope: str, key: str, saga: Saga) -> None:
+    """Forgets the key the saga's request claimed and that failed (it stored nothing, so a retry
+    runs afresh); a stored answer, or a later request's claim, stays."""
     if not key:
         return
     uow = ctx.uow()
     async with uow:
-        await uow.idempotency.release(scope, key)
+        await uow.idempotency.release(scope, key, saga.saga_id)
         await uow.commit()

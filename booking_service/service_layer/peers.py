@@ -12,8 +12,8 @@ adapters (adapters/peers) speak HTTP; failures reach the use cases as domain err
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -76,6 +76,9 @@ class PeerRefund:
     refund_id: str
     amount: Money
     succeeded: bool
+    reason: str = ""
+    #: What this service attached to the refund when it asked for it (booking_id, refund_key).
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 class Inventory(Protocol):
@@ -107,8 +110,12 @@ class Payments(Protocol):
 
     async def get(self, intent_id: str) -> Intent: ...
 
-    async def refund(self, key: str, intent_id: str, amount: Money, reason: str) -> str:
-        """Refunds part or all of a captured intent; returns the refund id."""
+    async def refund(
+        self, key: str, intent_id: str, amount: Money, reason: str, metadata: Mapping[str, str]
+    ) -> str:
+        """Refunds part or all of a captured intent, with `metadata` attached to it (the payment
+        service returns it with the refund, so a refund made whose answer was lost can be found);
+        returns the refund id."""
 
     async def cancel(self, key: str, intent_id: str) -> Intent:
         """Voids an intent that was never captured."""

@@ -80,16 +80,24 @@ class StoredKey:
 class IdempotencyStore(abc.ABC):
     @abc.abstractmethod
     async def claim(
-        self, scope: str, key: str, fingerprint: bytes, now: datetime, ttl: timedelta
+        self,
+        scope: str,
+        key: str,
+        fingerprint: bytes,
+        now: datetime,
+        ttl: timedelta,
+        owner: str | None = None,
     ) -> StoredKey | None:
         """Claims the key for this transaction (None), or returns the live record of an earlier
-        claim. A concurrent claim of the same key waits until this transaction ends."""
+        claim. A concurrent claim of the same key waits until this transaction ends. `owner`: the
+        saga of the claiming request, the only one that may give the key back."""
 
     @abc.abstractmethod
     async def complete(self, scope: str, key: str, response: Booking) -> None: ...
 
     @abc.abstractmethod
-    async def release(self, scope: str, key: str) -> None: ...
+    async def release(self, scope: str, key: str, owner: str | None = None) -> None:
+        """Gives back a claim still in progress (never a stored answer) made by `owner`."""
 
     @abc.abstractmethod
     async def purge(self, now: datetime) -> int:

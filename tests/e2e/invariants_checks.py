@@ -41,6 +41,15 @@ class World:
     refunds: dict[str, list[Row]]  # by intent id
 
 
+def check_internal(log: list[OpRecord]) -> list[Violation]:
+    """11: nothing a caller does, nor any fault of a peer, is answered INTERNAL or UNKNOWN."""
+    return [
+        Violation("11 internal", (op.booking_id,) if op.booking_id else (), f"{op.line()}")
+        for op in log
+        if op.outcome in ("INTERNAL", "UNKNOWN")
+    ]
+
+
 def check_all(world: World, log: list[OpRecord]) -> list[Violation]:
     """Every invariant. A booking whose saga never settled ("0 settle") is checked like any other:
     what it left behind (a live hold, a refund claimed but not made) is part of the failure."""
@@ -52,6 +61,7 @@ def check_all(world: World, log: list[OpRecord]) -> list[Violation]:
         *check_definite_errors(world, log),
         *check_double_booking(world),
         *check_attention(world),
+        *check_internal(log),
     ]
 
 

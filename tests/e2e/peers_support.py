@@ -3,6 +3,7 @@ the convergence check (the three systems agree)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -13,6 +14,7 @@ import grpc
 import httpx
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
+from sqlalchemy import text
 
 from booking_service.bootstrap import Application, PeerUrls, bootstrap
 from booking_service.config import Settings
@@ -41,11 +43,27 @@ class World:
     sandbox: Sandbox
     admin: httpx.AsyncClient
 
-    async def fail_next(self, path: str, mode: str, count: int = 1) -> None:
+    async def fail_next(self, path: str, mode: str, count: int = 1, method: str = "") -> None:
         response = await self.admin.post(
-            "/admin/fail-next", json={"path": path, "mode": mode, "count": count}
+            "/admin/fail-next", json={"path": path, "mode": mode, "count": count, "method": method}
         )
         response.raise_for_status()
+
+    async def holding(self, booking_id: str, kind: str) -> None:
+        """Waits (bounded) until a saga of that kind holds the booking: a race is then certain."""
+        for _ in range(300):
+            async with self.app.engine.connect() as connection:
+                held = await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM bookings b JOIN booking_sagas s ON s.saga_id = b.saga_id"
+                        " WHERE b.booking_id = :id AND s.kind = :kind"
+                    ),
+                    {"id": booking_id, "kind": kind},
+                )
+            if held:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"no {kind} saga took booking {booking_id}")
 
     async def faults(self, **settings: Any) -> None:
         (await self.admin.post("/admin/faults", json=settings)).raise_for_status()

@@ -85,7 +85,7 @@ async def test_an_operator_lists_and_retries_a_saga_once_the_peer_is_fixed(
     assert code == 0, out
     assert hold.status == "released"  # type: ignore[attr-defined]
     stored = await get(w, booking.booking_id)
-    assert not stored.HasField("attention")
+    assert list(stored.attention) == []
     assert stored.history[-1].actor == "ops-ana"
     code, out = await sagas(w, database_url, tmp_path, "list", "--booking", booking.booking_id)
     assert out.strip() == "no sagas", out
@@ -106,7 +106,7 @@ async def test_an_operator_resolves_a_saga_settled_by_hand(
     )
     assert code == 0, out
     stored = await get(w, booking.booking_id)
-    assert not stored.HasField("attention")
+    assert list(stored.attention) == []
     assert stored.history[-1].reason == "resolved by an operator: the hotel confirmed the room is free"
     code, out = await sagas(w, database_url, tmp_path, "resolve", saga_id, "--note", "again")
     assert code == 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -79,3 +81,74 @@ def test_alembic_upgrade_head_from_the_command_line(repo_root: Path, empty_datab
     )
     assert result.returncode == 0, result.stderr
     assert "Running upgrade  -> 0001" in result.stderr
+
+
+async def test_the_money_record_migration_keeps_old_bookings_truthful(empty_database: str) -> None:
+    """0006 reads the money of bookings made before it (a planned refund in refunded_amount_minor,
+    the release sagas' data) into the money record, and gives running sagas their booking."""
+    import asyncio
+
+    config = migrations.alembic_config(empty_database)
+    await asyncio.to_thread(command.upgrade, config, "0005")
+    conn = await asyncpg.connect(empty_database)
+    try:
+        cases = {  # status, confirmed, planned refund, the release saga's status and refund id
+            "voided": ("CANCELLED", False, None, "done", None),
+            "voiding": ("CANCELLED", False, None, "running", None),
+            "refunded": ("CANCELLED", True, 24000, "done", "re_old"),
+            "refunding": ("CANCELLED", True, 24000, "running", None),
+            "paid": ("CONFIRMED", True, None, None, None),
+            "open": ("PENDING", False, None, None, None),
+        }
+        ids = {name: str(uuid.uuid4()) for name in cases}
+        for name, (status, confirmed, refunded, saga, refund_id) in cases.items():
+            await conn.execute(
+                "INSERT INTO bookings (booking_id, booking_reference, guest_id, guest_name, venue_id,"
+                " venue_type, venue_time_zone, start_time, end_time, local_start_date, party_size, status,"
+                " price_amount_minor, price_currency, payment_intent_id, version, create_time, update_time,"
+                " confirm_time, cancel_time, requires_prepayment, refunded_amount_minor)"
+                " VALUES ($1, $2, 'g', 'G', 'v', 'HOTEL', 'UTC', now(), now() + interval '1 day',"
+                " current_date, 2, $3, 24000, 'EUR', $4, 2, now(), now(), $5, now(), true, $6)",
+                ids[name],
+                f"BK-{name.upper()}"[:16],
+                status,
+                f"pi_{name}",
+                datetime.now(UTC) if confirmed else None,
+                refunded,
+            )
+            if saga is not None:
+                data = json.dumps({"refund_id": refund_id} if refund_id else {})
+                await conn.execute(
+                    "INSERT INTO booking_sagas (saga_id, booking_id, kind, status, step, data, lease_until,"
+                    " created_at, updated_at) VALUES ($1, $2, 'release', $3, 'planned', $4::jsonb, now(),"
+                    " now(), now())",
+                    str(uuid.uuid4()),
+                    ids[name],
+                    saga,
+                    data,
+                )
+        await migrations.upgrade(empty_database)
+        rows = {
+            r["booking_id"]: r
+            for r in await conn.fetch(
+                "SELECT booking_id::text, payment_status, captured_amount_minor, refunds::text, saga_id"
+                " FROM bookings"
+            )
+        }
+    finally:
+        await conn.close()
+    got = {name: rows[ids[name]] for name in cases}
+    assert {n: r["payment_status"] for n, r in got.items()} == {
+        "voided": "VOIDED",
+        "voiding": "REQUIRES_CONFIRMATION",  # its release saga voids it and records it
+        "refunded": "CAPTURED",
+        "refunding": "CAPTURED",
+        "paid": "CAPTURED",
+        "open": "REQUIRES_CONFIRMATION",
+    }
+    [made] = json.loads(got["refunded"]["refunds"])
+    assert (made["status"], made["refund_id"], made["amount_minor"]) == ("SUCCEEDED", "re_old", 24000)
+    [asked] = json.loads(got["refunding"]["refunds"])
+    assert (asked["status"], asked["refund_id"], asked["reason"]) == ("REQUESTED", "", "booking cancelled")
+    assert got["refunding"]["saga_id"] is not None  # the running release holds its booking
+    assert got["voided"]["saga_id"] is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -178,8 +178,15 @@ class PaymentsClient:
     async def get(self, intent_id: str) -> Intent:
         return await self._intent("GET", f"/api/v1/payments/intents/{_segment(intent_id)}", None, None)
 
-    async def refund(self, key: str, intent_id: str, amount: Money, reason: str) -> str:
-        body = {"intent_id": intent_id, "amount_minor": amount.amount_minor, "reason": reason}
+    async def refund(
+        self, key: str, intent_id: str, amount: Money, reason: str, metadata: Mapping[str, str]
+    ) -> str:
+        body = {
+            "intent_id": intent_id,
+            "amount_minor": amount.amount_minor,
+            "reason": reason,
+            "metadata": dict(metadata),
+        }
         try:
             data = await self.http.call("POST", "/api/v1/payments/refunds", body, key=key)
         except PeerAnswer as answer:
@@ -216,6 +223,8 @@ class PaymentsClient:
                     str(refund["refund_id"]),
                     Money(int(refund["amount_minor"]), str(refund["currency"])),
                     refund.get("status") == "succeeded",
+                    str(refund.get("reason", "")),
+                    {str(k): str(v) for k, v in (refund.get("metadata") or {}).items()},
                 )
                 for refund in data["refunds"]
             ]

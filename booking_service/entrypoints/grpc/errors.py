@@ -30,6 +30,7 @@ ERROR_CODES: dict[type[errors.BookingError], grpc.StatusCode] = {
     errors.PaymentRequired: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TransitionTooEarly: grpc.StatusCode.FAILED_PRECONDITION,
     errors.BookingClosed: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.AwaitingOperator: grpc.StatusCode.FAILED_PRECONDITION,
     errors.StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     errors.SoldOut: grpc.StatusCode.FAILED_PRECONDITION,
     errors.PaymentDeclined: grpc.StatusCode.FAILED_PRECONDITION,

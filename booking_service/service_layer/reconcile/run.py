@@ -114,12 +114,12 @@ async def _repair(ctx: Context, booking: Booking, found: list[Drift], view: Peer
         await ctx.peers.inventory.release(
             step_key(booking.booking_id, f"{run}-release-{hold.reservation_id}"), hold.reservation_id
         )
-    kinds = {d.kind for d in found}
+    kinds = {d.kind for d in found if d.fixable}
     if booking.status in TERMINAL:
         if kinds - {"hold_without_active_booking"} or any(
             h.held and h.reservation_id == booking.inventory_reservation_id for h in view.holds
         ):
-            await _release_again(ctx, booking)
+            await _release_again(ctx, booking)  # it records a refund made whose answer was lost
     elif "capture_not_recorded" in kinds or "void_not_recorded" in kinds:
         await _record_payment(ctx, booking)
 

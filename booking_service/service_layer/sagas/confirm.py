@@ -69,11 +69,11 @@ async def confirm_paying(cmd: ChangeBookingStatus, ctx: Context, booking: Bookin
         intent = await ctx.peers.payments.confirm(key, booking.payment_intent_id)
     except (PaymentDeclined, PeerRejected) as refused:  # nothing was taken
         await steps.finish(ctx, saga, DONE, refused.message)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
         raise
     except BaseException as error:  # taken or not: the recovery worker asks the payment service
         await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
         raise
     await steps.record(ctx, saga, "captured", captured_minor=intent.amount.amount_minor)
 
@@ -89,5 +89,5 @@ async def confirm_paying(cmd: ChangeBookingStatus, ctx: Context, booking: Bookin
         # Paid, but the database step failed: the recovery worker, due at once, confirms the paid
         # booking (the saga still holds it, so nothing else can have changed it).
         await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
         raise

@@ -90,7 +90,7 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
         ) from None
     except BaseException as error:
         await compensate(ctx, saga, str(error) or type(error).__name__, attempted)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
         raise
 
 

@@ -11,6 +11,7 @@ fails again sets it again.
 from __future__ import annotations
 
 from booking_service.domain.errors import BookingError
+from booking_service.domain.model import Booking
 from booking_service.domain.values import Actor
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.sagas import recovery
@@ -43,17 +44,11 @@ async def retry_saga(ctx: Context, saga_id: str, actor: Actor) -> Saga:
     uow = ctx.uow()
     async with uow:
         saga = await _needing_attention(uow, saga_id)
-        booking = await uow.bookings.get(saga.booking_id)
+        booking = await _free(uow, saga)
         if booking is not None:
-            booking.resolve_attention(
-                f"saga {saga.kind} retried by an operator", actor, ctx.clock(), retry=True
-            )
-            if saga.kind != "create":
-                try:
-                    booking.ensure_free()
-                except BookingError as busy:
-                    raise OperatorError(f"booking {booking.booking_id} is busy: {busy.message}") from None
-                booking.saga_id = saga.saga_id
+            note = f"saga {saga.kind} retried by an operator"
+            booking.resolve_attention(saga.saga_id, note, actor, ctx.clock(), retry=True)
+            booking.saga_id = saga.saga_id
             await uow.bookings.save(booking)
         try:
             await uow.sagas.reopen(saga, ctx.clock())
@@ -71,9 +66,9 @@ async def resolve_saga(ctx: Context, saga_id: str, note: str, actor: Actor) -> S
     uow = ctx.uow()
     async with uow:
         saga = await _needing_attention(uow, saga_id)
-        booking = await uow.bookings.get(saga.booking_id)
+        booking = await _free(uow, saga)
         if booking is not None:
-            booking.resolve_attention(f"resolved by an operator: {note}", actor, ctx.clock())
+            booking.resolve_attention(saga.saga_id, f"resolved by an operator: {note}", actor, ctx.clock())
             await uow.bookings.save(booking)
         try:
             await uow.sagas.resolve(saga, f"{note} (by {actor.actor_id})", ctx.clock())
@@ -81,6 +76,18 @@ async def resolve_saga(ctx: Context, saga_id: str, note: str, actor: Actor) -> S
             raise OperatorError(f"saga {saga_id} no longer needs attention") from None
         await uow.commit()
     return saga
+
+
+async def _free(uow: UnitOfWork, saga: Saga) -> Booking | None:
+    """The saga's booking, if it has one and no other saga holds it (an operator waits for that one
+    to end, as every other change does); raises OperatorError otherwise."""
+    booking = await uow.bookings.get(saga.booking_id)
+    if booking is not None:
+        try:
+            booking.ensure_free()
+        except BookingError as busy:
+            raise OperatorError(f"booking {booking.booking_id} is busy: {busy.message}") from None
+    return booking
 
 
 async def _needing_attention(uow: UnitOfWork, saga_id: str) -> Saga:

@@ -60,9 +60,9 @@ async def resume(ctx: Context, saga: Saga) -> None:
 
 
 async def _create(ctx: Context, saga: Saga) -> None:
-    await create.compensate(ctx, saga, saga.error or "interrupted before the booking was stored")
+    await create.compensate(ctx, saga, "interrupted before the booking was stored")
     scope, key = saga.data.get("idempotency", ["", ""])
-    await idempotency.abandon(ctx, scope, key)
+    await idempotency.abandon(ctx, scope, key, saga)
 
 
 async def _confirm(ctx: Context, saga: Saga) -> None:
@@ -98,7 +98,7 @@ async def _update(ctx: Context, saga: Saga) -> None:
     if moved and booking is not None and booking.version > saga.data["version"]:
         await steps.finish(ctx, saga, DONE)
     else:
-        await reschedule.revert(ctx, saga, saga.error or "interrupted before the booking was stored")
+        await reschedule.revert(ctx, saga, "interrupted before the booking was stored")
 
 
 RECOVER = {

@@ -27,9 +27,9 @@ from collections.abc import Callable
 
 from booking_service.domain.errors import BookingError, PeerRejected
 from booking_service.domain.model import Booking
-from booking_service.domain.payment import PaymentStatus, RefundStatus
+from booking_service.domain.payment import PaymentStatus, Refund, RefundStatus
 from booking_service.service_layer.context import Context
-from booking_service.service_layer.peers import Intent, step_key
+from booking_service.service_layer.peers import Intent, PeerRefund, step_key
 from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import DONE, Saga
 from booking_service.service_layer.unit_of_work import UnitOfWork
@@ -112,17 +112,45 @@ async def _settle_payment(ctx: Context, saga: Saga) -> None:
         intent = await payments.cancel(_key(saga, "void"), intent.intent_id)
     booking = await _record(ctx, saga, lambda b: _record_intent(b, intent, ctx))
     assert booking.payment is not None
-    for refund in booking.payment.refunds:
-        if refund.status is not RefundStatus.REQUESTED:
+    asked = [refund for refund in booking.payment.refunds if refund.status is RefundStatus.REQUESTED]
+    made = await payments.refunds(intent.intent_id) if asked else []
+    recorded = {r.refund_id for r in booking.payment.refunds if r.refund_id}
+    for refund in asked:
+        found = _made_already(refund, made, saga.booking_id, recorded)
+        if found is not None:  # made, its answer lost: recorded, never asked for twice
+            recorded.add(found.refund_id)
+            await _record(
+                ctx, saga, _refund_settled(ctx, refund.key, RefundStatus.SUCCEEDED, found.refund_id, "")
+            )
             continue
         try:
+            metadata = {"booking_id": saga.booking_id, "refund_key": refund.key}
             refund_id = await payments.refund(
-                _key(saga, refund.key), intent.intent_id, refund.amount, refund.reason
+                _key(saga, refund.key), intent.intent_id, refund.amount, refund.reason, metadata
             )
         except PeerRejected as error:
             await _record(ctx, saga, _refund_settled(ctx, refund.key, RefundStatus.FAILED, "", error.message))
             raise
         await _record(ctx, saga, _refund_settled(ctx, refund.key, RefundStatus.SUCCEEDED, refund_id, ""))
+
+
+def _made_already(
+    refund: Refund, made: list[PeerRefund], booking_id: str, recorded: set[str]
+) -> PeerRefund | None:
+    """The payment service's refund that is this one, if it was made already (its answer lost, or
+    asked for under another key: a retry, a second release): tagged with the booking and the
+    refund's key, or, for one asked for before refunds were tagged, of the same amount and reason
+    and not recorded for another."""
+    for peer in made:
+        if not peer.succeeded or peer.refund_id in recorded:
+            continue
+        tagged = peer.metadata.get("refund_key")
+        if tagged is not None:
+            if tagged == refund.key and peer.metadata.get("booking_id") == booking_id:
+                return peer
+        elif (peer.amount, peer.reason) == (refund.amount, refund.reason):
+            return peer
+    return None
 
 
 def _refund_settled(

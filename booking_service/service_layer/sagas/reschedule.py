@@ -26,7 +26,13 @@ from booking_service.domain.status import TERMINAL
 from booking_service.domain.values import Money
 from booking_service.request_context import compensating
 from booking_service.service_layer import idempotency
-from booking_service.service_layer.booking_change import PathChanged, begin_saga, change, change_claiming
+from booking_service.service_layer.booking_change import (
+    PathChanged,
+    begin_saga,
+    change,
+    change_claiming,
+    outcome_unknown,
+)
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay, step_key
 from booking_service.service_layer.sagas import steps
@@ -80,7 +86,7 @@ async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: St
         return await change_claiming(SCOPE, cmd, ctx, plain)
     if replay is not None:
         return replay
-    moving = False
+    moving = storing = False
     try:
         pricing = await ctx.peers.pricing.calculate(new, ctx.clock())
         _keep_prepaid_price(booking, pricing.total)
@@ -95,10 +101,18 @@ async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: St
             b.update(cmd.changes, cmd.actor, now)
             b.reprice(pricing, now)
 
+        storing = True
         return await change(SCOPE, cmd, ctx, moved, finishing=saga)
     except BaseException as error:
-        await revert(ctx, saga, str(error) or type(error).__name__, moved=moving)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key)
+        reason = str(error) or type(error).__name__
+        if storing and outcome_unknown(error):
+            # The database step may have committed (the call was cancelled at its commit, the
+            # connection was lost): the recovery worker looks at the booking as stored and either
+            # finds the saga done or moves the hold back.
+            await steps.hand_to_recovery(ctx, saga, reason)
+        else:
+            await revert(ctx, saga, reason, moved=moving)
+        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
         raise
 
 
@@ -118,15 +132,18 @@ def _keep_prepaid_price(booking: Booking, total: Money) -> None:
 
 
 async def revert(ctx: Context, saga: Saga, error: str, *, moved: bool = True) -> None:
-    """Moves the hold back to the booking's stored stay (idempotent; harmless if it never moved);
-    `moved=False` when the move was never asked for. The saga lets go of the booking."""
+    """Moves the hold to the booking's stay as stored now (where it was, unless the booking changed
+    since: after an operator's retry, say), or leaves it to the booking's release saga once the
+    booking is closed; `moved=False` when the move was never asked for. The saga lets go of the
+    booking. Idempotent: a move to a stay the hold has already is harmless."""
     try:
-        with compensating():  # part of the failed request: the breaker counts its failure once
-            if moved:
+        booking = await ctx.reads.get(saga.booking_id)
+        if moved and booking is not None and booking.status not in TERMINAL:
+            with compensating():  # part of the failed request: the breaker counts its failure once
                 await ctx.peers.inventory.update(
-                    step_key(saga.booking_id, f"{saga.saga_id}-revert"),
+                    step_key(saga.booking_id, f"{saga.saga_id}-revert-v{booking.version}"),
                     saga.data["reservation_id"],
-                    steps.stay_from_json(saga.data["old"]),
+                    steps.stay_of(booking),
                 )
         await steps.finish(ctx, saga, COMPENSATED, error)
     except BookingError as failure:

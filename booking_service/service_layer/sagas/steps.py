@@ -21,7 +21,7 @@ from booking_service.domain.model import Booking
 from booking_service.domain.values import TimeSlot, VenueType
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay
-from booking_service.service_layer.sagas.log import COMPENSATED, DONE, NEEDS_ATTENTION, Saga
+from booking_service.service_layer.sagas.log import COMPENSATED, DONE, NEEDS_ATTENTION, Saga, SagaTakenOver
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger("booking_service.sagas")
@@ -145,6 +145,8 @@ async def hand_to_recovery(ctx: Context, saga: Saga, error: str, retry_in: timed
         async with own:
             await own.sagas.save(saga, ctx.clock())
             await own.commit()
+    except SagaTakenOver:
+        return  # it ended meanwhile (its last step committed), or recovery has it already
     except Exception:
         log.exception(
             "could not hand a saga to recovery; its lease runs out anyway",
