@@ -203,7 +203,12 @@ async def test_a_malformed_answer_is_the_peers_error_not_a_crash(body: bytes) ->
 
     async with scripted(payments) as server:
         client = PaymentsClient(PeerHttp("payments", server.url, retries=0))
-        for call in (client.get("x"), client.refund("k", "x", Money(100, "EUR"), "r"), client.intents("b")):
+        calls = (
+            lambda: client.get("x"),
+            lambda: client.refund("k", "x", Money(100, "EUR"), "r", {}),
+            lambda: client.intents("b"),
+        )
+        for call in calls:
             with pytest.raises(PeerRejected, match="malformed"):
-                await call
+                await call()
         await client.http.aclose()
