@@ -32,21 +32,6 @@ def new_saga(ctx: Context, kind: str, booking_id: str, data: dict[str, Any]) -> 
     return Saga(str(uuid.uuid4()), booking_id, kind, now + ctx.saga_lease, now, data=data)
 
 
-async def start(ctx: Context, kind: str, booking_id: str, data: dict[str, Any]) -> Saga:
-    """Writes the saga down (in a transaction of its own) before its first step touches a peer."""
-    saga = new_saga(ctx, kind, booking_id, data)
-    await write(ctx, saga)
-    return saga
-
-
-async def write(ctx: Context, saga: Saga) -> None:
-    """Writes a new saga down, in a transaction of its own."""
-    uow = ctx.uow()
-    async with uow:
-        await uow.sagas.add(saga)
-        await uow.commit()
-
-
 async def take(
     uow: UnitOfWork, saga: Saga, expected_version: int, check: Callable[[Booking], None] | None = None
 ) -> Booking:
