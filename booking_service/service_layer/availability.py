@@ -3,6 +3,9 @@
 Each source's answer is reported, so a caller sees which one said no; an overdue PENDING booking does
 not count as a conflict (a new booking would settle it first). A price estimate from the pricing
 service is added when asked for.
+
+A conflict is named by id, reference, status, unit and times only (`Conflict`), never by its guest:
+whoever may ask about availability may not have made the booking in the way.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from datetime import datetime
 
 from booking_service.domain.errors import FieldViolation, PeerUnavailable
 from booking_service.domain.model import Booking
+from booking_service.domain.status import BookingStatus
 from booking_service.domain.validation import Violations
 from booking_service.domain.values import Money, TimeSlot, VenueType
 from booking_service.service_layer.context import Context
@@ -41,9 +45,24 @@ class SourceAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class Conflict:
+    """A booking in the way: which one and when, nothing about whose it is."""
+
+    booking_id: str
+    booking_reference: str
+    status: BookingStatus
+    unit_id: str
+    slot: TimeSlot
+
+    @classmethod
+    def of(cls, booking: Booking) -> Conflict:
+        return cls(booking.booking_id, booking.reference, booking.status, booking.unit_id or "", booking.slot)
+
+
+@dataclass(frozen=True, slots=True)
 class Availability:
     available: bool
-    conflicts: list[Booking] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
     checks: list[SourceAnswer] = field(default_factory=list)
     price_estimate: Money | None = None
 
@@ -92,4 +111,6 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
             estimate = await ctx.peers.pricing.estimate(stay)
         except PeerUnavailable:
             estimate = None
-    return Availability(all(c.available for c in checks), conflicts, checks, estimate)
+    return Availability(
+        all(c.available for c in checks), [Conflict.of(b) for b in conflicts], checks, estimate
+    )

@@ -29,7 +29,7 @@ def query(booking: pb.CreateBookingRequest | pb.Booking, **fields: object) -> pb
 async def test_a_free_unit_is_available(stub, new_booking: Make) -> None:
     answer = await stub.CheckAvailability(query(new_booking()))
     assert answer.available
-    assert list(answer.conflicting_bookings) == []
+    assert list(answer.conflicts) == []
     assert [(c.source, c.available) for c in answer.checks] == [
         (pb.AVAILABILITY_SOURCE_BOOKINGS, True),
         (pb.AVAILABILITY_SOURCE_INVENTORY, True),
@@ -40,10 +40,31 @@ async def test_a_held_unit_lists_the_conflicts(stub, new_booking: Make) -> None:
     held = await stub.CreateBooking(new_booking())
     answer = await stub.CheckAvailability(query(held))
     assert not answer.available
-    assert [b.booking_id for b in answer.conflicting_bookings] == [held.booking_id]
+    assert [b.booking_id for b in answer.conflicts] == [held.booking_id]
     assert answer.checks[0].reason
     # The booking itself, when rescheduling it, is no conflict.
     assert (await stub.CheckAvailability(query(held, exclude_booking_id=held.booking_id))).available
+
+
+async def test_a_conflict_names_the_booking_never_its_guest(stub, new_booking: Make) -> None:
+    """Whoever may ask about availability learns which booking is in the way and when, not whose it
+    is: the answer carries no name, email, phone or guest id of the other booking's guest."""
+    held = await stub.CreateBooking(new_booking())
+    answer = await stub.CheckAvailability(query(held))
+    expected = pb.ConflictingBooking(
+        booking_id=held.booking_id,
+        booking_reference=held.booking_reference,
+        status=held.status,
+        unit_id=held.unit_id,
+        start_time=held.start_time,
+        end_time=held.end_time,
+    )
+    assert list(answer.conflicts) == [expected]
+    assert list(answer.conflicting_bookings) == []  # deprecated, never filled
+    wire = answer.SerializeToString()
+    for value in (held.guest.name, held.guest.email, held.guest.phone, held.guest.guest_id):
+        assert value
+        assert value.encode() not in wire
 
 
 async def test_released_units_are_available_again(stub, new_booking: Make) -> None:

@@ -15,9 +15,11 @@ from google.type import date_pb2
 
 from booking_service.adapters.booking_proto import (
     STATUS_FROM_PB,
+    STATUS_TO_PB,
     VENUE_FROM_PB,
     booking_message,
     money_message,
+    stamp,
 )
 from booking_service.domain.commands import (
     BookingChanges,
@@ -29,7 +31,7 @@ from booking_service.domain.commands import (
 )
 from booking_service.domain.validation import Violations
 from booking_service.domain.values import Actor, Guest
-from booking_service.service_layer.availability import Availability, CheckAvailability
+from booking_service.service_layer.availability import Availability, CheckAvailability, Conflict
 from booking_service.service_layer.queries import BookingPage, ListBookings
 
 _AVAILABILITY_SOURCE = {
@@ -203,10 +205,22 @@ def booking_messages(page: BookingPage) -> list[pb.Booking]:
     return [booking_message(b) for b in page.bookings]
 
 
+def conflict_message(conflict: Conflict) -> pb.ConflictingBooking:
+    """Which booking is in the way and when; its guest stays out of the answer."""
+    return pb.ConflictingBooking(
+        booking_id=conflict.booking_id,
+        booking_reference=conflict.booking_reference,
+        status=STATUS_TO_PB[conflict.status],
+        unit_id=conflict.unit_id,
+        start_time=stamp(conflict.slot.start),
+        end_time=stamp(conflict.slot.end),
+    )
+
+
 def availability_message(result: Availability) -> pb.CheckAvailabilityResponse:
     message = pb.CheckAvailabilityResponse(
         available=result.available,
-        conflicting_bookings=[booking_message(b) for b in result.conflicts],
+        conflicts=[conflict_message(c) for c in result.conflicts],
         checks=[
             pb.AvailabilityCheck(
                 source=_AVAILABILITY_SOURCE.get(c.source, pb.AVAILABILITY_SOURCE_UNSPECIFIED),

@@ -431,16 +431,34 @@ class CheckAvailabilityRequest(_message.Message):
     def __init__(self, venue_id: _Optional[str] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., exclude_booking_id: _Optional[str] = ..., include_price_estimate: _Optional[bool] = ..., venue_type: _Optional[_Union[VenueType, str]] = ...) -> None: ...
 
 class CheckAvailabilityResponse(_message.Message):
-    __slots__ = ("available", "conflicting_bookings", "checks", "price_estimate")
+    __slots__ = ("available", "conflicting_bookings", "checks", "price_estimate", "conflicts")
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     CONFLICTING_BOOKINGS_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
     PRICE_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    CONFLICTS_FIELD_NUMBER: _ClassVar[int]
     available: bool
     conflicting_bookings: _containers.RepeatedCompositeFieldContainer[Booking]
     checks: _containers.RepeatedCompositeFieldContainer[AvailabilityCheck]
     price_estimate: Money
-    def __init__(self, available: _Optional[bool] = ..., conflicting_bookings: _Optional[_Iterable[_Union[Booking, _Mapping]]] = ..., checks: _Optional[_Iterable[_Union[AvailabilityCheck, _Mapping]]] = ..., price_estimate: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
+    conflicts: _containers.RepeatedCompositeFieldContainer[ConflictingBooking]
+    def __init__(self, available: _Optional[bool] = ..., conflicting_bookings: _Optional[_Iterable[_Union[Booking, _Mapping]]] = ..., checks: _Optional[_Iterable[_Union[AvailabilityCheck, _Mapping]]] = ..., price_estimate: _Optional[_Union[Money, _Mapping]] = ..., conflicts: _Optional[_Iterable[_Union[ConflictingBooking, _Mapping]]] = ...) -> None: ...
+
+class ConflictingBooking(_message.Message):
+    __slots__ = ("booking_id", "booking_reference", "status", "unit_id", "start_time", "end_time")
+    BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    UNIT_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    booking_id: str
+    booking_reference: str
+    status: BookingStatus
+    unit_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, booking_id: _Optional[str] = ..., booking_reference: _Optional[str] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AvailabilityCheck(_message.Message):
     __slots__ = ("source", "available", "reason")
