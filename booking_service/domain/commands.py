@@ -31,6 +31,9 @@ class Command:
     #: What the transport could not even read (a malformed timestamp, say), reported together with
     #: the use case's own violations.
     unreadable: tuple[FieldViolation, ...] = field(default=(), kw_only=True)
+    #: Whose idempotency keys the request's key is one of: the authenticated caller (a token's
+    #: subject, a client certificate's name); "" in an open service, where every caller is one.
+    caller: str = field(default="", kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

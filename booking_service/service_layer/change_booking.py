@@ -17,6 +17,7 @@ from booking_service.domain.commands import CancelBooking, ChangeBookingStatus, 
 from booking_service.domain.model import Booking
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.validation import validate_cancel, validate_status_change, validate_update
+from booking_service.service_layer import idempotency
 from booking_service.service_layer.booking_change import change_claiming
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.sagas import confirm, reschedule
@@ -32,7 +33,7 @@ async def update_booking(cmd: UpdateBooking, *, ctx: Context) -> Booking:
     def plain(b: Booking, now: datetime) -> None:
         b.update(cmd.changes, cmd.actor, now)
 
-    return await change_claiming(reschedule.SCOPE, cmd, ctx, plain)
+    return await change_claiming(idempotency.scope_of(reschedule.SCOPE, cmd), cmd, ctx, plain)
 
 
 async def cancel_booking(cmd: CancelBooking, *, ctx: Context) -> Booking:
@@ -41,7 +42,8 @@ async def cancel_booking(cmd: CancelBooking, *, ctx: Context) -> Booking:
     def move(b: Booking, now: datetime) -> None:
         b.change_status(BookingStatus.CANCELLED, cmd.reason, cmd.actor, now, ctx.policy.deadlines)
 
-    return await change_claiming("CancelBooking", cmd, ctx, move, target=BookingStatus.CANCELLED)
+    scope = idempotency.scope_of("CancelBooking", cmd)
+    return await change_claiming(scope, cmd, ctx, move, target=BookingStatus.CANCELLED)
 
 
 async def change_booking_status(cmd: ChangeBookingStatus, *, ctx: Context) -> Booking:
@@ -56,4 +58,4 @@ async def change_booking_status(cmd: ChangeBookingStatus, *, ctx: Context) -> Bo
     def move(b: Booking, now: datetime) -> None:
         b.change_status(target, cmd.reason, cmd.actor, now, ctx.policy.deadlines)
 
-    return await change_claiming(confirm.SCOPE, cmd, ctx, move, target=target)
+    return await change_claiming(idempotency.scope_of(confirm.SCOPE, cmd), cmd, ctx, move, target=target)

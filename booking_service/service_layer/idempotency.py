@@ -1,4 +1,10 @@
-"""Idempotency keys with Stripe's semantics, scoped to the method.
+"""Idempotency keys with Stripe's semantics, scoped to the method and the caller.
+
+A key belongs to whoever sent it, as Stripe's belong to an account: the scope is the method and the
+authenticated caller (`CreateBooking|<subject>`), so another caller's key neither refuses a request
+nor replays someone else's answer. In an open service (no tokens, no client certificates) the
+`x-actor` header is the caller's own claim, not an identity: every caller is one, and the scope is
+the method alone.
 
 Same key and same request: the first answer again, nothing done twice. Same key and another
 request: IDEMPOTENCY_KEY_REUSED. The key is claimed inside the use case's own transaction, so a
@@ -26,7 +32,16 @@ from booking_service.service_layer.sagas.log import Saga
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 #: Fields that do not make two requests different.
-_NOT_FINGERPRINTED = frozenset({"actor", "idempotency_key", "unreadable"})
+_NOT_FINGERPRINTED = frozenset({"actor", "caller", "idempotency_key", "unreadable"})
+
+
+def scope_of(method: str, command: Command) -> str:
+    """Where the command's key lives: the method, and the caller when there is an authenticated one."""
+    return f"{method}|{command.caller}" if command.caller else method
+
+
+def _method(scope: str) -> str:
+    return scope.partition("|")[0]
 
 
 def fingerprint(command: Command) -> bytes:
@@ -69,14 +84,14 @@ async def claim(
         return None
     if stored.fingerprint != digest:
         raise IdempotencyKeyReused(
-            f"Idempotency key {key!r} was already used for a different {scope} request; "
+            f"Idempotency key {key!r} was already used for a different {_method(scope)} request; "
             "use a new key for a new request.",
-            {"idempotency_key": key, "method": scope},
+            {"idempotency_key": key, "method": _method(scope)},
         )
     if stored.response is None:
         raise IdempotencyKeyInProgress(
-            f"A {scope} request with idempotency key {key!r} is still in progress; retry shortly.",
-            {"idempotency_key": key, "method": scope},
+            f"A {_method(scope)} request with idempotency key {key!r} is still in progress; retry shortly.",
+            {"idempotency_key": key, "method": _method(scope)},
         )
     return stored.response
 

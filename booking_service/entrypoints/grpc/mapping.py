@@ -55,10 +55,11 @@ _MASK_FIELDS = {
 # --- requests -> domain ---------------------------------------------------------------------------
 
 
-def create_command(request: pb.CreateBookingRequest, actor: Actor) -> CreateBooking:
+def create_command(request: pb.CreateBookingRequest, actor: Actor, caller: str = "") -> CreateBooking:
     v = Violations()
     return CreateBooking(
         actor=actor,
+        caller=caller,
         guest=Guest(request.guest.guest_id, request.guest.name, request.guest.email, request.guest.phone),
         venue=VenueDetails(
             request.venue.venue_id,
@@ -76,7 +77,7 @@ def create_command(request: pb.CreateBookingRequest, actor: Actor) -> CreateBook
     )
 
 
-def update_command(request: pb.UpdateBookingRequest, actor: Actor) -> UpdateBooking:
+def update_command(request: pb.UpdateBookingRequest, actor: Actor, caller: str = "") -> UpdateBooking:
     v = Violations()
     values: dict[str, object] = {
         "guest_name": request.guest.name,
@@ -113,6 +114,7 @@ def update_command(request: pb.UpdateBookingRequest, actor: Actor) -> UpdateBook
     )
     return UpdateBooking(
         actor=actor,
+        caller=caller,
         booking_id=request.booking_id,
         expected_version=request.expected_version,
         changes=changes,
@@ -121,9 +123,10 @@ def update_command(request: pb.UpdateBookingRequest, actor: Actor) -> UpdateBook
     )
 
 
-def cancel_command(request: pb.CancelBookingRequest, actor: Actor) -> CancelBooking:
+def cancel_command(request: pb.CancelBookingRequest, actor: Actor, caller: str = "") -> CancelBooking:
     return CancelBooking(
         actor=actor,
+        caller=caller,
         booking_id=request.booking_id,
         expected_version=request.expected_version,
         reason=request.reason,
@@ -131,9 +134,12 @@ def cancel_command(request: pb.CancelBookingRequest, actor: Actor) -> CancelBook
     )
 
 
-def status_command(request: pb.UpdateBookingStatusRequest, actor: Actor) -> ChangeBookingStatus:
+def status_command(
+    request: pb.UpdateBookingStatusRequest, actor: Actor, caller: str = ""
+) -> ChangeBookingStatus:
     return ChangeBookingStatus(
         actor=actor,
+        caller=caller,
         booking_id=request.booking_id,
         expected_version=request.expected_version,
         status=STATUS_FROM_PB.get(request.status),

@@ -27,12 +27,22 @@ def actor_of(context: Context) -> Actor:
     return Actor(caller_var.get().subject, ChangeSource.API)
 
 
+def key_owner() -> str:
+    """Whose idempotency keys a call's key is among: the authenticated caller (token subject or
+    certificate name), or "" in an open service, where `x-actor` is a claim anyone can make and
+    every caller is one."""
+    caller = caller_var.get()
+    return caller.subject if caller.authenticated else ""
+
+
 class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     def __init__(self, use_cases: UseCases) -> None:
         self._use_cases = use_cases
 
     async def CreateBooking(self, request: pb.CreateBookingRequest, context: Context) -> pb.Booking:
-        booking = await self._use_cases.create_booking(mapping.create_command(request, actor_of(context)))
+        booking = await self._use_cases.create_booking(
+            mapping.create_command(request, actor_of(context), key_owner())
+        )
         return booking_message(booking)
 
     async def GetBooking(self, request: pb.GetBookingRequest, context: Context) -> pb.Booking:
@@ -44,17 +54,21 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
         return booking_message(await self._use_cases.get_booking_by_reference(request.booking_reference))
 
     async def UpdateBooking(self, request: pb.UpdateBookingRequest, context: Context) -> pb.Booking:
-        booking = await self._use_cases.update_booking(mapping.update_command(request, actor_of(context)))
+        booking = await self._use_cases.update_booking(
+            mapping.update_command(request, actor_of(context), key_owner())
+        )
         return booking_message(booking)
 
     async def CancelBooking(self, request: pb.CancelBookingRequest, context: Context) -> pb.Booking:
-        booking = await self._use_cases.cancel_booking(mapping.cancel_command(request, actor_of(context)))
+        booking = await self._use_cases.cancel_booking(
+            mapping.cancel_command(request, actor_of(context), key_owner())
+        )
         return booking_message(booking)
 
     async def UpdateBookingStatus(
         self, request: pb.UpdateBookingStatusRequest, context: Context
     ) -> pb.Booking:
-        command = mapping.status_command(request, actor_of(context))
+        command = mapping.status_command(request, actor_of(context), key_owner())
         return booking_message(await self._use_cases.change_booking_status(command))
 
     async def ListGuestBookings(

@@ -49,6 +49,7 @@ async def confirm_paying(cmd: ChangeBookingStatus, ctx: Context, booking: Bookin
     """Takes the payment and confirms the booking; raises PaymentDeclined (nothing taken),
     VersionMismatch or Contention (nothing done), PeerUnavailable (the outcome is settled by the
     recovery worker: confirmed if the payment was taken)."""
+    scope = idempotency.scope_of(SCOPE, cmd)
 
     def move(b: Booking, now: datetime) -> None:
         b.change_status(BookingStatus.CONFIRMED, cmd.reason, cmd.actor, now, ctx.policy.deadlines)
@@ -59,9 +60,9 @@ async def confirm_paying(cmd: ChangeBookingStatus, ctx: Context, booking: Bookin
 
     saga = steps.new_saga(ctx, KIND, booking.booking_id, {"intent_id": booking.payment_intent_id})
     try:
-        replay = await begin_saga(ctx, SCOPE, cmd, saga, still)
+        replay = await begin_saga(ctx, scope, cmd, saga, still)
     except PathChanged:
-        return await change_claiming(SCOPE, cmd, ctx, move, target=BookingStatus.CONFIRMED)
+        return await change_claiming(scope, cmd, ctx, move, target=BookingStatus.CONFIRMED)
     if replay is not None:
         return replay
     key = step_key(booking.booking_id, f"{saga.saga_id}-confirm")
@@ -69,11 +70,11 @@ async def confirm_paying(cmd: ChangeBookingStatus, ctx: Context, booking: Bookin
         intent = await ctx.peers.payments.confirm(key, booking.payment_intent_id)
     except (PaymentDeclined, PeerRejected) as refused:  # nothing was taken
         await steps.finish(ctx, saga, DONE, refused.message)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
+        await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
         raise
     except BaseException as error:  # taken or not: the recovery worker asks the payment service
         await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
+        await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
         raise
     await steps.record(ctx, saga, "captured", captured_minor=intent.amount.amount_minor)
 
@@ -84,10 +85,10 @@ async def confirm_paying(cmd: ChangeBookingStatus, ctx: Context, booking: Bookin
         )
 
     try:
-        return await change(SCOPE, cmd, ctx, confirm, target=BookingStatus.CONFIRMED, finishing=saga)
+        return await change(scope, cmd, ctx, confirm, target=BookingStatus.CONFIRMED, finishing=saga)
     except BaseException as error:
         # Paid, but the database step failed: the recovery worker, due at once, confirms the paid
         # booking (the saga still holds it, so nothing else can have changed it).
         await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
+        await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
         raise

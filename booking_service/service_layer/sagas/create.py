@@ -54,12 +54,13 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
     slot = TimeSlot(cmd.start_time, cmd.end_time)
     stay = Stay(venue.venue_id, venue.venue_type, cmd.unit_id or None, slot, cmd.party_size, venue.time_zone)
     booking_id = str(uuid.uuid4())
+    scope = idempotency.scope_of(SCOPE, cmd)
     saga = steps.new_saga(
-        ctx, KIND, booking_id, {"stay": steps.stay_json(stay), "idempotency": [SCOPE, cmd.idempotency_key]}
+        ctx, KIND, booking_id, {"stay": steps.stay_json(stay), "idempotency": [scope, cmd.idempotency_key]}
     )
     # The key's claim and the saga's first row commit together.
     replay = await idempotency.begin(
-        ctx, SCOPE, cmd.idempotency_key, cmd, saga=saga, check=lambda uow: _unit_free(uow, ctx, stay)
+        ctx, scope, cmd.idempotency_key, cmd, saga=saga, check=lambda uow: _unit_free(uow, ctx, stay)
     )
     if replay is not None:
         return replay
@@ -90,7 +91,7 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
         ) from None
     except BaseException as error:
         await compensate(ctx, saga, str(error) or type(error).__name__, attempted)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
+        await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
         raise
 
 
@@ -154,7 +155,9 @@ async def _persist(
                 if intent_id:
                     booking.payment = PaymentRecord(intent_id, pricing.total)
                 await uow.bookings.add(booking)
-                await idempotency.complete(uow, SCOPE, cmd.idempotency_key, booking)
+                await idempotency.complete(
+                    uow, idempotency.scope_of(SCOPE, cmd), cmd.idempotency_key, booking
+                )
                 await steps.finish(ctx, saga, DONE, uow=uow)
                 await uow.commit()
                 return booking

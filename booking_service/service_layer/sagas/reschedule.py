@@ -65,6 +65,7 @@ def moved_stay(booking: Booking, cmd: UpdateBooking, now: datetime) -> Stay | No
 async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: Stay) -> Booking:
     """Moves the hold and stores the new stay; raises PriceChanged, UnitUnavailable, SoldOut,
     VersionMismatch, Contention or PeerUnavailable, with the hold where it was."""
+    scope = idempotency.scope_of(SCOPE, cmd)
 
     def plain(b: Booking, now: datetime) -> None:
         b.update(cmd.changes, cmd.actor, now)
@@ -81,9 +82,9 @@ async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: St
     }
     saga = steps.new_saga(ctx, KIND, booking.booking_id, data)
     try:
-        replay = await begin_saga(ctx, SCOPE, cmd, saga, still)
+        replay = await begin_saga(ctx, scope, cmd, saga, still)
     except PathChanged:
-        return await change_claiming(SCOPE, cmd, ctx, plain)
+        return await change_claiming(scope, cmd, ctx, plain)
     if replay is not None:
         return replay
     moving = storing = False
@@ -102,7 +103,7 @@ async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: St
             b.reprice(pricing, now)
 
         storing = True
-        return await change(SCOPE, cmd, ctx, moved, finishing=saga)
+        return await change(scope, cmd, ctx, moved, finishing=saga)
     except BaseException as error:
         reason = str(error) or type(error).__name__
         if storing and outcome_unknown(error):
@@ -112,7 +113,7 @@ async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: St
             await steps.hand_to_recovery(ctx, saga, reason)
         else:
             await revert(ctx, saga, reason, moved=moving)
-        await idempotency.abandon(ctx, SCOPE, cmd.idempotency_key, saga)
+        await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
         raise
 
 
