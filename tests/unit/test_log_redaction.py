@@ -25,6 +25,13 @@ from booking_service.entrypoints.logs import GuestDataFilter, JsonFormatter, Tex
         ("tel:+14155550123", "tel:[phone]"),
         ("Niue +683 4002 or +6834002", "Niue [phone] or [phone]"),
         ("Value out of range: 4917023601701.", "Value out of range: [phone]."),
+        ("call 555.123.4567 or +1.555.123.4567", "call [phone] or [phone]"),
+        ("(555).123.4567; 01.23.45.67.89", "[phone]; [phone]"),
+        # / = ? are address characters too: the mask takes more than the address, never less.
+        ("GET /api/v1/bookings/guest/ada%40example.com", "GET [email]"),
+        ("email ada.l%2Bdinner%40example.com&x=1", "email [email]&x=1"),
+        ("?phone=%2B4915112345678", "?phone=[phone]"),
+        ("tel%3A%2B49%20151%2012345678", "tel%3A[phone]"),
         (
             "Failing row contains (d84a52a6-6c70-40d8-94e1-467f2073660f, Ada, ada@example.com, "
             "+4915112345678, 2030-01-03 09:00:00+00)",
@@ -59,6 +66,11 @@ def test_email_addresses_and_phone_numbers_are_masked(text: str, expected: str) 
         "555-1234",  # too short to tell from a count without its country code
         "postgresql://postgres@127.0.0.1:5432/test",
         "/booking.v1.BookingService/GetBooking",
+        "192.168.100.200",  # dotted, but an address: no 4-digit group
+        "10.100.200.250:5432",
+        "29.11.2026",
+        "release 2026.11.29.1234",
+        "/api/v1/bookings/guest/{guest_id}",
     ],
 )
 def test_ids_times_durations_and_ports_are_left_alone(text: str) -> None:
@@ -110,3 +122,16 @@ def test_a_record_with_a_broken_format_string_still_passes_to_the_handler() -> N
     record = _record("%d bookings", "not a number")
     assert GuestDataFilter().filter(record)
     assert record.args == ("not a number",)  # untouched: the handler reports the error when it emits
+
+
+def test_the_filter_masks_dicts_and_lists_in_extras_at_any_depth_without_changing_them() -> None:
+    guest = {"email": "ada@example.com", "contact": {"phones": ["555.123.4567", ("+4915112345678",)]}}
+    record = _record("guest changed", guest=guest, rows=[{"email": "grace%40example.org"}], count=3)
+    assert GuestDataFilter().filter(record)
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["guest"] == {"email": "[email]", "contact": {"phones": ["[phone]", ["[phone]"]]}}
+    assert entry["rows"] == [{"email": "[email]"}]
+    assert entry["count"] == 3
+    assert "example" not in TextFormatter().format(record)
+    # The caller's own objects (which may be on their way to a client) are left as they were.
+    assert guest["email"] == "ada@example.com"

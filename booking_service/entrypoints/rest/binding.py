@@ -20,8 +20,8 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from booking_service.domain.errors import FieldViolation
-from booking_service.entrypoints.logs import redact
 from booking_service.entrypoints.rest.marshal import Marshaler, UnreadableBody
+from booking_service.entrypoints.rest.parse_errors import parse_problem
 from booking_service.entrypoints.rest.routes import Match
 
 _BOOL = {"true": True, "1": True, "false": False, "0": False}
@@ -68,7 +68,7 @@ def bind(
     try:
         json_format.ParseDict(values, request, ignore_unknown_fields=False)
     except json_format.ParseError as exc:
-        raise BindingError(f"A path or query parameter does not fit: {redact(str(exc))}") from None
+        raise BindingError(f"A path or query parameter does not fit: {parse_problem(exc)}") from None
     _apply_headers(request, headers)
     return request
 

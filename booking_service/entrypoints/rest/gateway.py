@@ -114,7 +114,7 @@ class RestGateway:
                 "http",
                 extra={
                     "method": method,
-                    "path": path,
+                    "path": self._routes.template_of(method, path),
                     "status": answer.status,
                     "reason": _reason(refusal.status),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -123,7 +123,8 @@ class RestGateway:
             )
         except Exception:
             log.exception(
-                "unexpected error in the REST gateway", extra={"path": path, "request_id": request_id}
+                "unexpected error in the REST gateway",
+                extra={"path": self._routes.template_of(method, path), "request_id": request_id},
             )
             answer = _error(internal_status(request_id), 500, responder)
         answer.headers.append((b"x-request-id", request_id.encode("latin-1", "replace")))

@@ -14,8 +14,8 @@ import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
-from booking_service.entrypoints.logs import redact
 from booking_service.entrypoints.rest.json_writer import JsonWriter
+from booking_service.entrypoints.rest.parse_errors import parse_problem
 
 
 class UnreadableBody(ValueError):
@@ -48,9 +48,10 @@ class JsonMarshaler:
         try:
             json_format.ParseDict(value, message, ignore_unknown_fields=False)
         except (json_format.ParseError, ValueError) as exc:  # ValueError: a lone surrogate, say
-            # The parser quotes a value it cannot place (a phone number sent as party_size, say).
+            # The parser quotes a value it cannot place (a phone number sent as party_size, say):
+            # the answer names the field and the problem instead, never the value.
             raise UnreadableBody(
-                f"The body does not fit {message.DESCRIPTOR.name}: {redact(str(exc))}"
+                f"The body does not fit {message.DESCRIPTOR.name}: {parse_problem(exc)}"
             ) from None
 
     def encode(self, message: Message, *, unpopulated: bool = True) -> bytes:

@@ -20,6 +20,12 @@ from booking_service.entrypoints.rest.path_template import LITERAL, STAR, PathTe
 _PATTERNS = ("get", "put", "post", "delete", "patch")
 
 
+#: The gateway's own paths, which carry no data: logged as they are.
+PLAIN_PATHS = frozenset(
+    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/", "/redoc", "/redoc/"}
+)
+
+
 class RouteConflict(ValueError):
     """Two rules claim the same HTTP method and path template."""
 
@@ -108,6 +114,28 @@ class RouteTable:
                 allowed.extend(m for (m, v) in node.routes if v == verb and m not in allowed)
         if allowed:
             raise MethodNotAllowed(sorted(allowed))
+        return None
+
+    def template_of(self, http_method: str, path: str) -> str:
+        """What a log line names for a request's path: its route's template
+        (`/api/v1/bookings/guest/{guest_id}`), one of the gateway's fixed paths, or `(no route)`;
+        never the raw path, which may carry guest data (an id, a percent-encoded address)."""
+        if path in PLAIN_PATHS:
+            return path
+        try:
+            match = self.match(http_method, path)
+        except MethodNotAllowed:
+            match = self._any_method(path)
+        return match.route.template.template if match is not None else "(no route)"
+
+    def _any_method(self, path: str) -> Match | None:
+        for route in self.routes:
+            try:
+                found = self.match(route.http_method, path)
+            except MethodNotAllowed:
+                continue
+            if found is not None:
+                return found
         return None
 
 

@@ -1,0 +1,50 @@
+"""The log masker is for logs only: what a client is told is never rewritten by it, and names the
+field and the problem, not the value; a logged REST path is its route's template, never the raw
+path (which may carry a guest id or a percent-encoded address)."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+API = "/api/v1/bookings"
+
+
+async def test_an_out_of_range_page_size_is_told_as_such_not_masked(rest: httpx.AsyncClient) -> None:
+    answer = await rest.get(f"{API}/guest/guest-1", params={"page_size": "99999999999"})
+    assert answer.status_code == 400, answer.text
+    message = answer.json()["message"]
+    assert message == "A path or query parameter does not fit: page_size is out of range"
+    assert "[phone]" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("+4915112345678", "party_size is out of range"),
+        ("ada@example.com", "party_size is not an integer"),
+        (99999999999, "party_size is out of range"),
+    ],
+)
+async def test_a_misplaced_value_is_named_by_its_field_never_echoed_or_masked(
+    rest: httpx.AsyncClient, value: object, problem: str
+) -> None:
+    answer = await rest.post(API, json={"party_size": value})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["message"] == f"The body does not fit CreateBookingRequest: {problem}"
+    assert "[phone]" not in answer.text
+    assert "[email]" not in answer.text
+    assert str(value) not in answer.text
+
+
+async def test_a_refused_rest_call_logs_its_route_template_not_its_path(
+    rest: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="booking_service.http")
+    answer = await rest.get(f"{API}/guest/ada%40example.com", params={"page_size": "x"})
+    assert answer.status_code == 400, answer.text
+    logged = [r for r in caplog.records if r.name == "booking_service.http"]
+    assert [getattr(r, "path", None) for r in logged] == ["/api/v1/bookings/guest/{guest_id}"]
+    assert not [r for r in caplog.records if "ada" in str(r.__dict__)]
