@@ -77,7 +77,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seed of the invariant test's operations (else INVARIANT_SEED, else a fresh random one)",
     )
     group.addoption(
-        "--long", action="store_true", help="the long invariant run: 5,000 operations and more kills"
+        "--long",
+        action="store_true",
+        help="the long runs: the invariant test's 5,000 operations and more kills, the gRPC fuzzer's "
+        "many more examples",
+    )
+    group.addoption(
+        "--fuzz-seed",
+        type=int,
+        default=None,
+        help="seed of the gRPC fuzzer (tests/e2e/test_grpc_fuzz.py; else FUZZ_SEED, else a fresh one)",
     )
 
 
@@ -86,11 +95,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if seed is None and os.environ.get("INVARIANT_SEED"):
         seed = int(os.environ["INVARIANT_SEED"])
     config.invariant_seed = seed if seed is not None else random.SystemRandom().randrange(2**32)  # type: ignore[attr-defined]
+    fuzz_seed = config.getoption("--fuzz-seed")
+    if fuzz_seed is None and os.environ.get("FUZZ_SEED"):
+        fuzz_seed = int(os.environ["FUZZ_SEED"])
+    config.fuzz_seed = fuzz_seed if fuzz_seed is not None else random.SystemRandom().randrange(2**32)  # type: ignore[attr-defined]
     config.addinivalue_line("markers", "invariants: the seeded invariant test (longer with --long)")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"invariant seed: {config.invariant_seed}" + (" (--long)" if config.getoption("--long") else "")  # type: ignore[attr-defined]
+    long = " (--long)" if config.getoption("--long") else ""
+    return f"invariant seed: {config.invariant_seed}, fuzz seed: {config.fuzz_seed}{long}"  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

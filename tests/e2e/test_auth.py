@@ -282,3 +282,16 @@ async def test_metrics_need_the_read_scope_unless_configured_open(
         answers = [a async for a in reflection.ServerReflectionInfo(iter([ask]))]
         assert answers
         assert (await open_metrics.rest.get(f"/api/v1/bookings/{uuid.uuid4()}")).status_code == 401
+
+
+async def test_who_calls_is_decided_before_the_bytes_are_read(secured: Secured) -> None:
+    """Bytes that do not decode still meet the guard first: no token is UNAUTHENTICATED, whatever
+    the body; with a valid token they are INVALID_ARGUMENT MALFORMED_REQUEST."""
+    raw = secured.channel.unary_unary(
+        "/booking.v1.BookingService/GetBooking", request_serializer=None, response_deserializer=None
+    )
+    not_utf8 = b"\x0a\x03\xff\xfe\xfd"
+    anonymous = rich_error(await grpc_error(raw(not_utf8)))
+    assert anonymous.code is grpc.StatusCode.UNAUTHENTICATED
+    reader = rich_error(await grpc_error(raw(not_utf8, metadata=bearer(secured.token("bookings.read")))))
+    assert (reader.code, reader.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")

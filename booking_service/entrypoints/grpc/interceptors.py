@@ -1,7 +1,9 @@
 """The one path every call takes, over gRPC and (in process) over REST: a request id (the caller's
-when request_context.py's rule keeps it, else a fresh UUID); the guard (who calls, their rate, their
-scope); the limits (calls in flight, a default deadline, published in request_context.deadline_var
-so that peer calls and their retries end within it); domain errors
+when request_context.py's rule keeps it, else a fresh UUID); the request decoded when the network
+server left it as bytes (raw_requests.py), so that bytes the decoder refuses are refused like any
+other request; the guard (who calls, their rate, their scope); the limits (calls in flight, a
+default deadline, published in request_context.deadline_var so that peer calls and their retries
+end within it); domain errors
 turned into rich statuses, unexpected errors into INTERNAL (logged with their traceback); and one
 access-log line per call, naming the caller and the booking ids, never guest data.
 
@@ -19,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 from grpc_status import rpc_status
 
 from booking_service.domain.errors import BookingError
@@ -28,6 +31,7 @@ from booking_service.entrypoints.auth.refusal import CallRefused
 from booking_service.entrypoints.auth.scopes import HEALTH_PREFIX
 from booking_service.entrypoints.grpc.errors import code_for, internal_status, refusal_status, status_of
 from booking_service.entrypoints.grpc.limits import CallLimits
+from booking_service.entrypoints.grpc.raw_requests import DECODERS, malformed
 from booking_service.observability.metrics import observe_call
 from booking_service.observability.tracing import server_span
 from booking_service.request_context import deadline_var, request_id_from, request_id_var
@@ -41,6 +45,7 @@ _QUIET = (HEALTH_PREFIX,)
 Context = grpc.aio.ServicerContext[Any, Any]
 Behavior = Callable[[Any, Context], Awaitable[Any]]
 StreamBehavior = Callable[[Any, Context], AsyncIterator[Any]]
+Decoder = Callable[[bytes], Message]
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
@@ -65,9 +70,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
         if handler.unary_unary is not None:
-            # On a grpc.aio server every unary behaviour is a coroutine function.
+            # On a grpc.aio server every unary behaviour is a coroutine function. A handler with no
+            # deserializer gets the request's bytes (raw_requests.py): decoded here, in the chain.
+            decode = DECODERS.get(method) if handler.request_deserializer is None else None
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, cast(Behavior, handler.unary_unary)),
+                self._unary(method, cast(Behavior, handler.unary_unary), decode),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -80,7 +87,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             )
         return handler  # health checks (Watch streams) are open to all
 
-    def _unary(self, method: str, behavior: Behavior) -> Behavior:
+    def _unary(self, method: str, behavior: Behavior, decode: Decoder | None = None) -> Behavior:
         level = logging.DEBUG if method.startswith(_QUIET) else logging.INFO
         guard, limits = self._guard, self._limits
 
@@ -89,14 +96,21 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             request_id = _request_id(metadata)
             token = request_id_var.set(request_id)
             started = time.perf_counter()
-            code, reason, caller = grpc.StatusCode.OK, "", ""
-            booking_id: str = getattr(request, "booking_id", "")
+            code, reason, caller, booking_id = grpc.StatusCode.OK, "", "", ""
             transport = getattr(context, "transport", "grpc")  # "rest" from the gateway
             peer = context.peer()
             answer_id = ((REQUEST_ID_HEADER, request_id),)
             with server_span(method, transport, metadata) as span:
                 try:
                     context.set_trailing_metadata(answer_id)
+                    if decode is not None:
+                        try:
+                            request = decode(request)
+                        except DecodeError:
+                            # Who calls and their rate come first, as for any call; then the bytes.
+                            guard.admit(method, None, metadata, context.auth_context(), peer)
+                            raise malformed(method) from None
+                    booking_id = getattr(request, "booking_id", "")
                     admitted = guard.admit(method, request, metadata, context.auth_context(), peer)
                     caller = admitted.subject
                     caller_var.set(admitted)

@@ -1,6 +1,8 @@
 """The gRPC server: BookingService, grpc.health.v1 and server reflection on one port.
 
 Calls larger than max_message_bytes are refused (RESOURCE_EXHAUSTED) before they are read whole.
+BookingService requests are decoded inside the interceptor chain (raw_requests.py), so bytes that
+do not decode are INVALID_ARGUMENT MALFORMED_REQUEST with a request id, a log line and a metric.
 Health says SERVING once the service is ready and NOT_SERVING while it drains; stop() lets
 in-flight calls finish within the grace period.
 """
@@ -45,7 +47,7 @@ class GrpcServer:
             options.append(("grpc.max_allowed_incoming_connections", max_connections))
         self._server = aio.server(interceptors=interceptors() if chain is None else chain, options=options)
         self._health = health.aio.HealthServicer()
-        add_servicers(use_cases, self._server)
+        add_servicers(use_cases, self._server, raw_requests=True)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server, pool=ReflectionPool()

@@ -14,6 +14,7 @@ from booking.v1 import booking_pb2, booking_pb2_grpc
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.grpc.interceptors import ServiceInterceptor
 from booking_service.entrypoints.grpc.limits import CallLimits
+from booking_service.entrypoints.grpc.raw_requests import RawRequests
 from booking_service.entrypoints.grpc.servicer import BookingServicer
 from booking_service.service_layer.use_cases import UseCases
 
@@ -28,6 +29,9 @@ def interceptors(
     return [ServiceInterceptor(guard, limits)]
 
 
-def add_servicers(use_cases: UseCases, server: Any) -> None:
-    """Registers the servicers on a grpc.aio server (or anything with its registration methods)."""
-    booking_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(use_cases), server)
+def add_servicers(use_cases: UseCases, server: Any, *, raw_requests: bool = False) -> None:
+    """Registers the servicers on a grpc.aio server (or anything with its registration methods).
+    With raw_requests (the network server) requests arrive as bytes and the interceptor decodes
+    them (raw_requests.py); without (the REST gateway, in process) they arrive as messages."""
+    target: Any = RawRequests(server) if raw_requests else server
+    booking_pb2_grpc.add_BookingServiceServicer_to_server(BookingServicer(use_cases), target)

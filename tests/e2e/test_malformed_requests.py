@@ -1,0 +1,120 @@
+"""Bytes the decoder refuses, over gRPC: INVALID_ARGUMENT MALFORMED_REQUEST like any refused call,
+with the x-request-id trailer, one access-log line and a booking_calls_total sample (issue 14).
+
+The bytes are sent as they are (an identity serializer), so that no client library cleans them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+import pytest
+from booking.v1 import booking_pb2 as pb
+
+from booking_service.bootstrap import Application
+from booking_service.entrypoints.grpc.server import GrpcServer
+from booking_service.observability.metrics import REGISTRY
+from tests.helpers import rich_error
+
+SERVICE = "/booking.v1.BookingService/"
+Make = Callable[..., pb.CreateBookingRequest]
+
+
+@pytest.fixture
+async def channel(app: Application) -> AsyncIterator[grpc.aio.Channel]:
+    server = GrpcServer(app.use_cases, "127.0.0.1", 0)
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    yield channel
+    await channel.close()
+    await server.stop(0)
+
+
+def calls(method: str, code: str) -> float:
+    labels = {"transport": "grpc", "method": method, "code": code}
+    return REGISTRY.get_sample_value("booking_calls_total", labels) or 0.0
+
+
+async def refused_as_malformed(
+    channel: grpc.aio.Channel, rpc: str, body: bytes, caplog: pytest.LogCaptureFixture, request_id: str
+) -> None:
+    """Sends `body` to `rpc` and checks every trace a refused call leaves."""
+    caplog.set_level(logging.INFO, logger="booking_service.access")
+    method = SERVICE + rpc
+    before = calls(method, "INVALID_ARGUMENT")
+    call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)(
+        body, metadata=(("x-request-id", request_id),), timeout=10
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    error = rich_error(raised.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST"), error
+    assert ("x-request-id", request_id) in tuple(await call.trailing_metadata())
+    lines = [r for r in caplog.records if r.message == "rpc" and getattr(r, "request_id", "") == request_id]
+    assert [(r.method, r.code, r.reason) for r in lines] == [  # type: ignore[attr-defined]
+        (method, "INVALID_ARGUMENT", "MALFORMED_REQUEST")
+    ]
+    assert calls(method, "INVALID_ARGUMENT") == before + 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no traceback for a refusal"
+
+
+async def test_a_booking_id_that_is_not_utf8_is_a_malformed_request(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b"\x0a\x03\xff\xfe\xfd"  # booking_id (field 1, length 3) = ff fe fd
+    await refused_as_malformed(channel, "GetBooking", body, caplog, "req-utf8-id")
+
+
+async def test_a_guest_name_that_is_not_utf8_is_a_malformed_request(
+    channel: grpc.aio.Channel, new_booking: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    valid = new_booking().SerializeToString()
+    assert valid.count(b"Ada Lovelace") == 1
+    body = valid.replace(b"Ada Lovelace", b"Ada \xc3\x28\xff\xfe\xfd ace")  # same length, not UTF-8
+    await refused_as_malformed(channel, "CreateBooking", body, caplog, "req-utf8-name")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"\x0a\x10abc", id="a-string-cut-short"),
+        pytest.param(b"\x80\x80\x80", id="a-tag-cut-short"),
+        pytest.param(b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", id="a-varint-too-long"),
+        pytest.param(b"\x0c", id="an-end-group-never-started"),
+    ],
+)
+async def test_truncated_or_corrupt_bytes_are_a_malformed_request(
+    channel: grpc.aio.Channel, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    await refused_as_malformed(channel, "GetBookingByReference", body, caplog, "req-corrupt")
+
+
+async def test_a_cut_create_request_is_a_malformed_request(
+    channel: grpc.aio.Channel, new_booking: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    valid = new_booking().SerializeToString()
+    cut = valid[: valid.index(b"Ada Lovelace") + 4]  # inside the guest's name
+    await refused_as_malformed(channel, "CreateBooking", cut, caplog, "req-cut")
+
+
+async def test_a_field_of_an_unknown_wire_type_is_a_malformed_request(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b"\x0a\x02ok" + b"\x0f\x00\x00\x00"  # field 1, then field 1 with wire type 7 (none such)
+    await refused_as_malformed(channel, "CancelBooking", body, caplog, "req-wire-type")
+
+
+async def test_the_service_still_answers_after_malformed_requests(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    await refused_as_malformed(channel, "GetBooking", b"\x0a\x03\xff\xfe\xfd", caplog, "req-before")
+    get = channel.unary_unary(
+        SERVICE + "GetBooking",
+        request_serializer=pb.GetBookingRequest.SerializeToString,
+        response_deserializer=pb.Booking.FromString,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await get(pb.GetBookingRequest(booking_id="00000000-0000-4000-8000-000000000000"), timeout=10)
+    assert rich_error(raised.value).reason == "BOOKING_NOT_FOUND"
