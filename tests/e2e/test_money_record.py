@@ -48,7 +48,7 @@ async def saga_rows(w: World, booking_id: str) -> list[tuple[str, str, str]]:
         rows = await connection.execute(
             text(
                 "SELECT kind, status, error FROM booking_sagas WHERE booking_id = :id AND kind <> 'create'"
-                " ORDER BY created_at"
+                " ORDER BY created_at, kind"  # one fake-clock instant: confirm before release
             ),
             {"id": booking_id},
         )
