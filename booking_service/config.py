@@ -79,6 +79,9 @@ class Settings:
     auth_allow_open: bool = False
     auth_public_reflection: bool = False
     auth_public_metrics: bool = False
+    #: Failed authentications per client address: a burst, then this many a second (0: no limit).
+    auth_failures_per_second: float = 1.0
+    auth_failure_burst: int = 20
     # Limits.
     max_request_bytes: int = 1 << 20
     default_deadline: timedelta = timedelta(seconds=30)
@@ -150,6 +153,10 @@ class Settings:
             auth_allow_open=reader.flag("AUTH_ALLOW_OPEN", defaults.auth_allow_open),
             auth_public_reflection=reader.flag("AUTH_PUBLIC_REFLECTION", defaults.auth_public_reflection),
             auth_public_metrics=reader.flag("AUTH_PUBLIC_METRICS", defaults.auth_public_metrics),
+            auth_failures_per_second=reader.number(
+                "AUTH_FAILURES_PER_SECOND", defaults.auth_failures_per_second
+            ),
+            auth_failure_burst=reader.integer("AUTH_FAILURE_BURST", defaults.auth_failure_burst, minimum=1),
             max_request_bytes=reader.integer(
                 "MAX_REQUEST_BYTES", defaults.max_request_bytes, minimum=1024, maximum=64 << 20
             ),

@@ -205,6 +205,10 @@ class RestGateway:
                 f"There is no {method} {path} in this API; see /openapi.json.",
             )
         metadata = _metadata(headers, request_id, scope)
+        try:  # who calls, before anything of the body is read (the chain admits the call itself)
+            self._guard.authenticate(metadata, _auth_context(scope), _peer(scope))
+        except CallRefused as refusal:
+            raise _Refusal(refusal_status(refusal), HTTP_STATUS[refusal.code]) from None
         try:
             timeout = _timeout(headers.get("grpc-timeout"))
             length = headers.get("content-length")
