@@ -89,6 +89,11 @@ class Settings:
     rate_limit_burst: int = 2000
     max_concurrent_calls: int = 512
     max_connections: int = 1024
+    # REST connections (entrypoints/http_limits.py): a whole request head within the timeout, of at
+    # most this size, and at most this many connections from one client address (0: no cap).
+    http_header_timeout: timedelta = timedelta(seconds=10)
+    http_max_header_bytes: int = 64 * 1024
+    max_connections_per_address: int = 128
     db_pool_timeout: timedelta = timedelta(seconds=5)
     # Tracing (OpenTelemetry's own variable names).
     otel_traces_exporter: str = "none"
@@ -167,6 +172,13 @@ class Settings:
                 "MAX_CONCURRENT_CALLS", defaults.max_concurrent_calls, minimum=1
             ),
             max_connections=reader.integer("MAX_CONNECTIONS", defaults.max_connections, minimum=1),
+            http_header_timeout=reader.seconds("HTTP_HEADER_TIMEOUT_SECONDS", defaults.http_header_timeout),
+            http_max_header_bytes=reader.integer(
+                "HTTP_MAX_HEADER_BYTES", defaults.http_max_header_bytes, minimum=1024, maximum=1 << 20
+            ),
+            max_connections_per_address=reader.integer(
+                "MAX_CONNECTIONS_PER_ADDRESS", defaults.max_connections_per_address, minimum=0
+            ),
             db_pool_timeout=reader.seconds("DB_POOL_TIMEOUT_SECONDS", defaults.db_pool_timeout),
             otel_traces_exporter=_traces_exporter(reader),
             otel_exporter_otlp_endpoint=reader.text("OTEL_EXPORTER_OTLP_ENDPOINT"),
