@@ -28,6 +28,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 _HEAD_END = b"\r\n\r\n"
+#: How long the rest of a head too large is read and dropped after the 431 (see _refuse).
+_LINGER_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class LimitedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._tail = b""  # the last bytes of the head so far (its end may straddle two reads)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -77,14 +80,19 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        self._release_address()
+        super().connection_lost(exc)
+
+    def _release_address(self) -> None:
         if self._address is not None:
             self._per_address[self._address] -= 1
             if self._per_address[self._address] <= 0:
                 del self._per_address[self._address]
             self._address = None
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # lingering after a refusal: dropped
         if self._in_head:
             if self._head_timer is None:
                 self._start_head_timer()
@@ -93,7 +101,7 @@ class LimitedProtocol(HttpToolsProtocol):
             size = self._head_bytes + (len(data) if end < 0 else end + len(_HEAD_END) - len(self._tail))
             if size > self._limits.max_header_bytes:
                 message = f"The request head is larger than {self._limits.max_header_bytes} bytes."
-                self._refuse(b"431 Request Header Fields Too Large", message.encode())
+                self._refuse(b"431 Request Header Fields Too Large", message.encode(), linger=True)
                 return
             self._head_bytes, self._tail = size, window[-3:]
         super().data_received(data)
@@ -123,11 +131,18 @@ class LimitedProtocol(HttpToolsProtocol):
         elif not self.transport.is_closing():
             self.transport.close()  # nothing was asked: nothing to answer
 
-    def _refuse(self, status: bytes, message: bytes, retry_after: bytes | None = None) -> None:
-        """Answers before the app sees anything, and closes the connection."""
+    def _refuse(
+        self, status: bytes, message: bytes, retry_after: bytes | None = None, *, linger: bool = False
+    ) -> None:
+        """Answers before the app sees anything and closes the connection, which stops counting
+        against its address; with `linger` (a head too large, still arriving), only after reading
+        and dropping what the client sends for a while: closing on unread data resets the
+        connection, which can destroy the answer in flight."""
         self._stop_head_timer()
-        if self.transport.is_closing():
+        if self.transport.is_closing() or self._refused:
             return
+        self._refused = True
+        self._release_address()
         head = [
             b"HTTP/1.1 " + status,
             b"content-type: text/plain; charset=utf-8",
@@ -137,4 +152,8 @@ class LimitedProtocol(HttpToolsProtocol):
         if retry_after is not None:
             head.append(b"retry-after: " + retry_after)
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + message)
-        self.transport.close()
+        if linger and self.transport.can_write_eof():
+            self.transport.write_eof()  # the client reads the answer, then the end
+            self.loop.call_later(_LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
