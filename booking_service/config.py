@@ -79,6 +79,9 @@ class Settings:
     auth_allow_open: bool = False
     auth_public_reflection: bool = False
     auth_public_metrics: bool = False
+    #: Failed authentications per client address: a burst, then this many a second (0: no limit).
+    auth_failures_per_second: float = 1.0
+    auth_failure_burst: int = 20
     # Limits.
     max_request_bytes: int = 1 << 20
     default_deadline: timedelta = timedelta(seconds=30)
@@ -86,6 +89,11 @@ class Settings:
     rate_limit_burst: int = 2000
     max_concurrent_calls: int = 512
     max_connections: int = 1024
+    # REST connections (entrypoints/http_limits.py): a whole request head within the timeout, of at
+    # most this size, and at most this many connections from one client address (0: no cap).
+    http_header_timeout: timedelta = timedelta(seconds=10)
+    http_max_header_bytes: int = 64 * 1024
+    max_connections_per_address: int = 128
     db_pool_timeout: timedelta = timedelta(seconds=5)
     # Tracing (OpenTelemetry's own variable names).
     otel_traces_exporter: str = "none"
@@ -150,6 +158,10 @@ class Settings:
             auth_allow_open=reader.flag("AUTH_ALLOW_OPEN", defaults.auth_allow_open),
             auth_public_reflection=reader.flag("AUTH_PUBLIC_REFLECTION", defaults.auth_public_reflection),
             auth_public_metrics=reader.flag("AUTH_PUBLIC_METRICS", defaults.auth_public_metrics),
+            auth_failures_per_second=reader.number(
+                "AUTH_FAILURES_PER_SECOND", defaults.auth_failures_per_second
+            ),
+            auth_failure_burst=reader.integer("AUTH_FAILURE_BURST", defaults.auth_failure_burst, minimum=1),
             max_request_bytes=reader.integer(
                 "MAX_REQUEST_BYTES", defaults.max_request_bytes, minimum=1024, maximum=64 << 20
             ),
@@ -160,6 +172,13 @@ class Settings:
                 "MAX_CONCURRENT_CALLS", defaults.max_concurrent_calls, minimum=1
             ),
             max_connections=reader.integer("MAX_CONNECTIONS", defaults.max_connections, minimum=1),
+            http_header_timeout=reader.seconds("HTTP_HEADER_TIMEOUT_SECONDS", defaults.http_header_timeout),
+            http_max_header_bytes=reader.integer(
+                "HTTP_MAX_HEADER_BYTES", defaults.http_max_header_bytes, minimum=1024, maximum=1 << 20
+            ),
+            max_connections_per_address=reader.integer(
+                "MAX_CONNECTIONS_PER_ADDRESS", defaults.max_connections_per_address, minimum=0
+            ),
             db_pool_timeout=reader.seconds("DB_POOL_TIMEOUT_SECONDS", defaults.db_pool_timeout),
             otel_traces_exporter=_traces_exporter(reader),
             otel_exporter_otlp_endpoint=reader.text("OTEL_EXPORTER_OTLP_ENDPOINT"),

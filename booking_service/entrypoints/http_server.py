@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from booking_service.entrypoints.http_limits import ConnectionLimits, LimitedConfig, LimitedProtocol
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -40,8 +41,8 @@ def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
-class _ClientCertificateProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol, telling the app the common name of the client's certificate
+class _ClientCertificateProtocol(LimitedProtocol):
+    """The limited HTTP/1.1 protocol, telling the app the common name of the client's certificate
     (scope["extensions"]["tls"]["client_common_name"]), as gRPC's auth context does."""
 
     _client_common_name = ""
@@ -70,20 +71,23 @@ class AsgiServer:
         *,
         tls: dict[str, Any] | None = None,
         max_connections: int | None = None,
+        limits: ConnectionLimits | None = None,
         reuse_port: bool = False,
     ) -> None:
-        """`tls`: uvicorn's ssl_* options; `max_connections`: above it uvicorn answers 503 at once."""
+        """`tls`: uvicorn's ssl_* options; `max_connections`: above it uvicorn answers 503 at once;
+        `limits`: the head timeout and size, and the connections per client address (http_limits.py)."""
         self._socket = listen(host, port, reuse_port=reuse_port)
         self.port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(
+        config = LimitedConfig(
             app,
+            limits=limits or ConnectionLimits(),
             lifespan="off",
             log_config=None,
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=None,
             limit_concurrency=max_connections,
-            http=_ClientCertificateProtocol if tls else "httptools",
+            http=_ClientCertificateProtocol if tls else LimitedProtocol,
             **(tls or {}),
         )
         self._server = _EmbeddedServer(config)

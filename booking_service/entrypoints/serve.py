@@ -27,6 +27,7 @@ from booking_service.entrypoints.events import build_relay, events_broker
 from booking_service.entrypoints.grpc.limits import CallLimits
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.grpc.services import interceptors
+from booking_service.entrypoints.http_limits import ConnectionLimits
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.entrypoints.sandbox import peer_urls
 from booking_service.entrypoints.tls import TlsFiles
@@ -127,6 +128,11 @@ async def _running(
             settings.http_port,
             tls=tls,
             max_connections=settings.max_connections,
+            limits=ConnectionLimits(
+                header_timeout_seconds=settings.http_header_timeout.total_seconds(),
+                max_header_bytes=settings.http_max_header_bytes,
+                max_connections_per_address=settings.max_connections_per_address,
+            ),
             reuse_port=reuse_port,
         )
         relay = build_relay(settings, database_url, bootstrap_servers)

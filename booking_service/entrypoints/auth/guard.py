@@ -7,6 +7,11 @@ Three ways to know the caller:
 - a client certificate, when GRPC_CLIENT_CA_FILE is set and no token is configured: the
   certificate's common name, with every scope (the CA vouches for the client);
 - neither (the embedded default, open): `x-actor` names the caller, with every scope.
+
+Failed authentication is rate limited per client address (AUTH_FAILURES_PER_SECOND and
+AUTH_FAILURE_BURST), on both transports: past the burst, an address is refused with
+RESOURCE_EXHAUSTED `AUTH_FAILURES` (429 with Retry-After) before its credentials are even checked,
+so that guessing tokens, or making the service verify signatures, costs the guesser time.
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ class CallGuard:
         verifier: TokenVerifier | None = None,
         client_certificates: bool = False,
         limiter: RateLimiter | None = None,
+        failures: RateLimiter | None = None,
         public_reflection: bool = False,
         public_metrics: bool = False,
     ) -> None:
         self._verifier = verifier
         self._client_certificates = client_certificates
         self._limiter = limiter
+        self._failures = failures
         self._public = {scopes.METRICS} if public_metrics else set()
         if public_reflection:
             self._public |= scopes.REFLECTION_METHODS
@@ -59,10 +66,14 @@ class CallGuard:
         limiter = None
         if settings.rate_limit_per_second > 0:
             limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        failures = None
+        if settings.auth_failures_per_second > 0:
+            failures = RateLimiter(settings.auth_failures_per_second, settings.auth_failure_burst)
         return cls(
             verifier=verifier,
             client_certificates=settings.grpc_client_ca_file is not None,
             limiter=limiter,
+            failures=failures,
             public_reflection=settings.auth_public_reflection,
             public_metrics=settings.auth_public_metrics,
         )
@@ -80,12 +91,29 @@ class CallGuard:
         if method in self._public:  # reflection or /metrics, when configured open to all
             self._limit(ANONYMOUS, peer)
             return ANONYMOUS
-        caller = self._authenticate(metadata, auth_context)
+        caller = self.authenticate(metadata, auth_context, peer)
         self._limit(caller, peer)
         scope = scopes.required_scope(method, request)
         if scope not in caller.scopes:
             raise missing_scope(scope)
         return caller
+
+    def authenticate(self, metadata: Metadata, auth_context: AuthContext, peer: str) -> Caller:
+        """Who calls (CallRefused if they cannot say), with failures limited per client address.
+        The REST gateway asks this before it reads a body; `admit` asks it for every call."""
+        if self._failures is None:
+            return self._authenticate(metadata, auth_context)
+        key = f"client:{client_host(peer)}"
+        wait = self._failures.wait(key)
+        if wait > 0:
+            raise _too_many_failures(wait)
+        try:
+            return self._authenticate(metadata, auth_context)
+        except CallRefused:
+            wait = self._failures.take(key)
+            if wait > 0:
+                raise _too_many_failures(wait) from None
+            raise
 
     def _authenticate(self, metadata: Metadata, auth_context: AuthContext) -> Caller:
         if self._verifier is not None:
@@ -110,6 +138,15 @@ class CallGuard:
                 f"Too many calls from this caller; retry in {wait:.2f} s.",
                 retry_after=wait,
             )
+
+
+def _too_many_failures(wait: float) -> CallRefused:
+    return CallRefused(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "AUTH_FAILURES",
+        f"Too many failed authentications from this address; retry in {wait:.2f} s.",
+        retry_after=wait,
+    )
 
 
 def _header(metadata: Metadata, name: str) -> str:

@@ -43,6 +43,14 @@ class RateLimiter:
             return 0.0
         return (1.0 - bucket.tokens) / self._rate
 
+    def wait(self, key: str) -> float:
+        """The seconds until `key` may make a call, without counting one (0: it may now)."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        tokens = min(self._burst, bucket.tokens + (self._clock() - bucket.updated) * self._rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
+
     def _forget_idle(self, now: float) -> None:
         idle = [k for k, b in self._buckets.items() if now - b.updated > _FORGET_AFTER_SECONDS]
         for key in idle:

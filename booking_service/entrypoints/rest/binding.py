@@ -21,10 +21,23 @@ from google.protobuf.message_factory import GetMessageClass
 
 from booking_service.domain.errors import FieldViolation
 from booking_service.entrypoints.rest.marshal import Marshaler, UnreadableBody
+from booking_service.entrypoints.rest.numbers import INT32, INT64, UINT32, UINT64, BadNumber, whole_number
 from booking_service.entrypoints.rest.parse_errors import parse_problem
 from booking_service.entrypoints.rest.routes import Match
 
 _BOOL = {"true": True, "1": True, "false": False, "0": False}
+_INTEGER_RANGES = {
+    FieldDescriptor.TYPE_INT32: INT32,
+    FieldDescriptor.TYPE_SINT32: INT32,
+    FieldDescriptor.TYPE_SFIXED32: INT32,
+    FieldDescriptor.TYPE_INT64: INT64,
+    FieldDescriptor.TYPE_SINT64: INT64,
+    FieldDescriptor.TYPE_SFIXED64: INT64,
+    FieldDescriptor.TYPE_UINT32: UINT32,
+    FieldDescriptor.TYPE_FIXED32: UINT32,
+    FieldDescriptor.TYPE_UINT64: UINT64,
+    FieldDescriptor.TYPE_FIXED64: UINT64,
+}
 
 
 class BindingError(ValueError):
@@ -76,12 +89,20 @@ def bind(
 def _query_values(descriptor: Descriptor, query: list[tuple[str, str]], exclude: set[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     problems = []
+    seen: set[str] = set()
     for key, raw in query:
         path = key.split(".")
         field = _field_at(descriptor, path)
         if field is None or path[0] in exclude or _canonical(descriptor, path[0]) in exclude:
             problems.append(FieldViolation(key, "is not a query parameter of this method"))
             continue
+        if not field.is_repeated:
+            # A second value would silently win over the first: name it instead.
+            canonical = ".".join(_canonical_path(descriptor, path))
+            if canonical in seen:
+                problems.append(FieldViolation(key, "is given more than once"))
+                continue
+            seen.add(canonical)
         if field.type == FieldDescriptor.TYPE_MESSAGE and not _is_scalar_like(field):
             problems.append(FieldViolation(key, "names a message; name one of its fields instead"))
             continue
@@ -91,6 +112,12 @@ def _query_values(descriptor: Descriptor, query: list[tuple[str, str]], exclude:
                 problems.append(FieldViolation(key, "must be true or false"))
                 continue
             value = _BOOL[raw.lower()]
+        elif field.type in _INTEGER_RANGES:
+            try:
+                value = whole_number(key, raw, *_INTEGER_RANGES[field.type])
+            except BadNumber as exc:
+                problems.append(exc.violation)
+                continue
         if field.is_repeated:
             existing = _get(values, path)
             value = [*(existing or []), value]
@@ -112,6 +139,18 @@ def _field_at(descriptor: Descriptor, path: list[str]) -> FieldDescriptor | None
             return None
         current = field.message_type if not field.is_repeated else None
     return field
+
+
+def _canonical_path(descriptor: Descriptor, path: list[str]) -> list[str]:
+    """A query parameter's proto field names (`pageSize` and `page_size` are the same parameter)."""
+    names: list[str] = []
+    current: Descriptor | None = descriptor
+    for name in path:
+        assert current is not None  # _field_at found the whole path
+        field = current.fields_by_name.get(name) or current.fields_by_camelcase_name[name]
+        names.append(field.name)
+        current = field.message_type
+    return names
 
 
 def _canonical(descriptor: Descriptor, name: str) -> str:
@@ -154,11 +193,10 @@ def _apply_headers(request: Message, headers: Mapping[str, str]) -> None:
     match = headers.get("if-match")
     if match is not None and match.strip() != "*" and "expected_version" in fields:
         try:
-            version = int(match.strip().removeprefix("W/").strip('"'))
-        except ValueError:
+            version = whole_number("If-Match", match.strip().removeprefix("W/").strip('"'), 0, INT64[1])
+        except BadNumber as exc:
             raise BindingError(
-                'If-Match must be the booking\'s ETag, such as "3".',
-                [FieldViolation("If-Match", "is not a version")],
+                'If-Match must be the booking\'s ETag, such as "3".', [exc.violation]
             ) from None
         current = getattr(request, "expected_version")  # noqa: B009
         if current and current != version:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import grpc
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
-from booking_service.domain.errors import ValidationFailed
+from booking_service.domain.errors import FieldViolation, ValidationFailed
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.auth.refusal import CallRefused
 from booking_service.entrypoints.auth.scopes import METRICS
@@ -31,6 +30,7 @@ from booking_service.entrypoints.rest import marshal
 from booking_service.entrypoints.rest.binding import BindingError, bind
 from booking_service.entrypoints.rest.context import RestServicerContext
 from booking_service.entrypoints.rest.docs import ASSET_PREFIX, DocsAssets
+from booking_service.entrypoints.rest.numbers import INT64, BadNumber, whole_number
 from booking_service.entrypoints.rest.routes import MethodNotAllowed, RouteTable
 from booking_service.entrypoints.rest.status_headers import status_headers
 from booking_service.entrypoints.rest.status_map import CODE_BY_NUMBER, HTTP_STATUS
@@ -68,6 +68,13 @@ class _Refusal(Exception):
 
 def _refusal(code: grpc.StatusCode, reason: str, message: str, http_status: int | None = None) -> _Refusal:
     return _Refusal(rich_status(code, message, reason, {}), http_status or HTTP_STATUS[code])
+
+
+def _invalid(message: str, violations: list[FieldViolation]) -> _Refusal:
+    """A 400 INVALID_ARGUMENT whose BadRequest names each field or header at fault."""
+    status = status_of(ValidationFailed(violations))
+    status.message = message
+    return _Refusal(status, 400)
 
 
 class RestGateway:
@@ -198,21 +205,27 @@ class RestGateway:
                 "ROUTE_NOT_FOUND",
                 f"There is no {method} {path} in this API; see /openapi.json.",
             )
+        metadata = _metadata(headers, request_id, scope)
+        try:  # who calls, before anything of the body is read (the chain admits the call itself)
+            self._guard.authenticate(metadata, _auth_context(scope), _peer(scope))
+        except CallRefused as refusal:
+            raise _Refusal(refusal_status(refusal), HTTP_STATUS[refusal.code]) from None
+        try:
+            timeout = _timeout(headers.get("grpc-timeout"))
+            length = headers.get("content-length")
+            declared = None if length is None else whole_number("Content-Length", length, 0, INT64[1])
+        except BadNumber as exc:
+            raise _invalid(str(exc), [exc.violation]) from None
         reader = marshal.for_content_type(headers.get("content-type", ""))
-        body = await self._read_body(receive)
+        body = await self._read_body(receive, declared)
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         try:
             request = bind(match, reader, body, query, headers)
         except BindingError as exc:
-            status = status_of(ValidationFailed(exc.violations)) if exc.violations else None
-            if status is None:
+            if not exc.violations:
                 raise _refusal(grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST", str(exc)) from None
-            status.message = str(exc)
-            raise _Refusal(status, 400) from None
-        metadata = _metadata(headers, request_id, scope)
-        context = RestServicerContext(
-            metadata, _peer(scope), _auth_context(scope), timeout=_timeout(headers.get("grpc-timeout"))
-        )
+            raise _invalid(str(exc), exc.violations) from None
+        context = RestServicerContext(metadata, _peer(scope), _auth_context(scope), timeout=timeout)
         try:
             response = await self._invoker.call(match.route.rpc, request, context, metadata)
         except grpc.aio.AbortError:
@@ -229,29 +242,37 @@ class RestGateway:
             answer.headers.append((b"etag", f'"{response.version}"'.encode()))
         return answer
 
-    async def _read_body(self, receive: Receive) -> bytes:
+    async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
+        """The body, refused with 413 as soon as it (or its Content-Length) passes the limit."""
+        if declared is not None and declared > self._max_body:
+            raise self._too_large()
         chunks, size = [], 0
         while True:
             message = await receive()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
-                raise _refusal(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    "PAYLOAD_TOO_LARGE",
-                    f"The body is larger than {self._max_body} bytes.",
-                    413,
-                )
+                raise self._too_large()
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
 
+    def _too_large(self) -> _Refusal:
+        """RESOURCE_EXHAUSTED, as gRPC says of a message over its limit, with HTTP's own 413."""
+        status = rich_status(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"The body is larger than {self._max_body} bytes.",
+            "PAYLOAD_TOO_LARGE",
+            {"max_bytes": str(self._max_body)},
+        )
+        return _Refusal(status, 413)
+
 
 def _metadata(headers: dict[str, str], request_id: str, scope: Scope) -> tuple[tuple[str, str], ...]:
     pairs = [("x-request-id", request_id)]
-    pairs.extend((name, headers[name]) for name in _FORWARDED if name in headers)
+    pairs.extend((name, _utf8(name, headers[name])) for name in _FORWARDED if name in headers)
     pairs.extend(
-        (name[len("grpc-metadata-") :], value)
+        (name[len("grpc-metadata-") :], _utf8(name, value))
         for name, value in headers.items()
         if name.startswith("grpc-metadata-")
     )
@@ -261,16 +282,30 @@ def _metadata(headers: dict[str, str], request_id: str, scope: Scope) -> tuple[t
     return tuple(pairs)
 
 
+def _utf8(name: str, value: str) -> str:
+    """A header value as the UTF-8 its bytes are (the ASGI server hands them over as Latin-1)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise _invalid(
+            f"The {name} header is not valid UTF-8.", [FieldViolation(name, "is not valid UTF-8")]
+        ) from None
+
+
 #: gRPC's Timeout header: up to 8 digits and a unit (PROTOCOL-HTTP2.md in grpc/grpc).
-_TIMEOUT = re.compile(r"([0-9]{1,8})([HMSmun])")
 _TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 
 
 def _timeout(header: str | None) -> float | None:
-    """Seconds from a `Grpc-Timeout` request header (`5S`, `800m`), None when absent or malformed:
-    the call then gets the service's default deadline (DEFAULT_DEADLINE_SECONDS) as over gRPC."""
-    match = _TIMEOUT.fullmatch(header.strip()) if header else None
-    return int(match[1]) * _TIMEOUT_UNITS[match[2]] if match else None
+    """Seconds from a `Grpc-Timeout` request header (`5S`, `800m`), None when absent (the call then
+    gets the service's default deadline, DEFAULT_DEADLINE_SECONDS, as over gRPC); BadNumber when
+    it is not 1 to 8 digits and a unit."""
+    if header is None:
+        return None
+    text = header.strip()
+    if text[-1:] not in _TIMEOUT_UNITS:
+        raise BadNumber("Grpc-Timeout", "must be 1 to 8 digits and a unit of H, M, S, m, u or n (5S)")
+    return whole_number("Grpc-Timeout", text[:-1], 0, 99_999_999) * _TIMEOUT_UNITS[text[-1]]
 
 
 def _auth_context(scope: Scope) -> dict[str, list[bytes]]:

@@ -9,6 +9,7 @@ import grpc
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.grpc.in_process import InProcessInvoker
 from booking_service.entrypoints.grpc.services import SERVICE, add_servicers, interceptors
+from booking_service.entrypoints.http_limits import ConnectionLimits
 from booking_service.entrypoints.http_server import AsgiServer
 from booking_service.entrypoints.rest import openapi
 from booking_service.entrypoints.rest.docs import DocsAssets
@@ -57,6 +58,7 @@ class RestServer(AsgiServer):
         *,
         tls: TlsFiles | None = None,
         max_connections: int | None = None,
+        limits: ConnectionLimits | None = None,
         reuse_port: bool = False,
     ) -> None:
         super().__init__(
@@ -65,6 +67,7 @@ class RestServer(AsgiServer):
             port,
             tls=tls.uvicorn_options() if tls else None,
             max_connections=max_connections,
+            limits=limits,
             reuse_port=reuse_port,
         )
         self.gateway = gateway

@@ -1,0 +1,114 @@
+"""Hostile input over REST (issue 14): bodies and headers that used to crash the gateway (500) or be
+misread are refused with a 400 that names the problem, and sizes are refused in RESOURCE_EXHAUSTED
+terms."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from booking.v1 import booking_pb2 as pb
+
+from tests.e2e.test_rest_api import body_of
+
+Make = Callable[..., pb.CreateBookingRequest]
+API = "/api/v1/bookings"
+
+
+def _problem(answer: httpx.Response) -> tuple[int, str, str]:
+    """Status, ErrorInfo reason and message of an error answer."""
+    body: dict[str, Any] = answer.json()
+    info = next(d for d in body["details"] if d["@type"].endswith("ErrorInfo"))
+    return answer.status_code, info["reason"], body["message"]
+
+
+def _violations(answer: httpx.Response) -> list[str]:
+    body: dict[str, Any] = answer.json()
+    bad = [d for d in body["details"] if d["@type"].endswith("BadRequest")]
+    return [v["field"] for d in bad for v in d["field_violations"]]
+
+
+async def test_a_deeply_nested_body_is_a_400_naming_the_depth(rest: httpx.AsyncClient) -> None:
+    nested = b'{"guest":' + b"[" * 1000 + b"]" * 1000 + b"}"
+    answer = await rest.post(API, content=nested, headers={"content-type": "application/json"})
+    status, reason, message = _problem(answer)
+    assert (status, reason) == (400, "MALFORMED_REQUEST")
+    assert "deeper than 32 levels" in message
+    beyond = b'{"guest":' + b"[" * 2000 + b"]" * 2000 + b"}"  # past orjson's own 1024
+    assert _problem(await rest.post(API, content=beyond))[:2] == (400, "MALFORMED_REQUEST")
+
+
+async def test_a_huge_integer_literal_is_a_400_naming_the_number(rest: httpx.AsyncClient) -> None:
+    answer = await rest.post(API, content=b'{"party_size":' + b"9" * 4301 + b"}")
+    status, reason, message = _problem(answer)
+    assert (status, reason) == (400, "MALFORMED_REQUEST")
+    assert "number" in message
+    over_int64 = await rest.post(API, content=b'{"party_size":18446744073709551616}')
+    assert over_int64.status_code == 400
+
+
+async def test_numbers_in_headers_and_queries_are_range_checked(
+    rest: httpx.AsyncClient, new_booking: Make
+) -> None:
+    created = await rest.post(API, json=body_of(new_booking()))
+    url = f"{API}/{created.json()['booking_id']}"
+    for value in ('"1180591620717411303424"', '"' + "9" * 5000 + '"', '"-1"'):
+        answer = await rest.put(url, json={"party_size": 3}, headers={"If-Match": value})
+        assert (answer.status_code, _violations(answer)) == (400, ["If-Match"]), value
+    for value in ("99999999999S", "9" * 5000 + "S", "5 parsecs"):
+        answer = await rest.get(url, headers={"Grpc-Timeout": value})
+        assert (answer.status_code, _violations(answer)) == (400, ["Grpc-Timeout"]), value
+    venue = f"{API}/venue/some-venue"
+    for value in ("9" * 5000, "99999999999", "1.5"):
+        answer = await rest.get(venue, params={"page_size": value})
+        assert (answer.status_code, _violations(answer)) == (400, ["page_size"]), value[:20]
+    assert (await rest.get(url, headers={"Grpc-Timeout": "5S"})).status_code == 200
+
+
+async def _raw(rest: httpx.AsyncClient, head: bytes) -> bytes:
+    """The status line answered to a request head sent as is (no body follows)."""
+    reader, writer = await asyncio.open_connection(rest.base_url.host, rest.base_url.port)
+    try:
+        writer.write(head)
+        return await asyncio.wait_for(reader.readline(), 5)
+    finally:
+        writer.close()
+
+
+async def test_a_declared_length_over_the_limit_is_refused_unread(rest: httpx.AsyncClient) -> None:
+    head = b"POST /api/v1/bookings HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
+    assert (await _raw(rest, head % (2 << 20))).startswith(b"HTTP/1.1 413 ")  # no body sent, none read
+
+
+async def test_an_oversized_body_says_resource_exhausted(rest: httpx.AsyncClient) -> None:
+    answer = await rest.post(API, content=b"{" + b" " * (2 << 20) + b"}")
+    assert answer.status_code == 413
+    assert answer.json()["code"] == 8  # RESOURCE_EXHAUSTED, as gRPC answers a message over its limit
+    assert _problem(answer)[1] == "PAYLOAD_TOO_LARGE"
+    info = next(d for d in answer.json()["details"] if d["@type"].endswith("ErrorInfo"))
+    assert info["metadata"] == {"max_bytes": str(1 << 20)}
+
+
+async def test_x_actor_is_read_as_utf8(rest: httpx.AsyncClient, new_booking: Make) -> None:
+    created = await rest.post(API, json=body_of(new_booking()), headers={"X-Actor": "Zoë".encode()})
+    assert created.status_code == 200
+    history = (await rest.get(f"{API}/{created.json()['booking_id']}")).json()["history"]
+    assert history[0]["actor"] == "Zoë"
+    invalid = await rest.post(API, json=body_of(new_booking()), headers={"X-Actor": b"Zo\xeb"})
+    assert (invalid.status_code, _violations(invalid)) == (400, ["x-actor"])
+
+
+async def test_a_parameter_given_twice_is_named(rest: httpx.AsyncClient) -> None:
+    venue = f"{API}/venue/some-venue"
+    for query in ("page_size=1&page_size=2", "page_size=1&pageSize=2"):
+        answer = await rest.get(f"{venue}?{query}")
+        assert (answer.status_code, _violations(answer)) == (
+            400,
+            ["page_size" if "&page_size" in query else "pageSize"],
+        )
+    statuses = await rest.get(
+        f"{venue}?filters.statuses=BOOKING_STATUS_CONFIRMED&filters.statuses=BOOKING_STATUS_PENDING"
+    )
+    assert statuses.status_code == 200  # a repeated field takes many
