@@ -4,10 +4,13 @@ the convergence check (the three systems agree)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -92,6 +95,27 @@ async def world(database_url: str, settings: Settings, sandbox: Sandbox) -> Asyn
             await channel.close()
             await server.stop(1)
             await app.aclose()
+
+
+async def run_command(w: World, database_url: str, data_dir: Path, *args: str) -> tuple[int, str]:
+    """`booking-service ARGS` as an operator runs it, on this database and the world's sandbox
+    peers: its exit status and what it printed (stdout and stderr)."""
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env |= {
+        "DATABASE_URL": database_url,
+        "BOOKING_DATA_DIR": str(data_dir),
+        "LOG_LEVEL": "WARNING",
+        **{f"{peer}_SERVICE_URL": w.sandbox.url for peer in ("INVENTORY", "PRICING", "PAYMENT")},
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "booking-service"),
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, out.decode()
 
 
 def hotel_booking(new_booking: Any, **fields: Any) -> pb.CreateBookingRequest:

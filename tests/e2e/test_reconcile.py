@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -18,11 +16,10 @@ from booking.v1 import booking_pb2 as pb
 from sqlalchemy import text
 
 from booking_service.service_layer.reconcile.run import Report, reconcile
-from tests.e2e.peers_support import World, assert_converged, hotel_booking, world
+from tests.e2e.peers_support import World, assert_converged, hotel_booking, run_command, world
 
 Make = Callable[..., pb.CreateBookingRequest]
 S = pb.BookingStatus
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -184,18 +181,7 @@ async def test_the_command_reports_and_fixes(
     w.sandbox.state.inventory.holds[closed.inventory_reservation_id].status = "held"
 
     async def command(*args: str) -> tuple[int, str]:
-        env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
-        env |= {
-            "DATABASE_URL": private_database,
-            "BOOKING_DATA_DIR": str(tmp_path),
-            "LOG_LEVEL": "WARNING",
-            **{f"{peer}_SERVICE_URL": w.sandbox.url for peer in ("INVENTORY", "PRICING", "PAYMENT")},
-        }
-        process = await asyncio.create_subprocess_exec(
-            str(BIN / "booking-service"), "reconcile", *args, env=env, stdout=asyncio.subprocess.PIPE
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), 60)
-        return process.returncode or 0, out.decode()
+        return await run_command(w, private_database, tmp_path, "reconcile", *args)
 
     code, out = await command("--since", "1h", "--json")
     assert code == 1, out

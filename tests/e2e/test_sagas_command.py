@@ -3,20 +3,16 @@ database and the sandbox peers, acting on sagas given up on by the service."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 from booking.v1 import booking_pb2 as pb
 
-from tests.e2e.peers_support import World, hotel_booking, world
+from tests.e2e.peers_support import World, hotel_booking, run_command, world
 
 Make = Callable[..., pb.CreateBookingRequest]
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 
@@ -27,23 +23,7 @@ async def w(database_url: str, settings, sandbox) -> AsyncIterator[World]:
 
 
 async def sagas(w: World, database_url: str, data_dir: Path, *args: str) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
-    env |= {
-        "DATABASE_URL": database_url,
-        "BOOKING_DATA_DIR": str(data_dir),
-        "LOG_LEVEL": "WARNING",
-        **{f"{peer}_SERVICE_URL": w.sandbox.url for peer in ("INVENTORY", "PRICING", "PAYMENT")},
-    }
-    process = await asyncio.create_subprocess_exec(
-        str(BIN / "booking-service"),
-        "sagas",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
-    return process.returncode or 0, out.decode()
+    return await run_command(w, database_url, data_dir, "sagas", *args)
 
 
 async def stuck_release(w: World, new_booking: Make) -> tuple[pb.Booking, object]:

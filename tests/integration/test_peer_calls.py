@@ -44,6 +44,18 @@ def replying(*statuses: int, then: int = 200):
     return script
 
 
+def always(body: bytes):
+    """A peer answering every request 200 with `body`."""
+
+    async def script(peer: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await peer.read_request(reader)
+            writer.write(answer(200, body))
+            await writer.drain()
+
+    return script
+
+
 async def hanging(peer: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await peer.read_request(reader)
     await reader.read()  # never answers
@@ -166,14 +178,7 @@ async def test_attempts_and_pauses_stay_within_the_deadline(deadline: Callable[[
 
 async def test_ids_in_a_peer_path_are_percent_encoded() -> None:
     intent = b'{"intent_id": "x", "status": "requires_capture", "amount_minor": 1, "currency": "EUR"}'
-
-    async def payments(peer: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            await peer.read_request(reader)
-            writer.write(answer(200, intent))
-            await writer.drain()
-
-    async with scripted(payments) as server:
+    async with scripted(always(intent)) as server:
         client = PaymentsClient(PeerHttp("payments", server.url, retries=0))
         await client.get("a/../b?c=1#d %é")
         await client.confirm("k", "../refunds")
@@ -194,14 +199,7 @@ async def test_ids_in_a_peer_path_are_percent_encoded() -> None:
 async def test_a_malformed_answer_is_the_peers_error_not_a_crash(body: bytes) -> None:
     """Found: a 2xx whose body lacked a field became a KeyError, so an INTERNAL error of ours after a
     change had committed. Every client reads answers through one rule: malformed is PeerRejected."""
-
-    async def payments(peer: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            await peer.read_request(reader)
-            writer.write(answer(200, body))
-            await writer.drain()
-
-    async with scripted(payments) as server:
+    async with scripted(always(body)) as server:
         client = PaymentsClient(PeerHttp("payments", server.url, retries=0))
         calls = (
             lambda: client.get("x"),
