@@ -7,7 +7,6 @@ These checks need nothing but the request and the clock; rules that depend on th
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -127,12 +126,17 @@ def is_time_zone(name: str) -> bool:
     return True
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    """Whether value is a UUID in its one canonical text form (RFC 9562 section 4: 8-4-4-4-12 hex digits).
+
+    Only that form, letters in either case: Python's `uuid.UUID` also takes braces, `urn:uuid:`, missing
+    or extra hyphens, underscores and surrounding blanks, and PostgreSQL and asyncpg each take a
+    different subset of those, so anything wider lets an id pass here and fail in the database.
+    """
+    return _UUID.fullmatch(value) is not None
 
 
 def validate_create(cmd: CreateBooking, now: datetime) -> None:

@@ -68,7 +68,23 @@ async def test_invariants_hold_under_random_interleavings(
     print("bookings at the end: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())))
     print(f"operations log: {tmp_path / 'operations.log'}; service logs: {tmp_path}/serve-*.log")
     if violations:
-        pytest.fail(report(seed, violations, runner.log, world), pytrace=False)
+        pytest.fail(report(seed, violations, runner.log, world) + unexpected_errors(tmp_path), pytrace=False)
+
+
+def unexpected_errors(logs: Path, shown: int = 3) -> str:
+    """The first tracebacks the services logged for an INTERNAL answer (check 11), to read the cause
+    of a failure that a replay of the seed may not repeat (it depends on timing)."""
+    found = [
+        f"{log.name}: {line[:6000]}"
+        for log in sorted(logs.glob("serve-*.log"))
+        for line in log.read_text(errors="replace").splitlines()
+        if "unexpected error" in line
+    ]
+    if not found:
+        return ""
+    return f"\n\n=== {len(found)} unexpected error(s) in the service logs, the first {shown}:\n" + "\n".join(
+        found[:shown]
+    )
 
 
 async def reconciled(env: dict[str, str]) -> list[Violation]:

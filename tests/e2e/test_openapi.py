@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from openapi_spec_validator import validate
+
+from tests.conftest import FakeClock
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SEED_PATHS = {
     ("post", "/api/v1/bookings"),
@@ -53,6 +59,14 @@ async def test_the_document_carries_the_proto_comments_and_shapes(rest: httpx.As
     body = cancel["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert "booking_id" not in document["components"]["schemas"][body]["properties"]  # it is in the path
     assert {"Idempotency-Key", "If-Match"} <= {p["name"] for p in cancel["parameters"]}
+    assert booking["additionalProperties"] is False  # the gateway refuses unknown fields
+    links = create["responses"]["200"]["links"]
+    assert links["UpdateBooking"]["parameters"] == {
+        "path.booking_id": "$response.body#/booking_id",
+        "header.If-Match": "$response.header.ETag",
+    }
+    assert links["ListGuestBookings"]["parameters"] == {"path.guest_id": "$response.body#/guest/guest_id"}
+    assert "links" not in listing["responses"]["200"]  # a page holds many bookings: no one to link
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -67,28 +81,53 @@ async def test_the_docs_pages_load_nothing_from_the_network(rest: httpx.AsyncCli
         assert len(response.content) > 100
 
 
+#: Examples per operation and per stateful scenario set: in CI, and with --long.
+EXAMPLES = {"short": 60, "long": 1000}
+
+
 @pytest.mark.slow
 async def test_a_schema_driven_fuzz_run_finds_no_server_error(
-    rest: httpx.AsyncClient, tmp_path: Path
+    rest: httpx.AsyncClient, tmp_path: Path, request: pytest.FixtureRequest, clock: FakeClock
 ) -> None:
+    """Schemathesis over the whole document: examples, boundary (coverage) and random (fuzzing) calls
+    of each operation, then stateful sequences that follow the document's links (create, then get,
+    update with the ETag, cancel, change status, list by guest and venue). No answer may be a 5xx,
+    every answer must match its schema, and a created booking must be readable. The seed is the
+    fuzz seed (`--fuzz-seed`, printed in the header); `--long` runs far more examples."""
+    seed: int = request.config.fuzz_seed  # type: ignore[attr-defined]
+    examples = EXAMPLES["long" if request.config.getoption("--long") else "short"]
     schemathesis = Path(sys.executable).parent / "schemathesis"
     process = await asyncio.create_subprocess_exec(
         str(schemathesis),
         "run",
         str(rest.base_url).rstrip("/") + "/openapi.json",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
         "--checks",
-        "not_a_server_error",
+        "not_a_server_error,response_schema_conformance,content_type_conformance,"
+        "ensure_resource_availability",
         "--max-examples",
-        "25",
+        str(examples),
         "--seed",
-        "20261126",
+        str(seed),
         "--generation-database",
         "none",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         cwd=tmp_path,
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
+            "PYTHONPATH": str(ROOT),
+            "FUZZ_NOW": clock().isoformat(),
+            "FUZZ_RUN": uuid.uuid4().hex[:8],
+        },
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=600)
     report = output.decode()
-    assert process.returncode == 0, report
+    print(report)
+    assert process.returncode == 0, f"fuzz seed {seed} (replay with --fuzz-seed {seed})\n{report}"
     assert re.search(r"\d+ generated, \d+ passed", report), report
+    links = re.search(r"API Links: +(\d+) covered", report)
+    assert links, report
+    assert int(links[1]) >= 10, f"the stateful phase followed too few links:\n{report}"

@@ -95,3 +95,12 @@ async def test_an_operator_resolves_a_saga_settled_by_hand(
         w, database_url, tmp_path, "list", "--status", "resolved", "--booking", booking.booking_id
     )
     assert saga_id in out
+    for bad in (
+        ["retry", f"{saga_id} "],
+        ["resolve", f"{{{saga_id}}}", "--note", "n"],
+        ["list", "--booking", "x"],
+    ):
+        code, out = await sagas(w, database_url, tmp_path, *bad)
+        assert code == 1, out  # a clear refusal, not the database's error
+        assert "(a UUID)" in out, out
+        assert "Traceback" not in out, out

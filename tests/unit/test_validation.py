@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from asyncpg.pgproto import pgproto
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from booking_service.domain.commands import BookingChanges, ChangeBookingStatus, UpdateBooking, VenueDetails
 from booking_service.domain.errors import ValidationFailed
-from booking_service.domain.validation import validate_create, validate_status_change, validate_update
+from booking_service.domain.validation import (
+    is_uuid,
+    validate_create,
+    validate_status_change,
+    validate_update,
+)
 from booking_service.domain.values import Guest
 from tests.helpers import API, create_command
 
@@ -104,3 +113,37 @@ def test_text_that_postgresql_cannot_store_is_refused() -> None:
     with pytest.raises(ValidationFailed) as raised:
         validate_create(bad, NOW)
     assert set(violations(raised)) == {"guest.name", "guest.email", "special_requests", "idempotency_key"}
+
+
+_UUID_TEXT = st.text(alphabet="0123456789abcdefABCDEF-{}_ \t\nurn:uid", min_size=30, max_size=46)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_UUID_TEXT, st.uuids().map(str), st.uuids().map(lambda u: str(u).upper())))
+def test_an_accepted_booking_id_is_one_the_database_driver_accepts(text: str) -> None:
+    """Differential: every id is_uuid accepts, asyncpg encodes and Python reads as the same UUID.
+
+    Python's uuid.UUID alone was the rule before: it took 'ce617dae-...-ec31f64dd33 ' (a blank for
+    the last digit), asyncpg refused it, and GetBooking answered INTERNAL (CI fuzz seed 1559527364).
+    """
+    if not is_uuid(text):
+        return
+    assert str(pgproto.UUID(text)) == text.lower()
+    assert str(uuid.UUID(text)) == text.lower()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ce617dae-a3ff-4647-b68e-ec31f64dd33 ",
+        "{ce617dae-a3ff-4647-b68e-ec31f64dd33a}",
+        "urn:uuid:ce617dae-a3ff-4647-b68e-ec31f64dd33a",
+        "ce617daea3ff4647b68eec31f64dd33a",
+        "ce617dae-a3ff-4647-b68e-ec31f64dd33a\n",
+        "ce61_7dae-a3ff-4647-b68e-ec31f64dd33",
+        "----0000000000000000000000000000000 ",
+    ],
+)
+def test_only_the_canonical_uuid_form_is_a_booking_id(text: str) -> None:
+    assert not is_uuid(text)
+    assert is_uuid("CE617DAE-a3ff-4647-b68e-ec31f64dd33a")

@@ -3,6 +3,12 @@
 Paths and parameters come from the google.api.http rules, schemas from the messages (proto3 JSON:
 int64 as strings, enums as names, timestamps as date-time strings), descriptions from the proto
 comments (kept in the descriptor set that scripts/generate.py writes beside the stubs).
+
+Links (OpenAPI 3 section 4.7.22) are derived too: an answer links to every operation whose path
+variables it holds by name (a Booking's `booking_id` and `booking_reference`, its `guest.guest_id` and
+`venue.venue_id`), passing its ETag as If-Match where that operation takes an expected version.
+Clients read them as "what can I do next with this", and schemathesis's stateful phase follows them
+to drive create -> update -> cancel -> get sequences (tests/e2e/test_openapi.py).
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ _STRING_TYPES = {
     "google.protobuf.Duration": {"type": "string", "example": "1.5s"},
     "google.protobuf.FieldMask": {"type": "string", "description": "Comma-separated field paths."},
 }
+#: Well-known types whose JSON carries fields of their own choosing (Any: "@type" and the packed
+#: message's fields).
+_OPEN_TYPES = {"google.protobuf.Any", "google.protobuf.Struct", "google.protobuf.Value"}
 _REQUEST_HEADERS = [
     {
         "name": "X-Request-Id",
@@ -124,6 +133,9 @@ class _Schemas:
             if field_behavior_pb2.REQUIRED in _behaviors(field):
                 required.append(field.name)
         schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if message.full_name not in _OPEN_TYPES:
+            # The gateway refuses a field the message does not have (proto3 JSON parsing).
+            schema["additionalProperties"] = False
         if required:
             schema["required"] = required
         if description := self.comments.of(message.full_name):
@@ -163,7 +175,8 @@ class _Schemas:
             assert field.enum_type is not None
             return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
         if field.type in _INT64:
-            return {"type": "string", "format": "int64"}
+            unsigned = field.type in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64)
+            return {"type": "string", "format": "int64", "pattern": "^[0-9]+$" if unsigned else "^-?[0-9]+$"}
         if field.type in _INT32:
             return {"type": "integer", "format": "int32"}
         if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
@@ -199,6 +212,9 @@ def build(routes: RouteTable, comments: Comments, *, title: str, version: str) -
         if service.full_name not in services:
             services.append(service.full_name)
         operation = _operation(route, schemas, error)
+        links = _links(route, routes.routes)
+        if links:
+            operation["responses"]["200"]["links"] = links
         paths.setdefault(route.template.openapi_path(), {})[route.http_method.lower()] = operation
     return {
         "openapi": "3.0.3",
@@ -251,7 +267,7 @@ def _operation(route: Route, schemas: _Schemas, error: dict[str, Any]) -> dict[s
             {
                 "name": "If-Match",
                 "in": "header",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": '^(\\*|(W/)?"[0-9]+")$'},
                 "description": "The booking's ETag, instead of the expected_version field.",
             }
         )
@@ -289,6 +305,44 @@ def _answer(route: Route, schemas: _Schemas) -> dict[str, Any]:
     if "version" in output.fields_by_name:
         headers["ETag"] = {"schema": {"type": "string"}, "description": "The version, for If-Match."}
     return {"description": "OK", "headers": headers, "content": {"application/json": {"schema": schema}}}
+
+
+def _links(source: Route, routes: list[Route]) -> dict[str, Any]:
+    """The operations an answer of `source` can call next: those whose every path variable is a field
+    of the answer, found by its name at the top level or one message down, by proto3 JSON pointers."""
+    if source.response_body:
+        return {}
+    answer = source.method.output_type
+    links: dict[str, Any] = {}
+    for target in routes:
+        variables = [v.field_path for v in target.template.variables]
+        pointers = [_pointer(answer, variable.rsplit(".", 1)[-1]) for variable in variables]
+        if not variables or None in pointers:
+            continue
+        parameters = {f"path.{v}": f"$response.body#{p}" for v, p in zip(variables, pointers, strict=True)}
+        versioned = "version" in answer.fields_by_name
+        if versioned and "expected_version" in target.method.input_type.fields_by_name:
+            parameters["header.If-Match"] = "$response.header.ETag"
+        name = target.method.name + (f"_{target.binding}" if target.binding else "")
+        links[name] = {
+            "operationId": f"{target.method.containing_service.name}_{name}",
+            "parameters": parameters,
+            "description": f"{target.method.name} on this answer's {', '.join(variables)}.",
+        }
+    return links
+
+
+def _pointer(message: Descriptor, name: str) -> str | None:
+    """The JSON pointer of the scalar field called `name` in message, or one message down."""
+    field = message.fields_by_name.get(name)
+    if field is not None and field.type != FieldDescriptor.TYPE_MESSAGE and not field.is_repeated:
+        return f"/{name}"
+    for parent in message.fields:
+        if parent.type == FieldDescriptor.TYPE_MESSAGE and not parent.is_repeated:
+            child = _message(parent).fields_by_name.get(name)
+            if child is not None and child.type != FieldDescriptor.TYPE_MESSAGE and not child.is_repeated:
+                return f"/{parent.name}/{name}"
+    return None
 
 
 def _query_parameters(

@@ -13,10 +13,16 @@
 While the saga holds the booking nothing else can change it (a cancel racing the confirmation is
 refused, CONTENTION, and has nothing done for it), so a payment taken always lands on a booking
 that can still be confirmed: the guest is never charged for a booking that ends otherwise.
+
+Should the saga's lease run out while the payment call is slow (a client deadline longer than
+SAGA_LEASE_SECONDS, a stalled process), the recovery worker takes the saga over and the request
+answers UNAVAILABLE naming the booking (steps.lease_kept). A capture that lands after the recovery
+worker asked the payment service is found when the PENDING booking falls due (confirmed if paid).
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 
 from booking_service.domain.commands import ChangeBookingStatus
@@ -28,7 +34,7 @@ from booking_service.service_layer.booking_change import PathChanged, begin_saga
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import step_key
 from booking_service.service_layer.sagas import steps
-from booking_service.service_layer.sagas.log import DONE
+from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
 
 KIND = "confirm"
 SCOPE = "UpdateBookingStatus"
@@ -65,12 +71,26 @@ async def confirm_paying(cmd: ChangeBookingStatus, ctx: Context, booking: Bookin
         return await change_claiming(scope, cmd, ctx, move, target=BookingStatus.CONFIRMED)
     if replay is not None:
         return replay
+    taken_over = (
+        "Taking the payment took too long; the recovery worker confirms the booking if it was paid. "
+        "Read the booking before you retry."
+    )
+    async with steps.lease_kept(ctx, saga, taken_over, scope=scope, key=cmd.idempotency_key):
+        return await _take_payment(cmd, ctx, booking, saga, scope)
+
+
+async def _take_payment(
+    cmd: ChangeBookingStatus, ctx: Context, booking: Booking, saga: Saga, scope: str
+) -> Booking:
     key = step_key(booking.booking_id, f"{saga.saga_id}-confirm")
     try:
         intent = await ctx.peers.payments.confirm(key, booking.payment_intent_id)
     except (PaymentDeclined, PeerRejected) as refused:  # nothing was taken
-        await steps.finish(ctx, saga, DONE, refused.message)
+        with suppress(SagaTakenOver):  # the recovery worker finds the same and ends it
+            await steps.finish(ctx, saga, DONE, refused.message)
         await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
+        raise
+    except SagaTakenOver:
         raise
     except BaseException as error:  # taken or not: the recovery worker asks the payment service
         await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
@@ -86,6 +106,8 @@ async def confirm_paying(cmd: ChangeBookingStatus, ctx: Context, booking: Bookin
 
     try:
         return await change(scope, cmd, ctx, confirm, target=BookingStatus.CONFIRMED, finishing=saga)
+    except SagaTakenOver:
+        raise
     except BaseException as error:
         # Paid, but the database step failed: the recovery worker, due at once, confirms the paid
         # booking (the saga still holds it, so nothing else can have changed it).

@@ -17,7 +17,9 @@ exclusion constraint still decide every other case.
 The intent is opened before the booking is stored, so the booking is born complete: one version
 and one booking.created event that carry every reference. A step whose outcome is unknown (the peer
 timed out) is compensated all the same: repeating it with its key returns what it did, if anything,
-which is then undone. If a compensation cannot run now (a peer is down), the saga is left to the
+which is then undone. If the saga's lease runs out while a step is slow, the recovery worker
+takes it over and compensates it, and the request answers UNAVAILABLE (steps.lease_kept). If a
+compensation cannot run now (a peer is down), the saga is left to the
 recovery worker; so is a saga whose process died between two steps.
 """
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import uuid
 
 from booking_service.domain.commands import CreateBooking
-from booking_service.domain.errors import BookingError, PeerUnavailable, SoldOut, UnitUnavailable
+from booking_service.domain.errors import BookingError, SoldOut, UnitUnavailable
 from booking_service.domain.model import Booking
 from booking_service.domain.payment import PaymentRecord
 from booking_service.domain.pricing import PricingSnapshot
@@ -65,34 +67,33 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
     if replay is not None:
         return replay
     attempted: set[str] = set()
-    try:
-        pricing = await ctx.peers.pricing.calculate(stay, ctx.clock())
-        attempted.add("reserve")
-        reservation_id = await _reserve(ctx, booking_id, stay)
-        intent_id = ""
-        if not pricing.requires_prepayment:
-            # No durable record needed: the next step is the last, and a saga found at "started"
-            # asks the inventory again with the reserve key, which returns the hold to release.
-            saga.data["reservation_id"] = reservation_id
-        else:
-            prepay = {"amount_minor": pricing.total.amount_minor, "currency": pricing.total.currency}
-            await steps.record(ctx, saga, "reserved", reservation_id=reservation_id, prepay=prepay)
-            attempted.add("intent")
-            intent = await ctx.peers.payments.create_intent(
-                step_key(booking_id, "intent"), booking_id, pricing.total
-            )
-            intent_id = intent.intent_id
-            await steps.record(ctx, saga, "intent_opened", intent_id=intent_id)
-        return await _persist(ctx, cmd, saga, venue, pricing, reservation_id, intent_id)
-    except SagaTakenOver:
-        raise PeerUnavailable(
-            "Creating the booking took too long and was rolled back; retry the request.",
-            {"booking_id": booking_id},
-        ) from None
-    except BaseException as error:
-        await compensate(ctx, saga, str(error) or type(error).__name__, attempted)
-        await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
-        raise
+    taken_over = "Creating the booking took too long and was rolled back; retry the request."
+    async with steps.lease_kept(ctx, saga, taken_over, scope=scope, key=cmd.idempotency_key):
+        try:
+            pricing = await ctx.peers.pricing.calculate(stay, ctx.clock())
+            attempted.add("reserve")
+            reservation_id = await _reserve(ctx, booking_id, stay)
+            intent_id = ""
+            if not pricing.requires_prepayment:
+                # No durable record needed: the next step is the last, and a saga found at "started"
+                # asks the inventory again with the reserve key, which returns the hold to release.
+                saga.data["reservation_id"] = reservation_id
+            else:
+                prepay = {"amount_minor": pricing.total.amount_minor, "currency": pricing.total.currency}
+                await steps.record(ctx, saga, "reserved", reservation_id=reservation_id, prepay=prepay)
+                attempted.add("intent")
+                intent = await ctx.peers.payments.create_intent(
+                    step_key(booking_id, "intent"), booking_id, pricing.total
+                )
+                intent_id = intent.intent_id
+                await steps.record(ctx, saga, "intent_opened", intent_id=intent_id)
+            return await _persist(ctx, cmd, saga, venue, pricing, reservation_id, intent_id)
+        except SagaTakenOver:
+            raise  # the recovery worker compensates it now
+        except BaseException as error:
+            await compensate(ctx, saga, str(error) or type(error).__name__, attempted)
+            await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
+            raise
 
 
 async def _unit_free(uow: UnitOfWork, ctx: Context, stay: Stay) -> None:
@@ -190,11 +191,14 @@ async def compensate(ctx: Context, saga: Saga, error: str, attempted: set[str] |
     now), so that it can be undone."""
     maybe = attempted if attempted is not None else {"reserve", "intent"}
     try:
-        with compensating():  # part of the failed request: the breaker counts its failure once
-            await _undo(ctx, saga, maybe)
-        await steps.finish(ctx, saga, COMPENSATED, error)
-    except BookingError as failure:
-        await steps.failed(ctx, saga, failure, f"{error}; compensating")
+        try:
+            with compensating():  # part of the failed request: the breaker counts its failure once
+                await _undo(ctx, saga, maybe)
+            await steps.finish(ctx, saga, COMPENSATED, error)
+        except BookingError as failure:
+            await steps.failed(ctx, saga, failure, f"{error}; compensating")
+    except SagaTakenOver:
+        return  # its new owner compensates it (again: every undo step is keyed)
 
 
 async def _undo(ctx: Context, saga: Saga, maybe: set[str]) -> None:

@@ -69,3 +69,7 @@ class SagaLog(abc.ABC):
 
 class SagaTakenOver(Exception):
     """The saga's lease ran out and the recovery worker took it over; its first owner stops."""
+
+    def __init__(self, saga_id: str) -> None:
+        super().__init__(saga_id)
+        self.saga_id = saga_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from booking_service.domain.errors import BookingError
 from booking_service.domain.model import Booking
+from booking_service.domain.validation import is_uuid
 from booking_service.domain.values import Actor
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.sagas import recovery
@@ -33,6 +34,8 @@ async def list_sagas(
     unknown = set(statuses) - set(STATUSES)
     if unknown:
         raise OperatorError(f"unknown saga status {', '.join(sorted(unknown))}; one of {', '.join(STATUSES)}")
+    if booking_id is not None and not is_uuid(booking_id):
+        raise OperatorError(f"{booking_id!r} is not a booking id (a UUID)")
     uow = ctx.uow()
     async with uow:
         return await uow.sagas.listing(statuses, booking_id, limit)
@@ -91,6 +94,8 @@ async def _free(uow: UnitOfWork, saga: Saga) -> Booking | None:
 
 
 async def _needing_attention(uow: UnitOfWork, saga_id: str) -> Saga:
+    if not is_uuid(saga_id):
+        raise OperatorError(f"{saga_id!r} is not a saga id (a UUID)")
     saga = await uow.sagas.get(saga_id)
     if saga is None:
         raise OperatorError(f"there is no saga {saga_id}")

@@ -31,7 +31,7 @@ from booking_service.domain.payment import PaymentStatus, Refund, RefundStatus
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Intent, PeerRefund, step_key
 from booking_service.service_layer.sagas import steps
-from booking_service.service_layer.sagas.log import DONE, Saga
+from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger("booking_service.sagas")
@@ -94,9 +94,12 @@ async def run_now(ctx: Context, saga: Saga) -> None:
     """Runs a release right after the transition that planned it; if a peer is down, the recovery
     worker finishes it later (the caller's change stands either way)."""
     try:
-        await run(ctx, saga)
-    except BookingError as error:
-        await steps.failed(ctx, saga, error)
+        try:
+            await run(ctx, saga)
+        except BookingError as error:
+            await steps.failed(ctx, saga, error)
+    except SagaTakenOver:
+        return  # its lease ran out meanwhile: the recovery worker carries it on
     except Exception as error:  # the caller's change is committed: never its error (recovery retries)
         log.exception("a release failed unexpectedly", extra={"booking_id": saga.booking_id})
         await steps.hand_to_recovery(ctx, saga, f"{type(error).__name__}: {error}")

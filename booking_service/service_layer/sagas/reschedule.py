@@ -17,6 +17,7 @@ stays lapsed (PricingSnapshot.rescheduled): no reschedule buys back a better ref
 from __future__ import annotations
 
 import copy
+from contextlib import suppress
 from datetime import datetime
 
 from booking_service.domain.commands import UpdateBooking
@@ -36,7 +37,7 @@ from booking_service.service_layer.booking_change import (
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay, step_key
 from booking_service.service_layer.sagas import steps
-from booking_service.service_layer.sagas.log import COMPENSATED, Saga
+from booking_service.service_layer.sagas.log import COMPENSATED, Saga, SagaTakenOver
 
 KIND = "update"
 SCOPE = "UpdateBooking"
@@ -87,6 +88,17 @@ async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: St
         return await change_claiming(scope, cmd, ctx, plain)
     if replay is not None:
         return replay
+    taken_over = (
+        "Moving the booking took too long; the recovery worker keeps the stay the booking has "
+        "stored. Read the booking before you retry."
+    )
+    async with steps.lease_kept(ctx, saga, taken_over, scope=scope, key=cmd.idempotency_key):
+        return await _move(cmd, ctx, booking, new, saga, scope)
+
+
+async def _move(
+    cmd: UpdateBooking, ctx: Context, booking: Booking, new: Stay, saga: Saga, scope: str
+) -> Booking:
     moving = storing = False
     try:
         pricing = await ctx.peers.pricing.calculate(new, ctx.clock())
@@ -104,6 +116,8 @@ async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: St
 
         storing = True
         return await change(scope, cmd, ctx, moved, finishing=saga)
+    except SagaTakenOver:
+        raise  # the recovery worker owns the saga now
     except BaseException as error:
         reason = str(error) or type(error).__name__
         if storing and outcome_unknown(error):
@@ -148,4 +162,7 @@ async def revert(ctx: Context, saga: Saga, error: str, *, moved: bool = True) ->
                 )
         await steps.finish(ctx, saga, COMPENSATED, error)
     except BookingError as failure:
-        await steps.failed(ctx, saga, failure, f"{error}; moving the hold back")
+        with suppress(SagaTakenOver):
+            await steps.failed(ctx, saga, failure, f"{error}; moving the hold back")
+    except SagaTakenOver:
+        return  # its new owner moves the hold back (again: every move is keyed)

@@ -18,7 +18,7 @@ from booking_service.domain.values import Actor, Money
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import step_key
 from booking_service.service_layer.sagas import release, steps
-from booking_service.service_layer.sagas.log import DONE, Saga
+from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
 
 KIND = "expire"
 PAID_AT_THE_DEADLINE = "payment succeeded by the deadline"
@@ -44,13 +44,17 @@ async def settle_overdue(ctx: Context, booking_id: str) -> None:
             await uow.commit()
     except (VersionMismatch, Contention):
         return  # someone else settled or changed it meanwhile, or is changing it now
-    try:
-        await run(ctx, saga)
-    except PeerRejected as refused:  # for good: an operator settles it, the caller goes on
-        await steps.failed(ctx, saga, refused)
-    except BaseException as error:
-        await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
-        raise
+    taken_over = "Settling an overdue booking took too long; the recovery worker finishes it. Retry shortly."
+    async with steps.lease_kept(ctx, saga, taken_over):
+        try:
+            await run(ctx, saga)
+        except PeerRejected as refused:  # for good: an operator settles it, the caller goes on
+            await steps.failed(ctx, saga, refused)
+        except SagaTakenOver:
+            raise
+        except BaseException as error:
+            await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
+            raise
 
 
 async def run(ctx: Context, saga: Saga) -> None:

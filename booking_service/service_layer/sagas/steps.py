@@ -12,19 +12,43 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from booking_service.domain.errors import BookingError, BookingNotFound, PeerRejected
+from booking_service.domain.errors import BookingError, BookingNotFound, PeerRejected, PeerUnavailable
 from booking_service.domain.model import Booking
 from booking_service.domain.values import TimeSlot, VenueType
+from booking_service.service_layer import idempotency
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay
 from booking_service.service_layer.sagas.log import COMPENSATED, DONE, NEEDS_ATTENTION, Saga, SagaTakenOver
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger("booking_service.sagas")
+
+
+@asynccontextmanager
+async def lease_kept(
+    ctx: Context, saga: Saga, message: str, *, scope: str = "", key: str = ""
+) -> AsyncIterator[None]:
+    """Runs a request's part of a saga. Should the recovery worker take the saga over meanwhile
+    (its lease ran out while a peer was slow, say), the request stops touching it: it lets go of
+    the idempotency key it claimed (scope, key) and raises PeerUnavailable with `message` and the
+    booking's id; the recovery worker finishes or compensates the saga. Another saga's take-over
+    is not this request's to answer and propagates."""
+    try:
+        yield
+    except SagaTakenOver as taken:
+        if taken.saga_id != saga.saga_id:
+            raise
+        log.warning(
+            "a request's saga was taken over by the recovery worker",
+            extra={"saga": saga.kind, "saga_id": saga.saga_id, "booking_id": saga.booking_id},
+        )
+        await idempotency.abandon(ctx, scope, key, saga)
+        raise PeerUnavailable(message, {"booking_id": saga.booking_id}) from None
 
 
 def new_saga(ctx: Context, kind: str, booking_id: str, data: dict[str, Any]) -> Saga:
