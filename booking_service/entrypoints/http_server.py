@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+from uvicorn.server import ServerState
 
 from booking_service.entrypoints.http_limits import ConnectionLimits, LimitedConfig, LimitedProtocol
 
@@ -62,6 +64,60 @@ class _ClientCertificateProtocol(LimitedProtocol):
             self.scope["extensions"] = {"tls": {"client_common_name": self._client_common_name}}
 
 
+class _TlsHandshake(asyncio.Protocol):
+    """TLS in front of the HTTP protocol, with the handshake bounded by the head timeout.
+
+    uvicorn hands its SSL context to asyncio's create_server, which gives a client 60 s to finish
+    the handshake, and the HTTP protocol (the head timeout, the cap per address) only sees the
+    connection once it is done: a client that opens connections and never says hello held each for
+    a minute. Here the TCP connection is accepted in the clear and upgraded with asyncio's
+    start_tls, whose handshake must end within the head timeout (else the connection is closed),
+    before the HTTP protocol is given the TLS transport."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        assert isinstance(config, _TlsConfig)
+        self._context, self._timeout = config.tls_context, config.limits.header_timeout_seconds
+        self._http = _ClientCertificateProtocol(config, server_state, app_state, _loop)
+        self._upgrade: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # the client's hello is read by the TLS layer start_tls puts in
+        self._upgrade = asyncio.get_running_loop().create_task(self._handshake(transport))
+
+    async def _handshake(self, transport: asyncio.Transport) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            secured = await loop.start_tls(
+                transport, self._http, self._context, server_side=True, ssl_handshake_timeout=self._timeout
+            )
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
+            transport.abort()  # start_tls closed it already on most failures; a refusal needs no answer
+            return
+        if secured is None:
+            transport.abort()
+            return
+        self._http.connection_made(secured)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._upgrade is not None and not self._upgrade.done():
+            self._upgrade.cancel()
+
+
+class _TlsConfig(LimitedConfig):
+    def __init__(
+        self, app: Any, *, tls_context: ssl.SSLContext, limits: ConnectionLimits, **options: Any
+    ) -> None:
+        super().__init__(app, limits=limits, **options)
+        self.tls_context = tls_context
+
+
 class AsgiServer:
     def __init__(
         self,
@@ -69,26 +125,29 @@ class AsgiServer:
         host: str,
         port: int,
         *,
-        tls: dict[str, Any] | None = None,
+        tls: ssl.SSLContext | None = None,
         max_connections: int | None = None,
         limits: ConnectionLimits | None = None,
         reuse_port: bool = False,
     ) -> None:
-        """`tls`: uvicorn's ssl_* options; `max_connections`: above it uvicorn answers 503 at once;
-        `limits`: the head timeout and size, and the connections per client address (http_limits.py)."""
+        """`tls`: the TLS context (TLS is then negotiated within the head timeout, _TlsHandshake);
+        `max_connections`: above it uvicorn answers 503 at once; `limits`: the head timeout and
+        size, and the connections per client address (http_limits.py)."""
         self._socket = listen(host, port, reuse_port=reuse_port)
         self.port = int(self._socket.getsockname()[1])
-        config = LimitedConfig(
-            app,
-            limits=limits or ConnectionLimits(),
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=None,
-            limit_concurrency=max_connections,
-            http=_ClientCertificateProtocol if tls else LimitedProtocol,
-            **(tls or {}),
+        options: dict[str, Any] = {
+            "limits": limits or ConnectionLimits(),
+            "lifespan": "off",
+            "log_config": None,
+            "access_log": False,
+            "server_header": False,
+            "timeout_graceful_shutdown": None,
+            "limit_concurrency": max_connections,
+        }
+        config = (
+            _TlsConfig(app, tls_context=tls, http=_TlsHandshake, **options)
+            if tls is not None
+            else LimitedConfig(app, http=LimitedProtocol, **options)
         )
         self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None

@@ -5,12 +5,15 @@ terms."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from booking.v1 import booking_pb2 as pb
 
+from booking_service.observability.metrics import REGISTRY
 from tests.e2e.test_rest_api import body_of
 
 Make = Callable[..., pb.CreateBookingRequest]
@@ -112,3 +115,28 @@ async def test_a_parameter_given_twice_is_named(rest: httpx.AsyncClient) -> None
         f"{venue}?filters.statuses=BOOKING_STATUS_CONFIRMED&filters.statuses=BOOKING_STATUS_PENDING"
     )
     assert statuses.status_code == 200  # a repeated field takes many
+
+
+def _rest_calls(rpc: str, code: str) -> float:
+    labels = {"transport": "rest", "method": f"/booking.v1.BookingService/{rpc}", "code": code}
+    return REGISTRY.get_sample_value("booking_calls_total", labels) or 0.0
+
+
+async def test_a_body_refused_before_the_chain_is_counted_and_logged_once(
+    rest: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The gateway refuses an unreadable body before the call reaches the chain; the refusal still
+    counts as a call of the RPC (booking_calls_total), with one log line and the request id."""
+    caplog.set_level(logging.INFO, logger="booking_service.http")
+    before = _rest_calls("CreateBooking", "INVALID_ARGUMENT")
+    too_large = _rest_calls("CreateBooking", "RESOURCE_EXHAUSTED")
+    answer = await rest.post(API, content=b'{"guest": [', headers={"x-request-id": "req-unreadable"})
+    assert _problem(answer)[:2] == (400, "MALFORMED_REQUEST")
+    assert answer.headers["x-request-id"] == "req-unreadable"
+    assert _rest_calls("CreateBooking", "INVALID_ARGUMENT") == before + 1
+    lines = [r for r in caplog.records if getattr(r, "request_id", "") == "req-unreadable"]
+    assert [(r.rpc, r.status, r.reason) for r in lines] == [  # type: ignore[attr-defined]
+        ("/booking.v1.BookingService/CreateBooking", 400, "MALFORMED_REQUEST")
+    ]
+    await rest.post(API, content=b"x" * (2 << 20))
+    assert _rest_calls("CreateBooking", "RESOURCE_EXHAUSTED") == too_large + 1

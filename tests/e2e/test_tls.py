@@ -4,6 +4,7 @@ name is the actor in the history."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from booking_service.bootstrap import Application
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.grpc.services import interceptors
+from booking_service.entrypoints.http_limits import ConnectionLimits
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.entrypoints.tls import TlsFiles
 from tests.e2e.security_support import Pki
@@ -142,3 +144,25 @@ async def test_server_only_tls_refuses_plaintext(app: Application, pki: Pki) -> 
 
 def _json(request: pb.CreateBookingRequest) -> dict[str, object]:
     return json_format.MessageToDict(request, preserving_proto_field_name=True)
+
+
+async def test_a_tls_handshake_that_never_comes_is_cut_at_the_head_timeout(
+    app: Application, pki: Pki
+) -> None:
+    """Connections that never send a TLS hello are closed after the head timeout (asyncio's own
+    handshake timeout is 60 s), and a client that does say hello is served meanwhile."""
+    tls = TlsFiles(pki.server_cert_file, pki.server_key_file)
+    limits = ConnectionLimits(header_timeout_seconds=0.5)
+    rest = RestServer(build_gateway(app.use_cases, app.is_ready), "127.0.0.1", 0, tls=tls, limits=limits)
+    await rest.start()
+    silent = [await asyncio.open_connection("127.0.0.1", rest.port) for _ in range(50)]
+    try:
+        async with httpx.AsyncClient(verify=client_context(pki.ca_file), timeout=5) as client:
+            answer = await client.get(f"https://localhost:{rest.port}/readyz")
+            assert answer.status_code == 200
+        for reader, _ in silent:  # each is closed by the server: end of stream, well before 60 s
+            assert await asyncio.wait_for(reader.read(100), timeout=5) == b""
+    finally:
+        for _, writer in silent:
+            writer.close()
+        await rest.stop(0)

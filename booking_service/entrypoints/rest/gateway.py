@@ -31,10 +31,10 @@ from booking_service.entrypoints.rest.binding import BindingError, bind
 from booking_service.entrypoints.rest.context import RestServicerContext
 from booking_service.entrypoints.rest.docs import ASSET_PREFIX, DocsAssets
 from booking_service.entrypoints.rest.numbers import INT64, BadNumber, whole_number
-from booking_service.entrypoints.rest.routes import MethodNotAllowed, RouteTable
+from booking_service.entrypoints.rest.routes import Match, MethodNotAllowed, RouteTable
 from booking_service.entrypoints.rest.status_headers import status_headers
 from booking_service.entrypoints.rest.status_map import CODE_BY_NUMBER, HTTP_STATUS
-from booking_service.observability.metrics import MetricsEndpoint
+from booking_service.observability.metrics import MetricsEndpoint, observe_call
 from booking_service.request_context import request_id_from
 
 log = logging.getLogger("booking_service.http")
@@ -57,13 +57,15 @@ class _Answer:
 
 
 class _Refusal(Exception):
-    """The gateway itself refuses the request (no route, wrong verb, unreadable body...)."""
+    """The gateway itself refuses the request (no route, wrong verb, unreadable body...). `rpc` is
+    the RPC of the matched route, once there is one: the refusal then counts as a call of it."""
 
     def __init__(
         self, status: status_pb2.Status, http_status: int, headers: list[tuple[bytes, bytes]] | None = None
     ) -> None:
         super().__init__(status.message)
         self.status, self.http_status, self.headers = status, http_status, headers or []
+        self.rpc = ""
 
 
 def _refusal(code: grpc.StatusCode, reason: str, message: str, http_status: int | None = None) -> _Refusal:
@@ -117,14 +119,18 @@ class RestGateway:
             )
         except _Refusal as refusal:
             answer = _error(refusal.status, refusal.http_status, responder, refusal.headers)
+            elapsed = time.perf_counter() - started
+            if refusal.rpc:  # refused before the chain (who calls, the body): still a call of the RPC
+                observe_call("rest", refusal.rpc, CODE_BY_NUMBER[refusal.status.code].name, elapsed)
             log.info(
                 "http",
                 extra={
                     "method": method,
                     "path": self._routes.template_of(method, path),
+                    "rpc": refusal.rpc,
                     "status": answer.status,
                     "reason": _reason(refusal.status),
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     "request_id": request_id,
                 },
             )
@@ -205,6 +211,22 @@ class RestGateway:
                 "ROUTE_NOT_FOUND",
                 f"There is no {method} {path} in this API; see /openapi.json.",
             )
+        try:
+            return await self._call(match, scope, receive, headers, request_id, responder)
+        except _Refusal as refusal:
+            refusal.rpc = match.route.rpc
+            raise
+
+    async def _call(
+        self,
+        match: Match,
+        scope: Scope,
+        receive: Receive,
+        headers: dict[str, str],
+        request_id: str,
+        responder: marshal.Marshaler,
+    ) -> _Answer:
+        """The matched route's call: who calls, the body, then the RPC through the chain."""
         metadata = _metadata(headers, request_id, scope)
         try:  # who calls, before anything of the body is read (the chain admits the call itself)
             self._guard.authenticate(metadata, _auth_context(scope), _peer(scope))

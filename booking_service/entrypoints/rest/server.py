@@ -65,7 +65,7 @@ class RestServer(AsgiServer):
             gateway,
             host,
             port,
-            tls=tls.uvicorn_options() if tls else None,
+            tls=tls.server_context() if tls else None,
             max_connections=max_connections,
             limits=limits,
             reuse_port=reuse_port,
