@@ -79,14 +79,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--long",
         action="store_true",
-        help="the long runs: the invariant test's 5,000 operations and more kills, the gRPC fuzzer's "
-        "many more examples",
+        help="the long runs: the invariant test's 5,000 operations and more kills, the fuzzers' "
+        "(gRPC bytes, schemathesis) many more examples",
     )
     group.addoption(
         "--fuzz-seed",
         type=int,
         default=None,
-        help="seed of the gRPC fuzzer (tests/e2e/test_grpc_fuzz.py; else FUZZ_SEED, else a fresh one)",
+        help="seed of the fuzzers (tests/e2e/test_grpc_fuzz.py, test_openapi.py; else FUZZ_SEED, "
+        "else a fresh one)",
     )
 
 

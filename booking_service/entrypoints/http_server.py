@@ -111,10 +111,10 @@ class _TlsHandshake(asyncio.Protocol):
 
 
 class _TlsConfig(LimitedConfig):
-    def __init__(
-        self, app: Any, *, tls_context: ssl.SSLContext, limits: ConnectionLimits, **options: Any
-    ) -> None:
-        super().__init__(app, limits=limits, **options)
+    """The limited settings, with the TLS context _TlsHandshake upgrades connections with."""
+
+    def __init__(self, app: Any, *, tls_context: ssl.SSLContext, **options: Any) -> None:
+        super().__init__(app, **options)
         self.tls_context = tls_context
 
 
