@@ -9,7 +9,8 @@
 # Check on localhost:$GRPC_PORT (over TLS when GRPC_TLS_CERT_FILE is set), exit 0 when SERVING.
 #
 # It listens on 0.0.0.0, and an unauthenticated service refuses a non-loopback address: configure
-# callers, or say explicitly that it is open.
+# callers, or say explicitly that it is open. A non-loopback address is a production setting, so
+# every dependency must be configured too (README, "All embedded or all real"), unless `serve --dev`.
 #
 # Production: bearer tokens and TLS (mutual TLS with GRPC_CLIENT_CA_FILE), files mounted read-only:
 #   docker run --read-only --tmpfs /tmp -v booking-data:/data -v /etc/booking:/run/secrets:ro \
@@ -32,7 +33,7 @@
 #
 # A trial, open to anyone who can reach the ports, with everything embedded (PostgreSQL in /data,
 # an in-memory broker, the sandbox peers):
-#   docker run --rm -p 50051:50051 -p 8002:8002 -e AUTH_ALLOW_OPEN=true booking-service
+#   docker run --rm -p 50051:50051 -p 8002:8002 -e AUTH_ALLOW_OPEN=true booking-service serve --dev
 
 ARG PYTHON_IMAGE=python:3.11-slim
 

@@ -33,6 +33,12 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
         default=defaults.workers,
         help="processes sharing the ports, to use every core (WORKERS; 1)",
     )
+    run.add_argument(
+        "--dev",
+        action="store_true",
+        help="start embedded stand-ins (PostgreSQL, broker, sandbox peers) for every dependency not "
+        "configured, even when a production setting is given (else such a service refuses to start)",
+    )
     run.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of --workers N
     _data_dir(run, defaults)
 
@@ -110,9 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "reconcile":
             return _run(reconcile.run(settings, args))
         if args.command == "serve" and args.workers > 1 and not args.worker:
-            return _run(workers.supervise(settings, args.workers))
+            return _run(workers.supervise(settings, args.workers, dev=args.dev))
         _run(
-            serve.serve(settings, worker=args.worker) if args.command == "serve" else serve.migrate(settings)
+            serve.serve(settings, worker=args.worker, dev=args.dev)
+            if args.command == "serve"
+            else serve.migrate(settings)
         )
     except ConfigError as error:
         print(f"booking-service: {error}", file=sys.stderr)

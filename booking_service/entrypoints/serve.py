@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,8 +20,9 @@ from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.bootstrap import PeerUrls, bootstrap
 from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings
-from booking_service.entrypoints import running
+from booking_service.entrypoints import deployment, running
 from booking_service.entrypoints.auth.guard import CallGuard
+from booking_service.entrypoints.deployment import is_loopback
 from booking_service.entrypoints.events import build_relay, events_broker
 from booking_service.entrypoints.grpc.limits import CallLimits
 from booking_service.entrypoints.grpc.server import GrpcServer
@@ -38,11 +38,14 @@ log = logging.getLogger("booking_service")
 PURGE_INTERVAL_SECONDS = 600.0
 
 
-async def serve(settings: Settings, *, worker: bool = False) -> None:
+async def serve(settings: Settings, *, worker: bool = False, dev: bool = False) -> None:
     """`worker`: one of `serve --workers N` (see workers.py): the supervisor has applied the
-    migrations, and the ports are shared."""
+    migrations, and the ports are shared. `dev`: embedded stand-ins for whatever is not configured,
+    even where a production setting is given (deployment.py); else such a half-configured service
+    raises ConfigError."""
     settings.check()
     refuse_open_on_network(settings)
+    deployment.plan(settings, dev=dev)
     with stop_signals() as stop, tracing.configure(settings):  # exits flushing the spans left
         async with dependencies(settings) as (database_url, bootstrap_servers, peers):
             if not worker:
@@ -171,6 +174,7 @@ async def _running(
                 "docs": f"{scheme}://{settings.bind_host}:{rest_server.port}/docs",
                 "tls": "mutual" if settings.grpc_client_ca_file else ("on" if tls else "off"),
                 "authentication": _authentication(settings),
+                "dependencies": {d.part: d.mode for d in deployment.dependencies(settings)},
             },
         )
         if guard.is_open:
@@ -206,15 +210,6 @@ def refuse_open_on_network(settings: Settings) -> None:
         "set AUTH_JWT_PUBLIC_KEY_FILE, AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE (or GRPC_CLIENT_CA_FILE), "
         "or AUTH_ALLOW_OPEN=true to serve anyone on the network"
     )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _authentication(settings: Settings) -> str:

@@ -22,6 +22,7 @@ import time
 
 from booking_service.adapters import migrations
 from booking_service.config import ConfigError, Settings
+from booking_service.entrypoints import deployment
 from booking_service.entrypoints.serve import dependencies, refuse_open_on_network, stop_signals
 
 log = logging.getLogger("booking_service")
@@ -29,10 +30,12 @@ log = logging.getLogger("booking_service")
 MAX_RESTARTS_PER_MINUTE = 5
 
 
-async def supervise(settings: Settings, workers: int) -> int:
-    """Runs `workers` serving processes until SIGTERM; the exit status for the command line."""
+async def supervise(settings: Settings, workers: int, *, dev: bool = False) -> int:
+    """Runs `workers` serving processes until SIGTERM; the exit status for the command line. `dev`:
+    as for serve (deployment.plan); the workers are then given the stand-ins' addresses."""
     settings.check()
     refuse_open_on_network(settings)
+    deployment.plan(settings, dev=dev)
     if settings.grpc_port == 0 or settings.http_port == 0:
         raise ConfigError("--workers needs fixed ports (GRPC_PORT and HTTP_PORT must not be 0)")
     with stop_signals() as stop:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,8 +65,22 @@ def wait_until_serving(service: Service, port: int, timeout: float = 90) -> None
     raise AssertionError("serve did not become ready")
 
 
+def start_line(service: Service) -> dict[str, Any]:
+    """The `booking-service serving` log line (written just after the ports answer)."""
+    for _ in range(100):
+        for line in service.log.splitlines():
+            if "booking-service serving" in line:
+                found: dict[str, Any] = json.loads(line)
+                return found
+        time.sleep(0.1)
+    raise AssertionError(f"no start line:\n{service.log}")
+
+
 @contextmanager
-def serve(data_dir: Path, port: int, log: Path, http_port: int = 0, **env: str) -> Iterator[Service]:
+def serve(
+    data_dir: Path, port: int, log: Path, http_port: int = 0, *, dev: bool = False, **env: str
+) -> Iterator[Service]:
+    """`serve` on loopback; `dev` for embedded stand-ins beside a configured dependency (deployment.py)."""
     with log.open("w") as sink:
         process = subprocess.Popen(
             [
@@ -79,6 +94,7 @@ def serve(data_dir: Path, port: int, log: Path, http_port: int = 0, **env: str) 
                 str(http_port or free_port()),
                 "--host",
                 "127.0.0.1",
+                *(["--dev"] if dev else []),
             ],
             env=environment(**env),
             stdout=sink,
@@ -120,6 +136,10 @@ def test_serve_with_the_embedded_database_answers_grpcurl_and_survives_a_restart
     data_dir, port = tmp_path / "data", free_port()
     start = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
     with serve(data_dir, port, tmp_path / "first.log") as first:
+        banner = next(
+            json.loads(line) for line in first.log.splitlines() if "booking-service serving" in line
+        )
+        assert set(banner["dependencies"].values()) == {"embedded"}, banner  # nothing configured
         listed = grpcurl(port, "list")
         assert listed.stdout.split() == [
             "booking.v1.BookingService",
@@ -201,3 +221,23 @@ def test_a_bad_setting_is_refused_with_its_name() -> None:
     )
     assert result.returncode == 2
     assert "GRPC_PORT" in result.stderr
+
+
+def test_a_half_configured_service_refuses_to_start_naming_what_is_missing() -> None:
+    result = subprocess.run(
+        [str(BIN / "booking-service"), "serve", "--grpc-port", "0", "--http-port", "0"],
+        env=environment(DATABASE_URL="postgresql://db.invalid/bookings"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "configured for production (DATABASE_URL)" in result.stderr
+    for missing in (
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "INVENTORY_SERVICE_URL",
+        "PRICING_SERVICE_URL",
+        "PAYMENT_SERVICE_URL",
+    ):
+        assert missing in result.stderr
+    assert "Traceback" not in result.stderr

@@ -62,6 +62,7 @@ def test_a_create_killed_between_steps_is_compensated_after_a_restart(
     serve = [
         str(BIN / "booking-service"),
         "serve",
+        "--dev",  # the database and peers are real, the broker embedded
         "--data-dir",
         str(tmp_path / "data"),
         "--host",

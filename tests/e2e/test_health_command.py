@@ -94,7 +94,9 @@ def test_the_real_service_is_healthy_until_it_stops(tmp_path: Path, database_url
             check=False,
         )
 
-    with command_line.serve(tmp_path / "data", port, tmp_path / "serve.log", DATABASE_URL=database_url):
+    with command_line.serve(
+        tmp_path / "data", port, tmp_path / "serve.log", dev=True, DATABASE_URL=database_url
+    ):
         healthy = probe()
         assert (healthy.returncode, healthy.stdout.strip()) == (0, f"localhost:{port}: SERVING")
     stopped = probe()

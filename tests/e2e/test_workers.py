@@ -46,6 +46,7 @@ def test_workers_share_the_ports_and_stop_together(tmp_path: Path, database_url:
                 "serve",
                 "--workers",
                 "2",
+                "--dev",
                 "--host",
                 "127.0.0.1",
                 "--grpc-port",
