@@ -55,13 +55,33 @@ class BookingError(Exception):
         self.metadata: dict[str, str] = metadata or {}
 
 
+#: The most violations one refusal lists, and the longest field path and description it quotes: a
+#: request that repeats a bad value (400,000 update_mask paths, say) gets a small answer, cheap to
+#: build, that fits in gRPC's trailing metadata (16 KiB by default on the client).
+MAX_VIOLATIONS = 20
+_MAX_FIELD, _MAX_DESCRIPTION = 128, 300
+
+
 class ValidationFailed(BookingError):
     reason = "INVALID_REQUEST"
 
     def __init__(self, violations: list[FieldViolation]) -> None:
-        fields = ", ".join(v.field for v in violations)
-        super().__init__(f"The request is invalid: check {fields}.")
-        self.violations = violations
+        """`violations` in the order found; the same one twice is listed once, and past
+        MAX_VIOLATIONS the message says how many more there were."""
+        unique = list(dict.fromkeys(_bounded(v) for v in violations))
+        listed, more = unique[:MAX_VIOLATIONS], len(unique) - MAX_VIOLATIONS
+        fields = ", ".join(dict.fromkeys(v.field for v in listed))
+        super().__init__(
+            f"The request is invalid: check {fields}" + (f" (and {more} more problems)." if more > 0 else ".")
+        )
+        self.violations = listed
+
+
+def _bounded(violation: FieldViolation) -> FieldViolation:
+    field, description = violation.field, violation.description
+    if len(field) <= _MAX_FIELD and len(description) <= _MAX_DESCRIPTION:
+        return violation
+    return FieldViolation(field[:_MAX_FIELD], description[: _MAX_DESCRIPTION - 3] + "...")
 
 
 class BookingNotFound(BookingError):

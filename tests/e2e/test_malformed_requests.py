@@ -118,3 +118,24 @@ async def test_the_service_still_answers_after_malformed_requests(
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await get(pb.GetBookingRequest(booking_id="00000000-0000-4000-8000-000000000000"), timeout=10)
     assert rich_error(raised.value).reason == "BOOKING_NOT_FOUND"
+
+
+async def test_a_refusal_of_many_bad_mask_paths_fits_in_the_trailers(
+    channel: grpc.aio.Channel, new_booking: Make
+) -> None:
+    """Each bad path once listed a violation: 1,000 paths made trailers over the client's 16 KiB
+    limit, and the client saw RESOURCE_EXHAUSTED without a reason or request id."""
+    update = channel.unary_unary(
+        SERVICE + "UpdateBooking",
+        request_serializer=pb.UpdateBookingRequest.SerializeToString,
+        response_deserializer=pb.Booking.FromString,
+    )
+    request = pb.UpdateBookingRequest(
+        booking_id="00000000-0000-4000-8000-000000000000", expected_version=1, party_size=3
+    )
+    request.update_mask.paths.extend(f"no_such_field_{i}" for i in range(50_000))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await update(request, timeout=10)
+    error = rich_error(raised.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST"), error
+    assert error.violations["update_mask"] == "and 49981 more paths that cannot be updated"

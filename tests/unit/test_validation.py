@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from booking_service.domain.commands import BookingChanges, ChangeBookingStatus, UpdateBooking, VenueDetails
-from booking_service.domain.errors import ValidationFailed
+from booking_service.domain.errors import MAX_VIOLATIONS, FieldViolation, ValidationFailed
 from booking_service.domain.validation import (
     is_uuid,
     validate_create,
@@ -147,3 +147,12 @@ def test_an_accepted_booking_id_is_one_the_database_driver_accepts(text: str) ->
 def test_only_the_canonical_uuid_form_is_a_booking_id(text: str) -> None:
     assert not is_uuid(text)
     assert is_uuid("CE617DAE-a3ff-4647-b68e-ec31f64dd33a")
+
+
+def test_a_refusal_lists_each_violation_once_and_at_most_twenty() -> None:
+    repeated = [FieldViolation("update_mask", f"'x{i % 30}' cannot be updated") for i in range(400_000)]
+    refused = ValidationFailed([FieldViolation("start_time", "is required"), *repeated])
+    assert len(refused.violations) == MAX_VIOLATIONS
+    assert refused.message == "The request is invalid: check start_time, update_mask (and 11 more problems)."
+    long = ValidationFailed([FieldViolation("f" * 5000, "d" * 5000)])
+    assert (len(long.violations[0].field), len(long.violations[0].description)) == (128, 300)

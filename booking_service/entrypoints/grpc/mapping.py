@@ -29,6 +29,7 @@ from booking_service.domain.commands import (
     UpdateBooking,
     VenueDetails,
 )
+from booking_service.domain.errors import MAX_VIOLATIONS
 from booking_service.domain.validation import Violations
 from booking_service.domain.values import Actor, Guest
 from booking_service.service_layer.availability import Availability, CheckAvailability, Conflict
@@ -91,15 +92,18 @@ def update_command(request: pb.UpdateBookingRequest, actor: Actor, caller: str =
     }
     if request.HasField("update_mask") and request.update_mask.paths:
         chosen: set[str] = set()
-        for path in request.update_mask.paths:
+        unknown = 0
+        for path in dict.fromkeys(request.update_mask.paths):  # each path once, however often given
             if path == "guest":
                 chosen |= {"guest_name", "guest_email", "guest_phone"}
             elif path in _MASK_FIELDS:
                 chosen.add(_MASK_FIELDS[path])
-            else:
-                v.add(
-                    "update_mask", f"{path!r} cannot be updated; updatable: guest, {', '.join(_MASK_FIELDS)}"
-                )
+            elif (unknown := unknown + 1) < MAX_VIOLATIONS:  # the refusal lists no more anyway
+                shown = repr(path[:40] + "..." if len(path) > 40 else path)
+                updatable = ", ".join(_MASK_FIELDS)
+                v.add("update_mask", f"{shown} cannot be updated; updatable: guest, {updatable}")
+        if unknown >= MAX_VIOLATIONS:
+            v.add("update_mask", f"and {unknown - MAX_VIOLATIONS + 1} more paths that cannot be updated")
     else:
         chosen = {
             name
