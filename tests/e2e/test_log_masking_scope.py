@@ -52,3 +52,17 @@ async def test_a_refused_rest_call_logs_its_route_template_not_its_path(
     logged = [r for r in caplog.records if r.name == "booking_service.http"]
     assert [getattr(r, "path", None) for r in logged] == ["/api/v1/bookings/guest/{guest_id}"]
     assert not [r for r in caplog.records if "ada" in str(r.__dict__)]
+
+
+async def test_what_a_client_wrote_for_a_booking_id_is_never_logged(
+    rest: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused id is logged as a marker: the masker knows addresses and phone numbers, not names
+    or an address written out in words, and an id of 60,000 characters made lines as long."""
+    caplog.set_level(logging.INFO, logger="booking_service.access")
+    for written in ("Grace Hopper, grace at example dot com, DOB 1906-12-09", "x" * 60_000):
+        answer = await rest.get(f"{API}/{written}")
+        assert answer.status_code == 400, answer.text
+    logged = [r for r in caplog.records if r.name == "booking_service.access"]
+    assert [getattr(r, "booking_id", None) for r in logged] == ["(not a booking id)"] * 2
+    assert not [r for r in caplog.records if "Grace" in str(r.__dict__) or "x" * 200 in str(r.__dict__)]

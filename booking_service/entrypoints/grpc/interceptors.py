@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError, Message
 from grpc_status import rpc_status
 
 from booking_service.domain.errors import BookingError
+from booking_service.domain.validation import is_uuid
 from booking_service.entrypoints.auth.caller import caller_var
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.auth.refusal import CallRefused
@@ -167,7 +168,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                                 "peer": peer,
                                 "transport": transport,
                                 "request_id": request_id,
-                                "booking_id": booking_id,  # ids, never guest data
+                                "booking_id": _loggable(booking_id),  # ids, never guest data
                             },
                         )
                     request_id_var.reset(token)
@@ -208,3 +209,9 @@ def _abort_args(status: grpc.Status, answer_id: tuple[tuple[str, str], ...] = ()
         "details": status.details,
         "trailing_metadata": (*status.trailing_metadata, *answer_id),
     }
+
+
+def _loggable(booking_id: str) -> str:
+    """A booking id as the access log writes it: only a well-formed one; anything a client wrote in
+    its place (a name, an address, 100,000 characters) is never copied into the log."""
+    return booking_id if not booking_id or is_uuid(booking_id) else "(not a booking id)"
