@@ -139,6 +139,13 @@ def is_uuid(value: str) -> bool:
     return _UUID.fullmatch(value) is not None
 
 
+def canonical_id(value: str) -> str:
+    """A booking id as this service writes it (lower case, RFC 9562: read in either case), so that
+    two spellings of one id are one request to the idempotency check; anything else as given, for
+    the validation to refuse."""
+    return value.lower() if is_uuid(value) else value
+
+
 def validate_create(cmd: CreateBooking, now: datetime) -> None:
     v = Violations(cmd.unreadable)
     v.identifier("guest.guest_id", cmd.guest.guest_id)

@@ -5,7 +5,9 @@ terms."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -154,3 +156,61 @@ async def test_a_mask_of_many_unknown_paths_gets_a_short_refusal(
     assert _problem(answer)[:2] == (400, "INVALID_REQUEST")
     assert len(answer.content) < 10_000
     assert len(_violations(answer)) == 20
+
+
+async def test_an_idempotency_key_is_the_same_text_on_both_transports(
+    rest: httpx.AsyncClient, stub: Any, new_booking: Make
+) -> None:
+    """The header is UTF-8 (it was read as Latin-1: "été" became "Ã©tÃ©", another key than gRPC's),
+    without the whitespace around it (RFC 9110 5.5); bytes that are not UTF-8 are a 400."""
+    key = f"été-{uuid.uuid4().hex[:8]}"
+    request = new_booking(idempotency_key=key)
+    over_grpc = await stub.CreateBooking(request)
+    body = body_of(request)
+    del body["idempotency_key"]
+    over_rest = await rest.post(API, json=body, headers={"Idempotency-Key": key.encode()})
+    assert over_rest.status_code == 200, over_rest.text
+    assert over_rest.json()["booking_id"] == over_grpc.booking_id  # the same key: a replay
+    padded = await _raw_post(rest, API, json.dumps(body).encode(), f"Idempotency-Key:  {key} \t".encode())
+    assert json.loads(padded)["booking_id"] == over_grpc.booking_id
+    refused = await rest.post(API, json=body, headers={"Idempotency-Key": b"k\xff"})
+    assert (refused.status_code, _violations(refused)) == (400, ["idempotency-key"])
+
+
+async def test_one_id_in_either_case_is_one_request(rest: httpx.AsyncClient, new_booking: Make) -> None:
+    created = await rest.post(API, json=body_of(new_booking()))
+    booking_id = created.json()["booking_id"]
+    headers = {"Idempotency-Key": f"cancel-{booking_id}", "If-Match": '"1"'}
+    first = await rest.post(f"{API}/{booking_id}/cancel", json={}, headers=headers)
+    again = await rest.post(f"{API}/{booking_id.upper()}/cancel", json={}, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json() == first.json()  # the stored answer, not IDEMPOTENCY_KEY_REUSED
+
+
+async def test_a_path_or_query_that_is_not_utf8_is_a_400_naming_it(rest: httpx.AsyncClient) -> None:
+    path = await rest.get(f"{API}/guest/%ff%fe")
+    assert (path.status_code, _violations(path)) == (400, ["path"])
+    query = await rest.get(f"{API}/guest/guest-1", params={"page_token": "x"}, headers={})
+    raw_query = await rest.get(f"{API}/guest/guest-1?page_token=%ff")
+    assert query.status_code == 400  # a token this service never issued
+    assert (raw_query.status_code, _violations(raw_query)) == (400, ["query"])
+
+
+async def _raw_post(rest: httpx.AsyncClient, path: str, body: bytes, header: bytes) -> bytes:
+    """A POST with one header as a client library would never write it; the answer's body."""
+    reader, writer = await asyncio.open_connection(rest.base_url.host, rest.base_url.port)
+    writer.write(
+        b"POST "
+        + path.encode()
+        + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + header
+        + b"\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )
+    answer = await asyncio.wait_for(reader.read(), timeout=10)
+    writer.close()
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answer
+    return content

@@ -30,7 +30,7 @@ from booking_service.domain.commands import (
     VenueDetails,
 )
 from booking_service.domain.errors import MAX_VIOLATIONS
-from booking_service.domain.validation import Violations
+from booking_service.domain.validation import Violations, canonical_id
 from booking_service.domain.values import Actor, Guest
 from booking_service.service_layer.availability import Availability, CheckAvailability, Conflict
 from booking_service.service_layer.queries import BookingPage, ListBookings
@@ -119,7 +119,7 @@ def update_command(request: pb.UpdateBookingRequest, actor: Actor, caller: str =
     return UpdateBooking(
         actor=actor,
         caller=caller,
-        booking_id=request.booking_id,
+        booking_id=canonical_id(request.booking_id),
         expected_version=request.expected_version,
         changes=changes,
         idempotency_key=request.idempotency_key,
@@ -131,7 +131,7 @@ def cancel_command(request: pb.CancelBookingRequest, actor: Actor, caller: str =
     return CancelBooking(
         actor=actor,
         caller=caller,
-        booking_id=request.booking_id,
+        booking_id=canonical_id(request.booking_id),
         expected_version=request.expected_version,
         reason=request.reason,
         idempotency_key=request.idempotency_key,
@@ -144,7 +144,7 @@ def status_command(
     return ChangeBookingStatus(
         actor=actor,
         caller=caller,
-        booking_id=request.booking_id,
+        booking_id=canonical_id(request.booking_id),
         expected_version=request.expected_version,
         status=STATUS_FROM_PB.get(request.status),
         reason=request.reason,
@@ -179,7 +179,7 @@ def availability_query(request: pb.CheckAvailabilityRequest) -> CheckAvailabilit
         start_time=_time(v, request, "start_time"),
         end_time=_time(v, request, "end_time"),
         party_size=request.party_size,
-        exclude_booking_id=request.exclude_booking_id,
+        exclude_booking_id=canonical_id(request.exclude_booking_id),
         venue_type=VENUE_FROM_PB.get(request.venue_type),
         include_price_estimate=request.include_price_estimate,
         unreadable=tuple(v.items),  # last: the arguments above have added theirs

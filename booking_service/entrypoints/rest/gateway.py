@@ -31,7 +31,7 @@ from booking_service.entrypoints.rest.binding import BindingError, bind
 from booking_service.entrypoints.rest.context import RestServicerContext
 from booking_service.entrypoints.rest.docs import ASSET_PREFIX, DocsAssets
 from booking_service.entrypoints.rest.numbers import INT64, BadNumber, whole_number
-from booking_service.entrypoints.rest.routes import Match, MethodNotAllowed, RouteTable
+from booking_service.entrypoints.rest.routes import Match, MethodNotAllowed, PathNotText, RouteTable
 from booking_service.entrypoints.rest.status_headers import status_headers
 from booking_service.entrypoints.rest.status_map import CODE_BY_NUMBER, HTTP_STATUS
 from booking_service.observability.metrics import MetricsEndpoint, observe_call
@@ -45,6 +45,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 #: Request headers passed on to the call as gRPC metadata (besides `Grpc-Metadata-*`).
 _FORWARDED = ("x-actor", "authorization", "traceparent", "tracestate")
+#: Other request headers read as text, and so held to UTF-8 like the forwarded ones.
+_TEXT_HEADERS = ("idempotency-key",)
 _STATUS_DETAILS = "grpc-status-details-bin"
 
 
@@ -108,7 +110,7 @@ class RestGateway:
             return
         if scope["type"] != "http":
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {k.decode("latin-1").lower(): _field_value(v) for k, v in scope["headers"]}
         request_id = request_id_from(headers.get("x-request-id"))  # the one rule, request_context.py
         method, path = scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         started = time.perf_counter()
@@ -196,6 +198,10 @@ class RestGateway:
         method, path = scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         try:
             match = self._routes.match(method, path)
+        except PathNotText:
+            raise _invalid(
+                "The path is not UTF-8 once percent-decoded.", [FieldViolation("path", "is not valid UTF-8")]
+            ) from None
         except MethodNotAllowed as exc:
             refusal = _refusal(
                 grpc.StatusCode.UNIMPLEMENTED,
@@ -227,6 +233,9 @@ class RestGateway:
         responder: marshal.Marshaler,
     ) -> _Answer:
         """The matched route's call: who calls, the body, then the RPC through the chain."""
+        for name in _TEXT_HEADERS:  # the others are forwarded (_metadata) or read as numbers
+            if name in headers:
+                _utf8(name, headers[name])
         metadata = _metadata(headers, request_id, scope)
         try:  # who calls, before anything of the body is read (the chain admits the call itself)
             self._guard.authenticate(metadata, _auth_context(scope), _peer(scope))
@@ -240,7 +249,15 @@ class RestGateway:
             raise _invalid(str(exc), [exc.violation]) from None
         reader = marshal.for_content_type(headers.get("content-type", ""))
         body = await self._read_body(receive, declared)
-        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        try:
+            query = parse_qsl(
+                scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True, errors="strict"
+            )
+        except UnicodeDecodeError:
+            raise _invalid(
+                "The query is not UTF-8 once percent-decoded.",
+                [FieldViolation("query", "is not valid UTF-8")],
+            ) from None
         try:
             request = bind(match, reader, body, query, headers)
         except BindingError as exc:
@@ -304,14 +321,22 @@ def _metadata(headers: dict[str, str], request_id: str, scope: Scope) -> tuple[t
     return tuple(pairs)
 
 
+def _field_value(raw: bytes) -> str:
+    """A header's value as text: its bytes as UTF-8 (bytes that are not stay as lone surrogates, for
+    _utf8 to refuse where the value is used as text), without the whitespace around it that is no
+    part of a field value (RFC 9110 section 5.5)."""
+    return raw.decode("utf-8", "surrogateescape").strip(" \t")
+
+
 def _utf8(name: str, value: str) -> str:
-    """A header value as the UTF-8 its bytes are (the ASGI server hands them over as Latin-1)."""
+    """The value of a header used as text; a 400 naming it when its bytes are not UTF-8."""
     try:
-        return value.encode("latin-1").decode("utf-8")
-    except UnicodeError:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
         raise _invalid(
             f"The {name} header is not valid UTF-8.", [FieldViolation(name, "is not valid UTF-8")]
         ) from None
+    return value
 
 
 #: gRPC's Timeout header: up to 8 digits and a unit (PROTOCOL-HTTP2.md in grpc/grpc).

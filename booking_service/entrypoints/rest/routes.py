@@ -53,6 +53,10 @@ class Match:
     path_params: dict[str, str]
 
 
+class PathNotText(Exception):
+    """The path's percent-encoded bytes are not UTF-8: no id or name can be read from it."""
+
+
 class MethodNotAllowed(Exception):
     def __init__(self, allowed: list[str]) -> None:
         super().__init__(", ".join(allowed))
@@ -104,7 +108,10 @@ class RouteTable:
         """The route for this request; None when no path matches (404); raises MethodNotAllowed
         when the path matches only with other methods (405)."""
         raw = path[1:].split("/") if path.startswith("/") else [path]
-        segments = [unquote(s) for s in raw]
+        try:
+            segments = [unquote(s, errors="strict") for s in raw]
+        except UnicodeDecodeError:
+            raise PathNotText from None
         allowed: list[str] = []
         for verb, candidate in _verb_variants(segments):
             for node, consumed in _walk(self._root, candidate, 0):
@@ -126,6 +133,8 @@ class RouteTable:
             match = self.match(http_method, path)
         except MethodNotAllowed:
             match = self._any_method(path)
+        except PathNotText:
+            return "(no route)"
         return match.route.template.template if match is not None else "(no route)"
 
     def _any_method(self, path: str) -> Match | None:
