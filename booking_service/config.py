@@ -92,6 +92,7 @@ class Settings:
     # REST connections (entrypoints/http_limits.py): a whole request head within the timeout, of at
     # most this size, and at most this many connections from one client address (0: no cap).
     http_header_timeout: timedelta = timedelta(seconds=10)
+    http_body_timeout: timedelta = timedelta(seconds=30)
     http_max_header_bytes: int = 64 * 1024
     max_connections_per_address: int = 128
     db_pool_timeout: timedelta = timedelta(seconds=5)
@@ -173,6 +174,7 @@ class Settings:
             ),
             max_connections=reader.integer("MAX_CONNECTIONS", defaults.max_connections, minimum=1),
             http_header_timeout=reader.seconds("HTTP_HEADER_TIMEOUT_SECONDS", defaults.http_header_timeout),
+            http_body_timeout=reader.seconds("HTTP_BODY_TIMEOUT_SECONDS", defaults.http_body_timeout),
             http_max_header_bytes=reader.integer(
                 "HTTP_MAX_HEADER_BYTES", defaults.http_max_header_bytes, minimum=1024, maximum=1 << 20
             ),

@@ -11,21 +11,38 @@ protocol adds, per connection:
   and the connection is closed;
 - a head size limit: past `max_header_bytes`, 431 and the connection is closed, before the rest
   is buffered;
+- a body-read timeout: once its head is in, a request's body must arrive whole within
+  `body_timeout_seconds`, else 408 (a body trickled a byte every few seconds held a connection, and
+  a few hundred of them the server-wide limit, for as long as the client liked);
 - a cap on connections per client address: past `max_connections_per_address`, 503 with
   Retry-After and the connection is closed at once, so that one address cannot hold the
   server-wide limit.
+
+Every refusal made here, and a request the HTTP parser refuses (a bad Content-Length, a control byte
+in a header), is answered like any other refusal: a google.rpc.Status with its ErrorInfo reason, an
+`x-request-id`, and one log line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
+import httptools
 import uvicorn
+from google.protobuf import json_format
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
+
+from booking_service.entrypoints.grpc.errors import rich_status
+
+log = logging.getLogger("booking_service.http")
 
 _HEAD_END = b"\r\n\r\n"
 #: How long the rest of a head too large is read and dropped after the 431 (see _refuse).
@@ -35,6 +52,7 @@ _LINGER_SECONDS = 1.0
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
     header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
     max_header_bytes: int = 64 * 1024
     #: 0: no cap.
     max_connections_per_address: int = 128
@@ -65,6 +83,7 @@ class LimitedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._tail = b""  # the last bytes of the head so far (its end may straddle two reads)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -72,7 +91,7 @@ class LimitedProtocol(HttpToolsProtocol):
         address = self.client[0] if self.client else ""
         cap = self._limits.max_connections_per_address
         if cap and self._per_address[address] >= cap:
-            self._refuse(b"503 Service Unavailable", b"Too many connections from this address.", b"1")
+            self._refuse(_TOO_MANY, "Too many connections from this address.", b"1")
             return
         self._address = address
         self._per_address[address] += 1
@@ -80,6 +99,7 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        self._stop_body_timer()
         self._release_address()
         super().connection_lost(exc)
 
@@ -101,19 +121,41 @@ class LimitedProtocol(HttpToolsProtocol):
             size = self._head_bytes + (len(data) if end < 0 else end + len(_HEAD_END) - len(self._tail))
             if size > self._limits.max_header_bytes:
                 message = f"The request head is larger than {self._limits.max_header_bytes} bytes."
-                self._refuse(b"431 Request Header Fields Too Large", message.encode(), linger=True)
+                self._refuse(_HEAD_TOO_LARGE, message, linger=True)
                 return
             self._head_bytes, self._tail = size, window[-3:]
-        super().data_received(data)
+        self._unset_keepalive_if_required()  # what uvicorn's data_received does, with our refusal
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._unsupported_upgrade_warning()  # no WebSockets here: the request is served as is
+        except httptools.HttpParserError as error:
+            self._refuse(_MALFORMED, f"The request is not valid HTTP/1.1: {_parser_problem(error)}.")
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes, self._tail = False, 0, b""
         self._stop_head_timer()
         super().on_headers_complete()
+        self._body_timer = self.loop.call_later(self._limits.body_timeout_seconds, self._body_timed_out)
 
     def on_message_complete(self) -> None:
         self._in_head = True  # what follows is the next request's head; its clock starts with it
+        self._stop_body_timer()
         super().on_message_complete()
+
+    def _stop_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        cycle = getattr(self, "cycle", None)
+        if cycle is not None and cycle.response_started:
+            self.transport.close()  # answered already (refused before the body was read): just end
+            return
+        message = f"The request body did not arrive within {self._limits.body_timeout_seconds:g} s."
+        self._refuse(_TIMED_OUT, message)
 
     def _start_head_timer(self) -> None:
         self._head_timer = self.loop.call_later(self._limits.header_timeout_seconds, self._head_timed_out)
@@ -127,33 +169,69 @@ class LimitedProtocol(HttpToolsProtocol):
         self._head_timer = None
         if self._head_bytes:
             message = f"The request head did not arrive within {self._limits.header_timeout_seconds:g} s."
-            self._refuse(b"408 Request Timeout", message.encode())
+            self._refuse(_TIMED_OUT, message)
         elif not self.transport.is_closing():
             self.transport.close()  # nothing was asked: nothing to answer
 
     def _refuse(
-        self, status: bytes, message: bytes, retry_after: bytes | None = None, *, linger: bool = False
+        self, refusal: _Refusal, message: str, retry_after: bytes | None = None, *, linger: bool = False
     ) -> None:
-        """Answers before the app sees anything and closes the connection, which stops counting
-        against its address; with `linger` (a head too large, still arriving), only after reading
-        and dropping what the client sends for a while: closing on unread data resets the
-        connection, which can destroy the answer in flight."""
+        """Answers before the app answers (a google.rpc.Status, its reason, a request id; one log
+        line) and closes the connection, which stops counting against its address; with `linger`
+        (a head too large, still arriving), only after reading and dropping what the client sends
+        for a while: closing on unread data resets the connection, which can destroy the answer in
+        flight. The app, if it runs the request, is told the client went away."""
         self._stop_head_timer()
+        self._stop_body_timer()
         if self.transport.is_closing() or self._refused:
             return
         self._refused = True
         self._release_address()
+        request_id = str(uuid.uuid4())
+        status = rich_status(refusal.code, message, refusal.reason, {})
+        body = json.dumps(json_format.MessageToDict(status), separators=(",", ":")).encode()
         head = [
-            b"HTTP/1.1 " + status,
-            b"content-type: text/plain; charset=utf-8",
-            b"content-length: " + str(len(message)).encode(),
+            b"HTTP/1.1 " + refusal.status_line,
+            b"content-type: application/json",
+            b"content-length: " + str(len(body)).encode(),
+            b"x-request-id: " + request_id.encode(),
             b"connection: close",
         ]
         if retry_after is not None:
             head.append(b"retry-after: " + retry_after)
-        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + message)
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        log.info(
+            "http",
+            extra={
+                "status": int(refusal.status_line[:3]),
+                "reason": refusal.reason,
+                "request_id": request_id,
+                "refused_by": "connection",
+            },
+        )
         if linger and self.transport.can_write_eof():
             self.transport.write_eof()  # the client reads the answer, then the end
             self.loop.call_later(_LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    status_line: bytes
+    code: grpc.StatusCode
+    reason: str
+
+
+_MALFORMED = _Refusal(b"400 Bad Request", grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
+_TIMED_OUT = _Refusal(b"408 Request Timeout", grpc.StatusCode.DEADLINE_EXCEEDED, "REQUEST_TIMEOUT")
+_HEAD_TOO_LARGE = _Refusal(
+    b"431 Request Header Fields Too Large", grpc.StatusCode.RESOURCE_EXHAUSTED, "HEADERS_TOO_LARGE"
+)
+_TOO_MANY = _Refusal(b"503 Service Unavailable", grpc.StatusCode.UNAVAILABLE, "TOO_MANY_CONNECTIONS")
+
+
+def _parser_problem(error: httptools.HttpParserError) -> str:
+    """llhttp's own words for what it refused ("Invalid header value char"), without the bytes."""
+    words = str(error).strip().rstrip(".")
+    return words[:120] if words else "the parser refused it"

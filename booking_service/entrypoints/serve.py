@@ -133,6 +133,7 @@ async def _running(
             max_connections=settings.max_connections,
             limits=ConnectionLimits(
                 header_timeout_seconds=settings.http_header_timeout.total_seconds(),
+                body_timeout_seconds=settings.http_body_timeout.total_seconds(),
                 max_header_bytes=settings.http_max_header_bytes,
                 max_connections_per_address=settings.max_connections_per_address,
             ),

@@ -70,6 +70,11 @@ class _Refusal(Exception):
         self.rpc = ""
 
 
+class _ClientGone(Exception):
+    """The connection ended before the request's body was whole (the client left, or the server
+    cut it: a body that took too long, http_limits.py). A partial body is never run."""
+
+
 def _refusal(code: grpc.StatusCode, reason: str, message: str, http_status: int | None = None) -> _Refusal:
     return _Refusal(rich_status(code, message, reason, {}), http_status or HTTP_STATUS[code])
 
@@ -136,6 +141,18 @@ class RestGateway:
                     "request_id": request_id,
                 },
             )
+        except _ClientGone:
+            log.info(
+                "http",
+                extra={
+                    "method": method,
+                    "path": self._routes.template_of(method, path),
+                    "status": 499,  # nginx's "client closed request": nobody is left to answer
+                    "reason": "CLIENT_GONE",
+                    "request_id": request_id,
+                },
+            )
+            return
         except Exception:
             log.exception(
                 "unexpected error in the REST gateway",
@@ -288,6 +305,8 @@ class RestGateway:
         chunks, size = [], 0
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":  # before the body was whole: nothing to run
+                raise _ClientGone
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self._max_body:
