@@ -139,3 +139,23 @@ async def test_a_refusal_of_many_bad_mask_paths_fits_in_the_trailers(
     error = rich_error(raised.value)
     assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_REQUEST"), error
     assert error.violations["update_mask"] == "and 49981 more paths that cannot be updated"
+
+
+@pytest.mark.parametrize("method", [SERVICE + "Nope", "/no.such.Service/Call", "/" + "x" * 5000])
+async def test_a_method_the_server_lacks_is_refused_in_the_chain(
+    channel: grpc.aio.Channel, method: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It was grpc's bare UNIMPLEMENTED "Method not found!": no reason, no request id, no log line."""
+    caplog.set_level(logging.INFO, logger="booking_service.access")
+    before = calls("(unknown method)", "UNIMPLEMENTED")
+    call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)(
+        b"\x0a\x01x", metadata=(("x-request-id", "req-no-method"),), timeout=10
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    error = rich_error(raised.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.UNIMPLEMENTED, "METHOD_NOT_FOUND"), error
+    assert ("x-request-id", "req-no-method") in tuple(await call.trailing_metadata())
+    assert calls("(unknown method)", "UNIMPLEMENTED") == before + 1
+    lines = [r for r in caplog.records if getattr(r, "request_id", "") == "req-no-method"]
+    assert [(r.method, r.code) for r in lines] == [("(unknown method)", "UNIMPLEMENTED")]  # type: ignore[attr-defined]

@@ -35,6 +35,9 @@ def _status_change_scope(request: Any) -> str:
     return OPERATE if getattr(request, "status", None) in _STAFF_STATUSES else WRITE
 
 
+#: What the chain calls a method the server does not have (in logs and metrics: never the name sent).
+UNKNOWN_METHOD = "(unknown method)"
+
 REQUIRED_SCOPE: dict[str, str | Callable[[Any], str]] = {
     _SERVICE + "GetBooking": READ,
     _SERVICE + "GetBookingByReference": READ,
@@ -47,6 +50,9 @@ REQUIRED_SCOPE: dict[str, str | Callable[[Any], str]] = {
     _SERVICE + "UpdateBookingStatus": _status_change_scope,
     **dict.fromkeys(REFLECTION_METHODS, READ),
     METRICS: READ,
+    #: A method this server does not have: a reader learns so (UNIMPLEMENTED); an anonymous caller
+    #: of a service with authentication learns nothing before it says who it is.
+    UNKNOWN_METHOD: READ,
 }
 
 #: A scope no token carries: what a method missing from the table requires.

@@ -29,7 +29,7 @@ from booking_service.domain.validation import is_uuid
 from booking_service.entrypoints.auth.caller import caller_var
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.auth.refusal import CallRefused
-from booking_service.entrypoints.auth.scopes import HEALTH_PREFIX
+from booking_service.entrypoints.auth.scopes import HEALTH_PREFIX, UNKNOWN_METHOD
 from booking_service.entrypoints.grpc.errors import code_for, internal_status, refusal_status, status_of
 from booking_service.entrypoints.grpc.limits import CallLimits
 from booking_service.entrypoints.grpc.raw_requests import DECODERS, malformed
@@ -55,6 +55,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self._limits = limits or CallLimits()
         #: Wrapped handlers by the handler they wrap (the servicer's handlers do not change).
         self._wrapped: dict[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]] = {}
+        self._unknown: grpc.RpcMethodHandler[Any, Any] | None = None
 
     async def intercept_service(
         self,
@@ -62,8 +63,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
-        if handler is None:
-            return handler
+        if handler is None:  # refused in the chain like any call: a request id, a log line, a metric
+            if self._unknown is None:
+                self._unknown = grpc.unary_unary_rpc_method_handler(
+                    self._unary(UNKNOWN_METHOD, _no_such_method)
+                )
+            return self._unknown
         wrapped = self._wrapped.get(handler)
         if wrapped is None:
             wrapped = self._wrapped[handler] = self._wrap(details.method, handler)
@@ -215,3 +220,11 @@ def _loggable(booking_id: str) -> str:
     """A booking id as the access log writes it: only a well-formed one; anything a client wrote in
     its place (a name, an address, 100,000 characters) is never copied into the log."""
     return booking_id if not booking_id or is_uuid(booking_id) else "(not a booking id)"
+
+
+async def _no_such_method(request: bytes, context: Context) -> None:
+    raise CallRefused(
+        grpc.StatusCode.UNIMPLEMENTED,
+        "METHOD_NOT_FOUND",
+        "This server has no such method; list its methods with server reflection.",
+    )

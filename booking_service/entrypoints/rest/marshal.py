@@ -7,7 +7,9 @@ names (`booking_id`), with unset scalars written out too, as the seed's REST cli
 A JSON body is read with explicit limits, so that no body can make the parser recurse or compute
 without bound: orjson (nesting up to 1024, numbers up to a 64-bit integer or a finite double, else a
 JSONDecodeError naming the problem), then at most MAX_JSON_DEPTH levels of nesting, checked without
-recursion before the protobuf parser (which recurses) sees the value.
+recursion before the protobuf parser (which recurses) sees the value; strings that parser reads too
+loosely (integers, timestamps) are held to their one form first, and field masks may use the proto
+field names (json_scalars.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
+from booking_service.entrypoints.rest.json_scalars import LooseScalar, hold_to_form
 from booking_service.entrypoints.rest.json_writer import JsonWriter
 from booking_service.entrypoints.rest.parse_errors import parse_problem
 
@@ -54,6 +57,10 @@ class JsonMarshaler:
             raise UnreadableBody("The body must be a JSON object.")
         if _deeper_than(value, MAX_JSON_DEPTH):
             raise UnreadableBody(f"The body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels.")
+        try:
+            hold_to_form(value, message.DESCRIPTOR)  # type: ignore[arg-type]  # upb's or the pure one
+        except LooseScalar as exc:
+            raise UnreadableBody(f"The body does not fit {message.DESCRIPTOR.name}: {exc}") from None
         try:
             json_format.ParseDict(value, message, ignore_unknown_fields=False)
         except (json_format.ParseError, ValueError) as exc:  # ValueError: a lone surrogate, say
