@@ -214,3 +214,12 @@ async def _raw_post(rest: httpx.AsyncClient, path: str, body: bytes, header: byt
     head, _, content = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), answer
     return content
+
+
+async def test_head_is_get_without_the_body(rest: httpx.AsyncClient, new_booking: Make) -> None:
+    created = await rest.post(API, json=body_of(new_booking()))
+    url = f"{API}/{created.json()['booking_id']}"
+    got, head = await rest.get(url), await rest.head(url)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["etag"] == got.headers["etag"]
+    assert head.headers["content-length"] == got.headers["content-length"]

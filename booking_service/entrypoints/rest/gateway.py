@@ -213,8 +213,8 @@ class RestGateway:
         responder: marshal.Marshaler,
     ) -> _Answer:
         method, path = scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        try:
-            match = self._routes.match(method, path)
+        try:  # HEAD is GET without the body, which uvicorn leaves out (RFC 9110 9.3.2)
+            match = self._routes.match("GET" if method == "HEAD" else method, path)
         except PathNotText:
             raise _invalid(
                 "The path is not UTF-8 once percent-decoded.", [FieldViolation("path", "is not valid UTF-8")]
