@@ -93,6 +93,8 @@ class Settings:
     # most this size, and at most this many connections from one client address (0: no cap).
     http_header_timeout: timedelta = timedelta(seconds=10)
     http_body_timeout: timedelta = timedelta(seconds=30)
+    readiness_interval: timedelta = timedelta(seconds=2)
+    readiness_timeout: timedelta = timedelta(seconds=1)
     http_max_header_bytes: int = 64 * 1024
     max_connections_per_address: int = 128
     db_pool_timeout: timedelta = timedelta(seconds=5)
@@ -175,6 +177,8 @@ class Settings:
             max_connections=reader.integer("MAX_CONNECTIONS", defaults.max_connections, minimum=1),
             http_header_timeout=reader.seconds("HTTP_HEADER_TIMEOUT_SECONDS", defaults.http_header_timeout),
             http_body_timeout=reader.seconds("HTTP_BODY_TIMEOUT_SECONDS", defaults.http_body_timeout),
+            readiness_interval=reader.seconds("READINESS_INTERVAL_SECONDS", defaults.readiness_interval),
+            readiness_timeout=reader.seconds("READINESS_TIMEOUT_SECONDS", defaults.readiness_timeout),
             http_max_header_bytes=reader.integer(
                 "HTTP_MAX_HEADER_BYTES", defaults.http_max_header_bytes, minimum=1024, maximum=1 << 20
             ),

@@ -28,6 +28,7 @@ from booking_service.entrypoints.grpc.limits import CallLimits
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.entrypoints.http_limits import ConnectionLimits
+from booking_service.entrypoints.readiness import Readiness
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.entrypoints.sandbox import peer_urls
 from booking_service.entrypoints.tls import TlsFiles
@@ -117,9 +118,15 @@ async def _running(
             reuse_port=reuse_port,
         )
         metrics = MetricsEndpoint(app.engine, breakers={peer.name: peer.breaker for peer in app.peers})
+        readiness = Readiness(
+            database_url,
+            interval_seconds=settings.readiness_interval.total_seconds(),
+            timeout_seconds=settings.readiness_timeout.total_seconds(),
+        )
+        readiness.on_change(grpc_server.set_serving)
         gateway = build_gateway(
             app.use_cases,
-            app.is_ready,
+            readiness.is_ready,
             chain=chain,
             guard=guard,
             max_body_bytes=settings.max_request_bytes,
@@ -143,7 +150,9 @@ async def _running(
         scheme = "https" if tls else "http"
         await grpc_server.start()
         await rest_server.start()
+        await readiness.probe()  # health and /readyz say what the database says from the first call
         background = [
+            asyncio.create_task(readiness.run()),
             asyncio.create_task(relay.run()),
             asyncio.create_task(
                 _every(

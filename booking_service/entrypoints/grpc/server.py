@@ -3,8 +3,9 @@
 Calls larger than max_message_bytes are refused (RESOURCE_EXHAUSTED) before they are read whole.
 BookingService requests are decoded inside the interceptor chain (raw_requests.py), so bytes that
 do not decode are INVALID_ARGUMENT MALFORMED_REQUEST with a request id, a log line and a metric.
-Health says SERVING once the service is ready and NOT_SERVING while it drains; stop() lets
-in-flight calls finish within the grace period.
+Health says SERVING once the service is ready, NOT_SERVING while the database does not answer
+(set_serving, driven by readiness.py) and while it drains; stop() lets in-flight calls finish within
+the grace period.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ class GrpcServer:
         await self._server.start()
         for service in ("", SERVICE_NAME):
             await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
+
+    async def set_serving(self, serving: bool) -> None:
+        """What health says while the service runs (Readiness: whether the database answers); once
+        the drain began it stays NOT_SERVING."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for service in ("", SERVICE_NAME):
+            await self._health.set(service, status)
 
     async def stop(self, grace_seconds: float) -> None:
         """Reports NOT_SERVING, refuses new calls, and waits for in-flight calls to finish."""

@@ -1,0 +1,93 @@
+"""Whether this process can serve: the database answers, on a connection of its own.
+
+`/readyz` used to borrow a connection from the request pool and wait up to the pool's timeout (5 s),
+so a busy pod went not ready, was taken out of its load balancer, and its load went to the others;
+and gRPC health said SERVING from start to stop, whatever the database did. Here one connection,
+outside the pool, asks `SELECT 1` every READINESS_INTERVAL_SECONDS within READINESS_TIMEOUT_SECONDS
+(its connect bounded the same way, and replaced when it breaks). `/readyz` and gRPC health read the
+last answer and cost nothing; health turns NOT_SERVING as soon as a probe fails and SERVING again
+when one succeeds (the drain after SIGTERM sets NOT_SERVING for good: GrpcServer.stop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger("booking_service")
+
+Listener = Callable[[bool], Awaitable[None]]
+
+
+class Readiness:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        interval_seconds: float = 2.0,
+        timeout_seconds: float = 1.0,
+        connect: Callable[..., Awaitable[Any]] = asyncpg.connect,
+    ) -> None:
+        self._url = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._interval, self._timeout, self._connect = interval_seconds, timeout_seconds, connect
+        self._connection: Any = None
+        self._ready: bool | None = None  # not asked yet
+        self._listeners: list[Listener] = []
+
+    def on_change(self, listener: Listener) -> None:
+        """Calls `listener(ready)` after each change of state (and once with the first state)."""
+        self._listeners.append(listener)
+
+    async def is_ready(self) -> bool:
+        """The last probe's answer (the REST gateway's `/readyz`)."""
+        return self._ready is True
+
+    async def probe(self) -> bool:
+        """Asks the database once, and tells the listeners if the answer changed."""
+        ready = await self._ask()
+        if ready != self._ready:
+            self._ready = ready
+            if ready:
+                log.info("ready: the database answers")
+            else:
+                log.warning(
+                    "not ready: the database does not answer", extra={"timeout_seconds": self._timeout}
+                )
+            for listener in self._listeners:
+                await listener(ready)
+        return ready
+
+    async def run(self) -> None:
+        """Probes until cancelled."""
+        try:
+            while True:
+                await self.probe()
+                await asyncio.sleep(self._interval)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Closes the probe's connection (run() does when cancelled)."""
+        await self._drop()
+
+    async def _ask(self) -> bool:
+        try:
+            async with asyncio.timeout(self._timeout):
+                if self._connection is None or self._connection.is_closed():
+                    self._connection = await self._connect(self._url, timeout=self._timeout)
+                await self._connection.fetchval("SELECT 1")
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await self._drop()
+            return False
+        return True
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.terminate()  # no goodbye: it may be the connection that hangs

@@ -1,0 +1,82 @@
+"""A TCP forwarder on loopback that a test can break: cut (every connection reset, new ones refused)
+or black-holed (connections stay open and nothing passes: a peer that vanished without a word)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from urllib.parse import urlsplit, urlunsplit
+
+
+class TcpProxy:
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+        self._passing = asyncio.Event()
+        self._passing.set()
+        self._cut = False
+        self.port = 0
+
+    @classmethod
+    def before(cls, url: str) -> TcpProxy:
+        """A proxy in front of the server a postgresql:// URL names."""
+        parts = urlsplit(url)
+        return cls(parts.hostname or "127.0.0.1", parts.port or 5432)
+
+    def url(self, url: str) -> str:
+        """The same URL, through this proxy."""
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)
+        where = f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{where}" if len(netloc) == 2 else where))
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+
+    def hole(self) -> None:
+        """Connections stay open and nothing passes (it is held, not lost) until mend()."""
+        self._passing.clear()
+
+    def mend(self) -> None:
+        self._cut = False
+        self._passing.set()
+
+    def cut(self) -> None:
+        """Every connection reset; new ones refused until mend()."""
+        self._cut = True
+        for writer in list(self._pipes):
+            writer.transport.abort()
+        self._pipes.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._cut:
+            writer.transport.abort()
+            return
+        self._pipes.add(writer)
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._pipes.add(upstream_writer)
+        await asyncio.gather(
+            self._pump(reader, upstream_writer), self._pump(upstream_reader, writer), return_exceptions=True
+        )
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, ConnectionError):
+            while data := await reader.read(65536):
+                await self._passing.wait()
+                if self._cut:
+                    break
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
+        self._pipes.discard(writer)
