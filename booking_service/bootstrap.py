@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking_service.adapters.booking_reads import PostgresBookingReads
-from booking_service.adapters.database import create_engine
+from booking_service.adapters.database import SessionLimits, create_engine
 from booking_service.adapters.peers.breaker import CircuitBreaker
 from booking_service.adapters.peers.clients import InventoryClient, PaymentsClient, PricingClient
 from booking_service.adapters.peers.engine import peer_transport
@@ -57,6 +57,16 @@ class Application:
         await self.engine.dispose()
 
 
+def session_limits(settings: Settings) -> SessionLimits:
+    """The limits every database session keeps, from DB_*_SECONDS (adapters/database.py)."""
+    return SessionLimits(
+        connect=settings.db_connect_timeout.total_seconds(),
+        statement=settings.db_statement_timeout.total_seconds(),
+        lock=settings.db_lock_timeout.total_seconds(),
+        keepalive=max(1, int(settings.db_keepalive.total_seconds())),
+    )
+
+
 def bootstrap(
     settings: Settings, database_url: str, peer_urls: PeerUrls, *, clock: Clock = utc_now
 ) -> Application:
@@ -65,7 +75,7 @@ def bootstrap(
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout_seconds=settings.db_pool_timeout.total_seconds(),
-        lock_timeout_ms=int(settings.db_lock_timeout.total_seconds() * 1000),
+        limits=session_limits(settings),
     )
     trace_statements(engine)
     policy = Policy(

@@ -60,6 +60,9 @@ class Settings:
     db_pool_size: int = 20
     db_max_overflow: int = 0
     db_lock_timeout: timedelta = timedelta(seconds=5)
+    db_connect_timeout: timedelta = timedelta(seconds=5)
+    db_statement_timeout: timedelta = timedelta(seconds=30)
+    db_keepalive: timedelta = timedelta(seconds=10)
     shutdown_grace: timedelta = timedelta(seconds=10)
     workers: int = 1
     log_level: str = "INFO"
@@ -144,6 +147,11 @@ class Settings:
             db_pool_size=reader.integer("DB_POOL_SIZE", defaults.db_pool_size, minimum=1),
             db_max_overflow=reader.integer("DB_MAX_OVERFLOW", defaults.db_max_overflow, minimum=0),
             db_lock_timeout=reader.seconds("DB_LOCK_TIMEOUT_SECONDS", defaults.db_lock_timeout),
+            db_connect_timeout=reader.seconds("DB_CONNECT_TIMEOUT_SECONDS", defaults.db_connect_timeout),
+            db_statement_timeout=reader.seconds(
+                "DB_STATEMENT_TIMEOUT_SECONDS", defaults.db_statement_timeout
+            ),
+            db_keepalive=reader.seconds("DB_KEEPALIVE_SECONDS", defaults.db_keepalive),
             shutdown_grace=reader.seconds("SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace),
             workers=reader.integer("WORKERS", defaults.workers, minimum=1, maximum=64),
             log_level=(reader.text("LOG_LEVEL") or defaults.log_level).upper(),

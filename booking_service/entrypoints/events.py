@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import sys
@@ -12,12 +13,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
 
+import asyncpg
 from booking.v1 import events_pb2
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 from google.protobuf import json_format
 
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.adapters.kafka.relay import OutboxRelay, RelaySettings, producer_config
+from booking_service.bootstrap import session_limits
 from booking_service.config import Settings
 
 log = logging.getLogger("booking_service")
@@ -61,7 +64,10 @@ def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -
         retention=settings.outbox_retention,
     )
     producer = Producer(producer_config(bootstrap_servers, relay_settings.delivery_timeout))
-    return OutboxRelay(database_url, producer, relay_settings)
+    connect_args = session_limits(settings).connect_args("booking-service-relay")
+    return OutboxRelay(
+        database_url, producer, relay_settings, connect=functools.partial(asyncpg.connect, **connect_args)
+    )
 
 
 def tail(

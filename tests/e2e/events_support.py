@@ -9,7 +9,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 
+import asyncpg
 import grpc
 from booking.v1 import booking_pb2_grpc, events_pb2
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
@@ -43,12 +45,14 @@ class EventWorld:
     database_url: str
     relays: list[tuple[OutboxRelay, asyncio.Task[None]]] = field(default_factory=list)
 
-    def start_relay(self, **settings: object) -> OutboxRelay:
+    def start_relay(
+        self, database_url: str = "", connect: Callable[..., Any] = asyncpg.connect, **settings: object
+    ) -> OutboxRelay:
         relay_settings = replace(
             RelaySettings(topic=self.topic, poll_interval=timedelta(milliseconds=200)), **settings
         )
         producer = Producer(producer_config(self.kafka.bootstrap_servers, relay_settings.delivery_timeout))
-        relay = OutboxRelay(self.database_url, producer, relay_settings)
+        relay = OutboxRelay(database_url or self.database_url, producer, relay_settings, connect=connect)
         self.relays.append((relay, asyncio.create_task(relay.run())))
         return relay
 

@@ -41,7 +41,8 @@ class TcpProxy:
             self._server.close()
 
     def hole(self) -> None:
-        """Connections stay open and nothing passes (it is held, not lost) until mend()."""
+        """Connections stay open and nothing passes (it is held, not lost; what comes after mend()
+        brings it along); a side that closes still closes the other."""
         self._passing.clear()
 
     def mend(self) -> None:
@@ -71,12 +72,17 @@ class TcpProxy:
         )
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Forwards until either side ends; in a hole, keeps reading (so that an end is noticed and
+        passed on, as a peer's FIN would be) but holds what it read."""
+        held = bytearray()
         with contextlib.suppress(OSError, ConnectionError):
             while data := await reader.read(65536):
-                await self._passing.wait()
                 if self._cut:
                     break
-                writer.write(data)
-                await writer.drain()
+                held += data
+                if self._passing.is_set():
+                    writer.write(bytes(held))
+                    held.clear()
+                    await writer.drain()
         writer.transport.abort()
         self._pipes.discard(writer)

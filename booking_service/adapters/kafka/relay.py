@@ -84,6 +84,8 @@ class OutboxRelay:
         *,
         connect: Callable[[str], Any] = asyncpg.connect,
     ) -> None:
+        """`connect`: opens the relay's session (with the service's SessionLimits, events.py: a
+        statement that gets no answer ends the session, and its partitions go to another relay)."""
         self._database_url = database_url
         self._producer = producer
         self._settings = settings
@@ -145,8 +147,8 @@ class OutboxRelay:
                             await self._wake.wait()
         finally:
             self.held = set()
-            with contextlib.suppress(Exception):
-                await asyncio.shield(conn.close(timeout=5))
+            with contextlib.suppress(Exception):  # a silent server: given up on (terminated) after 2 s
+                await asyncio.shield(conn.close(timeout=2))
 
     async def flushed(self) -> None:
         """Returns once a round started after this call found nothing to publish (used when
@@ -223,7 +225,9 @@ class OutboxRelay:
                     break
                 except BufferError:  # the local queue is full: let it drain
                     self._producer.poll(0.1)
-        self._producer.flush()
+        # Bounded: a message the broker has not acknowledged within its delivery timeout fails (and is
+        # retried next round); flush returns then at the latest.
+        self._producer.flush(self._settings.delivery_timeout.total_seconds() + 5)
         for span in spans:
             span.end("no delivery report")  # those reported have ended already
         acknowledged, failed_bookings = [], set()
