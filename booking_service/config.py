@@ -15,6 +15,8 @@ from pathlib import Path
 
 import platformdirs
 
+from booking_service.adapters.kafka.security import KafkaSecurity
+
 #: Signs page tokens when PAGE_TOKEN_SECRET is unset; fine for one developer, not for production.
 DEV_PAGE_TOKEN_SECRET = "booking-service-development-page-token-secret"
 
@@ -34,6 +36,7 @@ class Settings:
     pricing_service_url: str | None = None
     payment_service_url: str | None = None
     kafka_bootstrap_servers: str | None = None
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     events_topic: str = "booking.events"
     events_delivery_timeout: timedelta = timedelta(seconds=30)
     outbox_retention: timedelta = timedelta(days=7)
@@ -121,6 +124,7 @@ class Settings:
             pricing_service_url=reader.text("PRICING_SERVICE_URL"),
             payment_service_url=reader.text("PAYMENT_SERVICE_URL"),
             kafka_bootstrap_servers=reader.text("KAFKA_BOOTSTRAP_SERVERS"),
+            kafka_security=_kafka_security(reader),
             events_topic=reader.text("BOOKING_EVENTS_TOPIC") or defaults.events_topic,
             events_delivery_timeout=reader.seconds(
                 "EVENTS_DELIVERY_TIMEOUT_SECONDS", defaults.events_delivery_timeout
@@ -226,6 +230,36 @@ class Settings:
         ):
             if path is not None and not path.is_file():
                 raise ConfigError(f"{path} does not exist or is not a file")
+        if problems := self.kafka_security.problems():
+            raise ConfigError("; ".join(problems))
+
+
+def _kafka_security(reader: _Reader) -> KafkaSecurity:
+    password_file = reader.path("KAFKA_SASL_PASSWORD_FILE")
+    password = reader.text("KAFKA_SASL_PASSWORD")
+    if password_file is not None:
+        if password is not None:
+            raise ConfigError("KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE: set one of them")
+        try:
+            password = password_file.read_text().strip() or None
+        except OSError as exc:
+            raise ConfigError(
+                f"KAFKA_SASL_PASSWORD_FILE={password_file} cannot be read: {exc.strerror}"
+            ) from None
+    mechanism = reader.text("KAFKA_SASL_MECHANISM")
+    return KafkaSecurity(
+        protocol=(reader.text("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper(),
+        sasl_mechanism=mechanism.upper() if mechanism else None,
+        sasl_username=reader.text("KAFKA_SASL_USERNAME"),
+        sasl_password=password,
+        ssl_ca_file=reader.path("KAFKA_SSL_CA_FILE"),
+        ssl_cert_file=reader.path("KAFKA_SSL_CERT_FILE"),
+        ssl_key_file=reader.path("KAFKA_SSL_KEY_FILE"),
+        oauth_token_endpoint=reader.text("KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL"),
+        oauth_client_id=reader.text("KAFKA_SASL_OAUTHBEARER_CLIENT_ID"),
+        oauth_client_secret=reader.text("KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET"),
+        oauth_scope=reader.text("KAFKA_SASL_OAUTHBEARER_SCOPE"),
+    )
 
 
 def _traces_exporter(reader: _Reader) -> str:

@@ -63,7 +63,9 @@ def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -
         delivery_timeout=settings.events_delivery_timeout,
         retention=settings.outbox_retention,
     )
-    producer = Producer(producer_config(bootstrap_servers, relay_settings.delivery_timeout))
+    # The embedded broker speaks plaintext only: the security settings are for the configured one.
+    security = settings.kafka_security if settings.kafka_bootstrap_servers else None
+    producer = Producer(producer_config(bootstrap_servers, relay_settings.delivery_timeout, security))
     connect_args = session_limits(settings).connect_args("booking-service-relay")
     return OutboxRelay(
         database_url, producer, relay_settings, connect=functools.partial(asyncpg.connect, **connect_args)
@@ -81,13 +83,15 @@ def tail(
 ) -> int:
     """Prints the topic's events as JSON lines (headers, key, decoded BookingEvent) until stopped."""
     servers = bootstrap_servers or settings.kafka_bootstrap_servers
+    embedded = False  # the embedded broker speaks plaintext: the security settings are for real ones
     if not servers and address_file(settings).is_file():
-        servers = address_file(settings).read_text().strip()
+        servers, embedded = address_file(settings).read_text().strip(), True
     if not servers:
         print("No broker: pass --bootstrap-servers, or set KAFKA_BOOTSTRAP_SERVERS.", file=sys.stderr)
         return 2
     consumer = Consumer(
         {
+            **({} if embedded else settings.kafka_security.client_config()),
             "bootstrap.servers": servers,
             "group.id": f"booking-events-tail-{uuid.uuid4()}",
             "auto.offset.reset": "earliest" if from_beginning else "latest",

@@ -37,6 +37,7 @@ from typing import Any
 import asyncpg
 from confluent_kafka import KafkaError, Message, Producer
 
+from booking_service.adapters.kafka.security import KafkaSecurity
 from booking_service.adapters.outbox import PARTITIONS
 from booking_service.observability.metrics import OUTBOX_PUBLISHED
 from booking_service.observability.tracing import ProducerSpan, producer_span
@@ -63,8 +64,12 @@ class RelaySettings:
     max_partitions: int = PARTITIONS
 
 
-def producer_config(bootstrap_servers: str, delivery_timeout: timedelta) -> dict[str, Any]:
+def producer_config(
+    bootstrap_servers: str, delivery_timeout: timedelta, security: KafkaSecurity | None = None
+) -> dict[str, Any]:
+    """The relay producer's librdkafka settings; `security`: TLS and SASL (security.py)."""
     return {
+        **(security or KafkaSecurity()).client_config(),
         "bootstrap.servers": bootstrap_servers,
         "enable.idempotence": True,  # with acks=all: no duplicates or reordering from retries
         "acks": "all",
