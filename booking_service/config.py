@@ -66,6 +66,11 @@ class Settings:
     db_connect_timeout: timedelta = timedelta(seconds=5)
     db_statement_timeout: timedelta = timedelta(seconds=30)
     db_keepalive: timedelta = timedelta(seconds=10)
+    #: Whether `serve` applies the migrations at start (else it checks they were: migrations.py).
+    migrate_on_start: bool = True
+    #: gRPC connections are closed (gracefully: GOAWAY) after this long, so that clients behind an
+    #: L4 balancer spread over new replicas; 0: never.
+    grpc_max_connection_age: timedelta = timedelta(0)
     shutdown_grace: timedelta = timedelta(seconds=10)
     workers: int = 1
     log_level: str = "INFO"
@@ -156,6 +161,10 @@ class Settings:
                 "DB_STATEMENT_TIMEOUT_SECONDS", defaults.db_statement_timeout
             ),
             db_keepalive=reader.seconds("DB_KEEPALIVE_SECONDS", defaults.db_keepalive),
+            migrate_on_start=reader.flag("MIGRATE_ON_START", defaults.migrate_on_start),
+            grpc_max_connection_age=reader.seconds(
+                "GRPC_MAX_CONNECTION_AGE_SECONDS", defaults.grpc_max_connection_age
+            ),
             shutdown_grace=reader.seconds("SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace),
             workers=reader.integer("WORKERS", defaults.workers, minimum=1, maximum=64),
             log_level=(reader.text("LOG_LEVEL") or defaults.log_level).upper(),

@@ -1,12 +1,15 @@
-"""Running the Alembic migrations from the service (`booking-service migrate`, and `serve` at start)."""
+"""Running the Alembic migrations from the service (`booking-service migrate`, and `serve` at start
+unless MIGRATE_ON_START=false), and checking that a database is at the schema this code needs."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -29,3 +32,32 @@ def alembic_config(database_url: str) -> Config:
 async def upgrade(database_url: str) -> None:
     """`alembic upgrade head`, in a thread of its own (Alembic runs its own event loop)."""
     await asyncio.to_thread(command.upgrade, alembic_config(database_url), "head")
+
+
+class SchemaBehind(Exception):
+    """The database lacks migrations this code needs; the message names them and what to run."""
+
+
+def head() -> str:
+    """The newest migration this code ships (its revision id)."""
+    revision = ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
+    assert revision is not None
+    return revision
+
+
+async def require_current(database_url: str) -> None:
+    """Raises SchemaBehind unless the database is at head() (for a service that does not migrate at
+    start: a migration job, with the DDL rights, ran `booking-service migrate` before it)."""
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        exists = await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
+        current = await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None
+    finally:
+        await connection.close()
+    wanted = head()
+    if current != wanted:
+        raise SchemaBehind(
+            f"the database's schema is at {current or 'nothing (no migrations applied)'}, and this service "
+            f"needs {wanted}: run `booking-service migrate` (the job that holds the DDL rights), "
+            "or set MIGRATE_ON_START=true"
+        )

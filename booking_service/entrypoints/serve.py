@@ -50,7 +50,7 @@ async def serve(settings: Settings, *, worker: bool = False, dev: bool = False) 
     with stop_signals() as stop, tracing.configure(settings):  # exits flushing the spans left
         async with dependencies(settings) as (database_url, bootstrap_servers, peers):
             if not worker:
-                await migrations.upgrade(database_url)
+                await prepare_schema(settings, database_url)
             async with _running(settings, database_url, bootstrap_servers, peers, reuse_port=worker):
                 await stop.wait()
                 log.info(
@@ -58,6 +58,18 @@ async def serve(settings: Settings, *, worker: bool = False, dev: bool = False) 
                     extra={"grace_seconds": settings.shutdown_grace.seconds},
                 )
     log.info("booking-service stopped")
+
+
+async def prepare_schema(settings: Settings, database_url: str) -> None:
+    """Applies the migrations (MIGRATE_ON_START, the default), or checks a migration job did:
+    ConfigError naming the schema's revision and the one needed otherwise."""
+    if settings.migrate_on_start:
+        await migrations.upgrade(database_url)
+        return
+    try:
+        await migrations.require_current(database_url)
+    except migrations.SchemaBehind as behind:
+        raise ConfigError(str(behind)) from None
 
 
 async def migrate(settings: Settings) -> None:
@@ -115,6 +127,7 @@ async def _running(
             tls=tls,
             max_message_bytes=settings.max_request_bytes,
             max_connections=settings.max_connections,
+            max_connection_age_seconds=settings.grpc_max_connection_age.total_seconds(),
             reuse_port=reuse_port,
         )
         metrics = MetricsEndpoint(app.engine, breakers={peer.name: peer.breaker for peer in app.peers})

@@ -20,10 +20,14 @@ import signal
 import sys
 import time
 
-from booking_service.adapters import migrations
 from booking_service.config import ConfigError, Settings
 from booking_service.entrypoints import deployment
-from booking_service.entrypoints.serve import dependencies, refuse_open_on_network, stop_signals
+from booking_service.entrypoints.serve import (
+    dependencies,
+    prepare_schema,
+    refuse_open_on_network,
+    stop_signals,
+)
 
 log = logging.getLogger("booking_service")
 #: A worker that dies more often than this is not restarted again: the supervisor stops.
@@ -40,7 +44,7 @@ async def supervise(settings: Settings, workers: int, *, dev: bool = False) -> i
         raise ConfigError("--workers needs fixed ports (GRPC_PORT and HTTP_PORT must not be 0)")
     with stop_signals() as stop:
         async with dependencies(settings) as (database_url, bootstrap_servers, peers):
-            await migrations.upgrade(database_url)
+            await prepare_schema(settings, database_url)
             env = {
                 **os.environ,
                 "DATABASE_URL": database_url,

@@ -26,6 +26,8 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -36,6 +38,10 @@ from sqlalchemy.pool import QueuePool
 log = logging.getLogger("booking_service.metrics")
 
 REGISTRY = CollectorRegistry()
+# The process's CPU seconds, resident memory, open and maximum file descriptors and start time
+# (process_*), and the Python version (python_info): prometheus_client's own collectors.
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
 
 #: 1 ms to 10 s: a read from the database to a create that waits on a slow peer.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

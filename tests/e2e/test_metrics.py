@@ -94,6 +94,9 @@ async def test_metrics_is_prometheus_text_with_the_pool(metrics: httpx.AsyncClie
     assert scraped.get("booking_db_pool_connections_in_use") is not None
     for peer in ("inventory", "pricing", "payments"):
         assert scraped.get("booking_peer_circuit_state", peer=peer) == 0  # closed
+    # The process itself (issue 15): CPU, memory and file descriptors.
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"):
+        assert (scraped.get(name) or 0) > 0, name
 
 
 async def test_each_endpoint_shows_its_own_engine(app: Application, database_url: str, settings) -> None:

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from booking_service.adapters import migrations
 from booking_service.adapters.database import async_url
 from booking_service.adapters.tables import metadata
+from booking_service.config import ConfigError, Settings
+from booking_service.entrypoints.serve import prepare_schema
 from tests.conftest import _with_database, drop_database
 
 
@@ -152,3 +154,13 @@ async def test_the_money_record_migration_keeps_old_bookings_truthful(empty_data
     assert (asked["status"], asked["refund_id"], asked["reason"]) == ("REQUESTED", "", "booking cancelled")
     assert got["refunding"]["saga_id"] is not None  # the running release holds its booking
     assert got["voided"]["saga_id"] is None
+
+
+async def test_a_service_that_does_not_migrate_checks_the_schema_is_current(empty_database: str) -> None:
+    """MIGRATE_ON_START=false (a migration job holds the DDL rights): serve refuses a database
+    behind the code, naming both revisions and what to run."""
+    with pytest.raises(ConfigError, match=r"at nothing .* needs \w+: run `booking-service migrate`"):
+        await prepare_schema(Settings(migrate_on_start=False), empty_database)
+    assert await tables(empty_database) == set()  # nothing was migrated
+    await prepare_schema(Settings(), empty_database)  # MIGRATE_ON_START's default: migrated
+    await prepare_schema(Settings(migrate_on_start=False), empty_database)  # current: nothing to say

@@ -36,8 +36,12 @@ class GrpcServer:
         tls: TlsFiles | None = None,
         max_message_bytes: int = 4 << 20,
         max_connections: int | None = None,
+        max_connection_age_seconds: float = 0,
         reuse_port: bool = False,
     ) -> None:
+        """`max_connection_age_seconds`: a connection older than this is ended with GOAWAY (its
+        calls finish within as long again), so that clients reconnect, through their balancer, to
+        any replica; 0: never."""
         options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", max_message_bytes),
             # gRPC shares ports by default; only workers of one `serve --workers` may (a second
@@ -46,6 +50,9 @@ class GrpcServer:
         ]
         if max_connections is not None:
             options.append(("grpc.max_allowed_incoming_connections", max_connections))
+        if max_connection_age_seconds > 0:
+            age_ms = int(max_connection_age_seconds * 1000)
+            options += [("grpc.max_connection_age_ms", age_ms), ("grpc.max_connection_age_grace_ms", age_ms)]
         self._server = aio.server(interceptors=interceptors() if chain is None else chain, options=options)
         self._health = health.aio.HealthServicer()
         add_servicers(use_cases, self._server, raw_requests=True)
