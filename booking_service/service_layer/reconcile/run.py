@@ -6,7 +6,8 @@ something, or whose money record lags what the payment service did, gets a relea
 releases the hold, voids an open intent, records a capture or void found late, and asks back the
 refunds due); a PENDING booking whose payment was taken is confirmed as the confirm saga's recovery
 would; a hold or open intent of a booking never stored is released or voided as the create saga's
-compensation would. The rest needs an operator. A booking a saga holds right now is skipped.
+compensation would. The rest needs an operator. A booking a saga holds right now is skipped, and so
+is one that changed while the peers were read (its drift may be that change, half done).
 """
 
 from __future__ import annotations
@@ -83,12 +84,22 @@ async def _check(ctx: Context, report: Report, booking: Booking, fix: bool) -> N
     if booking.saga_id is not None:
         report.in_flight += 1
         return
-    report.checked += 1
     view = await _view(ctx, booking.booking_id)
     found = drifts.of_booking(booking, view)
+    if found and await _moved(ctx, booking):
+        report.in_flight += 1  # it changed while the peers were read: they may show that change
+        return
+    report.checked += 1
     report.drifts += found
     if fix and any(d.fixable for d in found):
         report.fixes[booking.booking_id] = await _attempt(_repair(ctx, booking, found, view))
+
+
+async def _moved(ctx: Context, booking: Booking) -> bool:
+    """Whether the booking changed, or a saga took it, since it was read: a drift found against that
+    read may be nothing but the change in progress (an expiry voiding and releasing, say)."""
+    now = await ctx.reads.get(booking.booking_id)
+    return now is None or now.version != booking.version or now.saga_id is not None
 
 
 async def _view(ctx: Context, booking_id: str) -> PeerView:
