@@ -10,17 +10,46 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from uvicorn.server import ServerState
 
 from booking_service.entrypoints.http_limits import ConnectionLimits, LimitedConfig, LimitedProtocol
 
 
 class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handling: `booking-service serve` owns SIGTERM and SIGINT."""
+    """uvicorn without its own signal handling (`booking-service serve` owns SIGTERM and SIGINT), on
+    sockets it is given, with TLS done by the event loop itself (asyncio's or uvloop's) under a
+    handshake timeout: uvicorn hands its SSL context to create_server without one, and the loop's
+    default gave a client that never finishes its hello a minute per connection (the HTTP protocol,
+    with its head timeout and per-address cap, only sees a connection once the handshake is done)."""
+
+    def __init__(self, config: uvicorn.Config, tls: ssl.SSLContext | None, handshake_seconds: float) -> None:
+        super().__init__(config)
+        self._tls, self._handshake_seconds = tls, handshake_seconds
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        assert sockets, "AsgiServer listens itself and passes its socket"
+        await self.lifespan.startup()  # lifespan="off": nothing to wait for
+        config, loop = self.config, asyncio.get_running_loop()
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state, _loop=_loop
+            )
+
+        self.servers = [
+            await loop.create_server(
+                create_protocol,
+                sock=sock,
+                ssl=self._tls,
+                ssl_handshake_timeout=self._handshake_seconds if self._tls is not None else None,
+                backlog=config.backlog,
+            )
+            for sock in sockets
+        ]
+        self.started = True
 
 
 def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
@@ -64,60 +93,6 @@ class _ClientCertificateProtocol(LimitedProtocol):
             self.scope["extensions"] = {"tls": {"client_common_name": self._client_common_name}}
 
 
-class _TlsHandshake(asyncio.Protocol):
-    """TLS in front of the HTTP protocol, with the handshake bounded by the head timeout.
-
-    uvicorn hands its SSL context to asyncio's create_server, which gives a client 60 s to finish
-    the handshake, and the HTTP protocol (the head timeout, the cap per address) only sees the
-    connection once it is done: a client that opens connections and never says hello held each for
-    a minute. Here the TCP connection is accepted in the clear and upgraded with asyncio's
-    start_tls, whose handshake must end within the head timeout (else the connection is closed),
-    before the HTTP protocol is given the TLS transport."""
-
-    def __init__(
-        self,
-        config: uvicorn.Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        assert isinstance(config, _TlsConfig)
-        self._context, self._timeout = config.tls_context, config.limits.header_timeout_seconds
-        self._http = _ClientCertificateProtocol(config, server_state, app_state, _loop)
-        self._upgrade: asyncio.Task[None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.pause_reading()  # the client's hello is read by the TLS layer start_tls puts in
-        self._upgrade = asyncio.get_running_loop().create_task(self._handshake(transport))
-
-    async def _handshake(self, transport: asyncio.Transport) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            secured = await loop.start_tls(
-                transport, self._http, self._context, server_side=True, ssl_handshake_timeout=self._timeout
-            )
-        except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
-            transport.abort()  # start_tls closed it already on most failures; a refusal needs no answer
-            return
-        if secured is None:
-            transport.abort()
-            return
-        self._http.connection_made(secured)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._upgrade is not None and not self._upgrade.done():
-            self._upgrade.cancel()
-
-
-class _TlsConfig(LimitedConfig):
-    """The limited settings, with the TLS context _TlsHandshake upgrades connections with."""
-
-    def __init__(self, app: Any, *, tls_context: ssl.SSLContext, **options: Any) -> None:
-        super().__init__(app, **options)
-        self.tls_context = tls_context
-
-
 class AsgiServer:
     def __init__(
         self,
@@ -130,26 +105,24 @@ class AsgiServer:
         limits: ConnectionLimits | None = None,
         reuse_port: bool = False,
     ) -> None:
-        """`tls`: the TLS context (TLS is then negotiated within the head timeout, _TlsHandshake);
+        """`tls`: the TLS context (the handshake must end within the head timeout: _EmbeddedServer);
         `max_connections`: above it uvicorn answers 503 at once; `limits`: the head timeout and
         size, and the connections per client address (http_limits.py)."""
         self._socket = listen(host, port, reuse_port=reuse_port)
         self.port = int(self._socket.getsockname()[1])
-        options: dict[str, Any] = {
-            "limits": limits or ConnectionLimits(),
-            "lifespan": "off",
-            "log_config": None,
-            "access_log": False,
-            "server_header": False,
-            "timeout_graceful_shutdown": None,
-            "limit_concurrency": max_connections,
-        }
-        config = (
-            _TlsConfig(app, tls_context=tls, http=_TlsHandshake, **options)
-            if tls is not None
-            else LimitedConfig(app, http=LimitedProtocol, **options)
+        limits = limits or ConnectionLimits()
+        config = LimitedConfig(
+            app,
+            limits=limits,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=None,
+            limit_concurrency=max_connections,
+            http=_ClientCertificateProtocol if tls else LimitedProtocol,
         )
-        self._server = _EmbeddedServer(config)
+        self._server = _EmbeddedServer(config, tls, limits.header_timeout_seconds)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
