@@ -19,6 +19,7 @@ from booking_service.entrypoints.auth.refusal import CallRefused
 from tests.e2e.security_support import AUDIENCE, ISSUER, TokenMaker, pem_verifier, public_pem
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OLD_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
 PEER = "ipv4:127.0.0.1:5000"
 
@@ -31,7 +32,7 @@ def refusal(call: Any) -> str:
 
 def test_tokens_from_any_of_several_pem_keys(tmp_path: Path) -> None:
     files = []
-    for name, key in (("rsa.pem", RSA_KEY), ("ec.pem", EC_KEY)):
+    for name, key in (("old.pem", OLD_RSA_KEY), ("new.pem", RSA_KEY), ("ec.pem", EC_KEY)):
         (tmp_path / name).write_bytes(public_pem(key))
         files.append(str(tmp_path / name))
     settings = Settings.from_env(
@@ -48,7 +49,8 @@ def test_tokens_from_any_of_several_pem_keys(tmp_path: Path) -> None:
     def authenticate(token: str) -> str:
         return guard.authenticate((("authorization", f"Bearer {token}"),), {}, PEER).subject
 
-    assert authenticate(TokenMaker(RSA_KEY)(subject="by-rsa")) == "by-rsa"
+    assert authenticate(TokenMaker(OLD_RSA_KEY)(subject="by-old")) == "by-old"
+    assert authenticate(TokenMaker(RSA_KEY)(subject="by-new")) == "by-new"
     assert authenticate(TokenMaker(EC_KEY, algorithm="ES256")(subject="by-ec")) == "by-ec"
     third = TokenMaker(rsa.generate_private_key(public_exponent=65537, key_size=2048))()
     assert refusal(lambda: authenticate(third)) == (
