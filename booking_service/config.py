@@ -7,11 +7,13 @@ BOOKING_EVENTS_TOPIC). Unset means the embedded default: an embedded PostgreSQL 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -83,10 +85,18 @@ class Settings:
     health_ca_file: Path | None = None
     health_client_cert_file: Path | None = None
     health_client_key_file: Path | None = None
-    auth_jwt_public_key_file: Path | None = None
+    # Bearer tokens (entrypoints/auth/): their signing keys come from PEM files or from the identity
+    # provider's JWKS (one or the other), and the rules every token meets.
+    auth_jwt_public_key_files: tuple[Path, ...] = ()
+    auth_jwks_url: str | None = None
+    auth_jwks_refresh: timedelta = timedelta(seconds=300)
     auth_jwt_issuer: str | None = None
     auth_jwt_audience: str | None = None
     auth_jwt_leeway: timedelta = timedelta(seconds=30)
+    #: The furthest a token's `exp` may lie ahead of now (beyond the leeway).
+    auth_jwt_max_lifetime: timedelta = timedelta(seconds=86400)
+    #: The `typ` every token's header must carry (`at+jwt`, RFC 9068); None: any.
+    auth_jwt_type: str | None = None
     auth_allow_open: bool = False
     auth_public_reflection: bool = False
     auth_public_metrics: bool = False
@@ -175,10 +185,16 @@ class Settings:
             health_ca_file=reader.path("HEALTH_CA_FILE"),
             health_client_cert_file=reader.path("HEALTH_CLIENT_CERT_FILE"),
             health_client_key_file=reader.path("HEALTH_CLIENT_KEY_FILE"),
-            auth_jwt_public_key_file=reader.path("AUTH_JWT_PUBLIC_KEY_FILE"),
+            auth_jwt_public_key_files=reader.paths("AUTH_JWT_PUBLIC_KEY_FILE"),
+            auth_jwks_url=reader.text("AUTH_JWKS_URL"),
+            auth_jwks_refresh=reader.seconds("AUTH_JWKS_REFRESH_SECONDS", defaults.auth_jwks_refresh),
             auth_jwt_issuer=reader.text("AUTH_JWT_ISSUER"),
             auth_jwt_audience=reader.text("AUTH_JWT_AUDIENCE"),
             auth_jwt_leeway=reader.seconds("AUTH_JWT_LEEWAY_SECONDS", defaults.auth_jwt_leeway),
+            auth_jwt_max_lifetime=reader.seconds(
+                "AUTH_JWT_MAX_LIFETIME_SECONDS", defaults.auth_jwt_max_lifetime
+            ),
+            auth_jwt_type=reader.text("AUTH_JWT_TYPE"),
             auth_allow_open=reader.flag("AUTH_ALLOW_OPEN", defaults.auth_allow_open),
             auth_public_reflection=reader.flag("AUTH_PUBLIC_REFLECTION", defaults.auth_public_reflection),
             auth_public_metrics=reader.flag("AUTH_PUBLIC_METRICS", defaults.auth_public_metrics),
@@ -217,9 +233,14 @@ class Settings:
         return self.grpc_tls_cert_file is not None
 
     @property
+    def bearer_tokens(self) -> bool:
+        """Whether calls need a bearer token: signing keys are configured (PEM files or a JWKS)."""
+        return bool(self.auth_jwt_public_key_files) or self.auth_jwks_url is not None
+
+    @property
     def authenticates(self) -> bool:
         """Whether callers must prove who they are (a token, or a client certificate)."""
-        return self.auth_jwt_public_key_file is not None or self.grpc_client_ca_file is not None
+        return self.bearer_tokens or self.grpc_client_ca_file is not None
 
     def check(self) -> None:
         """Refuses combinations that cannot work, before anything starts."""
@@ -227,15 +248,12 @@ class Settings:
             raise ConfigError("GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE go together")
         if self.grpc_client_ca_file is not None and not self.tls:
             raise ConfigError("GRPC_CLIENT_CA_FILE needs GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE")
-        if self.auth_jwt_public_key_file is not None and not (
-            self.auth_jwt_issuer and self.auth_jwt_audience
-        ):
-            raise ConfigError("AUTH_JWT_PUBLIC_KEY_FILE needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE")
+        self._check_token_keys()
         for path in (
             self.grpc_tls_cert_file,
             self.grpc_tls_key_file,
             self.grpc_client_ca_file,
-            self.auth_jwt_public_key_file,
+            *self.auth_jwt_public_key_files,
         ):
             if path is not None and not path.is_file():
                 raise ConfigError(f"{path} does not exist or is not a file")
@@ -269,6 +287,36 @@ def _kafka_security(reader: _Reader) -> KafkaSecurity:
         oauth_client_secret=reader.text("KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET"),
         oauth_scope=reader.text("KAFKA_SASL_OAUTHBEARER_SCOPE"),
     )
+
+    def _check_token_keys(self) -> None:
+        """One source of signing keys, with the issuer and audience every token is checked against;
+        a JWKS over https (plain http only to this machine: whoever can change the JWKS on its way
+        can sign tokens)."""
+        if self.auth_jwks_url is not None and self.auth_jwt_public_key_files:
+            raise ConfigError(
+                "AUTH_JWKS_URL and AUTH_JWT_PUBLIC_KEY_FILE both give the token signing keys: set one"
+            )
+        source = "AUTH_JWKS_URL" if self.auth_jwks_url is not None else "AUTH_JWT_PUBLIC_KEY_FILE"
+        if self.bearer_tokens and not (self.auth_jwt_issuer and self.auth_jwt_audience):
+            raise ConfigError(f"{source} needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE")
+        if self.auth_jwks_url is not None:
+            url = urlsplit(self.auth_jwks_url)
+            secure = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname or ""))
+            if not (secure and url.hostname):
+                raise ConfigError(
+                    f"AUTH_JWKS_URL must be an https URL (http only to a loopback address), "
+                    f"not {self.auth_jwks_url!r}"
+                )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether the address only this machine can reach: localhost, 127.0.0.0/8, ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _traces_exporter(reader: _Reader) -> str:
@@ -317,6 +365,11 @@ class _Reader:
     def path(self, name: str) -> Path | None:
         raw = self.text(name)
         return Path(raw).expanduser() if raw else None
+
+    def paths(self, name: str) -> tuple[Path, ...]:
+        """Several paths, separated by commas."""
+        raw = self.text(name) or ""
+        return tuple(Path(part.strip()).expanduser() for part in raw.split(",") if part.strip())
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.text(name)

@@ -11,10 +11,9 @@ and says so.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
-from booking_service.config import ConfigError, Settings
+from booking_service.config import ConfigError, Settings, is_loopback
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +71,10 @@ def production_settings(settings: Settings) -> list[str]:
     given = [d.setting for d in dependencies(settings) if d.configured]
     if not is_loopback(settings.bind_host):
         given.append(f"BIND_HOST={settings.bind_host}")
-    if settings.auth_jwt_public_key_file is not None:
+    if settings.auth_jwt_public_key_files:
         given.append("AUTH_JWT_PUBLIC_KEY_FILE")
+    if settings.auth_jwks_url is not None:
+        given.append("AUTH_JWKS_URL")
     if settings.grpc_client_ca_file is not None:
         given.append("GRPC_CLIENT_CA_FILE")
     return given
@@ -93,13 +94,3 @@ def plan(settings: Settings, *, dev: bool = False) -> list[Dependency]:
             + ". Set them, or run `booking-service serve --dev` to start embedded stand-ins for them."
         )
     return parts
-
-
-def is_loopback(host: str) -> bool:
-    """Whether the address only this machine can reach: localhost, 127.0.0.0/8, ::1."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -19,10 +19,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.bootstrap import PeerUrls, bootstrap
-from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings
+from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings, is_loopback
 from booking_service.entrypoints import deployment, running
 from booking_service.entrypoints.auth.guard import CallGuard
-from booking_service.entrypoints.deployment import is_loopback
+from booking_service.entrypoints.auth.jwks import JwksKeys
 from booking_service.entrypoints.events import build_relay, events_broker
 from booking_service.entrypoints.grpc.limits import CallLimits
 from booking_service.entrypoints.grpc.server import GrpcServer
@@ -115,8 +115,9 @@ async def _running(
 ) -> AsyncIterator[None]:
     """The servers and background jobs, from start to a drained stop."""
     app = bootstrap(settings, database_url, peers)
+    jwks = JwksKeys.from_settings(settings)
     try:
-        guard = CallGuard.from_settings(settings)
+        guard = CallGuard.from_settings(settings, jwks)
         chain = interceptors(guard, CallLimits.from_settings(settings))
         tls = TlsFiles.from_settings(settings)
         grpc_server = GrpcServer(
@@ -161,6 +162,8 @@ async def _running(
         )
         relay = build_relay(settings, database_url, bootstrap_servers)
         scheme = "https" if tls else "http"
+        if jwks is not None:  # once, bounded; if it fails, calls are refused until run() fetches them
+            await jwks.refresh()
         await grpc_server.start()
         await rest_server.start()
         await readiness.probe()  # health and /readyz say what the database says from the first call
@@ -189,6 +192,8 @@ async def _running(
                 )
             ),
         ]
+        if jwks is not None:
+            background.append(asyncio.create_task(jwks.run()))
         log.info(
             "booking-service serving",
             extra={
@@ -203,7 +208,8 @@ async def _running(
         if guard.is_open:
             log.warning(
                 "AUTHENTICATION IS OFF: any caller may read and change every booking. Configure "
-                "AUTH_JWT_PUBLIC_KEY_FILE (and GRPC_TLS_*) before this service holds real guests' data.",
+                "AUTH_JWKS_URL or AUTH_JWT_PUBLIC_KEY_FILE (and GRPC_TLS_*) before this service holds "
+                "real guests' data.",
                 extra={"bind_host": settings.bind_host},
             )
         if settings.database_url and settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
@@ -220,6 +226,8 @@ async def _running(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
     finally:
+        if jwks is not None:
+            await jwks.aclose()
         await app.aclose()
 
 
@@ -230,13 +238,14 @@ def refuse_open_on_network(settings: Settings) -> None:
         return
     raise ConfigError(
         f"BIND_HOST={settings.bind_host} is not a loopback address and no authentication is configured: "
-        "set AUTH_JWT_PUBLIC_KEY_FILE, AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE (or GRPC_CLIENT_CA_FILE), "
+        "set AUTH_JWKS_URL or AUTH_JWT_PUBLIC_KEY_FILE, with AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE "
+        "(or GRPC_CLIENT_CA_FILE), "
         "or AUTH_ALLOW_OPEN=true to serve anyone on the network"
     )
 
 
 def _authentication(settings: Settings) -> str:
-    if settings.auth_jwt_public_key_file is not None:
+    if settings.bearer_tokens:
         return "bearer tokens" + (" and client certificates" if settings.grpc_client_ca_file else "")
     return "client certificates" if settings.grpc_client_ca_file else "OFF"
 

@@ -19,6 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from booking_service.entrypoints.auth.keys import PemKeys, SigningKeys
+from booking_service.entrypoints.auth.tokens import TokenVerifier
+
 ISSUER = "https://auth.example.test/"
 AUDIENCE = "booking-service"
 
@@ -29,13 +32,39 @@ def public_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+def verifier(
+    keys: SigningKeys,
+    *,
+    max_lifetime: timedelta = timedelta(hours=1),
+    token_type: str | None = None,
+) -> TokenVerifier:
+    """A verifier of ISSUER's tokens for AUDIENCE, with 5 s of leeway."""
+    return TokenVerifier(
+        keys, ISSUER, AUDIENCE, timedelta(seconds=5), max_lifetime=max_lifetime, token_type=token_type
+    )
+
+
+def pem_verifier(*keys: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, **rules: Any) -> TokenVerifier:
+    """A verifier trusting the public halves of `keys` (PEM keys, as AUTH_JWT_PUBLIC_KEY_FILE gives)."""
+    return verifier(PemKeys(public_pem(key) for key in keys), **rules)
+
+
 @dataclass
 class TokenMaker:
-    """Signs tokens as the configured issuer would; keyword arguments override claims."""
+    """Signs tokens as the configured issuer would; keyword arguments override claims. `kid` and
+    `headers` go into the JOSE header (a header value None leaves the field out)."""
 
-    key: rsa.RSAPrivateKey
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    kid: str | None = None
+    algorithm: str = "RS256"
 
-    def __call__(self, scope: str = "bookings.read", subject: str = "svc-frontdesk", **claims: Any) -> str:
+    def __call__(
+        self,
+        scope: str = "bookings.read",
+        subject: str = "svc-frontdesk",
+        headers: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
         now = int(time.time())
         payload: dict[str, Any] = {
             "iss": ISSUER,
@@ -48,17 +77,20 @@ class TokenMaker:
         }
         payload.update(claims)
         payload = {k: v for k, v in payload.items() if v is not None}
-        return jwt.encode(payload, self.key, algorithm="RS256")
+        header = ({"kid": self.kid} if self.kid else {}) | (headers or {})  # PyJWT drops a typ of None
+        return jwt.encode(payload, self.key, algorithm=self.algorithm, headers=header)
 
 
-def unsigned_token(**claims: Any) -> str:
+def unsigned_token(kid: str | None = None, **claims: Any) -> str:
     """`alg: none`: a token anyone can write."""
-    return ".".join([_b64({"alg": "none", "typ": "JWT"}), _b64(claims), ""])
+    header = {"alg": "none", "typ": "JWT"} | ({"kid": kid} if kid else {})
+    return ".".join([_b64(header), _b64(claims), ""])
 
 
-def hmac_token(secret: bytes, **claims: Any) -> str:
-    """HS256 signed with `secret` (the public key's PEM, in the algorithm-confusion attack)."""
-    signing_input = ".".join([_b64({"alg": "HS256", "typ": "JWT"}), _b64(claims)])
+def hmac_token(secret: bytes, kid: str | None = None, **claims: Any) -> str:
+    """HS256 signed with `secret` (the public key's PEM or JWK, in the algorithm-confusion attack)."""
+    header = {"alg": "HS256", "typ": "JWT"} | ({"kid": kid} if kid else {})
+    signing_input = ".".join([_b64(header), _b64(claims)])
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
 

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 import grpc
 import httpx
@@ -27,12 +26,19 @@ from grpc_status import rpc_status
 from booking_service.bootstrap import Application
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.auth.rate_limit import RateLimiter
-from booking_service.entrypoints.auth.tokens import TokenVerifier
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.observability.metrics import MetricsEndpoint
-from tests.e2e.security_support import AUDIENCE, ISSUER, TokenMaker, hmac_token, public_pem, unsigned_token
+from tests.e2e.security_support import (
+    AUDIENCE,
+    ISSUER,
+    TokenMaker,
+    hmac_token,
+    pem_verifier,
+    public_pem,
+    unsigned_token,
+)
 from tests.helpers import rich_error
 
 Make = Callable[..., pb.CreateBookingRequest]
@@ -56,7 +62,7 @@ def signing_key() -> rsa.RSAPrivateKey:
 async def _secured(
     app: Application, key: rsa.RSAPrivateKey, limiter: RateLimiter | None, **open_to_all: bool
 ) -> AsyncIterator[Secured]:
-    verifier = TokenVerifier(public_pem(key), ISSUER, AUDIENCE, timedelta(seconds=5))
+    verifier = pem_verifier(key)
     guard = CallGuard(verifier=verifier, limiter=limiter, **open_to_all)
     chain = interceptors(guard)
     server = GrpcServer(app.use_cases, "127.0.0.1", 0, chain=chain)

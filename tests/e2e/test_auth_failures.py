@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 import grpc
 import httpx
@@ -20,11 +19,10 @@ from grpc_status import rpc_status
 from booking_service.bootstrap import Application
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.auth.rate_limit import RateLimiter
-from booking_service.entrypoints.auth.tokens import TokenVerifier
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
-from tests.e2e.security_support import AUDIENCE, ISSUER, TokenMaker, public_pem
+from tests.e2e.security_support import TokenMaker, pem_verifier
 from tests.helpers import rich_error
 
 BURST = 5
@@ -44,7 +42,7 @@ class Guarded:
 async def guarded(app: Application) -> AsyncIterator[Guarded]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    verifier = TokenVerifier(public_pem(key), ISSUER, AUDIENCE, timedelta(seconds=5))
+    verifier = pem_verifier(key)
     guard = CallGuard(verifier=verifier, failures=RateLimiter(0.01, BURST))
     chain = interceptors(guard)
     server = GrpcServer(app.use_cases, "127.0.0.1", 0, chain=chain)

@@ -3,6 +3,7 @@ challenge headers, and the settings that refuse to run an open service on the ne
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from booking_service.config import ConfigError, Settings
 from booking_service.entrypoints.auth import scopes
+from booking_service.entrypoints.auth.keys import PemKeys
 from booking_service.entrypoints.auth.rate_limit import RateLimiter
 from booking_service.entrypoints.auth.refusal import CallRefused, missing_scope, unauthenticated
 from booking_service.entrypoints.auth.tokens import TokenVerifier
@@ -84,9 +86,12 @@ def test_challenges_and_retry_after() -> None:
 
 def test_tokens_signed_with_ec_keys_and_scope_lists() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    verifier = TokenVerifier(public_pem(key), "iss", "aud", timedelta(0))
+    verifier = TokenVerifier(
+        PemKeys([public_pem(key)]), "iss", "aud", timedelta(0), max_lifetime=timedelta(hours=1)
+    )
+    expires = int(time.time()) + 300
     token = jwt.encode(
-        {"iss": "iss", "aud": "aud", "sub": "ops", "exp": 4102444800, "scp": ["bookings.read"]}, key, "ES256"
+        {"iss": "iss", "aud": "aud", "sub": "ops", "exp": expires, "scp": ["bookings.read"]}, key, "ES256"
     )
     caller = verifier.verify(token)
     assert (caller.subject, caller.scopes, caller.authenticated) == (
@@ -95,7 +100,7 @@ def test_tokens_signed_with_ec_keys_and_scope_lists() -> None:
         True,
     )
     bad_scope = jwt.encode(
-        {"iss": "iss", "aud": "aud", "sub": "ops", "exp": 4102444800, "scope": 7}, key, "ES256"
+        {"iss": "iss", "aud": "aud", "sub": "ops", "exp": expires, "scope": 7}, key, "ES256"
     )
     with pytest.raises(CallRefused, match="scope"):
         verifier.verify(bad_scope)
@@ -111,7 +116,7 @@ def test_an_open_service_stays_on_loopback(tmp_path: Path) -> None:
     key = tmp_path / "key.pem"
     key.write_bytes(public_pem(ec.generate_private_key(ec.SECP256R1())))
     secured = Settings(
-        bind_host="0.0.0.0", auth_jwt_public_key_file=key, auth_jwt_issuer="i", auth_jwt_audience="a"
+        bind_host="0.0.0.0", auth_jwt_public_key_files=(key,), auth_jwt_issuer="i", auth_jwt_audience="a"
     )
     refuse_open_on_network(secured)
     secured.check()
@@ -125,7 +130,7 @@ def test_settings_that_cannot_work_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs GRPC_TLS_CERT_FILE"):
         Settings(grpc_client_ca_file=cert).check()
     with pytest.raises(ConfigError, match="AUTH_JWT_ISSUER"):
-        Settings(auth_jwt_public_key_file=cert).check()
+        Settings(auth_jwt_public_key_files=(cert,)).check()
     with pytest.raises(ConfigError, match="does not exist"):
         replace(Settings(), grpc_tls_cert_file=tmp_path / "nope", grpc_tls_key_file=cert).check()
     env = Settings.from_env(

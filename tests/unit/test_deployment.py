@@ -67,10 +67,11 @@ def test_every_missing_setting_is_named_in_one_message() -> None:
     "production",
     [
         {"bind_host": "0.0.0.0"},
-        {"auth_jwt_public_key_file": Path("/keys/issuer.pem")},
+        {"auth_jwt_public_key_files": (Path("/keys/issuer.pem"),)},
+        {"auth_jwks_url": "https://auth.example.com/.well-known/jwks.json"},
         {"grpc_client_ca_file": Path("/keys/ca.pem")},
     ],
-    ids=["a-network-address", "bearer-tokens", "client-certificates"],
+    ids=["a-network-address", "bearer-tokens", "a-jwks", "client-certificates"],
 )
 def test_a_production_setting_that_is_no_dependency_also_requires_them_all(
     production: dict[str, object],

@@ -3,7 +3,7 @@ rate (limits), and whether they may make this call (scopes) — in that order, s
 without the scope learns nothing about which bookings exist (PERMISSION_DENIED before NOT_FOUND).
 
 Three ways to know the caller:
-- a bearer JWT, when AUTH_JWT_PUBLIC_KEY_FILE is set: its `sub` and `scope` claims;
+- a bearer JWT, when AUTH_JWT_PUBLIC_KEY_FILE or AUTH_JWKS_URL is set: its `sub` and `scope` claims;
 - a client certificate, when GRPC_CLIENT_CA_FILE is set and no token is configured: the
   certificate's common name, with every scope (the CA vouches for the client);
 - neither (the embedded default, open): `x-actor` names the caller, with every scope.
@@ -23,6 +23,8 @@ import grpc
 from booking_service.config import Settings
 from booking_service.entrypoints.auth import scopes
 from booking_service.entrypoints.auth.caller import ALL_SCOPES, ANONYMOUS, Caller
+from booking_service.entrypoints.auth.jwks import JwksKeys
+from booking_service.entrypoints.auth.keys import PemKeys, SigningKeys
 from booking_service.entrypoints.auth.rate_limit import RateLimiter
 from booking_service.entrypoints.auth.refusal import CallRefused, missing_scope, unauthenticated
 from booking_service.entrypoints.auth.tokens import MAX_SUBJECT_LENGTH, TokenVerifier
@@ -53,15 +55,24 @@ class CallGuard:
             self._public |= scopes.REFLECTION_METHODS
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CallGuard:
+    def from_settings(cls, settings: Settings, jwks: JwksKeys | None = None) -> CallGuard:
+        """`jwks`: the keys of AUTH_JWKS_URL (JwksKeys.from_settings), which the caller keeps fresh
+        (`serve` fetches them at start and runs their refresh); with AUTH_JWT_PUBLIC_KEY_FILE the
+        keys are read here."""
+        assert (jwks is not None) == (settings.auth_jwks_url is not None)
+        keys: SigningKeys | None = jwks
+        if settings.auth_jwt_public_key_files:
+            keys = PemKeys.from_files(settings.auth_jwt_public_key_files)
         verifier = None
-        if settings.auth_jwt_public_key_file is not None:
+        if keys is not None:
             assert settings.auth_jwt_issuer and settings.auth_jwt_audience  # Settings.check()
-            verifier = TokenVerifier.from_file(
-                settings.auth_jwt_public_key_file,
+            verifier = TokenVerifier(
+                keys,
                 settings.auth_jwt_issuer,
                 settings.auth_jwt_audience,
                 settings.auth_jwt_leeway,
+                max_lifetime=settings.auth_jwt_max_lifetime,
+                token_type=settings.auth_jwt_type,
             )
         limiter = None
         if settings.rate_limit_per_second > 0:

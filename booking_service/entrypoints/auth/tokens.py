@@ -1,69 +1,123 @@
-"""Bearer tokens: JWTs signed with an asymmetric key, verified against the configured public key.
+"""Bearer tokens: JWTs (RFC 7519) signed with an asymmetric key, verified against the signing keys.
 
-Signature, expiry, not-before, issuer and audience are all checked. The accepted algorithms follow
-from the key's type, so `alg: none` and an HMAC signed with the public key as secret (the classic
-algorithm-confusion attack) are refused whatever the token's header says.
+The keys come from PEM files or the identity provider's JWKS (keys.py, jwks.py); a token is tried
+against the keys that may have signed it (the JWKS key its `kid` names, or every PEM key) with only
+the algorithms each key allows, so `alg: none` and HMAC-with-the-public-key are refused whatever the
+header says. After the signature: `exp` (required), `nbf`, `iss`, `aud` and `sub`, with `leeway` of
+clock skew; `exp` at most `max_lifetime` (plus leeway) ahead of now, so that a token minted for a
+century is not a permanent credential; and, when `token_type` is set, the header's `typ` (RFC 9068
+section 2.1: `at+jwt`, so that an ID token of the same issuer is not taken for an access token).
+
+Every refusal is CallRefused(UNAUTHENTICATED) with a reason (TOKEN_EXPIRED, TOKEN_NOT_YET_VALID,
+INVALID_TOKEN, or the key source's) and a message that says what is wrong, never the token itself.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from booking_service.entrypoints.auth.caller import Caller
+from booking_service.entrypoints.auth.keys import SigningKeys, VerificationKey
 from booking_service.entrypoints.auth.refusal import CallRefused, unauthenticated
 
-_RSA = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"]
-_EC_BY_CURVE = {"secp256r1": ["ES256"], "secp384r1": ["ES384"], "secp521r1": ["ES512"]}
 MAX_SUBJECT_LENGTH = 128
 
 
 class TokenVerifier:
-    def __init__(self, public_key_pem: bytes, issuer: str, audience: str, leeway: timedelta) -> None:
-        self._key: Any = load_pem_public_key(public_key_pem)
-        self._algorithms = _algorithms_for(self._key)
+    def __init__(
+        self,
+        keys: SigningKeys,
+        issuer: str,
+        audience: str,
+        leeway: timedelta,
+        *,
+        max_lifetime: timedelta,
+        token_type: str | None = None,
+    ) -> None:
+        """`max_lifetime`: how far ahead of now a token's `exp` may lie (beyond `leeway`);
+        `token_type`: the `typ` the header must carry (`at+jwt`), or None to accept any."""
+        self._keys = keys
         self._issuer, self._audience, self._leeway = issuer, audience, leeway
-
-    @classmethod
-    def from_file(cls, path: Path, issuer: str, audience: str, leeway: timedelta) -> TokenVerifier:
-        return cls(path.read_bytes(), issuer, audience, leeway)
+        self._max_lifetime = max_lifetime
+        self._type = _media_type(token_type) if token_type is not None else None
 
     def verify(self, token: str) -> Caller:
         """The caller the token names; CallRefused(UNAUTHENTICATED) saying what is wrong with it."""
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=self._algorithms,
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": ["exp", "iss", "aud", "sub"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise unauthenticated("TOKEN_EXPIRED", "The bearer token has expired.") from None
-        except jwt.ImmatureSignatureError:
-            raise unauthenticated("TOKEN_NOT_YET_VALID", "The bearer token is not valid yet.") from None
-        except jwt.InvalidIssuerError:
-            raise unauthenticated("INVALID_TOKEN", "The bearer token has the wrong issuer.") from None
-        except jwt.InvalidAudienceError:
-            raise unauthenticated(
-                "INVALID_TOKEN", "The bearer token is not meant for this service."
-            ) from None
-        except jwt.MissingRequiredClaimError as exc:
-            raise unauthenticated("INVALID_TOKEN", f"The bearer token has no {exc.claim!r} claim.") from None
-        except jwt.InvalidAlgorithmError:
-            raise unauthenticated("INVALID_TOKEN", "The bearer token's algorithm is not accepted.") from None
+            header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
+            raise _malformed() from None
+        keys = [key for key in self._keys.for_token(header) if header.get("alg") in key.algorithms]
+        if not keys:
+            raise unauthenticated("INVALID_TOKEN", "The bearer token's algorithm is not accepted.")
+        claims = self._decode(token, keys)
+        if self._type is not None and _media_type(header.get("typ")) != self._type:
             raise unauthenticated(
-                "INVALID_TOKEN", "The bearer token is malformed or its signature is wrong."
-            ) from None
+                "INVALID_TOKEN", f"The bearer token is not an access token of type {self._type!r} (typ)."
+            )
+        expires = claims["exp"]
+        if not isinstance(expires, int | float):  # PyJWT takes a string of digits too (RFC 7519: a number)
+            raise _bad_claim("exp")
+        if expires - time.time() > (self._max_lifetime + self._leeway).total_seconds():
+            raise unauthenticated(
+                "INVALID_TOKEN",
+                "The bearer token's lifetime is too long: it expires more than "
+                f"{self._max_lifetime.total_seconds():.0f} s from now.",
+            )
         return _caller(claims)
+
+    def _decode(self, token: str, keys: Sequence[VerificationKey]) -> dict[str, Any]:
+        """The claims, once one of `keys` verifies the signature and the registered claims hold."""
+        for key in keys:
+            try:
+                claims: dict[str, Any] = jwt.decode(
+                    token,
+                    key.key,
+                    algorithms=list(key.algorithms),
+                    audience=self._audience,
+                    issuer=self._issuer,
+                    leeway=self._leeway,
+                    options={"require": ["exp", "iss", "aud", "sub"]},
+                )
+            except jwt.InvalidSignatureError:
+                continue  # another key may have signed it
+            except jwt.InvalidTokenError as exc:
+                raise _refusal(exc) from None
+            return claims
+        raise _malformed()
+
+
+def _refusal(exc: jwt.InvalidTokenError) -> CallRefused:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return unauthenticated("TOKEN_EXPIRED", "The bearer token has expired.")
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return unauthenticated("TOKEN_NOT_YET_VALID", "The bearer token is not valid yet.")
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return unauthenticated("INVALID_TOKEN", "The bearer token has the wrong issuer.")
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return unauthenticated("INVALID_TOKEN", "The bearer token is not meant for this service.")
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return unauthenticated("INVALID_TOKEN", f"The bearer token has no {exc.claim!r} claim.")
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return unauthenticated("INVALID_TOKEN", "The bearer token's algorithm is not accepted.")
+    return _malformed()
+
+
+def _malformed() -> CallRefused:
+    return unauthenticated("INVALID_TOKEN", "The bearer token is malformed or its signature is wrong.")
+
+
+def _media_type(typ: object) -> str | None:
+    """A `typ` as compared: media types are case-insensitive, and `application/` may be left out
+    (RFC 7515 section 4.1.9)."""
+    if not isinstance(typ, str):
+        return None
+    return typ.lower().removeprefix("application/")
 
 
 def _caller(claims: dict[str, Any]) -> Caller:
@@ -82,13 +136,3 @@ def _caller(claims: dict[str, Any]) -> Caller:
 
 def _bad_claim(name: str) -> CallRefused:
     return unauthenticated("INVALID_TOKEN", f"The bearer token's {name!r} claim is not usable.")
-
-
-def _algorithms_for(key: Any) -> list[str]:
-    if isinstance(key, rsa.RSAPublicKey):
-        return _RSA
-    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _EC_BY_CURVE:
-        return _EC_BY_CURVE[key.curve.name]
-    if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return ["EdDSA"]
-    raise ValueError(f"unsupported public key type for JWT verification: {type(key).__name__}")
