@@ -260,6 +260,26 @@ class Settings:
         if problems := self.kafka_security.problems():
             raise ConfigError("; ".join(problems))
 
+    def _check_token_keys(self) -> None:
+        """One source of signing keys, with the issuer and audience every token is checked against;
+        a JWKS over https (plain http only to this machine: whoever can change the JWKS on its way
+        can sign tokens)."""
+        if self.auth_jwks_url is not None and self.auth_jwt_public_key_files:
+            raise ConfigError(
+                "AUTH_JWKS_URL and AUTH_JWT_PUBLIC_KEY_FILE both give the token signing keys: set one"
+            )
+        source = "AUTH_JWKS_URL" if self.auth_jwks_url is not None else "AUTH_JWT_PUBLIC_KEY_FILE"
+        if self.bearer_tokens and not (self.auth_jwt_issuer and self.auth_jwt_audience):
+            raise ConfigError(f"{source} needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE")
+        if self.auth_jwks_url is not None:
+            url = urlsplit(self.auth_jwks_url)
+            secure = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname or ""))
+            if not (secure and url.hostname):
+                raise ConfigError(
+                    f"AUTH_JWKS_URL must be an https URL (http only to a loopback address), "
+                    f"not {self.auth_jwks_url!r}"
+                )
+
 
 def _kafka_security(reader: _Reader) -> KafkaSecurity:
     password_file = reader.path("KAFKA_SASL_PASSWORD_FILE")
@@ -287,26 +307,6 @@ def _kafka_security(reader: _Reader) -> KafkaSecurity:
         oauth_client_secret=reader.text("KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET"),
         oauth_scope=reader.text("KAFKA_SASL_OAUTHBEARER_SCOPE"),
     )
-
-    def _check_token_keys(self) -> None:
-        """One source of signing keys, with the issuer and audience every token is checked against;
-        a JWKS over https (plain http only to this machine: whoever can change the JWKS on its way
-        can sign tokens)."""
-        if self.auth_jwks_url is not None and self.auth_jwt_public_key_files:
-            raise ConfigError(
-                "AUTH_JWKS_URL and AUTH_JWT_PUBLIC_KEY_FILE both give the token signing keys: set one"
-            )
-        source = "AUTH_JWKS_URL" if self.auth_jwks_url is not None else "AUTH_JWT_PUBLIC_KEY_FILE"
-        if self.bearer_tokens and not (self.auth_jwt_issuer and self.auth_jwt_audience):
-            raise ConfigError(f"{source} needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE")
-        if self.auth_jwks_url is not None:
-            url = urlsplit(self.auth_jwks_url)
-            secure = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname or ""))
-            if not (secure and url.hostname):
-                raise ConfigError(
-                    f"AUTH_JWKS_URL must be an https URL (http only to a loopback address), "
-                    f"not {self.auth_jwks_url!r}"
-                )
 
 
 def is_loopback(host: str) -> bool:
