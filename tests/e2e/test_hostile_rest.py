@@ -223,3 +223,16 @@ async def test_head_is_get_without_the_body(rest: httpx.AsyncClient, new_booking
     assert (head.status_code, head.content) == (200, b"")
     assert head.headers["etag"] == got.headers["etag"]
     assert head.headers["content-length"] == got.headers["content-length"]
+
+
+async def test_query_parameters_are_held_to_the_same_forms_as_the_body(rest: httpx.AsyncClient) -> None:
+    url = f"{API}/guest/guest-1"
+    for query in (
+        "filters.time_range.start_time=2027-04-01T19:00:00%2B99:99",  # an offset of 99 hours
+        "filters.time_range.start_time=%EF%BC%92027-04-01T19:00:00Z",  # a full-width digit
+        "filters.statuses=%EF%BC%91",  # an enum as a full-width number
+    ):
+        answer = await rest.get(f"{url}?{query}")
+        assert answer.status_code == 400, (query, answer.text)
+    good = await rest.get(f"{url}?filters.time_range.start_time=2027-04-01T19:00:00%2B02:00")
+    assert good.status_code == 200, good.text

@@ -71,3 +71,22 @@ def test_an_integer_string_read_is_the_integer_it_writes(written: str) -> None:
         return
     assert written.lstrip("-").isascii()
     assert request.expected_version == int(written)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("written", ["\uff11", "\u0661", " 1", "1 ", "+1", "HOTEL", "venue_type_hotel"])
+def test_an_enum_string_is_a_name_or_a_plain_number(written: str) -> None:
+    with pytest.raises(UnreadableBody, match=r"venue\.venue_type is not one of its enum's names"):
+        decode({"venue": {"venue_type": written}}, pb.CreateBookingRequest)  # type: ignore[arg-type]
+
+
+def test_one_field_under_both_names_is_refused() -> None:
+    with pytest.raises(UnreadableBody, match="party_size is given twice"):
+        decode({"party_size": 2, "partySize": 7})
+
+
+@pytest.mark.parametrize(
+    "path", ["party__size", "party_size_", "GUEST", "Party_size", "guest.", "guest..email"]
+)
+def test_a_mask_path_in_neither_form_is_refused_as_written(path: str) -> None:
+    with pytest.raises(UnreadableBody, match="update_mask has a path that is no field path"):
+        decode({"update_mask": path})

@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from booking_service.domain.errors import FieldViolation
+from booking_service.entrypoints.rest.json_scalars import LooseScalar, hold_to_form
 from booking_service.entrypoints.rest.marshal import Marshaler, UnreadableBody
 from booking_service.entrypoints.rest.numbers import INT32, INT64, UINT32, UINT64, BadNumber, whole_number
 from booking_service.entrypoints.rest.parse_errors import parse_problem
@@ -79,6 +80,10 @@ def bind(
     for path, value in match.path_params.items():
         _put(values, path.split("."), value)
     try:
+        hold_to_form(values, request.DESCRIPTOR)  # type: ignore[arg-type]  # upb's or the pure one
+    except LooseScalar as exc:
+        raise BindingError(f"A path or query parameter does not fit: {exc}") from None
+    try:
         json_format.ParseDict(values, request, ignore_unknown_fields=False)
     except json_format.ParseError as exc:
         raise BindingError(f"A path or query parameter does not fit: {parse_problem(exc)}") from None
@@ -96,9 +101,10 @@ def _query_values(descriptor: Descriptor, query: list[tuple[str, str]], exclude:
         if field is None or path[0] in exclude or _canonical(descriptor, path[0]) in exclude:
             problems.append(FieldViolation(key, "is not a query parameter of this method"))
             continue
+        path = _canonical_path(descriptor, path)  # pageSize and page_size: one parameter, one key
         if not field.is_repeated:
             # A second value would silently win over the first: name it instead.
-            canonical = ".".join(_canonical_path(descriptor, path))
+            canonical = ".".join(path)
             if canonical in seen:
                 problems.append(FieldViolation(key, "is given more than once"))
                 continue
