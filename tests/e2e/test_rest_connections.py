@@ -143,3 +143,20 @@ async def test_what_the_http_parser_refuses_is_answered_like_any_refusal(
     assert body["details"][0]["reason"] == "MALFORMED_REQUEST"  # type: ignore[index]
     lines = [r for r in caplog.records if getattr(r, "request_id", None) == headers["x-request-id"]]
     assert [(r.status, r.reason) for r in lines] == [(400, "MALFORMED_REQUEST")]  # type: ignore[attr-defined]
+
+
+async def test_an_answer_before_the_body_was_read_closes_the_connection(server: RestServer) -> None:
+    """A 404 for a POST whose body was never read (here, after Expect: 100-continue): the body left
+    unread is no next request, so the connection ends with the answer."""
+    reader, writer = await _raw(
+        server,
+        "127.0.0.2",
+        b"POST /nope HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 60\r\n\r\n",
+    )
+    status, headers, _ = _answer(await asyncio.wait_for(reader.read(), timeout=5))  # read() ends: closed
+    writer.close()
+    assert (status, headers["connection"]) == (404, "close")
+    async with _client(server, "127.0.0.2") as client:  # a body read whole keeps the connection
+        answer = await client.post("/api/v1/bookings", content=b"{}")
+        assert answer.status_code == 400
+        assert "connection" not in answer.headers

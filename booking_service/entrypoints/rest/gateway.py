@@ -70,6 +70,23 @@ class _Refusal(Exception):
         self.rpc = ""
 
 
+class _BodyLeft:
+    """Whether a request's body is still unread: an answer given before it was read closes the
+    connection (the rest of the body would otherwise be read as the next request, or, after an
+    `Expect: 100-continue`, never come)."""
+
+    def __init__(self, receive: Receive, headers: dict[str, str]) -> None:
+        self._receive = receive
+        length = headers.get("content-length", "0").strip()
+        self.left = "transfer-encoding" in headers or length not in ("", "0")
+
+    async def receive(self) -> dict[str, Any]:
+        message = await self._receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            self.left = False
+        return message
+
+
 class _ClientGone(Exception):
     """The connection ended before the request's body was whole (the client left, or the server
     cut it: a body that took too long, http_limits.py). A partial body is never run."""
@@ -120,6 +137,8 @@ class RestGateway:
         method, path = scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         started = time.perf_counter()
         responder = marshal.for_accept(headers.get("accept", ""))
+        unread = _BodyLeft(receive, headers)
+        receive = unread.receive
         try:
             answer = await self._fixed(method, path, scope, headers) or await self._rpc(
                 scope, receive, headers, request_id, responder
@@ -160,6 +179,8 @@ class RestGateway:
             )
             answer = _error(internal_status(request_id), 500, responder)
         answer.headers.append((b"x-request-id", request_id.encode("latin-1", "replace")))
+        if unread.left:  # answered before the body was read (a 404, a refusal): what follows it on
+            answer.headers.append((b"connection", b"close"))  # the connection is not a next request
         await send(
             {
                 "type": "http.response.start",
