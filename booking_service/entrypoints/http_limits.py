@@ -85,6 +85,8 @@ class LimitedProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        #: A refusal of a pipelined request, sent once the requests before it are answered.
+        self._after_answers: str | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -130,7 +132,22 @@ class LimitedProtocol(HttpToolsProtocol):
         except httptools.HttpParserUpgrade:
             self._unsupported_upgrade_warning()  # no WebSockets here: the request is served as is
         except httptools.HttpParserError as error:
-            self._refuse(_MALFORMED, f"The request is not valid HTTP/1.1: {_parser_problem(error)}.")
+            message = f"The request is not valid HTTP/1.1: {_parser_problem(error)}."
+            if self._answering():  # pipelined after requests still being answered: they go first
+                self._after_answers = message
+                self.transport.pause_reading()
+            else:
+                self._refuse(_MALFORMED, message)
+
+    def _answering(self) -> bool:
+        cycle = getattr(self, "cycle", None)
+        return bool(self.pipeline) or (cycle is not None and not cycle.response_complete)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._after_answers is not None and not self._answering():
+            message, self._after_answers = self._after_answers, None
+            self._refuse(_MALFORMED, message)
 
     def on_headers_complete(self) -> None:
         self._in_head, self._head_bytes, self._tail = False, 0, b""

@@ -160,3 +160,22 @@ async def test_an_answer_before_the_body_was_read_closes_the_connection(server: 
         answer = await client.post("/api/v1/bookings", content=b"{}")
         assert answer.status_code == 400
         assert "connection" not in answer.headers
+
+
+async def test_a_pipelined_request_the_parser_refuses_waits_for_the_answers_before_it(
+    server: RestServer,
+) -> None:
+    """Two requests in one write, the second malformed: the first is answered, then the second is
+    refused (the refusal used to go out at once and the first's answer was lost)."""
+    reader, writer = await _raw(
+        server,
+        "127.0.0.2",
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
+    )
+    raw = await asyncio.wait_for(reader.read(), timeout=5)
+    writer.close()
+    first, _, rest = raw.partition(b'{"status":"live"}')
+    assert first.startswith(b"HTTP/1.1 200"), raw
+    assert rest.startswith(b"HTTP/1.1 400"), raw
+    assert b"MALFORMED_REQUEST" in rest, raw
