@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -259,6 +260,28 @@ class Settings:
                 raise ConfigError(f"{path} does not exist or is not a file")
         if problems := self.kafka_security.problems():
             raise ConfigError("; ".join(problems))
+        if self.database_url and urlsplit(self.database_url).scheme not in ("postgresql", "postgres"):
+            scheme = urlsplit(self.database_url).scheme or "no scheme"
+            raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, not {scheme}")
+        self._check_tls_files()
+
+    def _check_tls_files(self) -> None:
+        """The TLS files hold what they are named for (a certificate and its key, a CA), so that a
+        wrong file is refused at start by name, not by a crash of the server that loads it."""
+        try:
+            if self.grpc_tls_cert_file is not None and self.grpc_tls_key_file is not None:
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                    self.grpc_tls_cert_file, self.grpc_tls_key_file
+                )
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                f"GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE are not a PEM certificate and its key: {exc}"
+            ) from None
+        try:
+            if self.grpc_client_ca_file is not None:
+                ssl.create_default_context().load_verify_locations(cafile=self.grpc_client_ca_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"GRPC_CLIENT_CA_FILE is not a PEM certificate: {exc}") from None
 
     def _check_token_keys(self) -> None:
         """One source of signing keys, with the issuer and audience every token is checked against;

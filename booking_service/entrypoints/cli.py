@@ -11,6 +11,8 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
+
 from booking_service.adapters.embedded_postgres import DataDirInUse
 from booking_service.config import ConfigError, Settings
 from booking_service.entrypoints import events, health_probe, logs, reconcile, sagas, serve, workers
@@ -127,6 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except DataDirInUse as error:
         logging.getLogger("booking_service").error(str(error))
+        return 1
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        # A database, broker or port that cannot be reached or used: one line says which and why
+        # (the traceback at DEBUG), not 150 lines of the driver's.
+        logging.getLogger("booking_service").debug("could not run", exc_info=True)
+        print(f"booking-service: could not run: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     return 0
 

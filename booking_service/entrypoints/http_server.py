@@ -57,7 +57,7 @@ def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     turns Nagle's algorithm off only for such sockets, and with it on every answer waits ~40 ms for a
     delayed ACK."""
     family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
+        host.strip("[]"), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -56,3 +56,15 @@ def test_the_peer_limits_are_read() -> None:
     assert (settings.peer_max_response_bytes, settings.peer_keepalive) == (65536, timedelta(seconds=2.5))
     with pytest.raises(ConfigError, match="PEER_MAX_RESPONSE_BYTES"):
         Settings.from_env({"PEER_MAX_RESPONSE_BYTES": "10"})
+
+
+def test_a_database_url_of_another_scheme_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL must be a postgresql:// URL, not mysql"):
+        Settings.from_env({"DATABASE_URL": "mysql://db/bookings"}).check()
+
+
+def test_tls_files_that_are_no_certificates_are_refused_by_name(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    with pytest.raises(ConfigError, match="GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE are not a PEM"):
+        Settings.from_env({"GRPC_TLS_CERT_FILE": str(junk), "GRPC_TLS_KEY_FILE": str(junk)}).check()

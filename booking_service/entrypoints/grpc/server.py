@@ -60,7 +60,8 @@ class GrpcServer:
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server, pool=ReflectionPool()
         )
-        address = f"{host}:{port}"
+        bare = host.strip("[]")
+        address = f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"  # IPv6 in brackets (RFC 3986)
         if tls is None:
             self.port = self._server.add_insecure_port(address)
         else:
