@@ -74,7 +74,8 @@ class Settings:
     #: gRPC connections are closed (gracefully: GOAWAY) after this long, so that clients behind an
     #: L4 balancer spread over new replicas; 0: never.
     grpc_max_connection_age: timedelta = timedelta(0)
-    shutdown_grace: timedelta = timedelta(seconds=10)
+    #: The whole stop after SIGTERM, within a container's stop timeout (Docker's: 10 s).
+    shutdown_grace: timedelta = timedelta(seconds=8)
     workers: int = 1
     log_level: str = "INFO"
     log_format: str = "json"

@@ -37,6 +37,8 @@ from booking_service.observability.metrics import MetricsEndpoint
 
 log = logging.getLogger("booking_service")
 PURGE_INTERVAL_SECONDS = 600.0
+#: Of SHUTDOWN_GRACE_SECONDS: the share calls in flight may take, and what is kept for closing.
+_CALLS_SHARE, _CLOSING = 0.6, 1.0
 
 
 async def serve(settings: Settings, *, worker: bool = False, dev: bool = False) -> None:
@@ -215,13 +217,18 @@ async def _running(
         if settings.database_url and settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
             log.warning("PAGE_TOKEN_SECRET is not set: page tokens are signed with the development secret")
         yield
-        grace = settings.shutdown_grace.total_seconds()
-        await asyncio.gather(grpc_server.stop(grace), rest_server.stop(grace))
+        # One budget for the whole stop (a container's stop timeout: Docker's is 10 s): calls in
+        # flight get most of it, the relay what they leave, and a second is kept for closing.
+        budget = settings.shutdown_grace.total_seconds()
+        done_by = asyncio.get_running_loop().time() + budget
+        calls = budget * _CALLS_SHARE
+        await asyncio.gather(grpc_server.stop(calls), rest_server.stop(calls))
         try:
-            async with asyncio.timeout(grace):
+            async with asyncio.timeout(max(0.0, done_by - asyncio.get_running_loop().time() - _CLOSING)):
                 await relay.flushed()
         except TimeoutError:
             log.warning("some events are still in the outbox; they are published at the next start")
+        relay.close()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)

@@ -241,3 +241,45 @@ def test_a_half_configured_service_refuses_to_start_naming_what_is_missing() -> 
     ):
         assert missing in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_stop_fits_its_budget_with_a_call_in_flight_and_the_broker_gone(
+    tmp_path: Path, database_url: str
+) -> None:
+    """SHUTDOWN_GRACE_SECONDS is the whole stop: a call stuck on a slow peer and a relay that cannot
+    reach its broker used to take the grace each, one after the other (past a container's stop
+    timeout, and then SIGKILL)."""
+    data_dir, port, budget = tmp_path / "data", free_port(), 3.0
+    env = {
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nobody listens: nothing is delivered
+        "SHUTDOWN_GRACE_SECONDS": str(budget),
+        "PEER_TIMEOUT_SECONDS": "30",
+        "PEER_RETRIES": "0",
+    }
+    with serve(data_dir, port, tmp_path / "serve.log", dev=True, **env) as service:
+        start = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+        made = grpcurl(port, "booking.v1.BookingService/CreateBooking", data=booking_request(start))
+        assert made.returncode == 0, made.stderr  # its event waits in the outbox: no broker takes it
+        sandbox = (data_dir / "sandbox.url").read_text().strip()
+        slow = {"peer": "pricing", "latency_ms": 20_000}
+        httpx.post(f"{sandbox}/admin/faults", json=slow).raise_for_status()
+        start += timedelta(days=1)
+        create = [
+            "-d",
+            json.dumps(booking_request(start)),
+            f"127.0.0.1:{port}",
+            "booking.v1.BookingService/CreateBooking",
+        ]
+        stuck = subprocess.Popen(
+            [str(BIN / "grpcurl"), "-plaintext", "-max-time", "60", *create],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)  # the create waits on pricing
+        began = time.monotonic()
+        service.process.send_signal(signal.SIGTERM)
+        assert service.process.wait(timeout=30) == 0
+        took = time.monotonic() - began
+        stuck.kill()
+        assert took < budget + 1.5, f"the stop took {took:.1f} s of a {budget:g} s budget"

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class OutboxRelay:
         self._settings = settings
         self._connect = connect
         self._wake = asyncio.Event()
+        self._closing = threading.Event()
         self._idle = asyncio.Condition()
         self._round = 0  # the number of the round in progress (or last done)
         self._idle_round = -1  # the last round that found nothing left to publish
@@ -154,6 +156,15 @@ class OutboxRelay:
             self.held = set()
             with contextlib.suppress(Exception):  # a silent server: given up on (terminated) after 2 s
                 await asyncio.shield(conn.close(timeout=2))
+
+    def close(self) -> None:
+        """Stops waiting for the broker: what it has not acknowledged is dropped from the producer's
+        queue and stays unsent in the outbox (published by the next start, at least once). A stop
+        then fits its budget even with the broker gone (a flush waited its delivery timeout, in a
+        thread the process waited for at exit)."""
+        self._closing.set()
+        with contextlib.suppress(Exception):
+            self._producer.purge()
 
     async def flushed(self) -> None:
         """Returns once a round started after this call found nothing to publish (used when
@@ -231,8 +242,12 @@ class OutboxRelay:
                 except BufferError:  # the local queue is full: let it drain
                     self._producer.poll(0.1)
         # Bounded: a message the broker has not acknowledged within its delivery timeout fails (and is
-        # retried next round); flush returns then at the latest.
-        self._producer.flush(self._settings.delivery_timeout.total_seconds() + 5)
+        # retried next round); and a relay that is closing stops waiting at once (close()): the
+        # rows not acknowledged stay unsent, for the next round or the next start.
+        give_up = time.monotonic() + self._settings.delivery_timeout.total_seconds() + 5
+        while self._producer.flush(0.2) > 0:
+            if self._closing.is_set() or time.monotonic() > give_up:
+                break
         for span in spans:
             span.end("no delivery report")  # those reported have ended already
         acknowledged, failed_bookings = [], set()
