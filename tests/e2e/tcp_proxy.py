@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 class TcpProxy:
     def __init__(self, host: str, port: int) -> None:
+        """`host`: a name or address, or a directory holding PostgreSQL's Unix socket."""
         self._target = (host, port)
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
@@ -20,16 +21,19 @@ class TcpProxy:
 
     @classmethod
     def before(cls, url: str) -> TcpProxy:
-        """A proxy in front of the server a postgresql:// URL names."""
+        """A proxy in front of the server a postgresql:// URL names (over TCP, or its Unix socket:
+        `?host=/dir`, as the embedded PostgreSQL's URL has it)."""
         parts = urlsplit(url)
-        return cls(parts.hostname or "127.0.0.1", parts.port or 5432)
+        socket_dir = dict(parse_qsl(parts.query)).get("host", "")
+        return cls(socket_dir or parts.hostname or "127.0.0.1", parts.port or 5432)
 
     def url(self, url: str) -> str:
-        """The same URL, through this proxy."""
+        """The same URL, through this proxy (always TCP)."""
         parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)
+        userinfo, _, _ = parts.netloc.rpartition("@")
         where = f"127.0.0.1:{self.port}"
-        return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{where}" if len(netloc) == 2 else where))
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "host"])
+        return urlunsplit(parts._replace(netloc=f"{userinfo}@{where}" if userinfo else where, query=query))
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -61,8 +65,14 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._pipes.add(writer)
+        host, port = self._target
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+            if host.startswith("/"):
+                upstream_reader, upstream_writer = await asyncio.open_unix_connection(
+                    f"{host}/.s.PGSQL.{port}"
+                )
+            else:
+                upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
         except OSError:
             writer.transport.abort()
             return
