@@ -46,9 +46,13 @@ COPY booking_service ./booking_service
 COPY generated ./generated
 COPY alembic ./alembic
 # The venv gets no pip of its own: the build stage's pip installs into it, and stays behind.
+# Django (about 50 MB) comes with drf-spectacular-sidecar, whose static Swagger UI and ReDoc files
+# are all the service uses; nothing imports Django (tests/unit/test_runtime_imports.py), so it and
+# its own requirements leave the image.
 RUN pip wheel --no-deps --wheel-dir /wheels . \
     && python -m venv --without-pip /opt/venv \
-    && pip --python /opt/venv/bin/python install /wheels/booking_service-*.whl
+    && pip --python /opt/venv/bin/python install /wheels/booking_service-*.whl \
+    && pip --python /opt/venv/bin/python uninstall --yes django asgiref sqlparse
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 booking \
