@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from booking_service.adapters.database import async_url
 from booking_service.adapters.kafka.security import KafkaSecurity
 
 #: Signs page tokens when PAGE_TOKEN_SECRET is unset; fine for one developer, not for production.
@@ -261,9 +262,11 @@ class Settings:
                 raise ConfigError(f"{path} does not exist or is not a file")
         if problems := self.kafka_security.problems():
             raise ConfigError("; ".join(problems))
-        if self.database_url and urlsplit(self.database_url).scheme not in ("postgresql", "postgres"):
-            scheme = urlsplit(self.database_url).scheme or "no scheme"
-            raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, not {scheme}")
+        if self.database_url:
+            try:
+                async_url(self.database_url)  # the one rule for the URL (adapters/database.py)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         self._check_tls_files()
 
     def _check_tls_files(self) -> None:

@@ -10,14 +10,24 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+#: The schemes DATABASE_URL may have (libpq's, and SQLAlchemy's name for this driver).
+SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+
 
 def async_url(database_url: str) -> URL:
     """The SQLAlchemy asyncpg URL for a libpq-style `postgresql://` URL (as DATABASE_URL gives)."""
     scheme = urlsplit(database_url).scheme
-    if scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
-        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {scheme}://")
+    if scheme not in SCHEMES:
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {scheme or 'no scheme'}")
     url = make_url(database_url)
     return url.set(drivername="postgresql+asyncpg")
+
+
+def driver_url(database_url: str) -> str:
+    """The URL asyncpg.connect takes for DATABASE_URL (for the sessions outside the pool: the
+    relay's, readiness's, the schema check's)."""
+    scheme = urlsplit(database_url).scheme
+    return "postgresql" + database_url[len(scheme) :] if scheme == "postgresql+asyncpg" else database_url
 
 
 @dataclass(frozen=True, slots=True)

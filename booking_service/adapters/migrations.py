@@ -11,6 +11,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from booking_service.adapters.database import driver_url
+
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -48,7 +50,7 @@ def head() -> str:
 async def require_current(database_url: str) -> None:
     """Raises SchemaBehind unless the database is at head() (for a service that does not migrate at
     start: a migration job, with the DDL rights, ran `booking-service migrate` before it)."""
-    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    connection = await asyncpg.connect(driver_url(database_url))
     try:
         exists = await connection.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
         current = await connection.fetchval("SELECT version_num FROM alembic_version") if exists else None

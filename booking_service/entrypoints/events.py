@@ -18,6 +18,7 @@ from booking.v1 import events_pb2
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 from google.protobuf import json_format
 
+from booking_service.adapters.database import driver_url
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.adapters.kafka.relay import OutboxRelay, RelaySettings, producer_config
 from booking_service.bootstrap import session_limits
@@ -68,7 +69,10 @@ def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -
     producer = Producer(producer_config(bootstrap_servers, relay_settings.delivery_timeout, security))
     connect_args = session_limits(settings).connect_args("booking-service-relay")
     return OutboxRelay(
-        database_url, producer, relay_settings, connect=functools.partial(asyncpg.connect, **connect_args)
+        driver_url(database_url),
+        producer,
+        relay_settings,
+        connect=functools.partial(asyncpg.connect, **connect_args),
     )
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import asyncpg
 
+from booking_service.adapters.database import driver_url
+
 log = logging.getLogger("booking_service")
 
 Listener = Callable[[bool], Awaitable[None]]
@@ -33,7 +35,7 @@ class Readiness:
         timeout_seconds: float = 1.0,
         connect: Callable[..., Awaitable[Any]] = asyncpg.connect,
     ) -> None:
-        self._url = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._url = driver_url(database_url)
         self._interval, self._timeout, self._connect = interval_seconds, timeout_seconds, connect
         self._connection: Any = None
         self._ready: bool | None = None  # not asked yet
