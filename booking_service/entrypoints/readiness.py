@@ -33,10 +33,9 @@ class Readiness:
         *,
         interval_seconds: float = 2.0,
         timeout_seconds: float = 1.0,
-        connect: Callable[..., Awaitable[Any]] = asyncpg.connect,
     ) -> None:
         self._url = driver_url(database_url)
-        self._interval, self._timeout, self._connect = interval_seconds, timeout_seconds, connect
+        self._interval, self._timeout = interval_seconds, timeout_seconds
         self._connection: Any = None
         self._ready: bool | None = None  # not asked yet
         self._listeners: list[Listener] = []
@@ -73,22 +72,19 @@ class Readiness:
         finally:
             await self.aclose()
 
-    async def aclose(self) -> None:
-        """Closes the probe's connection (run() does when cancelled)."""
-        await self._drop()
-
     async def _ask(self) -> bool:
         try:
             async with asyncio.timeout(self._timeout):
                 if self._connection is None or self._connection.is_closed():
-                    self._connection = await self._connect(self._url, timeout=self._timeout)
+                    self._connection = await asyncpg.connect(self._url, timeout=self._timeout)
                 await self._connection.fetchval("SELECT 1")
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            await self._drop()
+            await self.aclose()
             return False
         return True
 
-    async def _drop(self) -> None:
+    async def aclose(self) -> None:
+        """Closes the probe's connection (run() does when cancelled)."""
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(Exception):
