@@ -35,24 +35,31 @@
 # an in-memory broker, the sandbox peers):
 #   docker run --rm -p 50051:50051 -p 8002:8002 -e AUTH_ALLOW_OPEN=true booking-service serve --dev
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# The base image, pinned by digest (the multi-platform index of python:3.11-slim-bookworm, Python
+# 3.11.16, as docker-library/repo-info recorded it on 2026-08-25); bump it deliberately.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:fe556eaffd0d96abd8685b83bb8a69addd0dc730fa193669a7df0d49ddcfac02
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# Everything is installed from the lock (uv.lock, exported by scripts/lock.py), each file checked
+# against its hash: the build backend into the build stage, the service's runtime requirements
+# into /opt/venv. requirements/runtime.txt leaves out Django and its two requirements (about 50 MB),
+# which drf-spectacular-sidecar names but the service never imports (it serves only that wheel's
+# static Swagger UI and ReDoc files: tests/unit/test_runtime_imports.py), so it is installed
+# --no-deps; the lock is the whole closure. The venv gets no pip of its own: the build stage's pip
+# installs into it, and stays behind.
+COPY requirements ./requirements
+RUN pip install --require-hashes --no-deps -r requirements/build.txt \
+    && python -m venv --without-pip /opt/venv \
+    && pip --python /opt/venv/bin/python install --require-hashes --no-deps -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY booking_service ./booking_service
 COPY generated ./generated
 COPY alembic ./alembic
-# The venv gets no pip of its own: the build stage's pip installs into it, and stays behind.
-# Django (about 50 MB) comes with drf-spectacular-sidecar, whose static Swagger UI and ReDoc files
-# are all the service uses; nothing imports Django (tests/unit/test_runtime_imports.py), so it and
-# its own requirements leave the image.
-RUN pip wheel --no-deps --wheel-dir /wheels . \
-    && python -m venv --without-pip /opt/venv \
-    && pip --python /opt/venv/bin/python install /wheels/booking_service-*.whl \
-    && pip --python /opt/venv/bin/python uninstall --yes django asgiref sqlparse
+RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+    && pip --python /opt/venv/bin/python install --no-deps /wheels/booking_service-*.whl
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 booking \

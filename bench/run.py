@@ -285,6 +285,7 @@ def main() -> None:
             },
             # One load generator is one caller: measure the service, not the rate limit.
             "RATE_LIMIT_PER_SECOND": "0",
+            "PAGE_TOKEN_SECRET": "the benchmark's page token secret",
             "BOOKING_DATA_DIR": str(work / "data"),
         }
         serve = [

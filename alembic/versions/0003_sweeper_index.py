@@ -1,4 +1,5 @@
-"""An index for the no-show sweep: confirmed bookings by start.
+"""An index for the no-show sweep: confirmed bookings by start (built concurrently: see
+adapters/migrations.create_index_concurrently).
 
 Revision ID: 0003
 Revises: 0002
@@ -8,7 +9,8 @@ Create Date: 2026-11-26
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
+
+from booking_service.adapters.migrations import create_index_concurrently, drop_index_concurrently
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -17,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index(
+    create_index_concurrently(
         "bookings_confirmed_start",
         "bookings",
         ["start_time", "booking_id"],
@@ -26,4 +28,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("bookings_confirmed_start", table_name="bookings")
+    drop_index_concurrently("bookings_confirmed_start", "bookings")

@@ -87,16 +87,10 @@ def upgrade() -> None:
         "booking_sagas",
         "status IN ('running', 'done', 'compensated', 'needs_attention', 'resolved')",
     )
-    op.create_index(
-        "booking_sagas_attention",
-        "booking_sagas",
-        ["updated_at"],
-        postgresql_where=sa.text("status = 'needs_attention'"),
-    )
+    # The index of the sagas that need an operator is built concurrently by 0007.
 
 
 def downgrade() -> None:
-    op.drop_index("booking_sagas_attention", "booking_sagas")
     op.execute("UPDATE booking_sagas SET status = 'done' WHERE status IN ('needs_attention', 'resolved')")
     op.drop_constraint("booking_sagas_status_known", "booking_sagas")
     op.create_check_constraint(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from booking_service.config import ConfigError, Settings, is_loopback
+from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings, is_loopback
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +82,21 @@ def production_settings(settings: Settings) -> list[str]:
 
 def plan(settings: Settings, *, dev: bool = False) -> list[Dependency]:
     """The dependencies, each real or embedded; raises ConfigError, naming every missing setting,
-    when a production setting is given and something is missing (unless `dev`)."""
+    when a production setting is given and something is missing (unless `dev`). Besides the
+    dependencies, production needs its own PAGE_TOKEN_SECRET: the development one is in this code."""
     parts = dependencies(settings)
-    missing = [d for d in parts if not d.configured]
+    lacking = [f"{d.setting} ({d.if_embedded})" for d in parts if not d.configured]
+    if settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
+        lacking.append(
+            "PAGE_TOKEN_SECRET (page tokens would be signed with the development secret, which anyone "
+            "can read in this service's source, so anyone could forge them)"
+        )
     given = production_settings(settings)
-    if missing and given and not dev:
+    if lacking and given and not dev:
         raise ConfigError(
             f"this service is configured for production ({', '.join(given)}), so every dependency "
             "must be real, and these are not configured: "
-            + "; ".join(f"{d.setting} ({d.if_embedded})" for d in missing)
+            + "; ".join(lacking)
             + ". Set them, or run `booking-service serve --dev` to start embedded stand-ins for them."
         )
     return parts

@@ -31,7 +31,8 @@ def free_port() -> int:
 
 def environment(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
-    return {**env, "LOG_FORMAT": "json", **extra}
+    # A secret of the tests' own: with a production setting given, the development one is refused.
+    return {**env, "LOG_FORMAT": "json", "PAGE_TOKEN_SECRET": "the tests' page token secret", **extra}
 
 
 def grpcurl(port: int, *args: str, data: dict | None = None) -> subprocess.CompletedProcess[str]:

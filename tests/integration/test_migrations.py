@@ -164,3 +164,42 @@ async def test_a_service_that_does_not_migrate_checks_the_schema_is_current(empt
     assert await tables(empty_database) == set()  # nothing was migrated
     await prepare_schema(Settings(), empty_database)  # MIGRATE_ON_START's default: migrated
     await prepare_schema(Settings(migrate_on_start=False), empty_database)  # current: nothing to say
+
+
+async def test_an_index_built_concurrently_keeps_a_valid_one_and_rebuilds_a_broken_one(
+    empty_database: str,
+) -> None:
+    """0007 builds booking_sagas_attention concurrently. A database that 0006 once gave that index
+    keeps it as it is; one left INVALID by a concurrent build that failed half-way gets it rebuilt."""
+    import asyncio
+
+    config = migrations.alembic_config(empty_database)
+    await asyncio.to_thread(command.upgrade, config, "0006")
+    conn = await asyncpg.connect(empty_database)
+    index = (
+        "SELECT c.oid, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE c.relname = $1"
+    )
+    plain = (
+        "CREATE INDEX booking_sagas_attention ON booking_sagas (updated_at) WHERE status = 'needs_attention'"
+    )
+    try:
+        assert await conn.fetchrow(index, "booking_sagas_attention") is None
+        await conn.execute(plain)
+        made_by_0006 = await conn.fetchrow(index, "booking_sagas_attention")
+        await migrations.upgrade(empty_database)
+        assert await conn.fetchrow(index, "booking_sagas_attention") == made_by_0006
+
+        await asyncio.to_thread(command.downgrade, config, "0006")
+        assert await conn.fetchrow(index, "booking_sagas_attention") is None
+        await conn.execute(plain)
+        await conn.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'booking_sagas_attention'::regclass"
+        )
+        await migrations.upgrade(empty_database)
+        rebuilt = await conn.fetchrow(index, "booking_sagas_attention")
+        assert rebuilt is not None
+        assert rebuilt["indisvalid"]
+        assert rebuilt["oid"] != made_by_0006["oid"]
+    finally:
+        await conn.close()

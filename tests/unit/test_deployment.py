@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from booking_service.config import ConfigError, Settings
+from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings
 from booking_service.entrypoints.deployment import plan
 
 REAL = Settings(
@@ -17,6 +17,7 @@ REAL = Settings(
     inventory_service_url="https://inventory.internal",
     pricing_service_url="https://pricing.internal",
     payment_service_url="https://payments.internal",
+    page_token_secret="a secret of this deployment's own",
 )
 SETTINGS = {
     "DATABASE_URL": "database_url",
@@ -79,3 +80,16 @@ def test_a_production_setting_that_is_no_dependency_also_requires_them_all(
     with pytest.raises(ConfigError) as refused:
         plan(replace(Settings(), **production))  # type: ignore[arg-type]
     assert "DATABASE_URL (" in str(refused.value)
+
+
+def test_production_needs_its_own_page_token_secret() -> None:
+    """The development secret is in this code: in production anyone could forge page tokens."""
+    with pytest.raises(ConfigError) as refused:
+        plan(replace(REAL, page_token_secret=DEV_PAGE_TOKEN_SECRET))
+    message = str(refused.value)
+    assert "PAGE_TOKEN_SECRET (page tokens would be signed with the development secret" in message
+    assert [name for name in SETTINGS if f"{name} (" in message] == []
+    assert {d.mode for d in plan(replace(REAL, page_token_secret=DEV_PAGE_TOKEN_SECRET), dev=True)} == {
+        "real"
+    }
+    assert plan(Settings())  # nothing configured on loopback: the development secret is fine

@@ -1,6 +1,6 @@
 """What the runtime image leaves out is never imported (issue 15): Django comes with the docs assets'
-wheel (drf-spectacular-sidecar) and the Dockerfile uninstalls it; every entry point and the docs
-assets must work without it."""
+wheel (drf-spectacular-sidecar) and the image leaves it out (requirements/runtime.txt); every entry
+point and the docs assets must work without it."""
 
 from __future__ import annotations
 
