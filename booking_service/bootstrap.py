@@ -81,6 +81,7 @@ def bootstrap(
     policy = Policy(
         deadlines=Deadlines(pending_timeout=settings.pending_timeout, no_show_grace=settings.no_show_grace),
         idempotency_ttl=settings.idempotency_key_ttl,
+        limits=settings.booking_limits,
     )
 
     def peer(name: str, url: str) -> PeerHttp:

@@ -20,9 +20,23 @@ import platformdirs
 
 from booking_service.adapters.database import async_url
 from booking_service.adapters.kafka.security import KafkaSecurity
+from booking_service.domain.limits import BookingLimits
 
 #: Signs page tokens when PAGE_TOKEN_SECRET is unset; fine for one developer, not for production.
 DEV_PAGE_TOKEN_SECRET = "booking-service-development-page-token-secret"
+
+
+#: The setting behind each booking limit (domain/limits.py), named in refusals. A later per-venue
+#: policy (DESIGN.md's VenuePolicy: min_notice, max_advance, min/max_party_size, min/max_duration)
+#: takes these as its defaults.
+LIMIT_SETTINGS: Mapping[str, str] = {
+    "min_notice": "BOOKING_MIN_NOTICE_SECONDS",
+    "max_advance": "BOOKING_MAX_ADVANCE_DAYS",
+    "min_duration": "BOOKING_MIN_DURATION_SECONDS",
+    "max_duration": "BOOKING_MAX_DURATION_DAYS",
+    "min_party_size": "BOOKING_MIN_PARTY_SIZE",
+    "max_party_size": "BOOKING_MAX_PARTY_SIZE",
+}
 
 
 class ConfigError(ValueError):
@@ -59,6 +73,8 @@ class Settings:
     pending_timeout: timedelta = timedelta(minutes=15)
     no_show_grace: timedelta = timedelta(minutes=30)
     idempotency_key_ttl: timedelta = timedelta(hours=24)
+    #: What a booking may be: the BOOKING_* settings (LIMIT_SETTINGS), named in every refusal.
+    booking_limits: BookingLimits = field(default_factory=lambda: BookingLimits(sources=LIMIT_SETTINGS))
     page_token_secret: str = DEV_PAGE_TOKEN_SECRET
     # Measured with bench/run.py: connections beyond the pool ("overflow") are closed when given
     # back, so under sustained load above the pool size every call paid a new connection (10 + 10
@@ -165,6 +181,7 @@ class Settings:
             pending_timeout=reader.seconds("PENDING_TIMEOUT_SECONDS", defaults.pending_timeout),
             no_show_grace=reader.seconds("NO_SHOW_GRACE_SECONDS", defaults.no_show_grace),
             idempotency_key_ttl=reader.seconds("IDEMPOTENCY_KEY_TTL_SECONDS", defaults.idempotency_key_ttl),
+            booking_limits=_booking_limits(reader),
             page_token_secret=reader.text("PAGE_TOKEN_SECRET") or defaults.page_token_secret,
             db_pool_size=reader.integer("DB_POOL_SIZE", defaults.db_pool_size, minimum=1),
             db_max_overflow=reader.integer("DB_MAX_OVERFLOW", defaults.db_max_overflow, minimum=0),
@@ -306,6 +323,48 @@ class Settings:
                     f"AUTH_JWKS_URL must be an https URL (http only to a loopback address), "
                     f"not {self.auth_jwks_url!r}"
                 )
+
+
+_DAY = 86_400
+
+
+def _booking_limits(reader: _Reader) -> BookingLimits:
+    """The booking limits from their settings (whole seconds or days, people); limits that cannot
+    hold together are refused in one line naming the settings."""
+    defaults = BookingLimits()
+    limits = BookingLimits(
+        min_notice=timedelta(
+            seconds=reader.integer(
+                "BOOKING_MIN_NOTICE_SECONDS",
+                int(defaults.min_notice.total_seconds()),
+                minimum=-_DAY,
+                maximum=365 * _DAY,
+            )
+        ),
+        max_advance=timedelta(
+            days=reader.integer(
+                "BOOKING_MAX_ADVANCE_DAYS", defaults.max_advance.days, minimum=1, maximum=36_500
+            )
+        ),
+        min_duration=timedelta(
+            seconds=reader.integer(
+                "BOOKING_MIN_DURATION_SECONDS", int(defaults.min_duration.total_seconds()), minimum=0
+            )
+        ),
+        max_duration=timedelta(
+            days=reader.integer(
+                "BOOKING_MAX_DURATION_DAYS", defaults.max_duration.days, minimum=1, maximum=3_660
+            )
+        ),
+        min_party_size=reader.integer("BOOKING_MIN_PARTY_SIZE", defaults.min_party_size, minimum=1),
+        max_party_size=reader.integer(
+            "BOOKING_MAX_PARTY_SIZE", defaults.max_party_size, minimum=1, maximum=1_000_000
+        ),
+        sources=LIMIT_SETTINGS,
+    )
+    if problems := limits.problems():
+        raise ConfigError("; ".join(problems))
+    return limits
 
 
 def _kafka_security(reader: _Reader) -> KafkaSecurity:

@@ -21,6 +21,7 @@ from booking_service.domain.errors import (
     TransitionTooEarly,
     VersionMismatch,
 )
+from booking_service.domain.limits import BookingLimits
 from booking_service.domain.payment import PaymentRecord, RefundStatus
 from booking_service.domain.pricing import PricingSnapshot
 from booking_service.domain.status import TERMINAL, BookingStatus, can_transition
@@ -174,9 +175,12 @@ class Booking:
         """A PENDING booking past its deadline: expired in all but the record."""
         return self.status is S.PENDING and self.expire_time is not None and now >= self.expire_time
 
-    def update(self, changes: BookingChanges, actor: Actor, now: datetime) -> tuple[str, ...]:
-        """Applies the changes (a reschedule when time, unit or party size change); returns the
-        fields that changed. Nothing changes, and the version stays, when every value is as stored."""
+    def update(
+        self, changes: BookingChanges, actor: Actor, now: datetime, limits: BookingLimits
+    ) -> tuple[str, ...]:
+        """Applies the changes (a reschedule when time, unit or party size change) within the
+        limits; returns the fields that changed. Nothing changes, and the version stays, when every
+        value is as stored. Raises BookingClosed (a final status) or ValidationFailed."""
         if self.status in TERMINAL:
             raise BookingClosed(
                 f"Booking {self.booking_id} is {self.status.value} and can no longer be changed.",
@@ -204,13 +208,13 @@ class Booking:
         )
         changed = tuple(name for name, before, after in compared if before != after)
         v = Violations()
-        check_changes(v, changes)
+        check_changes(v, changes, limits)
         if changes.guest_id is not None and changes.guest_id != self.guest.guest_id:
             v.add("guest.guest_id", "cannot change: a booking for another guest is a new booking")
         if "start_time" in changed and self.status is S.CHECKED_IN:
             v.add("start_time", "cannot change once the guest has checked in")
         if "start_time" in changed or "end_time" in changed:
-            v.new_slot(slot.start, slot.end, now, check_past="start_time" in changed)
+            v.new_slot(slot.start, slot.end, now, limits, check_past="start_time" in changed)
         v.raise_if_any()
         if not changed:
             return ()

@@ -1,7 +1,11 @@
 """Field rules for requests: every violated field is reported at once, by its request path.
 
-These checks need nothing but the request and the clock; rules that depend on the stored booking
-(an end before a kept start, say) are checked by the aggregate with the same Violations collector.
+These checks need nothing but the request, the clock and the booking limits (limits.py: passed in,
+never read here); rules that depend on the stored booking (an end before a kept start, say) are
+checked by the aggregate with the same Violations collector.
+
+The lengths below are fixed input formats (ids, names, free text), not booking rules: they are
+documented on the proto fields and named with their value in every refusal.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from booking_service.domain.commands import (
     UpdateBooking,
 )
 from booking_service.domain.errors import FieldViolation, ValidationFailed
+from booking_service.domain.limits import BookingLimits, span
 
 MAX_ID_LENGTH = 128
 MAX_NAME_LENGTH = 200
@@ -27,11 +32,6 @@ MAX_EMAIL_LENGTH = 254
 MAX_SPECIAL_REQUESTS_LENGTH = 2000
 MAX_REASON_LENGTH = 500
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-MIN_PARTY_SIZE, MAX_PARTY_SIZE = 1, 100
-#: How far in the past a start may lie (clock skew, a walk-in booked as they sit down).
-PAST_START_TOLERANCE = timedelta(minutes=5)
-MAX_ADVANCE = timedelta(days=3 * 366)
-MAX_DURATION = timedelta(days=90)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -76,9 +76,12 @@ class Violations:
         if value and not _E164.match(value):
             self.add(field, "must be a phone number in E.164 form such as +4915112345678")
 
-    def party_size(self, field: str, value: int) -> None:
-        if not MIN_PARTY_SIZE <= value <= MAX_PARTY_SIZE:
-            self.add(field, f"must be between {MIN_PARTY_SIZE} and {MAX_PARTY_SIZE}")
+    def party_size(self, field: str, value: int, limits: BookingLimits) -> None:
+        """A number of people within the limits; the refusal names the limit and its source."""
+        if value < limits.min_party_size:
+            self.add(field, f"must be at least {limits.min_party_size} ({limits.source('min_party_size')})")
+        elif value > limits.max_party_size:
+            self.add(field, f"must be at most {limits.max_party_size} ({limits.source('max_party_size')})")
 
     def time_zone(self, field: str, value: str) -> None:
         if not value:
@@ -100,21 +103,51 @@ class Violations:
         self.text("idempotency_key", value, MAX_IDEMPOTENCY_KEY_LENGTH)
 
     def new_slot(
-        self, start: datetime | None, end: datetime | None, now: datetime, *, check_past: bool
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        now: datetime,
+        limits: BookingLimits,
+        *,
+        check_past: bool,
     ) -> None:
-        """Rules for a wanted time window; `check_past` is off when the start itself did not change."""
+        """Rules for a wanted time window (UTC instants) within the limits; `check_past` (the
+        minimum notice) is off when the start itself did not change."""
         if start is None:
             self.add("start_time", "is required")
-        elif check_past and start < now - PAST_START_TOLERANCE:
-            self.add("start_time", "must not be in the past")
-        elif start > now + MAX_ADVANCE:
-            self.add("start_time", "must be within three years from now")
+        elif check_past and start < now + limits.min_notice:
+            self.add("start_time", _notice(limits))
+        elif start > now + limits.max_advance:
+            self.add(
+                "start_time",
+                f"must be at most {span(limits.max_advance)} from now ({limits.source('max_advance')})",
+            )
         if end is None:
             self.add("end_time", "is required")
         elif start is not None and end <= start:
             self.add("end_time", "must be after start_time")
-        elif start is not None and end - start > MAX_DURATION:
-            self.add("end_time", f"must be at most {MAX_DURATION.days} days after start_time")
+        elif start is not None and end - start < limits.min_duration:
+            self.add(
+                "end_time",
+                f"must be at least {span(limits.min_duration)} after start_time "
+                f"({limits.source('min_duration')})",
+            )
+        elif start is not None and end - start > limits.max_duration:
+            self.add(
+                "end_time",
+                f"must be at most {span(limits.max_duration)} after start_time "
+                f"({limits.source('max_duration')})",
+            )
+
+
+def _notice(limits: BookingLimits) -> str:
+    """The refusal of a start too soon (or too far in the past), naming the minimum notice."""
+    source = limits.source("min_notice")
+    if limits.min_notice < timedelta(0):
+        return f"must not be more than {span(-limits.min_notice)} in the past ({source})"
+    if limits.min_notice == timedelta(0):
+        return f"must not be in the past ({source})"
+    return f"must be at least {span(limits.min_notice)} from now ({source})"
 
 
 @lru_cache(maxsize=1024)
@@ -146,7 +179,8 @@ def canonical_id(value: str) -> str:
     return value.lower() if is_uuid(value) else value
 
 
-def validate_create(cmd: CreateBooking, now: datetime) -> None:
+def validate_create(cmd: CreateBooking, now: datetime, limits: BookingLimits) -> None:
+    """Raises ValidationFailed listing every field of `cmd` that breaks a rule or a limit."""
     v = Violations(cmd.unreadable)
     v.identifier("guest.guest_id", cmd.guest.guest_id)
     v.text("guest.name", cmd.guest.name, MAX_NAME_LENGTH, required=True)
@@ -158,14 +192,14 @@ def validate_create(cmd: CreateBooking, now: datetime) -> None:
     v.text("venue.name", cmd.venue.name, MAX_NAME_LENGTH)
     v.time_zone("venue.time_zone", cmd.venue.time_zone)
     v.identifier("unit_id", cmd.unit_id, required=False)
-    v.new_slot(cmd.start_time, cmd.end_time, now, check_past=True)
-    v.party_size("party_size", cmd.party_size)
+    v.new_slot(cmd.start_time, cmd.end_time, now, limits, check_past=True)
+    v.party_size("party_size", cmd.party_size, limits)
     v.text("special_requests", cmd.special_requests, MAX_SPECIAL_REQUESTS_LENGTH)
     v.idempotency_key(cmd.idempotency_key)
     v.raise_if_any()
 
 
-def check_changes(v: Violations, changes: BookingChanges) -> None:
+def check_changes(v: Violations, changes: BookingChanges, limits: BookingLimits) -> None:
     """The rules each changed field must meet on its own."""
     if changes.guest_name is not None:
         v.text("guest.name", changes.guest_name, MAX_NAME_LENGTH, required=True)
@@ -176,16 +210,18 @@ def check_changes(v: Violations, changes: BookingChanges) -> None:
     if changes.unit_id is not None:
         v.identifier("unit_id", changes.unit_id, required=False)
     if changes.party_size is not None:
-        v.party_size("party_size", changes.party_size)
+        v.party_size("party_size", changes.party_size, limits)
     if changes.special_requests is not None:
         v.text("special_requests", changes.special_requests, MAX_SPECIAL_REQUESTS_LENGTH)
 
 
-def validate_update(cmd: UpdateBooking) -> None:
+def validate_update(cmd: UpdateBooking, limits: BookingLimits) -> None:
+    """Raises ValidationFailed listing every field of `cmd` that breaks a rule or a limit on its
+    own (the aggregate checks the rest against the stored booking)."""
     v = Violations(cmd.unreadable)
     v.booking_id("booking_id", cmd.booking_id)
     v.expected_version(cmd.expected_version)
-    check_changes(v, cmd.changes)
+    check_changes(v, cmd.changes, limits)
     v.idempotency_key(cmd.idempotency_key)
     v.raise_if_any()
 

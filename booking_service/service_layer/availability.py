@@ -72,8 +72,9 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
     v = Violations(query.unreadable)
     v.identifier("venue_id", query.venue_id)
     v.identifier("unit_id", query.unit_id, required=False)
-    v.new_slot(query.start_time, query.end_time, now, check_past=True)
-    v.party_size("party_size", query.party_size)
+    limits = ctx.policy.limits
+    v.new_slot(query.start_time, query.end_time, now, limits, check_past=True)
+    v.party_size("party_size", query.party_size, limits)
     if query.exclude_booking_id:
         v.booking_id("exclude_booking_id", query.exclude_booking_id)
     if query.include_price_estimate and query.venue_type is None:

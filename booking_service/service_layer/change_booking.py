@@ -24,14 +24,14 @@ from booking_service.service_layer.sagas import confirm, reschedule
 
 
 async def update_booking(cmd: UpdateBooking, *, ctx: Context) -> Booking:
-    validate_update(cmd)
+    validate_update(cmd, ctx.policy.limits)
     booking = await ctx.reads.get(cmd.booking_id)
-    new = reschedule.moved_stay(booking, cmd, ctx.clock()) if booking is not None else None
+    new = reschedule.moved_stay(booking, cmd, ctx.clock(), ctx.policy.limits) if booking is not None else None
     if booking is not None and new is not None:
         return await reschedule.reschedule(cmd, ctx, booking, new)
 
     def plain(b: Booking, now: datetime) -> None:
-        b.update(cmd.changes, cmd.actor, now)
+        b.update(cmd.changes, cmd.actor, now, ctx.policy.limits)
 
     return await change_claiming(idempotency.scope_of(reschedule.SCOPE, cmd), cmd, ctx, plain)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from booking_service.domain.deadlines import Deadlines
+from booking_service.domain.limits import BookingLimits
 
 Clock = Callable[[], datetime]
 
@@ -19,3 +20,5 @@ def utc_now() -> datetime:
 class Policy:
     deadlines: Deadlines = field(default_factory=Deadlines)
     idempotency_ttl: timedelta = timedelta(hours=24)
+    #: What a booking may be (notice, advance, length, party size): every use case checks these.
+    limits: BookingLimits = field(default_factory=BookingLimits)

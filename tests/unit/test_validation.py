@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from booking_service.domain.commands import BookingChanges, ChangeBookingStatus, UpdateBooking, VenueDetails
 from booking_service.domain.errors import MAX_VIOLATIONS, FieldViolation, ValidationFailed
+from booking_service.domain.limits import BookingLimits
 from booking_service.domain.validation import (
     is_uuid,
     validate_create,
@@ -24,6 +25,7 @@ from tests.helpers import API, create_command
 
 NOW = datetime(2030, 1, 1, 9, tzinfo=UTC)
 GOOD = create_command(NOW + timedelta(days=1))
+LIMITS = BookingLimits()
 
 
 def violations(error: pytest.ExceptionInfo[ValidationFailed]) -> dict[str, str]:
@@ -31,7 +33,7 @@ def violations(error: pytest.ExceptionInfo[ValidationFailed]) -> dict[str, str]:
 
 
 def test_a_good_request_passes() -> None:
-    validate_create(GOOD, NOW)
+    validate_create(GOOD, NOW, LIMITS)
 
 
 def test_every_broken_rule_is_reported_together() -> None:
@@ -47,7 +49,7 @@ def test_every_broken_rule_is_reported_together() -> None:
         idempotency_key="k" * 256,
     )
     with pytest.raises(ValidationFailed) as raised:
-        validate_create(bad, NOW)
+        validate_create(bad, NOW, LIMITS)
     assert set(violations(raised)) == {
         "guest.guest_id",
         "guest.name",
@@ -82,18 +84,18 @@ def test_every_broken_rule_is_reported_together() -> None:
 )
 def test_single_rules(change: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationFailed) as raised:
-        validate_create(replace(GOOD, **change), NOW)  # type: ignore[arg-type]
+        validate_create(replace(GOOD, **change), NOW, LIMITS)  # type: ignore[arg-type]
     assert list(violations(raised)) == [field]
 
 
 def test_a_start_a_few_minutes_ago_is_tolerated() -> None:
     start = NOW - timedelta(minutes=4)
-    validate_create(replace(GOOD, start_time=start, end_time=start + timedelta(hours=1)), NOW)
+    validate_create(replace(GOOD, start_time=start, end_time=start + timedelta(hours=1)), NOW, LIMITS)
 
 
 def test_changes_need_a_booking_id_and_a_version() -> None:
     with pytest.raises(ValidationFailed) as raised:
-        validate_update(UpdateBooking(API, "not-a-uuid", 0, BookingChanges(guest_email="nope")))
+        validate_update(UpdateBooking(API, "not-a-uuid", 0, BookingChanges(guest_email="nope")), LIMITS)
     assert set(violations(raised)) == {"booking_id", "expected_version", "guest.email"}
 
 
@@ -111,7 +113,7 @@ def test_text_that_postgresql_cannot_store_is_refused() -> None:
         idempotency_key="k\x00",
     )
     with pytest.raises(ValidationFailed) as raised:
-        validate_create(bad, NOW)
+        validate_create(bad, NOW, LIMITS)
     assert set(violations(raised)) == {"guest.name", "guest.email", "special_requests", "idempotency_key"}
 
 

@@ -50,7 +50,7 @@ _REFERENCE_DRAWS = 5
 
 
 async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
-    validate_create(cmd, ctx.clock())
+    validate_create(cmd, ctx.clock(), ctx.policy.limits)
     assert cmd.start_time is not None and cmd.end_time is not None and cmd.venue.venue_type is not None
     venue = Venue(cmd.venue.venue_id, cmd.venue.venue_type, cmd.venue.name, cmd.venue.time_zone)
     slot = TimeSlot(cmd.start_time, cmd.end_time)

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from booking_service.domain.commands import UpdateBooking
 from booking_service.domain.errors import BookingError, PriceChanged
+from booking_service.domain.limits import BookingLimits
 from booking_service.domain.model import Booking
 from booking_service.domain.status import TERMINAL
 from booking_service.domain.values import Money
@@ -43,7 +44,7 @@ KIND = "update"
 SCOPE = "UpdateBooking"
 
 
-def moved_stay(booking: Booking, cmd: UpdateBooking, now: datetime) -> Stay | None:
+def moved_stay(booking: Booking, cmd: UpdateBooking, now: datetime, limits: BookingLimits) -> Stay | None:
     """The stay the change moves the inventory hold to (the peers come first), or None when it moves
     no hold; a change the booking refuses moves none (its database step refuses it, before any peer
     is asked)."""
@@ -56,7 +57,7 @@ def moved_stay(booking: Booking, cmd: UpdateBooking, now: datetime) -> Stay | No
         return None
     preview = copy.deepcopy(booking)
     try:
-        preview.update(cmd.changes, cmd.actor, now)
+        preview.update(cmd.changes, cmd.actor, now, limits)
     except BookingError:
         return None
     new = steps.stay_of(preview)
@@ -69,10 +70,10 @@ async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: St
     scope = idempotency.scope_of(SCOPE, cmd)
 
     def plain(b: Booking, now: datetime) -> None:
-        b.update(cmd.changes, cmd.actor, now)
+        b.update(cmd.changes, cmd.actor, now, ctx.policy.limits)
 
     def still(b: Booking) -> None:
-        if moved_stay(b, cmd, ctx.clock()) != new:
+        if moved_stay(b, cmd, ctx.clock(), ctx.policy.limits) != new:
             raise PathChanged
 
     data = {
@@ -111,7 +112,7 @@ async def _move(
         await steps.record(ctx, saga, "inventory_updated")
 
         def moved(b: Booking, now: datetime) -> None:
-            b.update(cmd.changes, cmd.actor, now)
+            b.update(cmd.changes, cmd.actor, now, ctx.policy.limits)
             b.reprice(pricing, now)
 
         storing = True
