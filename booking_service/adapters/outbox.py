@@ -50,6 +50,7 @@ def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.B
         source=SOURCE_TO_PB[event.actor.source],
         booking=booking_message(booking),
     )
+    message.booking.ClearField("history")  # each event is one entry of it; never part of an event
     if isinstance(event, StatusEvent):
         message.previous_status = STATUS_TO_PB[event.from_status]
         message.status = STATUS_TO_PB[event.to_status]

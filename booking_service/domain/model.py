@@ -102,7 +102,9 @@ class Booking:
     cancel_time: datetime | None = None
     no_show_time: datetime | None = None
     expire_time: datetime | None = None
-    #: The recorded history, oldest first, when the repository loaded it.
+    #: The history, oldest first: all of it (versions 1 to `version`) when the repository loaded it
+    #: or the booking was just created; otherwise empty or short of `version` (changes since loading
+    #: are in `new_history`).
     history: list[HistoryEntry] = field(default_factory=list)
     #: History entries of changes made since loading, not yet stored.
     new_history: list[HistoryEntry] = field(default_factory=list)
@@ -145,7 +147,9 @@ class Booking:
             idempotency_key=idempotency_key,
             expire_time=deadlines.expiry(now),
         )
-        booking.new_history.append(HistoryEntry(1, None, S.PENDING, "", actor, now))
+        created = HistoryEntry(1, None, S.PENDING, "", actor, now)
+        booking.history.append(created)  # a new booking's whole history
+        booking.new_history.append(created)
         booking.events.append(ev.BookingCreated(booking_id, 1, now, actor))
         return booking
 

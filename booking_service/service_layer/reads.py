@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from booking_service.domain.model import Booking
+from booking_service.domain.model import Booking, HistoryEntry
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import TimeSlot
 
@@ -37,7 +37,11 @@ class BookingReads(Protocol):
         """The booking with its full history, by its canonical reference, or None."""
 
     async def page(self, query: BookingQuery) -> list[Booking]:
-        """A page of bookings (without their histories), in (start time, id) order."""
+        """A page of bookings, each with its full history, in (start time, id) order."""
+
+    async def history(self, booking_id: str, version: int) -> list[HistoryEntry]:
+        """The booking's history up to `version` (versions 1 to `version`), oldest first: what it was
+        when it reached that version (history rows are written once and never change)."""
 
     async def overlapping(self, venue_id: str, slot: TimeSlot) -> list[Booking]:
         """Active bookings at the venue, of any unit, whose time overlaps the slot (without their

@@ -5,7 +5,7 @@ bootstrap() builds it; tests build it with their own parts (a fixed clock, say).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from booking_service.domain.commands import CancelBooking, ChangeBookingStatus, CreateBooking, UpdateBooking
@@ -37,26 +37,32 @@ class UseCases:
     def policy(self) -> Policy:
         return self.ctx.policy
 
+    # Every answer carries the booking with its history (queries.with_history), the first answer
+    # of a request and its replays alike.
+
     async def create_booking(self, cmd: CreateBooking) -> Booking:
-        return await create.create_booking(cmd, ctx=self.ctx)
+        return await self._answer(create.create_booking(cmd, ctx=self.ctx))
 
     async def update_booking(self, cmd: UpdateBooking) -> Booking:
-        return await change_booking.update_booking(cmd, ctx=self.ctx)
+        return await self._answer(change_booking.update_booking(cmd, ctx=self.ctx))
 
     async def cancel_booking(self, cmd: CancelBooking) -> Booking:
-        return await change_booking.cancel_booking(cmd, ctx=self.ctx)
+        return await self._answer(change_booking.cancel_booking(cmd, ctx=self.ctx))
 
     async def change_booking_status(self, cmd: ChangeBookingStatus) -> Booking:
-        return await change_booking.change_booking_status(cmd, ctx=self.ctx)
+        return await self._answer(change_booking.change_booking_status(cmd, ctx=self.ctx))
 
     async def get_booking(self, booking_id: str) -> Booking:
-        return await queries.get_booking(booking_id, reads=self.ctx.reads)
+        return await queries.get_booking(booking_id, ctx=self.ctx)
 
     async def get_booking_by_reference(self, reference: str) -> Booking:
-        return await queries.get_booking_by_reference(reference, reads=self.ctx.reads)
+        return await queries.get_booking_by_reference(reference, ctx=self.ctx)
 
     async def list_bookings(self, query: ListBookings) -> BookingPage:
-        return await queries.list_bookings(query, reads=self.ctx.reads, page_tokens=self.page_tokens)
+        return await queries.list_bookings(query, ctx=self.ctx, page_tokens=self.page_tokens)
+
+    async def _answer(self, change: Awaitable[Booking]) -> Booking:
+        return await queries.with_history(await change, reads=self.ctx.reads)
 
     async def check_availability(self, query: CheckAvailability) -> Availability:
         return await availability.check_availability(query, ctx=self.ctx)

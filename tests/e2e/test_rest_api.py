@@ -40,7 +40,6 @@ async def test_every_seed_path_answers_like_its_rpc(rest: httpx.AsyncClient, stu
     fetched = await stub.GetBooking(pb.GetBookingRequest(booking_id=booking_id))
     assert (await rest.get(f"{API}/{booking_id}")).json() == rpc_booking(fetched)
     assert (await rest.get(f"{API}/reference/{reference}")).json() == rpc_booking(fetched)
-    del fetched.history[:]
     assert created == rpc_booking(fetched)
 
     updated = (await rest.put(f"{API}/{booking_id}", json={"expected_version": "1", "party_size": 5})).json()
@@ -50,7 +49,6 @@ async def test_every_seed_path_answers_like_its_rpc(rest: httpx.AsyncClient, stu
         )
     ).json()
     fetched = await stub.GetBooking(pb.GetBookingRequest(booking_id=booking_id))
-    del fetched.history[:]
     assert confirmed == rpc_booking(fetched)
     assert (updated["version"], updated["party_size"], confirmed["version"]) == ("2", 5, "3")
 

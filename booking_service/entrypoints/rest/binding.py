@@ -6,7 +6,8 @@
   repeated by repeating the parameter; names as in the proto or in lowerCamelCase).
 - path variables are set last and win.
 - `Idempotency-Key` stands for `idempotency_key` and `If-Match` for `expected_version`, when the
-  request has those fields; given both ways, they must agree.
+  request has those fields; given both ways, they must agree. If-Match is one strong ETag
+  (etags.py): `*` and weak validators are refused.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from booking_service.domain.errors import FieldViolation
+from booking_service.entrypoints.rest import etags
 from booking_service.entrypoints.rest.json_scalars import LooseScalar, hold_to_form
 from booking_service.entrypoints.rest.marshal import Marshaler, UnreadableBody
 from booking_service.entrypoints.rest.numbers import INT32, INT64, UINT32, UINT64, BadNumber, whole_number
@@ -197,13 +199,11 @@ def _apply_headers(request: Message, headers: Mapping[str, str]) -> None:
             )
         request.idempotency_key = key  # type: ignore[attr-defined]
     match = headers.get("if-match")
-    if match is not None and match.strip() != "*" and "expected_version" in fields:
+    if match is not None and "expected_version" in fields:
         try:
-            version = whole_number("If-Match", match.strip().removeprefix("W/").strip('"'), 0, INT64[1])
-        except BadNumber as exc:
-            raise BindingError(
-                'If-Match must be the booking\'s ETag, such as "3".', [exc.violation]
-            ) from None
+            version = etags.version_of(match)
+        except etags.BadPrecondition as exc:
+            raise BindingError(str(exc), [exc.violation]) from None
         current = getattr(request, "expected_version")  # noqa: B009
         if current and current != version:
             raise BindingError(

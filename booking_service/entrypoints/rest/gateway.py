@@ -26,7 +26,7 @@ from booking_service.entrypoints.auth.refusal import CallRefused
 from booking_service.entrypoints.auth.scopes import METRICS
 from booking_service.entrypoints.grpc.errors import internal_status, refusal_status, rich_status, status_of
 from booking_service.entrypoints.grpc.in_process import InProcessInvoker
-from booking_service.entrypoints.rest import marshal
+from booking_service.entrypoints.rest import etags, marshal
 from booking_service.entrypoints.rest.binding import BindingError, bind
 from booking_service.entrypoints.rest.context import RestServicerContext
 from booking_service.entrypoints.rest.docs import ASSET_PREFIX, DocsAssets
@@ -316,7 +316,7 @@ class RestGateway:
         )
         answer = _Answer(200, responder.encode(payload), responder.content_type)
         if "version" in response.DESCRIPTOR.fields_by_name:
-            answer.headers.append((b"etag", f'"{response.version}"'.encode()))
+            answer.headers.append((b"etag", etags.etag(response.version).encode()))
         return answer
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:

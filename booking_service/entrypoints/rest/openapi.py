@@ -267,8 +267,11 @@ def _operation(route: Route, schemas: _Schemas, error: dict[str, Any]) -> dict[s
             {
                 "name": "If-Match",
                 "in": "header",
-                "schema": {"type": "string", "pattern": '^(\\*|(W/)?"[0-9]+")$'},
-                "description": "The booking's ETag, instead of the expected_version field.",
+                "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+                "description": (
+                    'The booking\'s ETag (`"3"`), instead of the expected_version field. One strong '
+                    'ETag only: `*` and weak ETags (`W/"3"`) are refused (400).'
+                ),
             }
         )
     parameters.extend(_REQUEST_HEADERS)
@@ -303,7 +306,10 @@ def _answer(route: Route, schemas: _Schemas) -> dict[str, Any]:
     )
     headers: dict[str, Any] = {"X-Request-Id": {"schema": {"type": "string"}}}
     if "version" in output.fields_by_name:
-        headers["ETag"] = {"schema": {"type": "string"}, "description": "The version, for If-Match."}
+        headers["ETag"] = {
+            "schema": {"type": "string"},
+            "description": 'The version as a strong ETag (`"3"`), for If-Match.',
+        }
     return {"description": "OK", "headers": headers, "content": {"application/json": {"schema": schema}}}
 
 

@@ -4,15 +4,18 @@ Settling is a saga (kind `expire`) that takes the booking before it calls the pa
 no confirmation can run meanwhile. Its intent is checked: a payment that succeeded at the last
 moment confirms the booking instead of being lost, and an intent not yet paid is voided first, so no
 payment can land on an expired booking. Then the booking expires and its release saga takes it over
-to let go of its hold (and record the void). Whatever meets an overdue booking (a request for it, a
-new booking for its unit, the sweeper) settles it first; of two settling at once, one takes the
-booking and the other leaves it be. A process that dies in between leaves the saga to the recovery
-worker, which runs `run` again (every step is idempotent).
+to let go of its hold (and record the void). Whatever meets an overdue booking (a request for it,
+a read of it, a new booking for its unit, the sweeper) settles it first; of two settling at once,
+one takes the booking and the other leaves it be. A process that dies in between leaves the saga to
+the recovery worker, which runs `run` again (every step is idempotent).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from booking_service.domain.errors import Contention, PeerRejected, VersionMismatch
+from booking_service.domain.model import Booking
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor, Money
 from booking_service.service_layer.context import Context
@@ -24,6 +27,12 @@ KIND = "expire"
 PAID_AT_THE_DEADLINE = "payment succeeded by the deadline"
 
 
+def settles(booking: Booking, now: datetime) -> bool:
+    """Whether settle_overdue would settle the booking: an overdue PENDING booking that no saga
+    holds and that no operator was asked to settle."""
+    return booking.is_overdue(now) and booking.saga_id is None and not booking.attention
+
+
 async def settle_overdue(ctx: Context, booking_id: str) -> None:
     """Expires (or, if paid, confirms) the booking if it is an overdue PENDING one that no other
     saga holds, and that no operator was asked to settle (a settling the payment service refused for
@@ -31,7 +40,7 @@ async def settle_overdue(ctx: Context, booking_id: str) -> None:
     recovery worker then finishes it). A refusal for good gives the saga to an operator, and the
     booking stays PENDING meanwhile (it cannot be confirmed unpaid: PaymentRequired)."""
     booking = await ctx.reads.get(booking_id)
-    if booking is None or not booking.is_overdue(ctx.clock()) or booking.saga_id or booking.attention:
+    if booking is None or not settles(booking, ctx.clock()):
         return
     saga = steps.new_saga(ctx, KIND, booking_id, {"intent_id": booking.payment_intent_id})
     uow = ctx.uow()

@@ -1,0 +1,62 @@
+"""ETags: a booking's version as a strong entity tag (`"3"`), the one form written and read.
+
+One version is one representation (every answer carries the booking with its history up to that
+version), so the tag is strong. `If-Match` on a change stands for `expected_version` and must be
+exactly one such tag: RFC 9110 13.1.1 compares If-Match strongly, so a weak validator (`W/"3"`)
+never matches, and `*` (any current representation) would make the change blind to the version
+it was made from, which every change here must name. Both are refused, naming what to send.
+"""
+
+from __future__ import annotations
+
+from booking_service.domain.errors import FieldViolation
+from booking_service.entrypoints.rest.numbers import INT64, BadNumber, whole_number
+
+HEADER = "If-Match"
+_EXAMPLE = 'the ETag of the booking\'s last answer, such as "3"'
+
+
+class BadPrecondition(ValueError):
+    """An If-Match value that is not one strong ETag; `violation` names the header and the fix."""
+
+    def __init__(self, message: str, description: str) -> None:
+        super().__init__(message)
+        self.violation = FieldViolation(HEADER, description)
+
+
+def etag(version: int) -> str:
+    """The strong ETag of a booking at `version`."""
+    return f'"{version}"'
+
+
+def version_of(if_match: str) -> int:
+    """The version an If-Match header names (a whole number in the int64 range, 0 included: the
+    use case then asks for a version); BadPrecondition otherwise."""
+    value = if_match.strip()
+    if value == "*":
+        raise BadPrecondition(
+            "If-Match: * is not accepted: every change names the version it was made from.",
+            f"must be {_EXAMPLE} (or the expected_version field), not *: a change to any version is "
+            "not accepted",
+        )
+    if value.startswith("W/"):
+        raise BadPrecondition(
+            f"If-Match: {value[:40]} is a weak ETag; changes need the strong one.",
+            f"must be a strong ETag, {_EXAMPLE} without W/: a weak one never matches (RFC 9110 13.1.1)",
+        )
+    if "," in value:
+        raise BadPrecondition(
+            "If-Match names several ETags; a change is made from one version.",
+            f"must be one ETag, {_EXAMPLE}",
+        )
+    if len(value) < 2 or not (value.startswith('"') and value.endswith('"')):
+        raise BadPrecondition(
+            'If-Match must be the booking\'s ETag in quotes, such as "3".',
+            f"must be {_EXAMPLE}, quotes included",
+        )
+    try:
+        return whole_number(HEADER, value[1:-1], 0, INT64[1])
+    except BadNumber as exc:
+        raise BadPrecondition(
+            'If-Match must be the booking\'s ETag, such as "3".', exc.violation.description
+        ) from None
