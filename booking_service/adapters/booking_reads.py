@@ -80,7 +80,7 @@ def page_statement(query: BookingQuery) -> tuple[str, list[Any]]:
         start, booking_id = query.after
         conditions.append(f"(b.start_time, b.booking_id) > ({argument(start)}, {argument(booking_id)}::uuid)")
     statement = (
-        _PAGE
+        (_PAGE if query.with_history else _BARE)
         + " AND ".join(conditions)
         + f" ORDER BY b.start_time, b.booking_id LIMIT {argument(query.limit)}"
     )
@@ -105,7 +105,8 @@ class PostgresBookingReads(BookingReads):
 
     async def page(self, query: BookingQuery) -> list[Booking]:
         statement, arguments = page_statement(query)
-        return [_with_history(row) for row in await self._fetch(statement, arguments)]
+        rows = await self._fetch(statement, arguments)
+        return [_with_history(row) if query.with_history else booking_of(row) for row in rows]
 
     async def history(self, booking_id: str, version: int) -> list[HistoryEntry]:
         return [history_of(row) for row in await self._fetch(HISTORY, [booking_id, version])]

@@ -45,6 +45,8 @@ class ListBookings:
     window_start: datetime | None = None
     window_end: datetime | None = None
     local_date: date | None = None
+    #: FULL (each booking with its history, the default) or BASIC (without): AIP-157's view.
+    with_history: bool = True
     unreadable: tuple[FieldViolation, ...] = ()
 
     def filters(self) -> str:
@@ -141,6 +143,7 @@ async def list_bookings(query: ListBookings, *, ctx: Context, page_tokens: PageT
         local_date=query.local_date,
         after=after,
         limit=limit + 1,
+        with_history=query.with_history,
     )
     rows = await ctx.reads.page(wanted)
     if await _settled(ctx, rows[:limit]):

@@ -27,6 +27,8 @@ class BookingQuery:
     local_date: date | None
     after: tuple[datetime, str] | None
     limit: int
+    #: Whether each booking comes with its history (a list's FULL view) or without (BASIC).
+    with_history: bool = True
 
 
 class BookingReads(Protocol):
@@ -37,7 +39,8 @@ class BookingReads(Protocol):
         """The booking with its full history, by its canonical reference, or None."""
 
     async def page(self, query: BookingQuery) -> list[Booking]:
-        """A page of bookings, each with its full history, in (start time, id) order."""
+        """A page of bookings, each with its full history unless the query says without, in
+        (start time, id) order."""
 
     async def history(self, booking_id: str, version: int) -> list[HistoryEntry]:
         """The booking's history up to `version` (versions 1 to `version`), oldest first: what it was

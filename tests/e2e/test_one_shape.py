@@ -7,9 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import grpc
 import httpx
+import pytest
 from booking.v1 import booking_pb2 as pb
 from google.protobuf import json_format
+
+from tests.helpers import rich_error
 
 Make = Callable[..., pb.CreateBookingRequest]
 API = "/api/v1/bookings"
@@ -170,3 +174,36 @@ async def test_if_match_takes_one_strong_etag_and_refuses_the_rest_by_name(
     assert (fetched.json()["version"], fetched.headers["etag"]) == ("1", '"1"')
     changed = await rest.put(url, json={"party_size": 3}, headers={"If-Match": fetched.headers["etag"]})
     assert (changed.status_code, changed.headers["etag"]) == (200, '"2"')
+
+
+async def test_lists_answer_full_bookings_unless_basic_is_asked_for(
+    stub, rest: httpx.AsyncClient, new_booking: Make
+) -> None:
+    request = new_booking()
+    created = await stub.CreateBooking(request)
+    await stub.UpdateBooking(
+        pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=1, special_requests="a cot")
+    )
+    venue = request.venue.venue_id
+    default, full, basic = [
+        (await stub.ListVenueBookings(pb.ListVenueBookingsRequest(venue_id=venue, view=view))).bookings[0]
+        for view in (pb.BOOKING_VIEW_UNSPECIFIED, pb.BOOKING_VIEW_FULL, pb.BOOKING_VIEW_BASIC)
+    ]
+    fetched = await stub.GetBooking(pb.GetBookingRequest(booking_id=created.booking_id))
+    assert default == full == fetched
+    assert (versions(basic), basic.version) == ([], 2)
+    del fetched.history[:]
+    assert basic == fetched, "BASIC leaves out the history, nothing else"
+    guest = request.guest.guest_id
+    [rest_basic] = (await rest.get(f"{API}/guest/{guest}", params={"view": "BOOKING_VIEW_BASIC"})).json()[
+        "bookings"
+    ]
+    [rest_full] = (await rest.get(f"{API}/guest/{guest}")).json()["bookings"]
+    assert (rest_basic["history"], [h["version"] for h in rest_full["history"]]) == ([], ["1", "2"])
+
+
+async def test_an_unknown_view_is_refused_by_name(stub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ListGuestBookings(pb.ListGuestBookingsRequest(guest_id="someone", view=9))  # type: ignore[arg-type]
+    error = rich_error(raised.value)
+    assert (error.code, list(error.violations)) == (grpc.StatusCode.INVALID_ARGUMENT, ["view"])

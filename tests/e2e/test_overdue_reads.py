@@ -149,7 +149,12 @@ async def test_a_change_meets_the_booking_as_read(
     )
     problem: dict[str, Any] = answer.json()
     assert answer.status_code == 400
-    assert problem["code"] == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    info = next(d for d in problem["details"] if d["@type"].endswith("ErrorInfo"))
+    assert (problem["code"], info["reason"], info["metadata"]["current_status"]) == (
+        grpc.StatusCode.FAILED_PRECONDITION.value[0],
+        "BOOKING_CLOSED",
+        "EXPIRED",
+    )
     # With the version of before the expiry: the expiry was a change, so the version moved on.
     with pytest.raises(grpc.aio.AioRpcError) as stale:
         await stub.UpdateBookingStatus(

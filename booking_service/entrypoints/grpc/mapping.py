@@ -167,8 +167,16 @@ def list_query(
         window_start=_time(v, window, "start_time", "filters.time_range.start_time"),
         window_end=_time(v, window, "end_time", "filters.time_range.end_time"),
         local_date=_date(v, filters, "local_date", "filters.local_date"),
+        with_history=_full_view(v, request.view),
         unreadable=tuple(v.items),  # last: the arguments above have added theirs
     )
+
+
+def _full_view(v: Violations, view: int) -> bool:
+    """Whether a list answers FULL bookings (the default) or BASIC ones (without their history)."""
+    if view not in (pb.BOOKING_VIEW_UNSPECIFIED, pb.BOOKING_VIEW_BASIC, pb.BOOKING_VIEW_FULL):
+        v.add("view", "must be BOOKING_VIEW_BASIC or BOOKING_VIEW_FULL (the default)")
+    return view != pb.BOOKING_VIEW_BASIC
 
 
 def availability_query(request: pb.CheckAvailabilityRequest) -> CheckAvailability:

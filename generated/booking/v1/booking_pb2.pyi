@@ -28,6 +28,12 @@ class RefundStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFUND_STATUS_SUCCEEDED: _ClassVar[RefundStatus]
     REFUND_STATUS_FAILED: _ClassVar[RefundStatus]
 
+class BookingView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BOOKING_VIEW_UNSPECIFIED: _ClassVar[BookingView]
+    BOOKING_VIEW_BASIC: _ClassVar[BookingView]
+    BOOKING_VIEW_FULL: _ClassVar[BookingView]
+
 class AvailabilitySource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     AVAILABILITY_SOURCE_UNSPECIFIED: _ClassVar[AvailabilitySource]
@@ -66,6 +72,9 @@ REFUND_STATUS_UNSPECIFIED: RefundStatus
 REFUND_STATUS_REQUESTED: RefundStatus
 REFUND_STATUS_SUCCEEDED: RefundStatus
 REFUND_STATUS_FAILED: RefundStatus
+BOOKING_VIEW_UNSPECIFIED: BookingView
+BOOKING_VIEW_BASIC: BookingView
+BOOKING_VIEW_FULL: BookingView
 AVAILABILITY_SOURCE_UNSPECIFIED: AvailabilitySource
 AVAILABILITY_SOURCE_BOOKINGS: AvailabilitySource
 AVAILABILITY_SOURCE_INVENTORY: AvailabilitySource
@@ -371,16 +380,18 @@ class UpdateBookingStatusRequest(_message.Message):
     def __init__(self, booking_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class ListGuestBookingsRequest(_message.Message):
-    __slots__ = ("guest_id", "page_size", "page_token", "filters")
+    __slots__ = ("guest_id", "page_size", "page_token", "filters", "view")
     GUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     guest_id: str
     page_size: int
     page_token: str
     filters: BookingFilters
-    def __init__(self, guest_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filters: _Optional[_Union[BookingFilters, _Mapping]] = ...) -> None: ...
+    view: BookingView
+    def __init__(self, guest_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filters: _Optional[_Union[BookingFilters, _Mapping]] = ..., view: _Optional[_Union[BookingView, str]] = ...) -> None: ...
 
 class ListGuestBookingsResponse(_message.Message):
     __slots__ = ("bookings", "next_page_token")
@@ -391,16 +402,18 @@ class ListGuestBookingsResponse(_message.Message):
     def __init__(self, bookings: _Optional[_Iterable[_Union[Booking, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ListVenueBookingsRequest(_message.Message):
-    __slots__ = ("venue_id", "page_size", "page_token", "filters")
+    __slots__ = ("venue_id", "page_size", "page_token", "filters", "view")
     VENUE_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     venue_id: str
     page_size: int
     page_token: str
     filters: BookingFilters
-    def __init__(self, venue_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filters: _Optional[_Union[BookingFilters, _Mapping]] = ...) -> None: ...
+    view: BookingView
+    def __init__(self, venue_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., filters: _Optional[_Union[BookingFilters, _Mapping]] = ..., view: _Optional[_Union[BookingView, str]] = ...) -> None: ...
 
 class ListVenueBookingsResponse(_message.Message):
     __slots__ = ("bookings", "next_page_token")
