@@ -118,7 +118,10 @@ class BookingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetBooking(self, request, context):
-        """Returns one booking by its id, with its full history. NOT_FOUND if there is none.
+        """Returns one booking by its id, with its full history. NOT_FOUND if there is none. A PENDING
+        booking past its `expire_time` is settled first, as any request that meets it settles it
+        (EXPIRED, or CONFIRMED if its payment got through by the deadline), so the answer, its version
+        and its history are as stored; one that cannot be settled right now is answered as stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -126,7 +129,7 @@ class BookingServiceServicer:
 
     def GetBookingByReference(self, request, context):
         """Returns one booking by its human-readable reference (case-insensitive), with its full
-        history. NOT_FOUND if there is none.
+        history, settled first as GetBooking says. NOT_FOUND if there is none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -159,14 +162,16 @@ class BookingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListGuestBookings(self, request, context):
-        """Lists a guest's bookings in order of start time (then id), one page at a time.
+        """Lists a guest's bookings in order of start time (then id), one page at a time. Overdue PENDING
+        bookings on the page are settled first, as GetBooking says.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListVenueBookings(self, request, context):
-        """Lists a venue's bookings in order of start time (then id), one page at a time.
+        """Lists a venue's bookings in order of start time (then id), one page at a time. Overdue PENDING
+        bookings on the page are settled first, as GetBooking says.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -51,10 +51,14 @@ class BookingServiceStub:
     ALREADY_EXISTS (reason UNIT_UNAVAILABLE) if one does.
     """
     GetBooking: _grpc.UnaryUnaryMultiCallable[_booking_pb2.GetBookingRequest, _booking_pb2.Booking]
-    """Returns one booking by its id, with its full history. NOT_FOUND if there is none."""
+    """Returns one booking by its id, with its full history. NOT_FOUND if there is none. A PENDING
+    booking past its `expire_time` is settled first, as any request that meets it settles it
+    (EXPIRED, or CONFIRMED if its payment got through by the deadline), so the answer, its version
+    and its history are as stored; one that cannot be settled right now is answered as stored.
+    """
     GetBookingByReference: _grpc.UnaryUnaryMultiCallable[_booking_pb2.GetBookingByReferenceRequest, _booking_pb2.Booking]
     """Returns one booking by its human-readable reference (case-insensitive), with its full
-    history. NOT_FOUND if there is none.
+    history, settled first as GetBooking says. NOT_FOUND if there is none.
     """
     UpdateBooking: _grpc.UnaryUnaryMultiCallable[_booking_pb2.UpdateBookingRequest, _booking_pb2.Booking]
     """Changes a booking's details. A change of time, unit or party size is a reschedule: the
@@ -70,9 +74,13 @@ class BookingServiceStub:
     (reason INVALID_TRANSITION) and names the current status.
     """
     ListGuestBookings: _grpc.UnaryUnaryMultiCallable[_booking_pb2.ListGuestBookingsRequest, _booking_pb2.ListGuestBookingsResponse]
-    """Lists a guest's bookings in order of start time (then id), one page at a time."""
+    """Lists a guest's bookings in order of start time (then id), one page at a time. Overdue PENDING
+    bookings on the page are settled first, as GetBooking says.
+    """
     ListVenueBookings: _grpc.UnaryUnaryMultiCallable[_booking_pb2.ListVenueBookingsRequest, _booking_pb2.ListVenueBookingsResponse]
-    """Lists a venue's bookings in order of start time (then id), one page at a time."""
+    """Lists a venue's bookings in order of start time (then id), one page at a time. Overdue PENDING
+    bookings on the page are settled first, as GetBooking says.
+    """
     CheckAvailability: _grpc.UnaryUnaryMultiCallable[_booking_pb2.CheckAvailabilityRequest, _booking_pb2.CheckAvailabilityResponse]
     """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
     and party size, and lists the active bookings that stand in the way.
@@ -101,10 +109,14 @@ class BookingServiceAsyncStub(BookingServiceStub):
     ALREADY_EXISTS (reason UNIT_UNAVAILABLE) if one does.
     """
     GetBooking: _aio.UnaryUnaryMultiCallable[_booking_pb2.GetBookingRequest, _booking_pb2.Booking]  # type: ignore[assignment]
-    """Returns one booking by its id, with its full history. NOT_FOUND if there is none."""
+    """Returns one booking by its id, with its full history. NOT_FOUND if there is none. A PENDING
+    booking past its `expire_time` is settled first, as any request that meets it settles it
+    (EXPIRED, or CONFIRMED if its payment got through by the deadline), so the answer, its version
+    and its history are as stored; one that cannot be settled right now is answered as stored.
+    """
     GetBookingByReference: _aio.UnaryUnaryMultiCallable[_booking_pb2.GetBookingByReferenceRequest, _booking_pb2.Booking]  # type: ignore[assignment]
     """Returns one booking by its human-readable reference (case-insensitive), with its full
-    history. NOT_FOUND if there is none.
+    history, settled first as GetBooking says. NOT_FOUND if there is none.
     """
     UpdateBooking: _aio.UnaryUnaryMultiCallable[_booking_pb2.UpdateBookingRequest, _booking_pb2.Booking]  # type: ignore[assignment]
     """Changes a booking's details. A change of time, unit or party size is a reschedule: the
@@ -120,9 +132,13 @@ class BookingServiceAsyncStub(BookingServiceStub):
     (reason INVALID_TRANSITION) and names the current status.
     """
     ListGuestBookings: _aio.UnaryUnaryMultiCallable[_booking_pb2.ListGuestBookingsRequest, _booking_pb2.ListGuestBookingsResponse]  # type: ignore[assignment]
-    """Lists a guest's bookings in order of start time (then id), one page at a time."""
+    """Lists a guest's bookings in order of start time (then id), one page at a time. Overdue PENDING
+    bookings on the page are settled first, as GetBooking says.
+    """
     ListVenueBookings: _aio.UnaryUnaryMultiCallable[_booking_pb2.ListVenueBookingsRequest, _booking_pb2.ListVenueBookingsResponse]  # type: ignore[assignment]
-    """Lists a venue's bookings in order of start time (then id), one page at a time."""
+    """Lists a venue's bookings in order of start time (then id), one page at a time. Overdue PENDING
+    bookings on the page are settled first, as GetBooking says.
+    """
     CheckAvailability: _aio.UnaryUnaryMultiCallable[_booking_pb2.CheckAvailabilityRequest, _booking_pb2.CheckAvailabilityResponse]  # type: ignore[assignment]
     """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
     and party size, and lists the active bookings that stand in the way.
@@ -160,7 +176,11 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _booking_pb2.GetBookingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_booking_pb2.Booking, _abc.Awaitable[_booking_pb2.Booking]]:
-        """Returns one booking by its id, with its full history. NOT_FOUND if there is none."""
+        """Returns one booking by its id, with its full history. NOT_FOUND if there is none. A PENDING
+        booking past its `expire_time` is settled first, as any request that meets it settles it
+        (EXPIRED, or CONFIRMED if its payment got through by the deadline), so the answer, its version
+        and its history are as stored; one that cannot be settled right now is answered as stored.
+        """
 
     @_abc_1.abstractmethod
     def GetBookingByReference(
@@ -169,7 +189,7 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_booking_pb2.Booking, _abc.Awaitable[_booking_pb2.Booking]]:
         """Returns one booking by its human-readable reference (case-insensitive), with its full
-        history. NOT_FOUND if there is none.
+        history, settled first as GetBooking says. NOT_FOUND if there is none.
         """
 
     @_abc_1.abstractmethod
@@ -209,7 +229,9 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _booking_pb2.ListGuestBookingsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_booking_pb2.ListGuestBookingsResponse, _abc.Awaitable[_booking_pb2.ListGuestBookingsResponse]]:
-        """Lists a guest's bookings in order of start time (then id), one page at a time."""
+        """Lists a guest's bookings in order of start time (then id), one page at a time. Overdue PENDING
+        bookings on the page are settled first, as GetBooking says.
+        """
 
     @_abc_1.abstractmethod
     def ListVenueBookings(
@@ -217,7 +239,9 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _booking_pb2.ListVenueBookingsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_booking_pb2.ListVenueBookingsResponse, _abc.Awaitable[_booking_pb2.ListVenueBookingsResponse]]:
-        """Lists a venue's bookings in order of start time (then id), one page at a time."""
+        """Lists a venue's bookings in order of start time (then id), one page at a time. Overdue PENDING
+        bookings on the page are settled first, as GetBooking says.
+        """
 
     @_abc_1.abstractmethod
     def CheckAvailability(
