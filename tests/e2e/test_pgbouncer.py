@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import signal
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import grpc
@@ -28,9 +32,10 @@ from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.readiness import Readiness
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.observability.metrics import MetricsEndpoint
-from tests.conftest import NOW, FakeClock
-from tests.e2e.events_support import consume
-from tests.e2e.pgbouncer import PgBouncer, pgbouncer
+from tests.conftest import NOW, FakeClock, drop_database
+from tests.e2e.events_support import consume, count
+from tests.e2e.pgbouncer import PgBouncer, free_port, pgbouncer
+from tests.e2e.test_command_line import serve
 
 Make = Callable[..., pb.CreateBookingRequest]
 #: Calls in flight at once: more than PgBouncer's two server sessions, so that they share them.
@@ -58,9 +63,12 @@ def behind(settings: Settings, bouncer: PgBouncer, database_url: str, *, pooling
     )
 
 
-async def lifecycle(stub: booking_pb2_grpc.BookingServiceAsyncStub, make: Make, n: int) -> str:
-    """Create, read (by id, by reference, in both lists), update and cancel one booking."""
-    start = NOW + timedelta(days=2, hours=n)
+async def lifecycle(
+    stub: booking_pb2_grpc.BookingServiceAsyncStub, make: Make, n: int, now: datetime = NOW
+) -> str:
+    """Create, read (by id, by reference, in both lists), update and cancel one booking (the n-th
+    hour two days after `now`, the service's clock)."""
+    start = now + timedelta(days=2, hours=n)
     created = await stub.CreateBooking(
         make(unit_id=f"table-{n}", start_time=start, end_time=start + timedelta(hours=1))
     )
@@ -207,6 +215,23 @@ async def test_the_relay_publishes_on_its_session_url(
         await app.aclose()
 
 
+async def test_a_session_lock_taken_through_the_pooler_is_anyones(database_url: str) -> None:
+    """Why the relay takes its partitions' advisory locks on DATABASE_SESSION_URL: through the
+    pooler, the lock stays with a server session that the next client gets, which then "takes" the
+    same lock (a session may take its own lock again): two relays would publish one partition."""
+    with pgbouncer(database_url, pool_size=1) as single:
+        first, second = [
+            await asyncpg.connect(single.url(database_url), statement_cache_size=0) for _ in range(2)
+        ]
+        try:
+            key = uuid.uuid4().int % 2**31
+            assert await first.fetchval("SELECT pg_try_advisory_lock(0, $1::int)", key)
+            assert await second.fetchval("SELECT pg_try_advisory_lock(0, $1::int)", key)
+        finally:
+            await first.close()
+            await second.close()
+
+
 @pytest.mark.parametrize("pgbouncer_drops_the_limits", [False, True], ids=["refused", "ignored"])
 async def test_without_the_setting_the_calls_fail(
     settings: Settings,
@@ -238,3 +263,64 @@ async def test_without_the_setting_the_calls_fail(
         assert re.search(r'prepared statement "__asyncpg_stmt_\d+__" (does not|already) exist', logged), (
             logged
         )
+
+
+@pytest.mark.slow
+async def test_serve_behind_a_transaction_pooler(server_url: str, tmp_path: Path, new_booking: Make) -> None:
+    """`booking-service serve` as configured behind PgBouncer, on a database with no schema yet: it
+    migrates on DATABASE_SESSION_URL, serves the calls through the pooler, says ready, reports the
+    outbox backlog, publishes the events, and stops cleanly."""
+    database_url = await empty_database(server_url)
+    port, http_port = free_port(), free_port()
+    try:
+        with (
+            pgbouncer(database_url) as bouncer,
+            serve(
+                tmp_path / "data",
+                port,
+                tmp_path / "serve.log",
+                http_port,
+                dev=True,  # the broker and the peers embedded; the database is real
+                DATABASE_URL=bouncer.url(database_url),
+                DATABASE_SESSION_URL=database_url,
+                DB_TRANSACTION_POOLING="true",
+            ) as service,
+        ):
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                stub = booking_pb2_grpc.BookingServiceStub(channel)
+                now = datetime.now(UTC).replace(microsecond=0)  # the service's clock is the real one
+                calls = [lifecycle(stub, new_booking, n, now) for n in range(LIFECYCLES)]  # type: ignore[arg-type]
+                booking_ids = await asyncio.gather(*calls)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as client:
+                assert (await client.get("/readyz")).status_code == 200
+                assert "booking_outbox_unsent_events " in (await client.get("/metrics")).text
+            servers = (tmp_path / "data" / "kafka.address").read_text().strip()
+            direct = await asyncpg.connect(database_url)
+            try:
+                expected = await direct.fetchval(
+                    "SELECT count(*) FROM booking_outbox WHERE booking_id = ANY($1::uuid[])", booking_ids
+                )
+            finally:
+                await direct.close()
+            received = await asyncio.to_thread(consume, servers, "booking.events", count(expected), 30)
+            assert {r.event.booking_id for r in received} == set(booking_ids)
+            service.process.send_signal(signal.SIGTERM)
+            assert service.process.wait(timeout=30) == 0, service.log
+        log = service.log
+        assert "prepared statement" not in log
+        assert "lost its database session" not in log
+        assert "booking-service stopped" in log
+    finally:
+        await drop_database(server_url, database_url)
+
+
+async def empty_database(server_url: str) -> str:
+    """A new database on the test server with no schema (drop it with drop_database)."""
+    name = f"booking_pgbouncer_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
