@@ -26,9 +26,12 @@ class PostgresUnitOfWork(UnitOfWork):
     the server ended the session, or a statement was cut off half-way). Database failures a client
     can act on leave as domain errors (Contention, StorageUnavailable)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, per_transaction: str | None = None) -> None:
+        """`per_transaction`: statements run right after BEGIN (behind a transaction pooler, the
+        limits as `SET LOCAL`: SessionLimits.per_transaction)."""
         super().__init__()
         self._engine = engine
+        self._per_transaction = per_transaction
         self._pooled: AsyncConnection | None = None
         self._session: DriverSession | None = None
         self._transaction: Any = None  # an asyncpg Transaction while one is open
@@ -40,6 +43,8 @@ class PostgresUnitOfWork(UnitOfWork):
             self._session = DriverSession(self._engine, driver)
             self._transaction = driver.transaction()
             await self._transaction.start()
+            if self._per_transaction:
+                await self._session.execute(self._per_transaction)
         except BaseException as exc:
             await self._close(invalidate=True)
             if not isinstance(exc, Exception):

@@ -65,18 +65,19 @@ async def serve(settings: Settings, *, worker: bool = False, dev: bool = False) 
 async def prepare_schema(settings: Settings, database_url: str) -> None:
     """Applies the migrations (MIGRATE_ON_START, the default), or checks a migration job did:
     ConfigError naming the schema's revision and the one needed otherwise."""
+    session_url = settings.session_url(database_url)  # the migrations hold a lock across transactions
     if settings.migrate_on_start:
-        await migrations.upgrade(database_url)
+        await migrations.upgrade(session_url)
         return
     try:
-        await migrations.require_current(database_url)
+        await migrations.require_current(session_url)
     except migrations.SchemaBehind as behind:
         raise ConfigError(str(behind)) from None
 
 
 async def migrate(settings: Settings) -> None:
     async with database(settings) as database_url:
-        await migrations.upgrade(database_url)
+        await migrations.upgrade(settings.session_url(database_url))
     log.info("migrations applied")
 
 
