@@ -85,7 +85,6 @@ def test_one_scrape_counts_every_worker(tmp_path: Path, database_url: str) -> No
         assert len(workers) == 2
         (started,) = [e for e in _log(log) if e.get("message") == "workers started"]
         directory = Path(started["metrics_dir"])
-
         assert directory.stat().st_mode & 0o077 == 0, "private to the service's user"
         first = 60
         calls(base, first)
