@@ -31,7 +31,7 @@ from booking_service.entrypoints.events import build_relay
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.readiness import Readiness
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
-from booking_service.observability.metrics import MetricsEndpoint
+from booking_service.observability.metrics_endpoint import MetricsEndpoint
 from tests.conftest import NOW, FakeClock, drop_database
 from tests.e2e.events_support import consume, count
 from tests.e2e.pgbouncer import PgBouncer, free_port, pgbouncer
