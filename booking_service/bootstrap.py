@@ -87,6 +87,7 @@ def bootstrap(
     policy = Policy(
         deadlines=Deadlines(pending_timeout=settings.pending_timeout, no_show_grace=settings.no_show_grace),
         idempotency_ttl=settings.idempotency_key_ttl,
+        default_venue_time_zone=settings.default_venue_time_zone,
     )
 
     def peer(name: str, url: str) -> PeerHttp:

@@ -20,6 +20,7 @@ import platformdirs
 
 from booking_service.adapters.database import async_url
 from booking_service.adapters.kafka.security import KafkaSecurity
+from booking_service.domain.validation import is_time_zone
 
 #: Signs page tokens when PAGE_TOKEN_SECRET is unset; fine for one developer, not for production.
 DEV_PAGE_TOKEN_SECRET = "booking-service-development-page-token-secret"
@@ -64,6 +65,9 @@ class Settings:
     pending_timeout: timedelta = timedelta(minutes=15)
     no_show_grace: timedelta = timedelta(minutes=30)
     idempotency_key_ttl: timedelta = timedelta(hours=24)
+    #: The IANA zone of a venue that a create names no zone for and that has no recorded zone yet
+    #: (service_layer/venue_zone.py).
+    default_venue_time_zone: str = "UTC"
     page_token_secret: str = DEV_PAGE_TOKEN_SECRET
     # Measured with bench/run.py: connections beyond the pool ("overflow") are closed when given
     # back, so under sustained load above the pool size every call paid a new connection (10 + 10
@@ -172,6 +176,9 @@ class Settings:
             pending_timeout=reader.seconds("PENDING_TIMEOUT_SECONDS", defaults.pending_timeout),
             no_show_grace=reader.seconds("NO_SHOW_GRACE_SECONDS", defaults.no_show_grace),
             idempotency_key_ttl=reader.seconds("IDEMPOTENCY_KEY_TTL_SECONDS", defaults.idempotency_key_ttl),
+            default_venue_time_zone=reader.time_zone(
+                "DEFAULT_VENUE_TIME_ZONE", defaults.default_venue_time_zone
+            ),
             page_token_secret=reader.text("PAGE_TOKEN_SECRET") or defaults.page_token_secret,
             db_pool_size=reader.integer("DB_POOL_SIZE", defaults.db_pool_size, minimum=1),
             db_max_overflow=reader.integer("DB_MAX_OVERFLOW", defaults.db_max_overflow, minimum=0),
@@ -452,6 +459,15 @@ class _Reader:
         if value <= 0:
             raise ConfigError(f"{name} must be positive, not {self.text(name)}")
         return timedelta(seconds=value)
+
+    def time_zone(self, name: str, default: str) -> str:
+        """An IANA time zone name (`Europe/Berlin`, `UTC`), as the tz database on this machine knows it."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if not is_time_zone(raw):
+            raise ConfigError(f"{name} must be an IANA time zone such as Europe/Berlin or UTC, not {raw!r}")
+        return raw
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         raw = (self.text(name) or default).lower()

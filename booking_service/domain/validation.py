@@ -81,9 +81,8 @@ class Violations:
             self.add(field, f"must be between {MIN_PARTY_SIZE} and {MAX_PARTY_SIZE}")
 
     def time_zone(self, field: str, value: str) -> None:
-        if not value:
-            self.add(field, "is required: the venue's IANA time zone such as Europe/Berlin")
-        elif not is_time_zone(value):
+        """An IANA time zone, or "" (left out: the service chooses, service_layer/venue_zone.py)."""
+        if value and not is_time_zone(value):
             self.add(field, f"{value!r} is not an IANA time zone such as Europe/Berlin")
 
     def booking_id(self, field: str, value: str) -> None:
@@ -119,6 +118,7 @@ class Violations:
 
 @lru_cache(maxsize=1024)
 def is_time_zone(name: str) -> bool:
+    """Whether `name` is a zone of the IANA database this machine has (`Europe/Berlin`, `UTC`)."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -19,3 +19,5 @@ def utc_now() -> datetime:
 class Policy:
     deadlines: Deadlines = field(default_factory=Deadlines)
     idempotency_ttl: timedelta = timedelta(hours=24)
+    #: The zone of a venue that a create names none for and that has none recorded (IANA name).
+    default_venue_time_zone: str = "UTC"
