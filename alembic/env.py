@@ -4,7 +4,6 @@ under an advisory lock so that several replicas starting at once migrate one aft
 from __future__ import annotations
 
 import asyncio
-import os
 from logging.config import fileConfig
 
 from alembic import context
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from booking_service.adapters.database import async_url
 from booking_service.adapters.tables import metadata
+from booking_service.config import ConfigError, Settings
 
 MIGRATION_LOCK = 0x626F6F6B  # "book"
 
@@ -23,12 +23,21 @@ if config.config_file_name is not None and not config.attributes.get("configured
 
 
 def database_url() -> str:
-    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
-    if not url:
-        raise SystemExit(
-            "Set DATABASE_URL, or run `booking-service migrate` (it starts the embedded PostgreSQL)."
-        )
-    return url
+    """The service's URL (`booking-service migrate`, `serve`), or for `alembic upgrade head` run by
+    hand the one the service would migrate on: DATABASE_SESSION_URL when set (the lock below must
+    stay with one session; a transaction pooler's would not), else DATABASE_URL."""
+    url = config.get_main_option("sqlalchemy.url")
+    if url:
+        return url
+    try:
+        settings = Settings.from_env()
+        if settings.database_url:
+            return settings.session_url(settings.database_url)
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
+    raise SystemExit(
+        "Set DATABASE_URL, or run `booking-service migrate` (it starts the embedded PostgreSQL)."
+    )
 
 
 def run_migrations_offline() -> None:

@@ -70,18 +70,25 @@ def session_limits(settings: Settings) -> SessionLimits:
 def bootstrap(
     settings: Settings, database_url: str, peer_urls: PeerUrls, *, clock: Clock = utc_now
 ) -> Application:
+    """The service on `database_url` (DATABASE_URL, or the embedded database's): its pool, and
+    behind a transaction pooler (DB_TRANSACTION_POOLING) each unit of work's limits as SET LOCAL."""
+    limits = session_limits(settings)
+    pooling = settings.db_transaction_pooling
     engine = create_engine(
         database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout_seconds=settings.db_pool_timeout.total_seconds(),
-        limits=session_limits(settings),
+        limits=limits,
+        transaction_pooling=pooling,
     )
+    per_transaction = limits.per_transaction() if pooling else None
     trace_statements(engine)
     policy = Policy(
         deadlines=Deadlines(pending_timeout=settings.pending_timeout, no_show_grace=settings.no_show_grace),
         idempotency_ttl=settings.idempotency_key_ttl,
         limits=settings.booking_limits,
+        default_venue_time_zone=settings.default_venue_time_zone,
     )
 
     def peer(name: str, url: str) -> PeerHttp:
@@ -105,7 +112,7 @@ def bootstrap(
         peer("payments", peer_urls.payments),
     )
     ctx = Context(
-        uow=lambda: PostgresUnitOfWork(engine),
+        uow=lambda: PostgresUnitOfWork(engine, per_transaction=per_transaction),
         clock=clock,
         policy=policy,
         peers=Peers(InventoryClient(inventory), PricingClient(pricing), PaymentsClient(payments)),

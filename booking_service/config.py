@@ -21,6 +21,7 @@ import platformdirs
 from booking_service.adapters.database import async_url
 from booking_service.adapters.kafka.security import KafkaSecurity
 from booking_service.domain.limits import BookingLimits
+from booking_service.domain.validation import is_time_zone
 
 #: Signs page tokens when PAGE_TOKEN_SECRET is unset; fine for one developer, not for production.
 DEV_PAGE_TOKEN_SECRET = "booking-service-development-page-token-secret"
@@ -46,6 +47,11 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None = None
+    #: Where the sessions that must stay one server session go (the relay, the migrations);
+    #: unset: DATABASE_URL (session_url()).
+    database_session_url: str | None = None
+    #: DATABASE_URL is a pooler in transaction mode (adapters/database.py).
+    db_transaction_pooling: bool = False
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("booking-service")))
     bind_host: str = "localhost"
     grpc_port: int = 50051
@@ -75,6 +81,9 @@ class Settings:
     idempotency_key_ttl: timedelta = timedelta(hours=24)
     #: What a booking may be: the BOOKING_* settings (LIMIT_SETTINGS), named in every refusal.
     booking_limits: BookingLimits = field(default_factory=lambda: BookingLimits(sources=LIMIT_SETTINGS))
+    #: The IANA zone of a venue that a create names no zone for and that has no recorded zone yet
+    #: (service_layer/venue_zone.py).
+    default_venue_time_zone: str = "UTC"
     page_token_secret: str = DEV_PAGE_TOKEN_SECRET
     # Measured with bench/run.py: connections beyond the pool ("overflow") are closed when given
     # back, so under sustained load above the pool size every call paid a new connection (10 + 10
@@ -150,6 +159,8 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=reader.text("DATABASE_URL"),
+            database_session_url=reader.text("DATABASE_SESSION_URL"),
+            db_transaction_pooling=reader.flag("DB_TRANSACTION_POOLING", defaults.db_transaction_pooling),
             data_dir=Path(reader.text("BOOKING_DATA_DIR") or defaults.data_dir),
             bind_host=reader.text("BIND_HOST") or defaults.bind_host,
             grpc_port=reader.port("GRPC_PORT", defaults.grpc_port),
@@ -182,6 +193,9 @@ class Settings:
             no_show_grace=reader.seconds("NO_SHOW_GRACE_SECONDS", defaults.no_show_grace),
             idempotency_key_ttl=reader.seconds("IDEMPOTENCY_KEY_TTL_SECONDS", defaults.idempotency_key_ttl),
             booking_limits=_booking_limits(reader),
+            default_venue_time_zone=reader.time_zone(
+                "DEFAULT_VENUE_TIME_ZONE", defaults.default_venue_time_zone
+            ),
             page_token_secret=reader.text("PAGE_TOKEN_SECRET") or defaults.page_token_secret,
             db_pool_size=reader.integer("DB_POOL_SIZE", defaults.db_pool_size, minimum=1),
             db_max_overflow=reader.integer("DB_MAX_OVERFLOW", defaults.db_max_overflow, minimum=0),
@@ -279,12 +293,39 @@ class Settings:
                 raise ConfigError(f"{path} does not exist or is not a file")
         if problems := self.kafka_security.problems():
             raise ConfigError("; ".join(problems))
-        if self.database_url:
+        self._check_database()
+        self._check_tls_files()
+
+    def session_url(self, database_url: str) -> str:
+        """The URL of the sessions that must stay one PostgreSQL session from start to end: the
+        outbox relay's (its partitions' advisory locks, LISTEN), the migrations' (an advisory lock
+        across their transactions) and the schema check's. DATABASE_SESSION_URL, else `database_url`
+        (the database serve runs on: DATABASE_URL, or the embedded one's); ConfigError when
+        DB_TRANSACTION_POOLING is on without DATABASE_SESSION_URL."""
+        self._check_database()
+        return self.database_session_url or database_url
+
+    def _check_database(self) -> None:
+        """The URLs' schemes (the one rule for them: adapters/database.py), and a session URL
+        wherever DATABASE_URL is a transaction pooler, whose sessions are not ours to keep."""
+        for setting, url in (
+            ("DATABASE_URL", self.database_url),
+            ("DATABASE_SESSION_URL", self.database_session_url),
+        ):
             try:
-                async_url(self.database_url)  # the one rule for the URL (adapters/database.py)
+                if url:
+                    async_url(url, setting)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
-        self._check_tls_files()
+        if (self.db_transaction_pooling or self.database_session_url) and not self.database_url:
+            given = "DB_TRANSACTION_POOLING" if self.db_transaction_pooling else "DATABASE_SESSION_URL"
+            raise ConfigError(f"{given} needs DATABASE_URL (the embedded PostgreSQL has no pooler)")
+        if self.db_transaction_pooling and not self.database_session_url:
+            raise ConfigError(
+                "DB_TRANSACTION_POOLING=true needs DATABASE_SESSION_URL (PostgreSQL directly, or a "
+                "session-mode pool): the outbox relay's advisory locks and LISTEN, and the migrations' "
+                "lock, would otherwise be taken on server sessions the pooler hands to other clients"
+            )
 
     def _check_tls_files(self) -> None:
         """The TLS files hold what they are named for (a certificate and its key, a CA), so that a
@@ -477,6 +518,15 @@ class _Reader:
         if value <= 0:
             raise ConfigError(f"{name} must be positive, not {self.text(name)}")
         return timedelta(seconds=value)
+
+    def time_zone(self, name: str, default: str) -> str:
+        """An IANA time zone name (`Europe/Berlin`, `UTC`), as the tz database on this machine knows it."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if not is_time_zone(raw):
+            raise ConfigError(f"{name} must be an IANA time zone such as Europe/Berlin or UTC, not {raw!r}")
+        return raw
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         raw = (self.text(name) or default).lower()

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -113,6 +114,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if item.get_closest_marker("invariants"):
                 item.add_marker(pytest.mark.timeout(3 * 3600))
+
+
+#: Servers the tests must find, comma-separated (`.ci/run` sets it): a test that needs one that is
+#: missing fails instead of skipping.
+REQUIRED_SERVERS = "BOOKING_TEST_REQUIRES"
+
+
+def missing_server(name: str, reason: str) -> NoReturn:
+    """Skips the test for want of server `name`, or fails it when BOOKING_TEST_REQUIRES names it."""
+    if name in os.environ.get(REQUIRED_SERVERS, "").replace(" ", "").split(","):
+        pytest.fail(f"{reason}, and {REQUIRED_SERVERS} requires it", pytrace=False)
+    pytest.skip(reason)
 
 
 def _with_database(url: str, name: str) -> str:

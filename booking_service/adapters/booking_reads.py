@@ -55,6 +55,12 @@ OVERLAPPING = (
     + " ORDER BY b.start_time, b.booking_id"
 )
 
+#: The venue's last recorded zone, from the index bookings_venue_created (0008) alone.
+RECORDED_TIME_ZONE = (
+    "SELECT b.venue_time_zone FROM bookings b WHERE b.venue_id = $1"
+    " ORDER BY b.create_time DESC, b.booking_id DESC LIMIT 1"
+)
+
 
 def page_statement(query: BookingQuery) -> tuple[str, list[Any]]:
     """The page's statement and its arguments; one text per combination of filters, so asyncpg
@@ -114,6 +120,10 @@ class PostgresBookingReads(BookingReads):
     async def overlapping(self, venue_id: str, slot: TimeSlot) -> list[Booking]:
         rows = await self._fetch(OVERLAPPING, [venue_id, slot.start, slot.end])
         return [booking_of(row) for row in rows]
+
+    async def recorded_time_zone(self, venue_id: str) -> str | None:
+        rows = await self._fetch(RECORDED_TIME_ZONE, [venue_id])
+        return str(rows[0]["venue_time_zone"]) if rows else None
 
     async def _one(self, statement: str, argument: str) -> Booking | None:
         rows = await self._fetch(statement, [argument])

@@ -1,5 +1,19 @@
 """The async engine: asyncpg under SQLAlchemy, pooled; and the limits every database session of this
-service keeps (the pool's, the outbox relay's), so that no connection waits without bound."""
+service keeps (the pool's, the outbox relay's), so that no connection waits without bound.
+
+Behind a pooler in transaction mode (PgBouncer's `pool_mode = transaction`, DB_TRANSACTION_POOLING),
+consecutive transactions of one pooled connection may run on different server sessions, and between
+them the server session serves other clients. Nothing of a session may then be relied on past the
+transaction that made it:
+- prepared statements: asyncpg's statement cache and SQLAlchemy's are off, and both prepare
+  unnamed statements, which the next statement replaces (a named one would be missing on the next
+  server session, or collide with another client's of the same name);
+- settings: PgBouncer refuses startup parameters it does not know (statement_timeout and the other
+  limits), and a session `SET` would stay behind for other clients; each unit of work sets its
+  limits with `SET LOCAL` instead (`SessionLimits.per_transaction`), which ends with it;
+- advisory locks, LISTEN, and anything else held across transactions: not on the pool at all; the
+  sessions that need them (the outbox relay, the migrations) use DATABASE_SESSION_URL.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -14,11 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 
 
-def async_url(database_url: str) -> URL:
-    """The SQLAlchemy asyncpg URL for a libpq-style `postgresql://` URL (as DATABASE_URL gives)."""
+def async_url(database_url: str, setting: str = "DATABASE_URL") -> URL:
+    """The SQLAlchemy asyncpg URL for a libpq-style `postgresql://` URL (as DATABASE_URL gives);
+    ValueError naming `setting` for another scheme."""
     scheme = urlsplit(database_url).scheme
     if scheme not in SCHEMES:
-        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {scheme or 'no scheme'}")
+        raise ValueError(f"{setting} must be a postgresql:// URL, not {scheme or 'no scheme'}")
     url = make_url(database_url)
     return url.set(drivername="postgresql+asyncpg")
 
@@ -51,22 +67,66 @@ class SessionLimits:
     lock: float = 5.0
     keepalive: int = 10
 
-    def connect_args(self, application: str = "booking-service") -> dict[str, Any]:
-        """asyncpg.connect's keyword arguments (SQLAlchemy's connect_args, or the relay's own)."""
-        interval = max(1, self.keepalive // 3)
+    def _transaction_settings(self) -> dict[str, str]:
+        """The settings that bound one transaction (milliseconds)."""
+        return {
+            "statement_timeout": str(int(self.statement * 1000)),
+            "lock_timeout": str(int(self.lock * 1000)),
+            "idle_in_transaction_session_timeout": "60000",
+        }
+
+    def _session_settings(self) -> dict[str, str]:
+        """The transaction's settings, and the keepalive of the session's own TCP connection."""
+        return {
+            **self._transaction_settings(),
+            "tcp_keepalives_idle": str(self.keepalive),
+            "tcp_keepalives_interval": str(max(1, self.keepalive // 3)),
+            "tcp_keepalives_count": "3",
+        }
+
+    def connect_args(self, application: str = "booking-service", *, startup: bool = True) -> dict[str, Any]:
+        """asyncpg.connect's keyword arguments (SQLAlchemy's connect_args, or the relay's own).
+
+        `startup`: the settings travel as startup parameters, which PostgreSQL takes and PgBouncer
+        refuses ("unsupported startup parameter", in every pool mode); without, only
+        application_name does, and the session is set up with `per_session` (open_session) or each
+        transaction with `per_transaction`."""
+        settings = self._session_settings() if startup else {}
         return {
             "timeout": self.connect,
             "command_timeout": self.statement + 5,
-            "server_settings": {
-                "application_name": application,
-                "statement_timeout": str(int(self.statement * 1000)),
-                "lock_timeout": str(int(self.lock * 1000)),
-                "idle_in_transaction_session_timeout": "60000",
-                "tcp_keepalives_idle": str(self.keepalive),
-                "tcp_keepalives_interval": str(interval),
-                "tcp_keepalives_count": "3",
-            },
+            "server_settings": {"application_name": application, **settings},
         }
+
+    def per_session(self) -> str:
+        """`SET` statements for the whole session (one simple query, no round trip per setting)."""
+        return "; ".join(f"SET {name} = '{value}'" for name, value in self._session_settings().items())
+
+    def per_transaction(self) -> str:
+        """`SET LOCAL` statements for the transaction just begun: they end with it, so a server
+        session a transaction pooler hands on keeps none of them."""
+        return "; ".join(
+            f"SET LOCAL {name} = '{value}'" for name, value in self._transaction_settings().items()
+        )
+
+
+async def open_session(
+    url: str, *, limits: SessionLimits, application: str, startup: bool = True
+) -> asyncpg.Connection:
+    """A session of its own outside the pool (the relay's), held to `limits`: given as startup
+    parameters, or (`startup=False`, for a URL through PgBouncer, even in session mode) with `SET`
+    right after connecting. Raises what asyncpg.connect raises (OSError, TimeoutError,
+    asyncpg.PostgresError)."""
+    connection: asyncpg.Connection = await asyncpg.connect(
+        driver_url(url), **limits.connect_args(application, startup=startup)
+    )
+    if not startup:
+        try:
+            await connection.execute(limits.per_session())
+        except BaseException:
+            connection.terminate()
+            raise
+    return connection
 
 
 def create_engine(
@@ -76,12 +136,30 @@ def create_engine(
     max_overflow: int = 10,
     pool_timeout_seconds: float = 5.0,
     limits: SessionLimits | None = None,
+    transaction_pooling: bool = False,
 ) -> AsyncEngine:
+    """`transaction_pooling`: `database_url` is a pooler in transaction mode (see the module's
+    docstring); each transaction must then begin with `limits.per_transaction()`."""
+    connect_args = (limits or SessionLimits()).connect_args(startup=not transaction_pooling)
+    if transaction_pooling:
+        connect_args |= {
+            "statement_cache_size": 0,  # asyncpg: unnamed statements, parsed for each use
+            "prepared_statement_cache_size": 0,  # SQLAlchemy's own cache, on the same names
+            "prepared_statement_name_func": _unnamed,
+        }
     return create_async_engine(
         async_url(database_url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_seconds,
         hide_parameters=True,  # errors would quote the statement's values: guest email and phone
-        connect_args=(limits or SessionLimits()).connect_args(),
+        connect_args=connect_args,
     )
+
+
+def _unnamed() -> str:
+    """The name of SQLAlchemy's prepared statements behind a transaction pooler: none. SQLAlchemy
+    runs each inside a transaction it began, so prepare and execute meet one server session; a
+    unique name (SQLAlchemy's documentation suggests a uuid) would not collide, but every statement
+    would stay behind on a server session until that closed."""
+    return ""

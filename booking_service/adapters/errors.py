@@ -10,6 +10,8 @@ nobody translates is logged with its traceback. The engine hides statement param
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -27,6 +29,8 @@ _CONTENTION = {
 _WITHHELD = "(row values withheld from logs)"
 #: SQLSTATE classes that mean "the database is not there".
 _UNAVAILABLE_CLASSES = ("08", "53", "57P")
+
+log = logging.getLogger("booking_service.database")
 
 
 def sqlstate_of(exc: BaseException) -> str | None:
@@ -86,7 +90,20 @@ def translate(exc: BaseException) -> BookingError | None:
             f"The booking is busy ({_CONTENTION[state]}); retry the request.", {"sqlstate": state}
         )
     if connection_lost(exc):
-        return StorageUnavailable(
-            "The booking database is unavailable; retry shortly.", {"sqlstate": state or ""}
-        )
+        return unavailable(exc, "The booking database is unavailable; retry shortly.")
     return None
+
+
+def unavailable(
+    exc: BaseException, message: str = "The booking database is unavailable."
+) -> StorageUnavailable:
+    """StorageUnavailable for a failure that took the database away, and one log line with its
+    cause: the client is told only UNAVAILABLE, the operator learns why (a refused connection, a
+    pooler refusing a startup parameter, a server shutting down). Row values are withheld first."""
+    withhold_row_values(exc)
+    state = sqlstate_of(exc) or ""
+    log.warning(
+        "the database is unavailable",
+        extra={"cause": f"{type(exc).__name__}: {exc}"[:500], "sqlstate": state},
+    )
+    return StorageUnavailable(message, {"sqlstate": state})

@@ -96,6 +96,14 @@ bookings = Table(
     ),
     Index("bookings_guest_start", "guest_id", "start_time", "booking_id"),
     Index("bookings_venue_start", "venue_id", "start_time", "booking_id"),
+    # The zone last recorded for a venue (service_layer/venue_zone.py), read from the index alone.
+    Index(
+        "bookings_venue_created",
+        "venue_id",
+        "create_time",
+        "booking_id",
+        postgresql_include=["venue_time_zone"],
+    ),
     Index("bookings_pending_expiry", "expire_time", postgresql_where=text("status = 'PENDING'")),
     Index(
         "bookings_confirmed_start", "start_time", "booking_id", postgresql_where=text("status = 'CONFIRMED'")

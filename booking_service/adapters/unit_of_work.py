@@ -10,11 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking_service.adapters import outbox
 from booking_service.adapters.driver import DriverSession
-from booking_service.adapters.errors import translate
+from booking_service.adapters.errors import translate, unavailable
 from booking_service.adapters.idempotency_store import PostgresIdempotencyStore
 from booking_service.adapters.repository import PostgresBookingRepository
 from booking_service.adapters.saga_log import PostgresSagaLog
-from booking_service.domain.errors import StorageUnavailable
 from booking_service.domain.events import Event
 from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import UnitOfWork
@@ -26,9 +25,12 @@ class PostgresUnitOfWork(UnitOfWork):
     the server ended the session, or a statement was cut off half-way). Database failures a client
     can act on leave as domain errors (Contention, StorageUnavailable)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, per_transaction: str | None = None) -> None:
+        """`per_transaction`: statements run right after BEGIN (behind a transaction pooler, the
+        limits as `SET LOCAL`: SessionLimits.per_transaction)."""
         super().__init__()
         self._engine = engine
+        self._per_transaction = per_transaction
         self._pooled: AsyncConnection | None = None
         self._session: DriverSession | None = None
         self._transaction: Any = None  # an asyncpg Transaction while one is open
@@ -40,11 +42,13 @@ class PostgresUnitOfWork(UnitOfWork):
             self._session = DriverSession(self._engine, driver)
             self._transaction = driver.transaction()
             await self._transaction.start()
+            if self._per_transaction:
+                await self._session.execute(self._per_transaction)
         except BaseException as exc:
             await self._close(invalidate=True)
             if not isinstance(exc, Exception):
                 raise
-            raise (translate(exc) or StorageUnavailable("The booking database is unavailable.")) from exc
+            raise (translate(exc) or unavailable(exc)) from exc
         self.bookings = PostgresBookingRepository(self._session)
         self.idempotency = PostgresIdempotencyStore(self._session)
         self.sagas = PostgresSagaLog(self._session)
@@ -69,9 +73,7 @@ class PostgresUnitOfWork(UnitOfWork):
         if exc is not None and (domain_error := translate(exc)) is not None:
             raise domain_error from exc
         if exc is None and failed is not None:  # the body's error, if any, says more than this
-            raise (
-                translate(failed) or StorageUnavailable("The booking database is unavailable.")
-            ) from failed
+            raise (translate(failed) or unavailable(failed)) from failed
 
     async def _store_events(self, raised: list[tuple[Event, Booking]]) -> None:
         assert self._session is not None, "commit outside `async with uow`"

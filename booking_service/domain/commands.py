@@ -17,7 +17,8 @@ from booking_service.domain.values import Actor, Guest, VenueType
 
 @dataclass(frozen=True, slots=True)
 class VenueDetails:
-    """The venue as a caller describes it; `venue_type` is None when missing or unknown."""
+    """The venue as a caller describes it; `venue_type` is None when missing or unknown, `time_zone`
+    "" when left out (the service then chooses it: service_layer/venue_zone.py)."""
 
     venue_id: str
     venue_type: VenueType | None

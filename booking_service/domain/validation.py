@@ -84,9 +84,8 @@ class Violations:
             self.add(field, f"must be at most {limits.max_party_size} ({limits.source('max_party_size')})")
 
     def time_zone(self, field: str, value: str) -> None:
-        if not value:
-            self.add(field, "is required: the venue's IANA time zone such as Europe/Berlin")
-        elif not is_time_zone(value):
+        """An IANA time zone, or "" (left out: the service chooses, service_layer/venue_zone.py)."""
+        if value and not is_time_zone(value):
             self.add(field, f"{value!r} is not an IANA time zone such as Europe/Berlin")
 
     def booking_id(self, field: str, value: str) -> None:
@@ -152,6 +151,7 @@ def _notice(limits: BookingLimits) -> str:
 
 @lru_cache(maxsize=1024)
 def is_time_zone(name: str) -> bool:
+    """Whether `name` is a zone of the IANA database this machine has (`Europe/Berlin`, `UTC`)."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
 
-import asyncpg
 from booking.v1 import events_pb2
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 from google.protobuf import json_format
 
-from booking_service.adapters.database import driver_url
+from booking_service.adapters.database import open_session
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.adapters.kafka.relay import OutboxRelay, RelaySettings, producer_config
 from booking_service.bootstrap import session_limits
@@ -59,6 +58,8 @@ async def events_broker(settings: Settings) -> AsyncIterator[str]:
 
 
 def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -> OutboxRelay:
+    """The relay on a session of its own (Settings.session_url: its advisory locks and LISTEN stay
+    with that session), held to the service's limits; ConfigError as session_url raises it."""
     relay_settings = RelaySettings(
         topic=settings.events_topic,
         delivery_timeout=settings.events_delivery_timeout,
@@ -67,13 +68,14 @@ def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -
     # The embedded broker speaks plaintext only: the security settings are for the configured one.
     security = settings.kafka_security if settings.kafka_bootstrap_servers else None
     producer = Producer(producer_config(bootstrap_servers, relay_settings.delivery_timeout, security))
-    connect_args = session_limits(settings).connect_args("booking-service-relay")
-    return OutboxRelay(
-        driver_url(database_url),
-        producer,
-        relay_settings,
-        connect=functools.partial(asyncpg.connect, **connect_args),
+    connect = functools.partial(
+        open_session,
+        limits=session_limits(settings),
+        application="booking-service-relay",
+        # Behind PgBouncer (DATABASE_SESSION_URL may be a session-mode pool) the limits are SET.
+        startup=not settings.db_transaction_pooling,
     )
+    return OutboxRelay(settings.session_url(database_url), producer, relay_settings, connect=connect)
 
 
 def tail(

@@ -77,7 +77,9 @@ class Readiness:
             async with asyncio.timeout(self._timeout):
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await asyncpg.connect(self._url, timeout=self._timeout)
-                await self._connection.fetchval("SELECT 1")
+                # The simple query protocol: no statement is prepared, so the probe works the same
+                # through a transaction pooler, whose next transaction may be on another session.
+                await self._connection.execute("SELECT 1")
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
             await self.aclose()
             return False

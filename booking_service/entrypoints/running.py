@@ -65,7 +65,7 @@ async def operator_app(settings: Settings, *, need_peers: bool) -> AsyncIterator
     async with contextlib.AsyncExitStack() as stack:
         try:
             database_url = await stack.enter_async_context(database(settings))
-            await migrations.upgrade(database_url)
+            await migrations.upgrade(settings.session_url(database_url))
         except DataDirInUse:
             found = _read(settings, DATABASE)
             if found is None:

@@ -33,7 +33,7 @@ from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.entrypoints.sandbox import peer_urls
 from booking_service.entrypoints.tls import TlsFiles
 from booking_service.observability import tracing
-from booking_service.observability.metrics import MetricsEndpoint
+from booking_service.observability.metrics_endpoint import MetricsEndpoint
 
 log = logging.getLogger("booking_service")
 PURGE_INTERVAL_SECONDS = 600.0
@@ -53,7 +53,7 @@ async def serve(settings: Settings, *, worker: bool = False, dev: bool = False) 
         async with dependencies(settings) as (database_url, bootstrap_servers, peers):
             if not worker:
                 await prepare_schema(settings, database_url)
-            async with _running(settings, database_url, bootstrap_servers, peers, reuse_port=worker):
+            async with _running(settings, database_url, bootstrap_servers, peers, worker=worker):
                 await stop.wait()
                 log.info(
                     "draining: finishing in-flight calls",
@@ -65,18 +65,19 @@ async def serve(settings: Settings, *, worker: bool = False, dev: bool = False) 
 async def prepare_schema(settings: Settings, database_url: str) -> None:
     """Applies the migrations (MIGRATE_ON_START, the default), or checks a migration job did:
     ConfigError naming the schema's revision and the one needed otherwise."""
+    session_url = settings.session_url(database_url)  # the migrations hold a lock across transactions
     if settings.migrate_on_start:
-        await migrations.upgrade(database_url)
+        await migrations.upgrade(session_url)
         return
     try:
-        await migrations.require_current(database_url)
+        await migrations.require_current(session_url)
     except migrations.SchemaBehind as behind:
         raise ConfigError(str(behind)) from None
 
 
 async def migrate(settings: Settings) -> None:
     async with database(settings) as database_url:
-        await migrations.upgrade(database_url)
+        await migrations.upgrade(settings.session_url(database_url))
     log.info("migrations applied")
 
 
@@ -113,9 +114,10 @@ async def database(settings: Settings) -> AsyncIterator[str]:
 
 @contextlib.asynccontextmanager
 async def _running(
-    settings: Settings, database_url: str, bootstrap_servers: str, peers: PeerUrls, *, reuse_port: bool
+    settings: Settings, database_url: str, bootstrap_servers: str, peers: PeerUrls, *, worker: bool
 ) -> AsyncIterator[None]:
-    """The servers and background jobs, from start to a drained stop."""
+    """The servers and background jobs, from start to a drained stop. `worker`: one of
+    `serve --workers N` (the ports are shared, /metrics answers for every worker)."""
     app = bootstrap(settings, database_url, peers)
     jwks = JwksKeys.from_settings(settings)
     try:
@@ -131,9 +133,11 @@ async def _running(
             max_message_bytes=settings.max_request_bytes,
             max_connections=settings.max_connections,
             max_connection_age_seconds=settings.grpc_max_connection_age.total_seconds(),
-            reuse_port=reuse_port,
+            reuse_port=worker,
         )
-        metrics = MetricsEndpoint(app.engine, breakers={peer.name: peer.breaker for peer in app.peers})
+        metrics = MetricsEndpoint(
+            app.engine, breakers={peer.name: peer.breaker for peer in app.peers}, workers=worker
+        )
         readiness = Readiness(
             database_url,
             interval_seconds=settings.readiness_interval.total_seconds(),
@@ -160,7 +164,7 @@ async def _running(
                 max_header_bytes=settings.http_max_header_bytes,
                 max_connections_per_address=settings.max_connections_per_address,
             ),
-            reuse_port=reuse_port,
+            reuse_port=worker,
         )
         relay = build_relay(settings, database_url, bootstrap_servers)
         scheme = "https" if tls else "http"
@@ -172,6 +176,7 @@ async def _running(
         background = [
             asyncio.create_task(readiness.run()),
             asyncio.create_task(relay.run()),
+            asyncio.create_task(metrics.run()),
             asyncio.create_task(
                 _every(
                     PURGE_INTERVAL_SECONDS,

@@ -8,6 +8,10 @@ new connections across the workers. Everything a worker runs in the background i
 times: the relay's partitions are taken under advisory locks, sagas are recovered under a fencing
 counter, and the sweeper's changes are conditional updates. SIGTERM or SIGINT is passed on to every
 worker, which drains as a single `serve` does; a worker that dies is started again.
+
+The workers write their metrics to a directory the supervisor creates for them and removes at stop
+(observability/multiprocess.py), so that a scrape answered by any worker counts them all; a worker
+that exits is marked dead there, and its replacement writes files of its own.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from booking_service.entrypoints.serve import (
     refuse_open_on_network,
     stop_signals,
 )
+from booking_service.observability.multiprocess import WorkersDirectory, workers_directory
 
 log = logging.getLogger("booking_service")
 #: A worker that dies more often than this is not restarted again: the supervisor stops.
@@ -42,7 +47,7 @@ async def supervise(settings: Settings, workers: int, *, dev: bool = False) -> i
     deployment.plan(settings, dev=dev)
     if settings.grpc_port == 0 or settings.http_port == 0:
         raise ConfigError("--workers needs fixed ports (GRPC_PORT and HTTP_PORT must not be 0)")
-    with stop_signals() as stop:
+    with stop_signals() as stop, workers_directory() as metrics:
         async with dependencies(settings) as (database_url, bootstrap_servers, peers):
             await prepare_schema(settings, database_url)
             env = {
@@ -56,13 +61,20 @@ async def supervise(settings: Settings, workers: int, *, dev: bool = False) -> i
                 "HTTP_PORT": str(settings.http_port),
                 "BIND_HOST": settings.bind_host,
                 "BOOKING_DATA_DIR": str(settings.data_dir),
+                **metrics.environment(),
             }
-            return await _run_workers(env, workers, stop, settings.shutdown_grace.total_seconds())
+            return await _run_workers(env, workers, stop, settings.shutdown_grace.total_seconds(), metrics)
 
 
-async def _run_workers(env: dict[str, str], count: int, stop: asyncio.Event, grace: float) -> int:
+async def _run_workers(
+    env: dict[str, str], count: int, stop: asyncio.Event, grace: float, metrics: WorkersDirectory
+) -> int:
     processes = [await _spawn(env, index) for index in range(count)]
-    log.info("workers started", extra={"workers": count, "pids": [p.pid for p in processes]})
+    metrics.running(p.pid for p in processes)
+    log.info(
+        "workers started",
+        extra={"workers": count, "pids": [p.pid for p in processes], "metrics_dir": str(metrics.path)},
+    )
     restarts: list[float] = []
     status = 0
     while not stop.is_set():
@@ -75,12 +87,14 @@ async def _run_workers(env: dict[str, str], count: int, stop: asyncio.Event, gra
             now = time.monotonic()
             restarts = [t for t in restarts if now - t < 60] + [now]
             log.error("worker exited", extra={"worker": index, "exit_status": process.returncode})
+            metrics.exited(process.pid)
             if len(restarts) > MAX_RESTARTS_PER_MINUTE:
                 log.error("workers keep dying; stopping the service")
                 stop.set()
                 status = 1
                 break
             processes[index] = await _spawn(env, index)
+            metrics.running(p.pid for p in processes)
     for process in processes:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)

@@ -1,11 +1,17 @@
-"""The service's Prometheus metrics.
+"""The service's Prometheus metrics: their definitions, and the helpers that update them.
 
 One registry of our own, not prometheus-client's process-wide default: what a library registers
 there stays out of /metrics, and tests that build many Applications in one process never register
 anything twice. Counters and histograms are updated where things happen (the call interceptor, the
 saga log, the peer client, the outbox relay). Values that belong to one running service (its
-database pool, its outbox, its peers' circuit breakers) are read at scrape time by the
-MetricsEndpoint built with that service's engine and breakers, and exist only while it renders.
+database pool, its outbox, its peers' circuit breakers) are read at scrape time by its
+MetricsEndpoint (metrics_endpoint.py), under the names below.
+
+Under `serve --workers N` every worker writes its metrics to files that a scrape merges
+(prometheus_client's multiprocess mode, multiprocess.py): counters and histograms are summed over
+every worker that ever ran, and each gauge says how its workers' values combine (its
+`multiprocess_mode`). The WORKER_* gauges exist for that mode only: each worker publishes its pool
+and breakers into them.
 
 Labels hold only bounded sets named in code (transport, RPC name, status code, saga kind and step,
 peer name, outcome): never ids, paths or guest data.
@@ -13,29 +19,14 @@ peer name, outcome): never ids, paths or guest data.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
-
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     PlatformCollector,
     ProcessCollector,
-    generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import QueuePool
-
-log = logging.getLogger("booking_service.metrics")
 
 REGISTRY = CollectorRegistry()
 # The process's CPU seconds, resident memory, open and maximum file descriptors and start time
@@ -91,6 +82,7 @@ RECONCILE_DRIFTS = Gauge(
     "(booking-service reconcile; RECONCILE_INTERVAL_SECONDS runs it in the service).",
     ["kind"],
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",  # under workers: the latest run's, whichever worker ran it
 )
 SAGA_RECOVERIES = Counter(
     "booking_saga_recoveries",
@@ -124,8 +116,38 @@ SCRAPE_ERRORS = Counter(
     registry=REGISTRY,
 )
 
-#: The circuit breaker's states as the gauge's values.
+#: The scrape-time gauges of the database pool, (name, help): in use, idle, size.
+POOL_GAUGES = (
+    ("booking_db_pool_connections_in_use", "Database connections checked out."),
+    ("booking_db_pool_connections_idle", "Database connections open and idle."),
+    (
+        "booking_db_pool_size",
+        "Database connections the pool keeps (it may open max_overflow more under load).",
+    ),
+)
+#: The scrape-time gauges of the outbox, (name, help): unsent events, age of the oldest.
+OUTBOX_GAUGES = (
+    ("booking_outbox_unsent_events", "Outbox events not yet published."),
+    (
+        "booking_outbox_oldest_unsent_age_seconds",
+        "Age of the oldest unpublished outbox event (0 when none).",
+    ),
+)
+BREAKER_GAUGE = (
+    "booking_peer_circuit_state",
+    "Circuit breaker state per peer: 0 closed, 1 half-open, 2 open.",
+)
+#: The circuit breaker's states as the gauge's values, ordered by severity (a maximum is the worst).
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+
+# Under workers only (registered nowhere: a scrape reads them from the workers' files). The pool's
+# numbers are summed over the live workers (a dead worker's connections closed with it); a peer's
+# circuit is the worst state among the live workers' breakers (each worker has its own).
+WORKER_POOL = tuple(
+    Gauge(name, documentation, multiprocess_mode="livesum", registry=None)
+    for name, documentation in POOL_GAUGES
+)
+WORKER_BREAKER_STATE = Gauge(*BREAKER_GAUGE, ["peer"], multiprocess_mode="livemax", registry=None)
 
 
 def observe_call(transport: str, method: str, code: str, seconds: float) -> None:
@@ -147,121 +169,3 @@ def observe_peer_request(peer: str, outcome: str, seconds: float | None = None) 
     PEER_REQUESTS.labels(peer, outcome).inc()
     if seconds is not None:
         PEER_REQUEST_DURATION.labels(peer).observe(seconds)
-
-
-class Breaker(Protocol):
-    """What the endpoint reads of a circuit breaker (adapters/peers/breaker.py)."""
-
-    @property
-    def state(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    pool: tuple[int, int, int] | None  # in use, idle, size
-    outbox: tuple[int, float] | None  # unsent, age of the oldest in seconds
-    breakers: dict[str, str]
-
-
-class _ScrapeTimeValues:
-    """Registered once; yields the snapshot of the endpoint rendering right now (nothing otherwise),
-    so every Application can have its endpoint without registering a collector of its own."""
-
-    def __init__(self) -> None:
-        self.snapshot: _Snapshot | None = None
-
-    def collect(self) -> Iterable[Metric]:
-        snapshot = self.snapshot
-        if snapshot is None:
-            return
-        if snapshot.pool is not None:
-            in_use, idle, size = snapshot.pool
-            yield _gauge("booking_db_pool_connections_in_use", "Database connections checked out.", in_use)
-            yield _gauge("booking_db_pool_connections_idle", "Database connections open and idle.", idle)
-            yield _gauge(
-                "booking_db_pool_size",
-                "Database connections the pool keeps (it may open max_overflow more under load).",
-                size,
-            )
-        if snapshot.outbox is not None:
-            unsent, age = snapshot.outbox
-            yield _gauge("booking_outbox_unsent_events", "Outbox events not yet published.", unsent)
-            yield _gauge(
-                "booking_outbox_oldest_unsent_age_seconds",
-                "Age of the oldest unpublished outbox event (0 when none).",
-                age,
-            )
-        states = GaugeMetricFamily(
-            "booking_peer_circuit_state",
-            "Circuit breaker state per peer: 0 closed, 1 half-open, 2 open.",
-            labels=["peer"],
-        )
-        for peer, state in sorted(snapshot.breakers.items()):
-            states.add_metric([peer], BREAKER_STATES.get(state, 2))
-        yield states
-
-
-def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, documentation, value=value)
-
-
-_SCRAPE_TIME = _ScrapeTimeValues()
-REGISTRY.register(_SCRAPE_TIME)
-_RENDERING = threading.Lock()
-
-# booking_outbox (adapters/tables.py): the partial index on unsent rows keeps this cheap. The age uses
-# created_at and the database's clock: occurred_at comes from the service's (possibly fake) clock.
-_OUTBOX_BACKLOG = text(
-    "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) "
-    "FROM booking_outbox WHERE sent_at IS NULL"
-)
-
-
-class MetricsEndpoint:
-    """The body and content type of /metrics for one running service: its engine's pool and outbox,
-    and its peers' breakers (by peer name)."""
-
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        *,
-        breakers: Mapping[str, Breaker] | None = None,
-        timeout_seconds: float = 2.0,
-    ) -> None:
-        self._engine = engine
-        self._breakers = dict(breakers or {})
-        self._timeout = timeout_seconds
-
-    async def render(self) -> tuple[bytes, str]:
-        pool = self._pool()  # before the outbox query borrows a connection
-        snapshot = _Snapshot(
-            pool, await self._outbox(), {peer: b.state for peer, b in self._breakers.items()}
-        )
-        with _RENDERING:  # no await inside: another endpoint cannot swap the snapshot meanwhile
-            _SCRAPE_TIME.snapshot = snapshot
-            try:
-                body = generate_latest(REGISTRY)
-            finally:
-                _SCRAPE_TIME.snapshot = None
-        return body, CONTENT_TYPE_LATEST
-
-    def _pool(self) -> tuple[int, int, int] | None:
-        pool = self._engine.sync_engine.pool
-        if not isinstance(pool, QueuePool):  # a NullPool, say, keeps no count
-            return None
-        return pool.checkedout(), pool.checkedin(), pool.size()
-
-    async def _outbox(self) -> tuple[int, float] | None:
-        """The backlog, or None if the database cannot say quickly (a scrape must never hang)."""
-        statement_ms = str(int(self._timeout * 1000 / 2))
-        try:
-            async with asyncio.timeout(self._timeout), self._engine.connect() as conn:
-                await conn.execute(
-                    text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": statement_ms}
-                )
-                unsent, age = (await conn.execute(_OUTBOX_BACKLOG)).one()
-        except Exception as exc:
-            SCRAPE_ERRORS.labels("outbox").inc()
-            log.warning("could not read the outbox backlog for /metrics", extra={"error": repr(exc)[:200]})
-            return None
-        return int(unsent), float(age)

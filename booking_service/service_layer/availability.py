@@ -2,7 +2,8 @@
 
 Each source's answer is reported, so a caller sees which one said no; an overdue PENDING booking does
 not count as a conflict (a new booking would settle it first). A price estimate from the pricing
-service is added when asked for.
+service is added when asked for. The peers are asked with the venue's time zone by the one rule
+for it (service_layer/venue_zone.py: the zone last recorded for the venue, else the default).
 
 A conflict is named by id, reference, status, unit and times only (`Conflict`), never by its guest:
 whoever may ask about availability may not have made the booking in the way.
@@ -20,6 +21,7 @@ from booking_service.domain.validation import Violations
 from booking_service.domain.values import Money, TimeSlot, VenueType
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay
+from booking_service.service_layer.venue_zone import venue_time_zone
 
 BOOKINGS, INVENTORY = "BOOKINGS", "INVENTORY"
 
@@ -100,7 +102,8 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
             f"unit {query.unit_id} is held by {len(conflicts)} overlapping booking(s)" if conflicts else "",
         )
     ]
-    stay = Stay(query.venue_id, query.venue_type, query.unit_id or None, slot, query.party_size, "UTC")
+    zone = await venue_time_zone(query.venue_id, "", ctx=ctx)
+    stay = Stay(query.venue_id, query.venue_type, query.unit_id or None, slot, query.party_size, zone)
     try:
         capacity = await ctx.peers.inventory.check(stay, not_counted)
         checks.append(SourceAnswer(INVENTORY, capacity.available, capacity.reason))

@@ -22,3 +22,5 @@ class Policy:
     idempotency_ttl: timedelta = timedelta(hours=24)
     #: What a booking may be (notice, advance, length, party size): every use case checks these.
     limits: BookingLimits = field(default_factory=BookingLimits)
+    #: The zone of a venue that a create names none for and that has none recorded (IANA name).
+    default_venue_time_zone: str = "UTC"

@@ -49,3 +49,7 @@ class BookingReads(Protocol):
     async def overlapping(self, venue_id: str, slot: TimeSlot) -> list[Booking]:
         """Active bookings at the venue, of any unit, whose time overlaps the slot (without their
         histories), in (start time, id) order."""
+
+    async def recorded_time_zone(self, venue_id: str) -> str | None:
+        """The IANA time zone of the venue's most recently created booking (latest `create_time`,
+        then highest id; whatever its status), or None when the venue has no booking."""

@@ -29,7 +29,7 @@ from booking_service.entrypoints.auth.rate_limit import RateLimiter
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
-from booking_service.observability.metrics import MetricsEndpoint
+from booking_service.observability.metrics_endpoint import MetricsEndpoint
 from tests.e2e.security_support import (
     AUDIENCE,
     ISSUER,

@@ -21,7 +21,7 @@ from booking_service.adapters.database import create_engine
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.bootstrap import Application
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
-from booking_service.observability.metrics import MetricsEndpoint
+from booking_service.observability.metrics_endpoint import MetricsEndpoint
 from tests.e2e.events_support import event_world
 from tests.e2e.peers_support import World, world
 

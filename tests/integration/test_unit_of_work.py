@@ -5,6 +5,7 @@ instead of being handed to the next request; a statement's own error leaves the 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import timedelta
 
@@ -137,10 +138,11 @@ async def test_a_connection_the_server_killed_is_dropped_from_the_pool(
 
 
 async def test_a_rollback_the_server_cannot_answer_is_unavailable(
-    app: Application, database_url: str
+    app: Application, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A unit of work that read and left without committing, on a connection that died meanwhile:
-    its rollback fails, and that is StorageUnavailable (retry), not an unexplained driver error."""
+    its rollback fails, and that is StorageUnavailable (retry), not an unexplained driver error;
+    the operator's log says why (the client is told only UNAVAILABLE)."""
     uow = PostgresUnitOfWork(app.engine)
 
     async def read_then_lose_the_connection() -> None:
@@ -154,7 +156,13 @@ async def test_a_rollback_the_server_cannot_answer_is_unavailable(
                 await admin.close()
             await asyncio.sleep(0.1)
 
-    with pytest.raises(StorageUnavailable):
+    with (
+        caplog.at_level(logging.WARNING, logger="booking_service.database"),
+        pytest.raises(StorageUnavailable),
+    ):
         await read_then_lose_the_connection()
+    causes = [r.cause for r in caplog.records if r.getMessage() == "the database is unavailable"]  # type: ignore[attr-defined]
+    assert causes, caplog.text
+    assert any("terminat" in cause.lower() or "connection" in cause.lower() for cause in causes), causes
     async with uow:  # the dead connection left the pool
         assert await uow.bookings.get("00000000-0000-4000-8000-000000000000") is None

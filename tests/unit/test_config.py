@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from booking_service.adapters.database import SessionLimits
 from booking_service.config import ConfigError, Settings
 
 
@@ -68,3 +69,60 @@ def test_tls_files_that_are_no_certificates_are_refused_by_name(tmp_path: Path) 
     junk.write_text("not a certificate\n")
     with pytest.raises(ConfigError, match="GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE are not a PEM"):
         Settings.from_env({"GRPC_TLS_CERT_FILE": str(junk), "GRPC_TLS_KEY_FILE": str(junk)}).check()
+
+
+POOLER = {
+    "DATABASE_URL": "postgresql://booking@pgbouncer:6432/bookings",
+    "DATABASE_SESSION_URL": "postgresql://booking@db:5432/bookings",
+    "DB_TRANSACTION_POOLING": "true",
+}
+
+
+def test_behind_a_transaction_pooler_the_session_work_goes_to_the_session_url() -> None:
+    settings = Settings.from_env(POOLER)
+    settings.check()
+    assert settings.db_transaction_pooling
+    assert settings.session_url(POOLER["DATABASE_URL"]) == POOLER["DATABASE_SESSION_URL"]
+    direct = Settings.from_env({"DATABASE_URL": POOLER["DATABASE_URL"]})
+    assert not direct.db_transaction_pooling
+    assert direct.session_url("postgresql://db/x") == "postgresql://db/x"
+
+
+def test_transaction_pooling_without_a_session_url_is_refused_by_name() -> None:
+    """serve (check()) and migrate and the operator commands (session_url()) refuse alike."""
+    settings = Settings.from_env({**POOLER, "DATABASE_SESSION_URL": ""})
+    expected = (
+        r"^DB_TRANSACTION_POOLING=true needs DATABASE_SESSION_URL \(PostgreSQL directly, or a session-mode"
+    )
+    with pytest.raises(ConfigError, match=expected):
+        settings.check()
+    with pytest.raises(ConfigError, match=expected):
+        settings.session_url(POOLER["DATABASE_URL"])
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DB_TRANSACTION_POOLING": "true"}, "DB_TRANSACTION_POOLING needs DATABASE_URL"),
+        ({"DATABASE_SESSION_URL": "postgresql://db/x"}, "DATABASE_SESSION_URL needs DATABASE_URL"),
+        (
+            {**POOLER, "DATABASE_SESSION_URL": "mysql://db/x"},
+            "DATABASE_SESSION_URL must be a postgresql:// URL",
+        ),
+        ({"DB_TRANSACTION_POOLING": "maybe"}, "DB_TRANSACTION_POOLING must be true or false"),
+    ],
+)
+def test_the_pooler_settings_are_checked(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env).check()
+
+
+def test_behind_a_pooler_the_limits_are_set_not_sent_at_startup() -> None:
+    limits = SessionLimits(statement=7, lock=3, keepalive=9)
+    assert limits.connect_args("relay", startup=False)["server_settings"] == {"application_name": "relay"}
+    assert limits.connect_args("relay")["server_settings"]["statement_timeout"] == "7000"
+    assert limits.per_transaction() == (
+        "SET LOCAL statement_timeout = '7000'; SET LOCAL lock_timeout = '3000'; "
+        "SET LOCAL idle_in_transaction_session_timeout = '60000'"
+    )
+    assert "SET tcp_keepalives_idle = '9'" in limits.per_session()

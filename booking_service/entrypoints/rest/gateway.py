@@ -34,7 +34,8 @@ from booking_service.entrypoints.rest.numbers import INT64, BadNumber, whole_num
 from booking_service.entrypoints.rest.routes import Match, MethodNotAllowed, PathNotText, RouteTable
 from booking_service.entrypoints.rest.status_headers import status_headers
 from booking_service.entrypoints.rest.status_map import CODE_BY_NUMBER, HTTP_STATUS
-from booking_service.observability.metrics import MetricsEndpoint, observe_call
+from booking_service.observability.metrics import observe_call
+from booking_service.observability.metrics_endpoint import MetricsEndpoint
 from booking_service.request_context import request_id_from
 
 log = logging.getLogger("booking_service.http")

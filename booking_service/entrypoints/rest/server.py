@@ -16,7 +16,7 @@ from booking_service.entrypoints.rest.docs import DocsAssets
 from booking_service.entrypoints.rest.gateway import RestGateway
 from booking_service.entrypoints.rest.routes import RouteTable
 from booking_service.entrypoints.tls import TlsFiles
-from booking_service.observability.metrics import MetricsEndpoint
+from booking_service.observability.metrics_endpoint import MetricsEndpoint
 from booking_service.service_layer.use_cases import UseCases
 
 TITLE = "booking-service"

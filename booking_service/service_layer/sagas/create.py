@@ -43,6 +43,7 @@ from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import COMPENSATED, DONE, Saga, SagaTakenOver
 from booking_service.service_layer.sagas.settle import settle_overdue
 from booking_service.service_layer.unit_of_work import DuplicateReference, UnitOfWork
+from booking_service.service_layer.venue_zone import venue_time_zone
 
 SCOPE = "CreateBooking"
 KIND = "create"
@@ -52,7 +53,10 @@ _REFERENCE_DRAWS = 5
 async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
     validate_create(cmd, ctx.clock(), ctx.policy.limits)
     assert cmd.start_time is not None and cmd.end_time is not None and cmd.venue.venue_type is not None
-    venue = Venue(cmd.venue.venue_id, cmd.venue.venue_type, cmd.venue.name, cmd.venue.time_zone)
+    # The zone used (named, recorded or default) is the booking's from here on; the key's
+    # fingerprint stays that of the request as sent.
+    zone = await venue_time_zone(cmd.venue.venue_id, cmd.venue.time_zone, ctx=ctx)
+    venue = Venue(cmd.venue.venue_id, cmd.venue.venue_type, cmd.venue.name, zone)
     slot = TimeSlot(cmd.start_time, cmd.end_time)
     stay = Stay(venue.venue_id, venue.venue_type, cmd.unit_id or None, slot, cmd.party_size, venue.time_zone)
     booking_id = str(uuid.uuid4())

@@ -1,0 +1,36 @@
+"""The venue's time zone a request runs with: the one rule for it (DESIGN.md, "Venue time zone").
+
+A create may leave `venue.time_zone` out, as the seed's venue (id, type, name) does. The zone is then:
+
+1. the zone this service last recorded for the venue: the zone of the venue's most recently created
+   booking (latest `create_time`, then highest booking id; whatever its status, a cancelled booking
+   recorded the zone all the same). A booking's zone is fixed when it is created and never changes,
+   so "recorded" means "written with a booking"; a create that named a zone records it, and one
+   that named none records the zone it was given, so the next create without one follows it;
+2. else `Policy.default_venue_time_zone` (the setting DEFAULT_VENUE_TIME_ZONE, UTC unless set).
+
+A zone the caller names is used as named (validated as an IANA zone by domain/validation.py).
+The booking carries the zone used, so every answer and event shows it, and everything after the
+create reads it from the booking: a reschedule, `local_start_date` and the venue's local day in
+lists, the hotel no-show deadline of the sweeper, the pricing of a reschedule. An availability
+check names no zone: it asks the peers with the venue's zone by the same rule.
+
+Idempotency compares requests as sent (service_layer/idempotency.py): a create that left the zone
+out is the same request when replayed without it, even if the venue's recorded zone has changed
+since (the first answer comes back, with the zone it was given); a replay that names a zone is
+another request (IDEMPOTENCY_KEY_REUSED), as a replay with any other field changed would be.
+"""
+
+from __future__ import annotations
+
+from booking_service.service_layer.context import Context
+
+
+async def venue_time_zone(venue_id: str, given: str, *, ctx: Context) -> str:
+    """The IANA zone to use for the venue: `given` when the caller named one ("" when it did not),
+    else the zone last recorded for the venue, else the default. One indexed read (no transaction)
+    when `given` is ""; none otherwise. Raises what the read side raises (a database error)."""
+    if given:
+        return given
+    recorded = await ctx.reads.recorded_time_zone(venue_id)
+    return recorded or ctx.policy.default_venue_time_zone

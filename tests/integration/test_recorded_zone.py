@@ -1,0 +1,69 @@
+"""The zone this service last recorded for a venue, on a real database (service_layer/venue_zone.py):
+the zone of its most recently created booking, whatever that booking's status or start, read from
+the index 0008 builds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from booking_service.adapters.booking_reads import RECORDED_TIME_ZONE, PostgresBookingReads
+from booking_service.adapters.database import driver_url
+from booking_service.adapters.unit_of_work import PostgresUnitOfWork
+from booking_service.bootstrap import Application
+from booking_service.domain.deadlines import Deadlines
+from booking_service.domain.model import Booking
+from booking_service.domain.reference import new_reference
+from booking_service.domain.status import BookingStatus
+from booking_service.domain.values import Actor, ChangeSource, Guest, TimeSlot, Venue, VenueType
+from tests.conftest import NOW
+
+API = Actor("front-desk", ChangeSource.API)
+
+
+def booking(venue_id: str, zone: str, created: datetime, start: datetime) -> Booking:
+    return Booking.create(
+        booking_id=str(uuid.uuid4()),
+        reference=new_reference(),
+        guest=Guest("guest-1", "Guest"),
+        venue=Venue(venue_id, VenueType.RESTAURANT, "Chez Nous", zone),
+        unit_id=None,
+        slot=TimeSlot(start, start + timedelta(hours=2)),
+        party_size=2,
+        special_requests="",
+        idempotency_key="",
+        actor=API,
+        now=created,
+        deadlines=Deadlines(),
+    )
+
+
+async def test_the_recorded_zone_is_that_of_the_venues_latest_created_booking(app: Application, ids) -> None:
+    venue = ids("venue")
+    reads = PostgresBookingReads(app.engine)
+    assert await reads.recorded_time_zone(venue) is None
+    latest = booking(venue, "Asia/Tokyo", NOW + timedelta(hours=1), NOW + timedelta(days=3))
+    latest.change_status(BookingStatus.CANCELLED, "rain", API, NOW + timedelta(hours=2), Deadlines())
+    uow = PostgresUnitOfWork(app.engine)
+    async with uow:
+        # Created earlier but starting later; and the latest is cancelled: neither matters.
+        await uow.bookings.add(
+            booking(venue, "America/New_York", NOW - timedelta(hours=1), NOW + timedelta(days=9))
+        )
+        await uow.bookings.add(booking(venue, "Europe/Berlin", NOW, NOW + timedelta(days=5)))
+        await uow.bookings.add(latest)
+        await uow.bookings.add(booking(ids("elsewhere"), "Europe/Lisbon", NOW + timedelta(hours=5), NOW))
+        await uow.commit()
+    assert await reads.recorded_time_zone(venue) == "Asia/Tokyo"
+
+
+async def test_the_recorded_zone_is_read_from_its_index(database_url: str) -> None:
+    connection = await asyncpg.connect(driver_url(database_url))
+    try:
+        await connection.execute("SET enable_seqscan = off")  # a near-empty table would be scanned
+        plan = "\n".join(r[0] for r in await connection.fetch("EXPLAIN " + RECORDED_TIME_ZONE, "venue-1"))
+    finally:
+        await connection.close()
+    assert "Index Only Scan Backward using bookings_venue_created" in plan, plan
