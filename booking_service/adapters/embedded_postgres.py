@@ -67,7 +67,7 @@ class EmbeddedPostgres:
         started = time.monotonic()
         try:  # cleanup_mode=None: we stop the server ourselves in stop(), once, as its only owner.
             self._server = get_server(self.data_dir / "postgres", cleanup_mode=None)
-        except subprocess.CalledProcessError as error:  # initdb or pg_ctl (their output is logged)
+        except subprocess.SubprocessError as error:  # initdb or pg_ctl failed or hung (output logged)
             raise DataDirUnusable(
                 0, f"the embedded PostgreSQL could not start in {self.data_dir}: {_why(error)}"
             ) from None
@@ -110,11 +110,15 @@ class EmbeddedPostgres:
         self._lock_file = handle
 
 
-def _why(error: subprocess.CalledProcessError) -> str:
+def _why(error: subprocess.SubprocessError) -> str:
     """The first error line a PostgreSQL program wrote, else which one failed and how."""
+    if not isinstance(error, subprocess.CalledProcessError | subprocess.TimeoutExpired):
+        return str(error)
     output = error.stderr if isinstance(error.stderr, str) else (error.stderr or b"").decode(errors="replace")
     for line in output.splitlines():
         if "error:" in line:
             return line.strip()
     program = Path(str(error.cmd[0] if isinstance(error.cmd, list | tuple) else error.cmd)).name
+    if isinstance(error, subprocess.TimeoutExpired):
+        return f"{program} did not finish within {error.timeout:g} s (its output is in the log above)"
     return f"{program} exited with status {error.returncode} (its output is in the log above)"

@@ -30,11 +30,12 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("serve", help="serve gRPC (and REST) until SIGTERM")
-    port = _port
     run.add_argument(
-        "--grpc-port", type=port, default=defaults.grpc_port, help="gRPC port (GRPC_PORT; 50051)"
+        "--grpc-port", type=_port, default=defaults.grpc_port, help="gRPC port (GRPC_PORT; 50051)"
     )
-    run.add_argument("--http-port", type=port, default=defaults.http_port, help="REST port (HTTP_PORT; 8002)")
+    run.add_argument(
+        "--http-port", type=_port, default=defaults.http_port, help="REST port (HTTP_PORT; 8002)"
+    )
     run.add_argument(
         "--sandbox-port",
         type=_port,
@@ -68,7 +69,7 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser("sandbox", help="serve the sandbox inventory, pricing and payment peers")
     sandbox.add_argument(
-        "--port", type=port, default=defaults.sandbox_port, help="port (SANDBOX_PORT; 8003; 0: any free one)"
+        "--port", type=_port, default=defaults.sandbox_port, help="port (SANDBOX_PORT; 8003; 0: any free one)"
     )
     sandbox.add_argument("--host", default="localhost", help="address to listen on (localhost)")
 
