@@ -56,6 +56,8 @@ class Settings:
     bind_host: str = "localhost"
     grpc_port: int = 50051
     http_port: int = 8002
+    #: The in-process sandbox peers' port when a peer URL is unset (the seed's 8003; 0: any free one).
+    sandbox_port: int = 8003
     inventory_service_url: str | None = None
     pricing_service_url: str | None = None
     payment_service_url: str | None = None
@@ -165,6 +167,7 @@ class Settings:
             bind_host=reader.text("BIND_HOST") or defaults.bind_host,
             grpc_port=reader.port("GRPC_PORT", defaults.grpc_port),
             http_port=reader.port("HTTP_PORT", defaults.http_port),
+            sandbox_port=reader.port("SANDBOX_PORT", defaults.sandbox_port),
             inventory_service_url=reader.text("INVENTORY_SERVICE_URL"),
             pricing_service_url=reader.text("PRICING_SERVICE_URL"),
             payment_service_url=reader.text("PAYMENT_SERVICE_URL"),

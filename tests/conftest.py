@@ -40,6 +40,7 @@ from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.sandbox.app import Sandbox as SandboxState
 from booking_service.sandbox.app import SandboxApp
 
+pytest_plugins = ["tests.tool_caches"]  # the tools' caches out of the checkout
 STUCK_AFTER_SECONDS = 60
 
 #: "Now" for the tests that run on the fixed clock: times are chosen relative to it.

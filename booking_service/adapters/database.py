@@ -1,5 +1,6 @@
 """The async engine: asyncpg under SQLAlchemy, pooled; and the limits every database session of this
-service keeps (the pool's, the outbox relay's), so that no connection waits without bound.
+service keeps (the pool's, the outbox relay's), so that no connection waits without bound; and the
+check a command makes before it relies on the database (DatabaseUnreachable says where and why).
 
 Behind a pooler in transaction mode (PgBouncer's `pool_mode = transaction`, DB_TRANSACTION_POOLING),
 consecutive transactions of one pooled connection may run on different server sessions, and between
@@ -17,6 +18,7 @@ transaction that made it:
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -163,3 +165,39 @@ def _unnamed() -> str:
     unique name (SQLAlchemy's documentation suggests a uuid) would not collide, but every statement
     would stay behind on a server session until that closed."""
     return ""
+
+
+class DatabaseUnreachable(Exception):
+    """The database did not let this service in: `where` it was sought (host:port/database, never
+    the password) and `reason`, in words (refused, unknown host, no answer, the server's refusal)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"cannot reach the database at {where}: {reason}")
+        self.where, self.reason = where, reason
+
+
+async def check_reachable(database_url: str, timeout_seconds: float) -> None:
+    """Opens one connection and closes it, within `timeout_seconds`; raises DatabaseUnreachable."""
+    try:
+        connection = await asyncpg.connect(driver_url(database_url), timeout=timeout_seconds)
+    except ConnectionRefusedError:
+        reason = "connection refused (no PostgreSQL listens there)"
+    except socket.gaierror as error:
+        reason = f"unknown host ({error.strerror})"
+    except TimeoutError:
+        reason = f"no answer within {timeout_seconds:g} s"
+    except OSError as error:
+        reason = error.strerror or str(error)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        reason = str(error)  # the server's own words: password, role, database, too many clients
+    else:
+        await connection.close()
+        return
+    raise DatabaseUnreachable(_where(database_url), reason)
+
+
+def _where(database_url: str) -> str:
+    url = make_url(driver_url(database_url))
+    socket_dir = url.query.get("host")
+    host = url.host or (socket_dir if isinstance(socket_dir, str) else "localhost")
+    return f"{host}:{url.port or 5432}/{url.database or url.username or ''}"

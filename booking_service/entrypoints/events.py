@@ -22,14 +22,17 @@ from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.adapters.kafka.relay import OutboxRelay, RelaySettings, producer_config
 from booking_service.bootstrap import session_limits
 from booking_service.config import Settings
+from booking_service.entrypoints import running
 
 log = logging.getLogger("booking_service")
 TOPIC_PARTITIONS = 4
+#: The logger librdkafka's own messages go to.
+KAFKA_LOG = "booking_service.kafka"
 
 
 def address_file(settings: Settings) -> Path:
-    """Where `serve` writes the embedded broker's address, for `events tail` and kcat."""
-    return settings.data_dir / "kafka.address"
+    """Where `serve` writes the embedded broker's address while it runs, for `events tail` and kcat."""
+    return settings.data_dir / running.BROKER
 
 
 @contextlib.asynccontextmanager
@@ -41,9 +44,6 @@ async def events_broker(settings: Settings) -> AsyncIterator[str]:
     broker = EmbeddedKafka()
     try:
         broker.create_topic(settings.events_topic, TOPIC_PARTITIONS)
-        path = address_file(settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(broker.bootstrap_servers + "\n")
         log.warning(
             "KAFKA_BOOTSTRAP_SERVERS is not set: events go to an embedded broker (in memory)",
             extra={
@@ -52,7 +52,8 @@ async def events_broker(settings: Settings) -> AsyncIterator[str]:
                 "try": f"kcat -b {broker.bootstrap_servers} -t {settings.events_topic} -C",
             },
         )
-        yield broker.bootstrap_servers
+        with running.published(settings, running.BROKER, broker.bootstrap_servers):
+            yield broker.bootstrap_servers
     finally:
         broker.close()
 
@@ -78,6 +79,16 @@ def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -
     return OutboxRelay(settings.session_url(database_url), producer, relay_settings, connect=connect)
 
 
+class BrokerUnavailable(Exception):
+    """`events tail` has no broker to read: none is named or running, none answered within the
+    timeout, the topic is missing, or the broker failed; the message says where it looked and what
+    to do."""
+
+
+#: How long `events tail` waits for the broker's first answer by default (seconds).
+TAIL_TIMEOUT_SECONDS = 5.0
+
+
 def tail(
     settings: Settings,
     *,
@@ -85,16 +96,14 @@ def tail(
     from_beginning: bool,
     max_messages: int | None,
     idle_timeout: float | None,
+    timeout: float = TAIL_TIMEOUT_SECONDS,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Prints the topic's events as JSON lines (headers, key, decoded BookingEvent) until stopped."""
-    servers = bootstrap_servers or settings.kafka_bootstrap_servers
-    embedded = False  # the embedded broker speaks plaintext: the security settings are for real ones
-    if not servers and address_file(settings).is_file():
-        servers, embedded = address_file(settings).read_text().strip(), True
-    if not servers:
-        print("No broker: pass --bootstrap-servers, or set KAFKA_BOOTSTRAP_SERVERS.", file=sys.stderr)
-        return 2
+    """Prints the topic's events as JSON lines (headers, key, decoded BookingEvent) until stopped,
+    `max_messages` are printed, or none came for `idle_timeout` seconds. The broker must answer within
+    `timeout` seconds; raises BrokerUnavailable otherwise (and when it fails while read)."""
+    servers, source = _broker(settings, bootstrap_servers)
+    embedded = source.startswith("the embedded")  # plaintext: the security settings are for real ones
     consumer = Consumer(
         {
             **({} if embedded else settings.kafka_security.client_config()),
@@ -102,40 +111,96 @@ def tail(
             "group.id": f"booking-events-tail-{uuid.uuid4()}",
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.auto.commit": False,
-            "logger": logging.getLogger("booking_service.kafka"),
+            "logger": logging.getLogger(KAFKA_LOG),
         }
     )
-    # Every partition, assigned directly: no consumer-group join to wait for.
-    topic = consumer.list_topics(settings.events_topic, timeout=10).topics[settings.events_topic]
-    start = OFFSET_BEGINNING if from_beginning else OFFSET_END
-    consumer.assign([TopicPartition(settings.events_topic, p, start) for p in sorted(topic.partitions)])
-    seen, idle = 0, 0.0
+    # librdkafka's complaints while it connects are left out: a failure is one line (and they
+    # reach the log when the consumer is polled or closed, so the level stays up until then).
+    kafka_log = logging.getLogger(KAFKA_LOG)
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)
     try:
-        while max_messages is None or seen < max_messages:
-            message = consumer.poll(0.5)
-            if message is None:
-                idle += 0.5
-                if idle_timeout is not None and idle >= idle_timeout:
-                    break
-                continue
-            if message.error():
-                raise KafkaException(message.error())
-            idle = 0.0
-            event = events_pb2.BookingEvent.FromString(message.value() or b"")
-            line = {
-                "partition": message.partition(),
-                "offset": message.offset(),
-                "key": (message.key() or b"").decode(),
-                "headers": _headers(message.headers()),
-                "event": json_format.MessageToDict(event, preserving_proto_field_name=True),
-            }
-            print(json.dumps(line), file=out, flush=True)
-            seen += 1
+        partitions = _partitions(consumer, settings.events_topic, servers, source, timeout)
+        kafka_log.setLevel(level)
+        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        # Every partition, assigned directly: no consumer-group join to wait for.
+        consumer.assign([TopicPartition(settings.events_topic, p, start) for p in partitions])
+        _print_events(consumer, servers, max_messages, idle_timeout, out)
     except KeyboardInterrupt:
         pass
     finally:
         consumer.close()
+        kafka_log.setLevel(level)
     return 0
+
+
+def _broker(settings: Settings, bootstrap_servers: str | None) -> tuple[str, str]:
+    """The broker's address and where it came from; BrokerUnavailable when nothing names one."""
+    if bootstrap_servers:
+        return bootstrap_servers, "from --bootstrap-servers"
+    if settings.kafka_bootstrap_servers:
+        return settings.kafka_bootstrap_servers, "from KAFKA_BOOTSTRAP_SERVERS"
+    path = address_file(settings)
+    found = path.read_text().strip() if path.is_file() else ""
+    if found:
+        return found, f"the embedded broker's address, read from {path}"
+    raise BrokerUnavailable(
+        f"no broker to read: KAFKA_BOOTSTRAP_SERVERS is not set, and no `booking-service serve` with "
+        f"an embedded broker runs on data directory {settings.data_dir} (while it runs, it writes the "
+        f"broker's address to {path}): start `booking-service serve` (with the same --data-dir), or "
+        "pass --bootstrap-servers HOST:PORT"
+    )
+
+
+def _partitions(consumer: Consumer, topic: str, servers: str, source: str, timeout: float) -> list[int]:
+    """The topic's partitions, once the broker answers within `timeout` seconds."""
+    try:
+        found = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+    except KafkaException as error:
+        remedy = (
+            "is the `booking-service serve` that wrote it still running? Start it, or pass "
+            "--bootstrap-servers HOST:PORT"
+            if source.startswith("the embedded")
+            else "check the address, that the broker runs, and the KAFKA_SECURITY_PROTOCOL settings; "
+            "or wait longer with --timeout SECONDS"
+        )
+        raise BrokerUnavailable(
+            f"no Kafka broker answered at {servers} within {timeout:g} s ({source}; "
+            f"{error.args[0].str()}): {remedy}"
+        ) from None
+    if found is None or found.error is not None or not found.partitions:
+        raise BrokerUnavailable(
+            f"the broker at {servers} has no topic {topic}: check BOOKING_EVENTS_TOPIC, or start "
+            "`booking-service serve` on this broker once (it publishes there)"
+        )
+    return sorted(found.partitions)
+
+
+def _print_events(
+    consumer: Consumer, servers: str, max_messages: int | None, idle_timeout: float | None, out: TextIO
+) -> None:
+    seen, idle = 0, 0.0
+    while max_messages is None or seen < max_messages:
+        message = consumer.poll(0.5)
+        if message is None:
+            idle += 0.5
+            if idle_timeout is not None and idle >= idle_timeout:
+                return
+            continue
+        problem = message.error()
+        if problem is not None:
+            raise BrokerUnavailable(f"the broker at {servers} failed while read: {problem.str()}")
+        idle = 0.0
+        event = events_pb2.BookingEvent.FromString(message.value() or b"")
+        line = {
+            "partition": message.partition(),
+            "offset": message.offset(),
+            "key": (message.key() or b"").decode(),
+            "headers": _headers(message.headers()),
+            "event": json_format.MessageToDict(event, preserving_proto_field_name=True),
+        }
+        print(json.dumps(line), file=out, flush=True)
+        seen += 1
 
 
 def _headers(headers: Any) -> dict[str, str]:

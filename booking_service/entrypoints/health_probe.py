@@ -59,4 +59,6 @@ def _describe(error: grpc.RpcError, settings: Settings) -> str:
     line = f"{error.code().name}: {details}" if details else error.code().name
     if settings.grpc_client_ca_file is not None and settings.health_client_cert_file is None:
         line += " (mutual TLS: set HEALTH_CLIENT_CERT_FILE and HEALTH_CLIENT_KEY_FILE)"
+    elif error.code() == grpc.StatusCode.UNAVAILABLE:
+        line += f" (is `booking-service serve` running, on GRPC_PORT {settings.grpc_port}?)"
     return line

@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from booking_service.entrypoints.http_limits import ConnectionLimits, LimitedConfig, LimitedProtocol
+from booking_service.entrypoints.listening import listen
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -52,26 +53,6 @@ class _EmbeddedServer(uvicorn.Server):
         self.started = True
 
 
-def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    """A listening TCP socket. Made with proto IPPROTO_TCP (socket.create_server leaves it 0): asyncio
-    turns Nagle's algorithm off only for such sockets, and with it on every answer waits ~40 ms for a
-    delayed ACK."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host.strip("[]"), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:  # serve --workers: every worker listens on the port, the kernel spreads connections
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind(address)
-        sock.listen(1024)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 class _ClientCertificateProtocol(LimitedProtocol):
     """The limited HTTP/1.1 protocol, telling the app the common name of the client's certificate
     (scope["extensions"]["tls"]["client_common_name"]), as gRPC's auth context does."""
@@ -104,11 +85,13 @@ class AsgiServer:
         max_connections: int | None = None,
         limits: ConnectionLimits | None = None,
         reuse_port: bool = False,
+        what: str = "HTTP",
     ) -> None:
         """`tls`: the TLS context (the handshake must end within the head timeout: _EmbeddedServer);
         `max_connections`: above it uvicorn answers 503 at once; `limits`: the head timeout and
-        size, and the connections per client address (http_limits.py)."""
-        self._socket = listen(host, port, reuse_port=reuse_port)
+        size, and the connections per client address (http_limits.py); `what`: the server's name in
+        listening.CannotListen, raised when host:port cannot be had."""
+        self._socket = listen(what, host, port, reuse_port=reuse_port)
         self.port = int(self._socket.getsockname()[1])
         limits = limits or ConnectionLimits()
         config = LimitedConfig(

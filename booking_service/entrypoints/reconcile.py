@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 from booking_service.config import Settings
-from booking_service.domain.errors import BookingError
 from booking_service.entrypoints.running import operator_app
 from booking_service.service_layer.reconcile.run import Report, reconcile
 
@@ -53,12 +52,10 @@ def add_parser(commands: Any, with_data_dir: Callable[[argparse.ArgumentParser],
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    async with operator_app(settings, need_peers=True) as app:
-        try:
-            report = await reconcile(app.use_cases.ctx, args.since, fix=args.fix)
-        except BookingError as error:  # a peer could not be asked
-            print(f"booking-service reconcile: {error.message}")
-            return 1
+    """The report; exit status 0 when no drift is left, else 1. A peer that cannot be asked raises
+    BookingError (failures.py says it)."""
+    async with operator_app(settings, command="reconcile", need_peers=True) as app:
+        report = await reconcile(app.use_cases.ctx, args.since, fix=args.fix)
     print(json.dumps(as_json(report)) if args.json else table(report))
     left = [d for d in report.drifts if report.fixes.get(d.booking_id) != "fixed"]
     return 1 if left else 0

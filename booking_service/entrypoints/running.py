@@ -1,6 +1,7 @@
 """What a running `serve` leaves in its data directory for the operator commands (`sagas`,
-`reconcile`) when it runs embedded parts: the embedded PostgreSQL's URL and the in-process sandbox's
-URL, each in a file that lives as long as the part does.
+`reconcile`, `events tail`) when it runs embedded parts: the embedded PostgreSQL's URL, the
+in-process sandbox's URL and the embedded broker's address, each in a file that lives as long as the
+part does.
 
 The embedded PostgreSQL's data directory belongs to one process at a time (embedded_postgres.py),
 so an operator command run beside `serve` reaches the database through its server instead of
@@ -19,7 +20,7 @@ from booking_service.bootstrap import Application, PeerUrls, bootstrap
 from booking_service.config import ConfigError, Settings
 
 log = logging.getLogger("booking_service")
-DATABASE, SANDBOX = "database.url", "sandbox.url"
+DATABASE, SANDBOX, BROKER = "database.url", "sandbox.url", "kafka.address"
 
 
 @contextlib.contextmanager
@@ -43,10 +44,11 @@ def _read(settings: Settings, name: str) -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def operator_app(settings: Settings, *, need_peers: bool) -> AsyncIterator[Application]:
-    """The application as an operator command uses it: on DATABASE_URL, or the running serve's
-    embedded database, or an embedded one of its own (when no serve runs); on the configured peers,
-    or the running serve's sandbox. Raises ConfigError when `need_peers` and none can be reached."""
+async def operator_app(settings: Settings, *, command: str, need_peers: bool) -> AsyncIterator[Application]:
+    """The application as an operator command (`command`: "sagas", "reconcile") uses it: on
+    DATABASE_URL, or the running serve's embedded database, or an embedded one of its own (when no
+    serve runs); on the configured peers, or the running serve's sandbox. Raises ConfigError when
+    `need_peers` and none can be reached."""
     from booking_service.adapters import migrations
     from booking_service.entrypoints.serve import database
 
@@ -64,7 +66,7 @@ async def operator_app(settings: Settings, *, need_peers: bool) -> AsyncIterator
         peers = PeerUrls(*(value or url for value in configured))
     async with contextlib.AsyncExitStack() as stack:
         try:
-            database_url = await stack.enter_async_context(database(settings))
+            database_url = await stack.enter_async_context(database(settings, owner=command))
             await migrations.upgrade(settings.session_url(database_url))
         except DataDirInUse:
             found = _read(settings, DATABASE)

@@ -34,7 +34,7 @@ def add_parser(commands: Any, with_data_dir: Callable[[argparse.ArgumentParser],
         "--status", action="append", choices=STATUSES, help="a status to list (repeatable; needs_attention)"
     )
     listing.add_argument("--booking", help="only this booking's sagas")
-    listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    listing.add_argument("--limit", type=_count, default=100, help="at most this many (100)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     retry = actions.add_parser("retry", help="run a saga that needs attention again, now")
     retry.add_argument("saga_id")
@@ -48,28 +48,33 @@ def add_parser(commands: Any, with_data_dir: Callable[[argparse.ArgumentParser],
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    async with operator_app(settings, need_peers=args.action == "retry") as app:
+    """The exit status: 0 done, 1 a retry that needs attention again. A saga that cannot be acted on
+    raises operators.OperatorError (failures.py says it)."""
+    async with operator_app(settings, command="sagas", need_peers=args.action == "retry") as app:
         ctx = app.use_cases.ctx
-        try:
-            if args.action == "list":
-                statuses = tuple(args.status or ("needs_attention",))
-                found = await operators.list_sagas(ctx, statuses, args.booking, args.limit)
-                _print(found, as_json=args.json)
-                return 0
-            actor = Actor(args.actor, ChangeSource.API)
-            if args.action == "retry":
-                saga = await operators.retry_saga(ctx, args.saga_id, actor)
-                print(
-                    f"saga {saga.saga_id} ({saga.kind}): {saga.status}"
-                    + (f": {saga.error}" if saga.error else "")
-                )
-                return 0 if saga.status == DONE else 1
-            saga = await operators.resolve_saga(ctx, args.saga_id, args.note, actor)
-            print(f"saga {saga.saga_id} ({saga.kind}): {saga.status}")
+        if args.action == "list":
+            statuses = tuple(args.status or ("needs_attention",))
+            found = await operators.list_sagas(ctx, statuses, args.booking, args.limit)
+            _print(found, as_json=args.json)
             return 0
-        except operators.OperatorError as error:
-            print(f"booking-service sagas: {error}")
-            return 1
+        actor = Actor(args.actor, ChangeSource.API)
+        if args.action == "retry":
+            saga = await operators.retry_saga(ctx, args.saga_id, actor)
+            print(
+                f"saga {saga.saga_id} ({saga.kind}): {saga.status}"
+                + (f": {saga.error}" if saga.error else "")
+            )
+            return 0 if saga.status == DONE else 1
+        saga = await operators.resolve_saga(ctx, args.saga_id, args.note, actor)
+        print(f"saga {saga.saga_id} ({saga.kind}): {saga.status}")
+        return 0
+
+
+def _count(text: str) -> int:
+    """argparse's type for a count of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def _row(saga: Saga) -> dict[str, Any]:

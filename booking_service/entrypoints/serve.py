@@ -17,6 +17,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from booking_service.adapters import migrations
+from booking_service.adapters.database import check_reachable
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.bootstrap import PeerUrls, bootstrap
 from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings, is_loopback
@@ -30,7 +31,7 @@ from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.entrypoints.http_limits import ConnectionLimits
 from booking_service.entrypoints.readiness import Readiness
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
-from booking_service.entrypoints.sandbox import peer_urls
+from booking_service.entrypoints.sandbox import admin_url, in_process_url, peer_urls
 from booking_service.entrypoints.tls import TlsFiles
 from booking_service.observability import tracing
 from booking_service.observability.metrics_endpoint import MetricsEndpoint
@@ -48,7 +49,8 @@ async def serve(settings: Settings, *, worker: bool = False, dev: bool = False) 
     raises ConfigError."""
     settings.check()
     refuse_open_on_network(settings)
-    deployment.plan(settings, dev=dev)
+    if not worker:  # a worker's supervisor planned them: its environment names what it started
+        deployment.plan(settings, dev=dev)
     with stop_signals() as stop, tracing.configure(settings):  # exits flushing the spans left
         async with dependencies(settings) as (database_url, bootstrap_servers, peers):
             if not worker:
@@ -76,7 +78,7 @@ async def prepare_schema(settings: Settings, database_url: str) -> None:
 
 
 async def migrate(settings: Settings) -> None:
-    async with database(settings) as database_url:
+    async with database(settings, owner="migrate") as database_url:
         await migrations.upgrade(settings.session_url(database_url))
     log.info("migrations applied")
 
@@ -94,12 +96,15 @@ async def dependencies(settings: Settings) -> AsyncIterator[tuple[str, str, Peer
 
 
 @contextlib.asynccontextmanager
-async def database(settings: Settings) -> AsyncIterator[str]:
-    """The configured database's URL, or the embedded PostgreSQL's while it runs."""
+async def database(settings: Settings, *, owner: str = "serve") -> AsyncIterator[str]:
+    """The configured database's URL once it answers (else DatabaseUnreachable), or the embedded
+    PostgreSQL's while it runs (DataDirInUse while another process holds the data directory; `owner`:
+    the command holding it now)."""
     if settings.database_url:
+        await check_reachable(settings.database_url, settings.db_connect_timeout.total_seconds())
         yield settings.database_url
         return
-    embedded = EmbeddedPostgres(settings.data_dir)
+    embedded = EmbeddedPostgres(settings.data_dir, owner)
     try:
         url = await asyncio.to_thread(embedded.start)
         log.warning(
@@ -168,6 +173,7 @@ async def _running(
         )
         relay = build_relay(settings, database_url, bootstrap_servers)
         scheme = "https" if tls else "http"
+        sandbox = in_process_url(settings, peers)
         if jwks is not None:  # once, bounded; if it fails, calls are refused until run() fetches them
             await jwks.refresh()
         await grpc_server.start()
@@ -210,6 +216,7 @@ async def _running(
                 "tls": "mutual" if settings.grpc_client_ca_file else ("on" if tls else "off"),
                 "authentication": _authentication(settings),
                 "dependencies": {d.part: d.mode for d in deployment.dependencies(settings)},
+                **({"sandbox_admin": admin_url(sandbox)} if sandbox else {}),
             },
         )
         if guard.is_open:

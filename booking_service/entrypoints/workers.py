@@ -26,6 +26,8 @@ import time
 
 from booking_service.config import ConfigError, Settings
 from booking_service.entrypoints import deployment
+from booking_service.entrypoints.listening import listen
+from booking_service.entrypoints.sandbox import admin_url, in_process_url
 from booking_service.entrypoints.serve import (
     dependencies,
     prepare_schema,
@@ -47,6 +49,10 @@ async def supervise(settings: Settings, workers: int, *, dev: bool = False) -> i
     deployment.plan(settings, dev=dev)
     if settings.grpc_port == 0 or settings.http_port == 0:
         raise ConfigError("--workers needs fixed ports (GRPC_PORT and HTTP_PORT must not be 0)")
+    for what, port in (("gRPC", settings.grpc_port), ("REST", settings.http_port)):
+        # Free now (no worker holds them yet), else CannotListen before anything starts: the workers
+        # share them (SO_REUSEPORT), so one that fails to bind would only be started again and again.
+        listen(what, settings.bind_host, port).close()
     with stop_signals() as stop, workers_directory() as metrics:
         async with dependencies(settings) as (database_url, bootstrap_servers, peers):
             await prepare_schema(settings, database_url)
@@ -63,17 +69,31 @@ async def supervise(settings: Settings, workers: int, *, dev: bool = False) -> i
                 "BOOKING_DATA_DIR": str(settings.data_dir),
                 **metrics.environment(),
             }
-            return await _run_workers(env, workers, stop, settings.shutdown_grace.total_seconds(), metrics)
+            sandbox = in_process_url(settings, peers)
+            started = {"sandbox_admin": admin_url(sandbox)} if sandbox else {}
+            grace = settings.shutdown_grace.total_seconds()
+            return await _run_workers(env, workers, stop, grace, metrics, started)
 
 
 async def _run_workers(
-    env: dict[str, str], count: int, stop: asyncio.Event, grace: float, metrics: WorkersDirectory
+    env: dict[str, str],
+    count: int,
+    stop: asyncio.Event,
+    grace: float,
+    metrics: WorkersDirectory,
+    started: dict[str, str],
 ) -> int:
+    """`started`: what the "workers started" line adds (the sandbox's admin URL, when it runs here)."""
     processes = [await _spawn(env, index) for index in range(count)]
     metrics.running(p.pid for p in processes)
     log.info(
         "workers started",
-        extra={"workers": count, "pids": [p.pid for p in processes], "metrics_dir": str(metrics.path)},
+        extra={
+            "workers": count,
+            "pids": [p.pid for p in processes],
+            "metrics_dir": str(metrics.path),
+            **started,
+        },
     )
     restarts: list[float] = []
     status = 0

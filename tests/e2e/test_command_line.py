@@ -32,7 +32,14 @@ def free_port() -> int:
 def environment(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
     # A secret of the tests' own: with a production setting given, the development one is refused.
-    return {**env, "LOG_FORMAT": "json", "PAGE_TOKEN_SECRET": "the tests' page token secret", **extra}
+    # The in-process sandbox on any free port: its default, 8003, may be another run's.
+    return {
+        **env,
+        "LOG_FORMAT": "json",
+        "PAGE_TOKEN_SECRET": "the tests' page token secret",
+        "SANDBOX_PORT": "0",
+        **extra,
+    }
 
 
 def grpcurl(port: int, *args: str, data: dict | None = None) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,8 @@ def test_defaults_are_the_embedded_ones() -> None:
     settings = Settings.from_env({})
     assert settings.database_url is None
     assert (settings.grpc_port, settings.http_port, settings.events_topic) == (50051, 8002, "booking.events")
+    assert settings.sandbox_port == 8003  # the seed's, where README's sandbox examples look
+    assert Settings.from_env({"SANDBOX_PORT": "0"}).sandbox_port == 0
     assert settings.idempotency_key_ttl == timedelta(hours=24)
 
 

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from booking_service.entrypoints.grpc.reflection_pool import ReflectionPool
 from booking_service.entrypoints.grpc.services import SERVICE, add_servicers, interceptors
+from booking_service.entrypoints.listening import diagnose, listen
 from booking_service.entrypoints.tls import TlsFiles
 from booking_service.service_layer.use_cases import UseCases
 
@@ -41,7 +42,7 @@ class GrpcServer:
     ) -> None:
         """`max_connection_age_seconds`: a connection older than this is ended with GOAWAY (its
         calls finish within as long again), so that clients reconnect, through their balancer, to
-        any replica; 0: never."""
+        any replica; 0: never. Raises listening.CannotListen when host:port cannot be had."""
         options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", max_message_bytes),
             # gRPC shares ports by default; only workers of one `serve --workers` may (a second
@@ -62,12 +63,17 @@ class GrpcServer:
         )
         bare = host.strip("[]")
         address = f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"  # IPv6 in brackets (RFC 3986)
-        if tls is None:
-            self.port = self._server.add_insecure_port(address)
-        else:
-            self.port = self._server.add_secure_port(address, tls.grpc_credentials())
+        if port:  # a port that cannot be had is refused here, before gRPC core logs its own lines
+            listen("gRPC", host, port, reuse_port=reuse_port).close()
+        try:  # grpcio raises RuntimeError("Failed to bind ...") (older releases returned port 0)
+            if tls is None:
+                self.port = self._server.add_insecure_port(address)
+            else:
+                self.port = self._server.add_secure_port(address, tls.grpc_credentials())
+        except RuntimeError:
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot listen for gRPC on {host}:{port} (is the port taken?)")
+            raise diagnose("gRPC", host, port, reuse_port=reuse_port)
 
     async def start(self) -> None:
         await self._server.start()

@@ -69,6 +69,7 @@ class RestServer(AsgiServer):
             max_connections=max_connections,
             limits=limits,
             reuse_port=reuse_port,
+            what="REST",
         )
         self.gateway = gateway
 
