@@ -79,7 +79,8 @@ SAGAS_NEEDING_ATTENTION = Counter(
 RECONCILE_DRIFTS = Gauge(
     "booking_reconcile_drifts",
     "Drifts between the bookings and the peers' own view found by the latest reconciliation, by kind "
-    "(booking-service reconcile; RECONCILE_INTERVAL_SECONDS runs it in the service).",
+    "(set by the process that ran the reconciliation; `booking-service reconcile` reports the same in its "
+    "output and exit status).",
     ["kind"],
     registry=REGISTRY,
     multiprocess_mode="mostrecent",  # under workers: the latest run's, whichever worker ran it
