@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_command_line import BIN, environment, free_port, serve, start_line
-from tests.e2e.test_workers import wait_ready
+from tests.e2e.test_workers import wait_ready, workers_command
 
 pytestmark = pytest.mark.slow
 
@@ -71,22 +71,9 @@ def test_workers_with_nothing_configured_share_one_sandbox_on_its_port(tmp_path:
     grpc_port, http_port, sandbox_port, log = free_port(), free_port(), free_port(), tmp_path / "serve.log"
     # The embedded PostgreSQL's data outside pytest's base temporary directory (conftest.server_url).
     data_dir = Path(tempfile.mkdtemp(prefix="booking-service-test-workers-"))
-    command = [
-        str(BIN / "booking-service"),
-        "serve",
-        "--workers",
-        "2",
-        "--host",
-        "127.0.0.1",
-        "--grpc-port",
-        str(grpc_port),
-        "--http-port",
-        str(http_port),
-        "--sandbox-port",
-        str(sandbox_port),
-        "--data-dir",
-        str(data_dir),
-    ]
+    command = workers_command(
+        grpc_port, http_port, "--sandbox-port", str(sandbox_port), "--data-dir", str(data_dir)
+    )
     env = {k: v for k, v in environment().items() if k != "PAGE_TOKEN_SECRET"}  # nothing configured
     with log.open("w") as sink:
         supervisor = subprocess.Popen(command, env=env, stdout=sink, stderr=sink, text=True)

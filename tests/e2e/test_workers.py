@@ -17,6 +17,23 @@ from tests.e2e.test_command_line import BIN, environment, free_port
 pytestmark = pytest.mark.slow
 
 
+def workers_command(grpc_port: int, http_port: int, *options: str) -> list[str]:
+    """`booking-service serve --workers 2` on loopback and the given ports, with `options`."""
+    return [
+        str(BIN / "booking-service"),
+        "serve",
+        "--workers",
+        "2",
+        "--host",
+        "127.0.0.1",
+        "--grpc-port",
+        str(grpc_port),
+        "--http-port",
+        str(http_port),
+        *options,
+    ]
+
+
 def children(pid: int) -> list[int]:
     try:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -41,19 +58,7 @@ def test_workers_share_the_ports_and_stop_together(tmp_path: Path, database_url:
     grpc_port, http_port, log = free_port(), free_port(), tmp_path / "serve.log"
     with log.open("w") as sink:
         supervisor = subprocess.Popen(
-            [
-                str(BIN / "booking-service"),
-                "serve",
-                "--workers",
-                "2",
-                "--dev",
-                "--host",
-                "127.0.0.1",
-                "--grpc-port",
-                str(grpc_port),
-                "--http-port",
-                str(http_port),
-            ],
+            workers_command(grpc_port, http_port, "--dev"),
             env=environment(DATABASE_URL=database_url, BOOKING_DATA_DIR=str(tmp_path / "data")),
             stdout=sink,
             stderr=sink,

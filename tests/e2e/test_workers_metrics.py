@@ -15,8 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.e2e.test_command_line import BIN, environment, free_port
-from tests.e2e.test_workers import _count, _log, children, wait_ready
+from tests.e2e.test_command_line import environment, free_port
+from tests.e2e.test_workers import _count, _log, children, wait_ready, workers_command
 
 pytestmark = pytest.mark.slow
 
@@ -52,19 +52,7 @@ def test_one_scrape_counts_every_worker(tmp_path: Path, database_url: str) -> No
     grpc_port, http_port, log = free_port(), free_port(), tmp_path / "serve.log"
     with log.open("w") as sink:
         supervisor = subprocess.Popen(
-            [
-                str(BIN / "booking-service"),
-                "serve",
-                "--workers",
-                "2",
-                "--dev",
-                "--host",
-                "127.0.0.1",
-                "--grpc-port",
-                str(grpc_port),
-                "--http-port",
-                str(http_port),
-            ],
+            workers_command(grpc_port, http_port, "--dev"),
             env=environment(
                 DATABASE_URL=database_url,
                 BOOKING_DATA_DIR=str(tmp_path / "data"),
