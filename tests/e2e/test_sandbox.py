@@ -100,3 +100,26 @@ async def test_faults_can_be_switched_on_and_off(peer: httpx.AsyncClient) -> Non
     await peer.post("/admin/fail-next", json={"path": "/api/v1/pricing", "mode": "error"})
     assert (await peer.post("/api/v1/pricing/estimate", json=STAY)).status_code == 503
     assert (await peer.post("/api/v1/pricing/estimate", json=STAY)).status_code == 200
+
+
+async def test_reset_ends_every_injected_fault_and_keeps_capacities(peer: httpx.AsyncClient, ids) -> None:
+    """README's admin block ends with a reset: a decline armed before it must not refuse the next
+    payment, while a venue's capacity (no fault) stays."""
+    venue = ids("venue")
+    await peer.post("/admin/capacity", json={"venue_id": venue, "capacity": 3})
+    await peer.post("/admin/decline-next", json={"count": 1})
+    await peer.post("/admin/faults", json={"peer": "pricing", "down": True})
+    await peer.post("/admin/fail-next", json={"path": "/api/v1/pricing", "mode": "error"})
+    await peer.post("/admin/reset", json={})
+    assert (await peer.post("/api/v1/pricing/estimate", json=STAY)).status_code == 200
+    intent = (
+        await peer.post(
+            "/api/v1/payments/intents", json={"booking_id": "b", "amount_minor": 1000, "currency": "EUR"}
+        )
+    ).json()
+    confirmed = await peer.post(f"/api/v1/payments/intents/{intent['intent_id']}/confirm", json={})
+    assert confirmed.json()["status"] == "succeeded"
+    ok = await peer.post("/api/v1/inventory/reserve", json={**STAY, "venue_id": venue, "booking_id": "a"})
+    assert ok.status_code == 200
+    full = await peer.post("/api/v1/inventory/reserve", json={**STAY, "venue_id": venue, "booking_id": "b"})
+    assert (full.status_code, full.json()["error"]["code"]) == (409, "sold_out")  # still 3 seats
