@@ -1,12 +1,15 @@
-"""Whether this process can serve: the database answers, on a connection of its own.
+"""Whether this process can serve: the database answers, with the service's schema in it, on a
+connection of its own.
 
 `/readyz` used to borrow a connection from the request pool and wait up to the pool's timeout (5 s),
 so a busy pod went not ready, was taken out of its load balancer, and its load went to the others;
 and gRPC health said SERVING from start to stop, whatever the database did. Here one connection,
-outside the pool, asks `SELECT 1` every READINESS_INTERVAL_SECONDS within READINESS_TIMEOUT_SECONDS
-(its connect bounded the same way, and replaced when it breaks). `/readyz` and gRPC health read the
-last answer and cost nothing; health turns NOT_SERVING as soon as a probe fails and SERVING again
-when one succeeds (the drain after SIGTERM sets NOT_SERVING for good: GrpcServer.stop).
+outside the pool, reads the schema's version (`alembic_version`: a database that answers but was
+dropped and made again, empty, serves no call) every READINESS_INTERVAL_SECONDS within
+READINESS_TIMEOUT_SECONDS (its connect bounded the same way, and replaced when it breaks).
+`/readyz` and gRPC health read the last answer and cost nothing; health turns NOT_SERVING as soon
+as a probe fails and SERVING again when one succeeds (the drain after SIGTERM sets NOT_SERVING for
+good: GrpcServer.stop).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Readiness:
         self._interval, self._timeout = interval_seconds, timeout_seconds
         self._connection: Any = None
         self._ready: bool | None = None  # not asked yet
+        self._why = ""  # what the last failed probe met
         self._listeners: list[Listener] = []
 
     def on_change(self, listener: Listener) -> None:
@@ -57,7 +61,8 @@ class Readiness:
                 log.info("ready: the database answers")
             else:
                 log.warning(
-                    "not ready: the database does not answer", extra={"timeout_seconds": self._timeout}
+                    "not ready: the database does not answer, or holds no schema",
+                    extra={"timeout_seconds": self._timeout, "cause": self._why},
                 )
             for listener in self._listeners:
                 await listener(ready)
@@ -79,8 +84,9 @@ class Readiness:
                     self._connection = await asyncpg.connect(self._url, timeout=self._timeout)
                 # The simple query protocol: no statement is prepared, so the probe works the same
                 # through a transaction pooler, whose next transaction may be on another session.
-                await self._connection.execute("SELECT 1")
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self._connection.execute("SELECT version_num FROM alembic_version")
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            self._why = f"{type(error).__name__}: {error}"[:300]
             await self.aclose()
             return False
         return True
