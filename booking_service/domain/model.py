@@ -212,7 +212,7 @@ class Booking:
         )
         changed = tuple(name for name, before, after in compared if before != after)
         v = Violations()
-        check_changes(v, changes, limits)
+        check_changes(v, changes, limits, changed)
         if changes.guest_id is not None and changes.guest_id != self.guest.guest_id:
             v.add("guest.guest_id", "cannot change: a booking for another guest is a new booking")
         if "start_time" in changed and self.status is S.CHECKED_IN:

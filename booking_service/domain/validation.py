@@ -11,7 +11,7 @@ documented on the proto fields and named with their value in every refusal.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -199,8 +199,14 @@ def validate_create(cmd: CreateBooking, now: datetime, limits: BookingLimits) ->
     v.raise_if_any()
 
 
-def check_changes(v: Violations, changes: BookingChanges, limits: BookingLimits) -> None:
-    """The rules each changed field must meet on its own."""
+def check_changes(
+    v: Violations, changes: BookingChanges, limits: BookingLimits, changed: Collection[str] | None = None
+) -> None:
+    """The rules each changed field must meet on its own. `changed`: the fields whose values differ
+    from the stored booking's, once it is known (Booking.update). A limit binds a value being set,
+    not one sent again as it is stored: a whole-object PUT that repeats a party size made under a
+    wider BOOKING_MAX_PARTY_SIZE is no change of it (the time limits follow the same rule in
+    Booking.update)."""
     if changes.guest_name is not None:
         v.text("guest.name", changes.guest_name, MAX_NAME_LENGTH, required=True)
     if changes.guest_email is not None:
@@ -209,7 +215,7 @@ def check_changes(v: Violations, changes: BookingChanges, limits: BookingLimits)
         v.phone("guest.phone", changes.guest_phone)
     if changes.unit_id is not None:
         v.identifier("unit_id", changes.unit_id, required=False)
-    if changes.party_size is not None:
+    if changes.party_size is not None and (changed is None or "party_size" in changed):
         v.party_size("party_size", changes.party_size, limits)
     if changes.special_requests is not None:
         v.text("special_requests", changes.special_requests, MAX_SPECIAL_REQUESTS_LENGTH)
@@ -221,7 +227,7 @@ def validate_update(cmd: UpdateBooking, limits: BookingLimits) -> None:
     v = Violations(cmd.unreadable)
     v.booking_id("booking_id", cmd.booking_id)
     v.expected_version(cmd.expected_version)
-    check_changes(v, cmd.changes, limits)
+    check_changes(v, cmd.changes, limits, changed=())  # limits: against the stored booking (update)
     v.idempotency_key(cmd.idempotency_key)
     v.raise_if_any()
 

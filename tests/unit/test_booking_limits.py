@@ -101,15 +101,12 @@ def test_a_limit_with_no_source_is_named_by_itself() -> None:
 
 
 def test_changes_keep_the_limits_too() -> None:
+    booking = booking_in(BookingStatus.CONFIRMED)
     with pytest.raises(ValidationFailed) as raised:
-        validate_update(
-            UpdateBooking(API, "00000000-0000-4000-8000-000000000001", 1, BookingChanges(party_size=101)),
-            CONFIGURED,
-        )
+        booking.update(BookingChanges(party_size=101), STAFF, CREATED, CONFIGURED)
     assert {v.field: v.description for v in raised.value.violations} == {
         "party_size": "must be at most 100 (BOOKING_MAX_PARTY_SIZE)"
     }
-    booking = booking_in(BookingStatus.CONFIRMED)
     longer = BookingChanges(end_time=START + timedelta(days=91))
     with pytest.raises(ValidationFailed) as too_long:
         booking.update(longer, STAFF, CREATED, CONFIGURED)
@@ -183,3 +180,21 @@ def test_limits_that_cannot_hold_are_refused_in_one_line_by_name(env: dict[str, 
 )
 def test_spans_read_as_people_say_them(value: timedelta, text: str) -> None:
     assert span(value) == text
+
+
+def test_a_value_sent_again_as_stored_is_no_change_and_meets_no_new_limit() -> None:
+    """A whole-object PUT repeats the party size: made under a wider limit, it is not refused once
+    the limit is narrowed; setting it to another value above the limit is."""
+    booking = booking_in(BookingStatus.CONFIRMED)
+    narrowed = replace(CONFIGURED, max_party_size=booking.party_size - 1)
+    validate_update(
+        UpdateBooking(
+            API, booking.booking_id, booking.version, BookingChanges(party_size=booking.party_size)
+        ),
+        narrowed,
+    )
+    assert booking.update(
+        BookingChanges(party_size=booking.party_size, special_requests="x"), STAFF, CREATED, narrowed
+    ) == ("special_requests",)
+    with pytest.raises(ValidationFailed):
+        booking.update(BookingChanges(party_size=booking.party_size + 1), STAFF, CREATED, narrowed)
