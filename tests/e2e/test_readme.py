@@ -3,9 +3,12 @@ an example can no longer rot: see tests/e2e/readme_session.py for how README is 
 
 from __future__ import annotations
 
+import functools
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,8 +63,10 @@ def start_service(home: Path, grpc: int, http: int, sandbox: int, log: Path) -> 
 
 
 def test_every_console_session_in_readme_runs_as_written(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+    # The HOME (and so the embedded PostgreSQL's data) outside pytest's base temporary directory,
+    # which another pytest session tightens to 0700 (conftest.server_url).
+    home = Path(tempfile.mkdtemp(prefix="booking-service-readme-"))
+    request_cleanup = functools.partial(shutil.rmtree, home, ignore_errors=True)
     (home / ".venv").symlink_to(Path(sys.prefix))
     grpc, http, sandbox = free_port(), free_port(), free_port()
     ports = port_map(grpc, http, sandbox)
@@ -97,5 +102,6 @@ def test_every_console_session_in_readme_runs_as_written(tmp_path: Path) -> None
             service.wait(timeout=30)
         except subprocess.TimeoutExpired:
             service.kill()
+        request_cleanup()
     assert ran >= 20, f"only {ran} commands were run: is README's format still what this test reads?"
     assert not found, f"{len(found)} of {ran} README commands differ from README:\n\n" + "\n\n".join(found)
