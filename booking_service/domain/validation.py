@@ -95,8 +95,12 @@ class Violations:
             self.add(field, "must be a booking id (a UUID)")
 
     def expected_version(self, value: int) -> None:
-        if value < 1:
+        if value == 0:  # proto3's default: the field was left out
             self.add("expected_version", "is required: the version of the booking you last read")
+        elif value < 0:
+            self.add(
+                "expected_version", "must be a version, 1 or more: the version of the booking you last read"
+            )
 
     def idempotency_key(self, value: str) -> None:
         self.text("idempotency_key", value, MAX_IDEMPOTENCY_KEY_LENGTH)

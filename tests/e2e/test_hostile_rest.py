@@ -105,6 +105,37 @@ async def test_x_actor_is_read_as_utf8(rest: httpx.AsyncClient, new_booking: Mak
     assert (invalid.status_code, _violations(invalid)) == (400, ["x-actor"])
 
 
+async def test_a_header_read_as_one_value_given_on_several_lines_is_a_400_naming_it(
+    rest: httpx.AsyncClient, new_booking: Make
+) -> None:
+    """Several field lines are one comma-joined list (RFC 9110 5.3): a header the gateway reads as
+    one value is refused when repeated, never read as its last line."""
+    body = json.dumps(body_of(new_booking())).encode()
+    json_type = ("Content-Type", "application/json")
+    cases = {
+        "Idempotency-Key": [("Idempotency-Key", f"k-{uuid.uuid4().hex}"), ("Idempotency-Key", "other")],
+        "X-Actor": [("X-Actor", "ann"), ("X-Actor", "bob")],
+        "Grpc-Timeout": [("Grpc-Timeout", "5S"), ("Grpc-Timeout", "5S")],
+        "Content-Type": [json_type, json_type],
+        "Authorization": [("Authorization", "Bearer a"), ("Authorization", "Bearer b")],
+        "Grpc-Metadata-Tenant": [("Grpc-Metadata-Tenant", "a"), ("Grpc-Metadata-Tenant", "b")],
+    }
+    for name, lines in cases.items():
+        extra = [] if name == "Content-Type" else [json_type]
+        answer = await rest.post(API, content=body, headers=[*lines, *extra])
+        assert (answer.status_code, _violations(answer)) == (400, [name]), (name, answer.text)
+        assert f"{name} header is given on several lines" in answer.json()["message"], answer.text
+    # List fields stay lists: two Accept lines are one Accept.
+    accepted = await rest.get(
+        "/api/v1/bookings/venue/v", headers=[("Accept", "text/html"), ("Accept", "*/*")]
+    )
+    assert accepted.status_code == 200, accepted.text
+    # Two request ids are no request id: the answer carries a fresh one, as for any invalid id.
+    ids = await rest.get("/healthz", headers=[("X-Request-Id", "one"), ("X-Request-Id", "two")])
+    assert ids.status_code == 200
+    assert ids.headers["x-request-id"] not in ("one", "two", "one, two")
+
+
 async def test_a_parameter_given_twice_is_named(rest: httpx.AsyncClient) -> None:
     venue = f"{API}/venue/some-venue"
     for query in ("page_size=1&page_size=2", "page_size=1&pageSize=2"):

@@ -169,6 +169,25 @@ async def test_if_match_takes_one_strong_etag_and_refuses_the_rest_by_name(
         assert in_description in violations["If-Match"], (value, violations)
     cancel = await rest.post(f"{url}/cancel", json={}, headers={"If-Match": "*"})
     assert _refusal(cancel)[0] == 400
+    # Strong comparison is of the exact opaque-tag: only the form written ("1") is version 1.
+    for value in ('"01"', '"+1"', '"1 "', '" 1"', '"1.0"', '"-1"', '""'):
+        status, message, violations = _refusal(
+            await rest.put(url, json={"party_size": 3}, headers={"If-Match": value})
+        )
+        assert (status, list(violations)) == (400, ["If-Match"]), value
+        assert "ETag" in message, (value, message)
+        assert "without sign, leading zeros or blanks" in violations["If-Match"], (value, violations)
+    status, message, violations = _refusal(
+        await rest.put(url, json={"party_size": 3}, headers={"If-Match": '"0"'})
+    )
+    assert (status, list(violations)) == (400, ["If-Match"])
+    assert "versions start at 1" in violations["If-Match"], violations
+    # Several If-Match lines are one list (RFC 9110 5.3), refused as the comma form is.
+    for lines in ([("If-Match", '"7"'), ("If-Match", '"1"')], [("If-Match", '"1"'), ("If-Match", '"1"')]):
+        status, message, violations = _refusal(await rest.put(url, json={"party_size": 3}, headers=lines))
+        assert (status, list(violations)) == (400, ["If-Match"]), lines
+        assert "several ETags" in message, (lines, message)
+        assert "must be one ETag" in violations["If-Match"], (lines, violations)
     # Nothing was changed by the refusals; the strong ETag works.
     fetched = await rest.get(url)
     assert (fetched.json()["version"], fetched.headers["etag"]) == ("1", '"1"')
@@ -207,3 +226,21 @@ async def test_an_unknown_view_is_refused_by_name(stub) -> None:
         await stub.ListGuestBookings(pb.ListGuestBookingsRequest(guest_id="someone", view=9))  # type: ignore[arg-type]
     error = rich_error(raised.value)
     assert (error.code, list(error.violations)) == (grpc.StatusCode.INVALID_ARGUMENT, ["view"])
+
+
+async def test_a_negative_expected_version_is_named_as_such_on_both_transports(
+    stub, rest: httpx.AsyncClient, new_booking: Make
+) -> None:
+    created = await stub.CreateBooking(new_booking())
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.UpdateBooking(
+            pb.UpdateBookingRequest(booking_id=created.booking_id, expected_version=-1, special_requests="x")
+        )
+    error = rich_error(raised.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.violations["expected_version"].startswith("must be a version, 1 or more")
+    url = f"{API}/{created.booking_id}"
+    negative = await rest.put(url, json={"special_requests": "x", "expected_version": "-1"})
+    assert _refusal(negative)[2]["expected_version"].startswith("must be a version, 1 or more")
+    missing = await rest.put(url, json={"special_requests": "x"})
+    assert _refusal(missing)[2]["expected_version"].startswith("is required")

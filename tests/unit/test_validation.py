@@ -99,6 +99,25 @@ def test_changes_need_a_booking_id_and_a_version() -> None:
     assert set(violations(raised)) == {"booking_id", "expected_version", "guest.email"}
 
 
+@pytest.mark.parametrize("version", [-1, -(1 << 63)])
+def test_a_negative_version_is_named_as_such_not_as_missing(version: int) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        validate_update(
+            UpdateBooking(API, str(uuid.uuid4()), version, BookingChanges(guest_email="a@b.co")), LIMITS
+        )
+    assert violations(raised) == {
+        "expected_version": "must be a version, 1 or more: the version of the booking you last read"
+    }
+
+
+def test_a_missing_version_is_required() -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        validate_update(
+            UpdateBooking(API, str(uuid.uuid4()), 0, BookingChanges(guest_email="a@b.co")), LIMITS
+        )
+    assert violations(raised) == {"expected_version": "is required: the version of the booking you last read"}
+
+
 def test_a_status_change_needs_a_known_status() -> None:
     with pytest.raises(ValidationFailed) as raised:
         validate_status_change(ChangeBookingStatus(API, "00000000-0000-4000-8000-000000000001", 3, None))

@@ -7,7 +7,7 @@
 - path variables are set last and win.
 - `Idempotency-Key` stands for `idempotency_key` and `If-Match` for `expected_version`, when the
   request has those fields; given both ways, they must agree. If-Match is one strong ETag
-  (etags.py): `*` and weak validators are refused.
+  (etags.py), exactly as written: `*`, weak validators and other spellings are refused.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from booking_service.entrypoints.rest import etags, marshal
 from booking_service.entrypoints.rest.binding import BindingError, bind
 from booking_service.entrypoints.rest.context import RestServicerContext
 from booking_service.entrypoints.rest.docs import ASSET_PREFIX, DocsAssets
+from booking_service.entrypoints.rest.headers import RepeatedHeader, RequestHeaders
 from booking_service.entrypoints.rest.numbers import INT64, BadNumber, whole_number
 from booking_service.entrypoints.rest.routes import Match, MethodNotAllowed, PathNotText, RouteTable
 from booking_service.entrypoints.rest.status_headers import status_headers
@@ -76,9 +77,12 @@ class _BodyLeft:
     connection (the rest of the body would otherwise be read as the next request, or, after an
     `Expect: 100-continue`, never come)."""
 
-    def __init__(self, receive: Receive, headers: dict[str, str]) -> None:
+    def __init__(self, receive: Receive, headers: RequestHeaders) -> None:
         self._receive = receive
-        length = headers.get("content-length", "0").strip()
+        try:
+            length = headers.get("content-length", "0").strip()
+        except RepeatedHeader:  # refused where it is read (_call); a body may follow
+            length = "?"
         self.left = "transfer-encoding" in headers or length not in ("", "0")
 
     async def receive(self) -> dict[str, Any]:
@@ -102,6 +106,12 @@ def _invalid(message: str, violations: list[FieldViolation]) -> _Refusal:
     status = status_of(ValidationFailed(violations))
     status.message = message
     return _Refusal(status, 400)
+
+
+def _as_refusal(exc: _Refusal | RepeatedHeader) -> _Refusal:
+    """The refusal to answer with: a header read as one value but given on several lines (read
+    wherever the gateway or the binding reads it, headers.py) is a 400 naming it."""
+    return exc if isinstance(exc, _Refusal) else _invalid(str(exc), [exc.violation])
 
 
 class RestGateway:
@@ -133,7 +143,7 @@ class RestGateway:
             return
         if scope["type"] != "http":
             return
-        headers = {k.decode("latin-1").lower(): _field_value(v) for k, v in scope["headers"]}
+        headers = RequestHeaders((k.decode("latin-1"), _field_value(v)) for k, v in scope["headers"])
         request_id = request_id_from(headers.get("x-request-id"))  # the one rule, request_context.py
         method, path = scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         started = time.perf_counter()
@@ -144,7 +154,8 @@ class RestGateway:
             answer = await self._fixed(method, path, scope, headers) or await self._rpc(
                 scope, receive, headers, request_id, responder
             )
-        except _Refusal as refusal:
+        except (_Refusal, RepeatedHeader) as exc:
+            refusal = _as_refusal(exc)
             answer = _error(refusal.status, refusal.http_status, responder, refusal.headers)
             elapsed = time.perf_counter() - started
             if refusal.rpc:  # refused before the chain (who calls, the body): still a call of the RPC
@@ -195,7 +206,7 @@ class RestGateway:
         )
         await send({"type": "http.response.body", "body": answer.body})
 
-    async def _fixed(self, method: str, path: str, scope: Scope, headers: dict[str, str]) -> _Answer | None:
+    async def _fixed(self, method: str, path: str, scope: Scope, headers: RequestHeaders) -> _Answer | None:
         """Health, metrics, the OpenAPI document and the docs pages."""
         if method not in ("GET", "HEAD"):
             return None
@@ -218,7 +229,7 @@ class RestGateway:
             return _Answer(200, asset[0], asset[1], [(b"cache-control", b"public, max-age=86400")])
         return None
 
-    def _admit(self, resource: str, scope: Scope, headers: dict[str, str]) -> None:
+    def _admit(self, resource: str, scope: Scope, headers: RequestHeaders) -> None:
         """The guard's decision for what the gateway serves itself (the RPCs meet it in the chain)."""
         metadata = _metadata(headers, "", scope)
         try:
@@ -230,7 +241,7 @@ class RestGateway:
         self,
         scope: Scope,
         receive: Receive,
-        headers: dict[str, str],
+        headers: RequestHeaders,
         request_id: str,
         responder: marshal.Marshaler,
     ) -> _Answer:
@@ -258,16 +269,17 @@ class RestGateway:
             )
         try:
             return await self._call(match, scope, receive, headers, request_id, responder)
-        except _Refusal as refusal:
+        except (_Refusal, RepeatedHeader) as exc:
+            refusal = _as_refusal(exc)
             refusal.rpc = match.route.rpc
-            raise
+            raise refusal from None
 
     async def _call(
         self,
         match: Match,
         scope: Scope,
         receive: Receive,
-        headers: dict[str, str],
+        headers: RequestHeaders,
         request_id: str,
         responder: marshal.Marshaler,
     ) -> _Answer:
@@ -348,12 +360,12 @@ class RestGateway:
         return _Refusal(status, 413)
 
 
-def _metadata(headers: dict[str, str], request_id: str, scope: Scope) -> tuple[tuple[str, str], ...]:
+def _metadata(headers: RequestHeaders, request_id: str, scope: Scope) -> tuple[tuple[str, str], ...]:
     pairs = [("x-request-id", request_id)]
     pairs.extend((name, _utf8(name, headers[name])) for name in _FORWARDED if name in headers)
     pairs.extend(
-        (name[len("grpc-metadata-") :], _utf8(name, value))
-        for name, value in headers.items()
+        (name[len("grpc-metadata-") :], _utf8(name, headers[name]))
+        for name in headers
         if name.startswith("grpc-metadata-")
     )
     client = scope.get("client")

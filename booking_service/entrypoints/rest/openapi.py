@@ -267,10 +267,11 @@ def _operation(route: Route, schemas: _Schemas, error: dict[str, Any]) -> dict[s
             {
                 "name": "If-Match",
                 "in": "header",
-                "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+                "schema": {"type": "string", "pattern": '^"[1-9][0-9]*"$'},
                 "description": (
                     'The booking\'s ETag (`"3"`), instead of the expected_version field. One strong '
-                    'ETag only: `*` and weak ETags (`W/"3"`) are refused (400).'
+                    'ETag only, exactly as written: `*`, weak ETags (`W/"3"`), lists, `"0"` and other '
+                    'spellings of a number (`"03"`, `"+3"`) are refused (400).'
                 ),
             }
         )
