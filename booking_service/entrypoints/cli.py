@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import math
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -83,13 +84,16 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     tail.add_argument(
         "--from-beginning", action="store_true", help="start at the oldest event, not the next one"
     )
-    tail.add_argument("--max-messages", type=int, help="stop after this many events")
-    tail.add_argument("--idle-timeout", type=float, help="stop after this many seconds without an event")
+    tail.add_argument("--max-messages", type=_count, help="stop after this many events (1 or more)")
+    tail.add_argument(
+        "--idle-timeout", type=_seconds(), help="stop after this many seconds without an event (more than 0)"
+    )
     tail.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds(events.TAIL_TIMEOUT_MAX_SECONDS),
         default=events.TAIL_TIMEOUT_SECONDS,
-        help=f"seconds to wait for the broker to answer ({events.TAIL_TIMEOUT_SECONDS:g}); then it "
+        help=f"seconds to wait for the broker to answer, at the start and whenever it stops answering "
+        f"({events.TAIL_TIMEOUT_SECONDS:g}; at most {events.TAIL_TIMEOUT_MAX_SECONDS:g}); then it "
         "fails, saying where it looked",
     )
     _data_dir(tail, defaults)
@@ -174,6 +178,33 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return port
+
+
+def _seconds(maximum: float | None = None) -> Callable[[str], float]:
+    """argparse's type for a number of seconds: finite, more than 0, and at most `maximum`."""
+    bound = "" if maximum is None else f" and at most {maximum:g}"
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0 and (maximum is None or value <= maximum)):
+            raise argparse.ArgumentTypeError(f"must be more than 0{bound} seconds, not {text!r}")
+        return value
+
+    return seconds
+
+
+def _count(text: str) -> int:
+    """argparse's type for a number of things to wait for: a whole number, 1 or more."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, not {text!r}")
+    return count
 
 
 def _run(job: Coroutine[Any, Any, T]) -> T:

@@ -8,13 +8,22 @@ import functools
 import json
 import logging
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from booking.v1 import events_pb2
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from google.protobuf import json_format
 
 from booking_service.adapters.database import open_session
@@ -85,8 +94,12 @@ class BrokerUnavailable(Exception):
     to do."""
 
 
-#: How long `events tail` waits for the broker's first answer by default (seconds).
+#: How long `events tail` waits for the broker's first answer by default (seconds), and the longest
+#: it may be told to wait (librdkafka takes its timeouts in milliseconds, in an int).
 TAIL_TIMEOUT_SECONDS = 5.0
+TAIL_TIMEOUT_MAX_SECONDS = 3600.0
+#: The errors librdkafka reports (to its error callback) when it has lost its brokers.
+_BROKERS_LOST = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE)
 
 
 def tail(
@@ -101,9 +114,11 @@ def tail(
 ) -> int:
     """Prints the topic's events as JSON lines (headers, key, decoded BookingEvent) until stopped,
     `max_messages` are printed, or none came for `idle_timeout` seconds. The broker must answer within
-    `timeout` seconds; raises BrokerUnavailable otherwise (and when it fails while read)."""
+    `timeout` seconds, at first and whenever it goes quiet or away; raises BrokerUnavailable
+    otherwise (and when it fails while read)."""
     servers, source = _broker(settings, bootstrap_servers)
     embedded = source.startswith("the embedded")  # plaintext: the security settings are for real ones
+    watch = _Connection()
     consumer = Consumer(
         {
             **({} if embedded else settings.kafka_security.client_config()),
@@ -112,20 +127,22 @@ def tail(
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.auto.commit": False,
             "logger": logging.getLogger(KAFKA_LOG),
+            "error_cb": watch.error,
         }
     )
-    # librdkafka's complaints while it connects are left out: a failure is one line (and they
-    # reach the log when the consumer is polled or closed, so the level stays up until then).
+    # librdkafka's complaints about its connections are left out, while it connects and after (a
+    # broker that goes away is retried some 20 times a second): a failure is one line. They reach
+    # the log when the consumer is polled or closed, so the level stays up until it is closed.
     kafka_log = logging.getLogger(KAFKA_LOG)
     level = kafka_log.level
     kafka_log.setLevel(logging.CRITICAL)
     try:
         partitions = _partitions(consumer, settings.events_topic, servers, source, timeout)
-        kafka_log.setLevel(level)
         start = OFFSET_BEGINNING if from_beginning else OFFSET_END
         # Every partition, assigned directly: no consumer-group join to wait for.
         consumer.assign([TopicPartition(settings.events_topic, p, start) for p in partitions])
-        _print_events(consumer, servers, max_messages, idle_timeout, out)
+        stream = _Stream(consumer, settings.events_topic, servers, source, timeout, watch)
+        stream.print_events(max_messages, idle_timeout, out)
     except KeyboardInterrupt:
         pass
     finally:
@@ -176,31 +193,91 @@ def _partitions(consumer: Consumer, topic: str, servers: str, source: str, timeo
     return sorted(found.partitions)
 
 
-def _print_events(
-    consumer: Consumer, servers: str, max_messages: int | None, idle_timeout: float | None, out: TextIO
-) -> None:
-    seen, idle = 0, 0.0
-    while max_messages is None or seen < max_messages:
-        message = consumer.poll(0.5)
-        if message is None:
-            idle += 0.5
-            if idle_timeout is not None and idle >= idle_timeout:
-                return
-            continue
-        problem = message.error()
-        if problem is not None:
-            raise BrokerUnavailable(f"the broker at {servers} failed while read: {problem.str()}")
-        idle = 0.0
-        event = events_pb2.BookingEvent.FromString(message.value() or b"")
-        line = {
-            "partition": message.partition(),
-            "offset": message.offset(),
-            "key": (message.key() or b"").decode(),
-            "headers": _headers(message.headers()),
-            "event": json_format.MessageToDict(event, preserving_proto_field_name=True),
-        }
-        print(json.dumps(line), file=out, flush=True)
-        seen += 1
+class _Connection:
+    """What librdkafka's error callback (served by poll) said about the brokers: since when they are
+    lost, and why (None while they answer)."""
+
+    def __init__(self) -> None:
+        self.lost_since: float | None = None
+        self.why = ""
+        self.fatal = ""
+
+    def error(self, error: KafkaError) -> None:
+        if error.code() in _BROKERS_LOST:
+            if self.lost_since is None:
+                self.lost_since = time.monotonic()
+            self.why = error.str()
+        elif error.fatal():  # the client cannot go on: no use waiting
+            self.fatal = error.str()
+
+    def answered(self) -> None:
+        self.lost_since, self.why = None, ""
+
+
+class _Stream:
+    """The assigned consumer, read until done; the broker must answer within `timeout` seconds of
+    going away (librdkafka says so) or quiet (neither an event nor metadata from it since)."""
+
+    POLL_SECONDS = 0.5
+
+    def __init__(
+        self, consumer: Consumer, topic: str, servers: str, source: str, timeout: float, watch: _Connection
+    ) -> None:
+        self.consumer, self.topic, self.servers, self.source = consumer, topic, servers, source
+        self.timeout, self.watch = timeout, watch
+
+    def print_events(self, max_messages: int | None, idle_timeout: float | None, out: TextIO) -> None:
+        seen = 0
+        last_event = last_answer = time.monotonic()
+        while max_messages is None or seen < max_messages:
+            message = self.consumer.poll(self.POLL_SECONDS)
+            now = time.monotonic()
+            if self.watch.fatal:
+                raise BrokerUnavailable(f"the broker at {self.servers} failed while read: {self.watch.fatal}")
+            if message is None:
+                if self.watch.lost_since is not None or now - last_answer >= self.timeout:
+                    self._still_there()
+                    last_answer = time.monotonic()
+                if idle_timeout is not None and now - last_event >= idle_timeout:
+                    return
+                continue
+            problem = message.error()
+            if problem is not None:
+                raise BrokerUnavailable(f"the broker at {self.servers} failed while read: {problem.str()}")
+            last_event = last_answer = now
+            self.watch.answered()
+            event = events_pb2.BookingEvent.FromString(message.value() or b"")
+            line = {
+                "partition": message.partition(),
+                "offset": message.offset(),
+                "key": (message.key() or b"").decode(),
+                "headers": _headers(message.headers()),
+                "event": json_format.MessageToDict(event, preserving_proto_field_name=True),
+            }
+            print(json.dumps(line), file=out, flush=True)
+            seen += 1
+
+    def _still_there(self) -> None:
+        """Asks the broker for the topic's metadata, waiting what is left of `timeout` since it went
+        away (or all of it, when it only went quiet); BrokerUnavailable if it does not answer."""
+        lost_since = self.watch.lost_since
+        left = self.timeout if lost_since is None else self.timeout - (time.monotonic() - lost_since)
+        try:
+            self.consumer.list_topics(self.topic, timeout=max(left, 0.001))
+        except KafkaException as error:
+            why = self.watch.why or error.args[0].str()
+            remedy = (
+                "is the `booking-service serve` that wrote it still running? Start it again (or pass "
+                "--bootstrap-servers HOST:PORT) and run events tail again"
+                if self.source.startswith("the embedded")
+                else "check that the broker runs and this machine reaches it, and run events tail "
+                "again; or wait longer with --timeout SECONDS"
+            )
+            raise BrokerUnavailable(
+                f"lost the Kafka broker at {self.servers}: no answer for {self.timeout:g} s "
+                f"({self.source}; {why}): {remedy}"
+            ) from None
+        self.watch.answered()
 
 
 def _headers(headers: Any) -> dict[str, str]:

@@ -5,14 +5,17 @@ traceback (entrypoints/failures.py writes the lines)."""
 from __future__ import annotations
 
 import fcntl
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 from sqlalchemy.engine import make_url
 
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
@@ -259,3 +262,131 @@ def test_events_tail_on_a_broker_without_the_topic_names_it(tmp_path: Path) -> N
         broker.close()
     line = failure(result)
     assert f"the broker at {broker.bootstrap_servers} has no topic nope: check BOOKING_EVENTS_TOPIC" in line
+
+
+@contextmanager
+def broker_process(topic: str = "booking.events") -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """An embedded broker in a process of its own (as serve's is), holding one event on `topic`:
+    the process, and the broker's address."""
+    host = (
+        "import sys, time\n"
+        "from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka\n"
+        "broker = EmbeddedKafka()\n"
+        "broker.create_topic(sys.argv[1], 1)\n"
+        "print(broker.bootstrap_servers, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", host, topic], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        address = process.stdout.readline().strip()
+        publish(address, topic)
+        yield process, address
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()
+
+
+def publish(address: str, topic: str) -> None:
+    """An empty BookingEvent on `topic`, by a producer gone before the broker is."""
+    producer = Producer({"bootstrap.servers": address})
+    producer.produce(topic, key=b"a-booking", value=b"")
+    assert producer.flush(10) == 0, "the event was not delivered"
+
+
+def tail_until_the_first_event(*args: str) -> subprocess.Popen[str]:
+    """`events tail --from-beginning`, once it has printed the event the broker holds."""
+    tail = subprocess.Popen(
+        [str(BIN / "booking-service"), "events", "tail", "--from-beginning", *args],
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert tail.stdout is not None
+    first = tail.stdout.readline()
+    assert '"key": "a-booking"' in first, tail.communicate(timeout=30)
+    return tail
+
+
+def finished(tail: subprocess.Popen[str], within: float) -> subprocess.CompletedProcess[str]:
+    try:
+        stdout, stderr = tail.communicate(timeout=within)
+    except subprocess.TimeoutExpired:
+        tail.kill()
+        stdout, stderr = tail.communicate()
+        raise AssertionError(f"still running {within} s on: {stderr[-2000:]}") from None
+    return subprocess.CompletedProcess(tail.args, tail.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("source", ["embedded", "named"])
+def test_events_tail_gives_up_when_its_broker_goes_away(tmp_path: Path, source: str) -> None:
+    """The serve whose broker it reads stops (or the named broker does): after --timeout seconds
+    without one, one line names the broker lost, quietly (none of librdkafka's complaints)."""
+    data_dir = tmp_path / "data"
+    with broker_process() as (broker, address):
+        if source == "embedded":
+            data_dir.mkdir()
+            (data_dir / "kafka.address").write_text(address)
+            where = ["--data-dir", str(data_dir)]
+        else:
+            where = ["--bootstrap-servers", address]
+        tail = tail_until_the_first_event("--timeout", "2", *where)
+        broker.kill()
+        began = time.monotonic()
+        result = finished(tail, within=30)
+    line = failure(result)
+    assert time.monotonic() - began < 8, "it gives up about --timeout seconds after the broker went"
+    assert result.stderr.splitlines() == [line], "librdkafka's complaints are kept out"
+    assert f"lost the Kafka broker at {address}: no answer for 2 s" in line
+    if source == "embedded":
+        assert "is the `booking-service serve` that wrote it still running?" in line
+    else:
+        assert "check that the broker runs" in line
+
+
+def test_events_tail_gives_up_on_a_broker_that_stops_answering(tmp_path: Path) -> None:
+    """A broker that hangs (its process stopped) refuses nothing: no answer for --timeout is enough."""
+    with broker_process() as (broker, address):
+        tail = tail_until_the_first_event("--timeout", "2", "--bootstrap-servers", address)
+        broker.send_signal(signal.SIGSTOP)
+        began = time.monotonic()
+        result = finished(tail, within=30)
+    line = failure(result)
+    assert time.monotonic() - began < 10
+    assert result.stderr.splitlines() == [line]
+    assert f"lost the Kafka broker at {address}: no answer for 2 s" in line
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e9", "3601", "soon"])
+def test_events_tail_refuses_a_timeout_that_is_no_time_to_wait(tmp_path: Path, value: str) -> None:
+    began = time.monotonic()
+    line = failure(run("events", "tail", "--timeout", value, "--data-dir", str(tmp_path / "data")), status=2)
+    assert time.monotonic() - began < 10
+    assert line == (
+        "booking-service events tail: argument --timeout: must be more than 0 and at most 3600 "
+        f"seconds, not {value!r} (see `booking-service events tail --help`)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "wanted"),
+    [
+        ("--idle-timeout", "0", "must be more than 0 seconds"),
+        ("--idle-timeout", "-5", "must be more than 0 seconds"),
+        ("--idle-timeout", "nan", "must be more than 0 seconds"),
+        ("--idle-timeout", "inf", "must be more than 0 seconds"),
+        ("--max-messages", "0", "must be a whole number, 1 or more"),
+        ("--max-messages", "-3", "must be a whole number, 1 or more"),
+        ("--max-messages", "1.5", "must be a whole number, 1 or more"),
+    ],
+)
+def test_events_tail_refuses_a_limit_it_could_never_reach(
+    tmp_path: Path, flag: str, value: str, wanted: str
+) -> None:
+    line = failure(run("events", "tail", flag, value, "--data-dir", str(tmp_path / "data")), status=2)
+    assert line == (
+        f"booking-service events tail: argument {flag}: {wanted}, not {value!r} "
+        "(see `booking-service events tail --help`)"
+    )
