@@ -36,7 +36,12 @@ def async_url(database_url: str, setting: str = "DATABASE_URL") -> URL:
     ValueError naming `setting` for another scheme."""
     scheme = urlsplit(database_url).scheme
     if scheme not in SCHEMES:
-        raise ValueError(f"{setting} must be a postgresql:// URL, not {scheme or 'no scheme'}")
+        if not scheme:
+            raise ValueError(
+                f"{setting} must be a postgresql:// URL, such as "
+                "postgresql://user:password@host:5432/database; it has no scheme"
+            )
+        raise ValueError(f"{setting} must be a postgresql:// URL, not a {scheme}:// one")
     url = make_url(database_url)
     return url.set(drivername="postgresql+asyncpg")
 

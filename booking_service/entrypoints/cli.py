@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import math
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from booking_service.config import Settings
+from booking_service.config import ConfigError, Settings, read_as
 from booking_service.entrypoints import events, failures, health_probe, logs, reconcile, sagas, serve, workers
 from booking_service.entrypoints.sandbox import run_sandbox
 
@@ -46,7 +47,7 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     run.add_argument("--host", default=defaults.bind_host, help="address to listen on (BIND_HOST; localhost)")
     run.add_argument(
         "--workers",
-        type=int,
+        type=_as_setting("WORKERS", lambda reader, name: reader.workers(name, 1)),
         default=defaults.workers,
         help="processes sharing the ports, to use every core (WORKERS; 1)",
     )
@@ -78,16 +79,18 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     )
     tail = topic.add_parser("tail", help="print the topic's events, decoded, as JSON lines")
     tail.add_argument(
-        "--bootstrap-servers", help="the broker (KAFKA_BOOTSTRAP_SERVERS; else the embedded one of serve)"
+        "--bootstrap-servers",
+        type=_as_setting("KAFKA_BOOTSTRAP_SERVERS", lambda reader, name: reader.bootstrap_servers(name)),
+        help="the broker (KAFKA_BOOTSTRAP_SERVERS; else the embedded one of serve)",
     )
     tail.add_argument(
         "--from-beginning", action="store_true", help="start at the oldest event, not the next one"
     )
-    tail.add_argument("--max-messages", type=int, help="stop after this many events")
-    tail.add_argument("--idle-timeout", type=float, help="stop after this many seconds without an event")
+    tail.add_argument("--max-messages", type=_count, help="stop after this many events")
+    tail.add_argument("--idle-timeout", type=_seconds, help="stop after this many seconds without an event")
     tail.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=events.TAIL_TIMEOUT_SECONDS,
         help=f"seconds to wait for the broker to answer ({events.TAIL_TIMEOUT_SECONDS:g}); then it "
         "fails, saying where it looked",
@@ -174,6 +177,37 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return port
+
+
+def _as_setting(setting: str, read: Callable[[Any, str], T]) -> Callable[[str], T]:
+    """argparse's type for a flag that stands for `setting`: read by the setting's own rule
+    (config._Reader), refused in the setting's own words."""
+
+    def convert(text: str) -> T:
+        try:
+            return read_as(setting, text, read)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+def _count(text: str) -> int:
+    """argparse's type for a count of at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    """argparse's type for a positive number of seconds (the rule of the *_SECONDS settings)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def _run(job: Coroutine[Any, Any, T]) -> T:
