@@ -172,8 +172,8 @@ class Settings:
         reader = _Reader(env)
         defaults = cls()
         return cls(
-            database_url=reader.text("DATABASE_URL"),
-            database_session_url=reader.text("DATABASE_SESSION_URL"),
+            database_url=reader.database_url("DATABASE_URL"),
+            database_session_url=reader.database_url("DATABASE_SESSION_URL"),
             db_transaction_pooling=reader.flag("DB_TRANSACTION_POOLING", defaults.db_transaction_pooling),
             data_dir=Path(reader.text("BOOKING_DATA_DIR") or defaults.data_dir),
             bind_host=reader.text("BIND_HOST") or defaults.bind_host,
@@ -609,6 +609,17 @@ class _Reader:
         raw = self.text(name)
         if raw is not None and not is_http_url(raw, https_unless_loopback=https_unless_loopback):
             raise ConfigError(_url_refusal(name, raw, example, https_unless_loopback=https_unless_loopback))
+        return raw
+
+    def database_url(self, name: str) -> str | None:
+        """A postgresql:// URL (the rule of adapters/database.py), refused here so that every
+        command, not only serve's check(), refuses it by name."""
+        raw = self.text(name)
+        try:
+            if raw is not None:
+                async_url(raw, name)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         return raw
 
     def bootstrap_servers(self, name: str) -> str | None:

@@ -280,3 +280,15 @@ def test_command_line_flags_within_their_rules_are_taken() -> None:
     assert parser(Settings()).parse_args(["serve", "--workers", "64"]).workers == 64
     tail = parser(Settings()).parse_args(["events", "tail", "--max-messages", "3", "--timeout", "0.5"])
     assert (tail.max_messages, tail.timeout) == (3, 0.5)
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "DATABASE_SESSION_URL"])
+def test_a_database_url_is_refused_when_read_so_every_command_refuses_it(name: str) -> None:
+    """Not only serve's check(): migrate, sagas and reconcile read the settings and go."""
+    with pytest.raises(ConfigError, match=f"^{name} must be a postgresql:// URL"):
+        Settings.from_env({name: "foo"})
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({name: "postgresql://booking:s3cret@db:notaport/bookings"})
+    assert str(raised.value) == (
+        f"{name} is not a URL that can be read, such as postgresql://user:password@host:5432/database"
+    )
