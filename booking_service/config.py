@@ -8,12 +8,15 @@ BOOKING_EVENTS_TOPIC). Unset means the embedded default: an embedded PostgreSQL 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -25,6 +28,15 @@ from booking_service.domain.validation import is_time_zone
 
 #: Signs page tokens when PAGE_TOKEN_SECRET is unset; fine for one developer, not for production.
 DEV_PAGE_TOKEN_SECRET = "booking-service-development-page-token-secret"
+#: The shortest PAGE_TOKEN_SECRET production takes (entrypoints/deployment.py): a shorter one can be guessed.
+MIN_PAGE_TOKEN_SECRET_LENGTH = 32
+#: The most processes WORKERS (and `serve --workers`) may ask for.
+MAX_WORKERS = 64
+#: The levels LOG_LEVEL takes, and the other names logging gives two of them.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
+
+T = TypeVar("T")
 
 
 #: The setting behind each booking limit (domain/limits.py), named in refusals. A later per-venue
@@ -160,18 +172,18 @@ class Settings:
         reader = _Reader(env)
         defaults = cls()
         return cls(
-            database_url=reader.text("DATABASE_URL"),
-            database_session_url=reader.text("DATABASE_SESSION_URL"),
+            database_url=reader.database_url("DATABASE_URL"),
+            database_session_url=reader.database_url("DATABASE_SESSION_URL"),
             db_transaction_pooling=reader.flag("DB_TRANSACTION_POOLING", defaults.db_transaction_pooling),
             data_dir=Path(reader.text("BOOKING_DATA_DIR") or defaults.data_dir),
             bind_host=reader.text("BIND_HOST") or defaults.bind_host,
             grpc_port=reader.port("GRPC_PORT", defaults.grpc_port),
             http_port=reader.port("HTTP_PORT", defaults.http_port),
             sandbox_port=reader.port("SANDBOX_PORT", defaults.sandbox_port),
-            inventory_service_url=reader.text("INVENTORY_SERVICE_URL"),
-            pricing_service_url=reader.text("PRICING_SERVICE_URL"),
-            payment_service_url=reader.text("PAYMENT_SERVICE_URL"),
-            kafka_bootstrap_servers=reader.text("KAFKA_BOOTSTRAP_SERVERS"),
+            inventory_service_url=reader.url("INVENTORY_SERVICE_URL", "http://inventory:8003"),
+            pricing_service_url=reader.url("PRICING_SERVICE_URL", "http://pricing:8003"),
+            payment_service_url=reader.url("PAYMENT_SERVICE_URL", "http://payment:8003"),
+            kafka_bootstrap_servers=reader.bootstrap_servers("KAFKA_BOOTSTRAP_SERVERS"),
             kafka_security=_kafka_security(reader),
             events_topic=reader.text("BOOKING_EVENTS_TOPIC") or defaults.events_topic,
             events_delivery_timeout=reader.seconds(
@@ -213,8 +225,8 @@ class Settings:
                 "GRPC_MAX_CONNECTION_AGE_SECONDS", defaults.grpc_max_connection_age
             ),
             shutdown_grace=reader.seconds("SHUTDOWN_GRACE_SECONDS", defaults.shutdown_grace),
-            workers=reader.integer("WORKERS", defaults.workers, minimum=1, maximum=64),
-            log_level=(reader.text("LOG_LEVEL") or defaults.log_level).upper(),
+            workers=reader.workers("WORKERS", defaults.workers),
+            log_level=reader.choice("LOG_LEVEL", LOG_LEVELS, defaults.log_level, normalize=_log_level),
             log_format=reader.choice("LOG_FORMAT", ("json", "text"), defaults.log_format),
             grpc_tls_cert_file=reader.path("GRPC_TLS_CERT_FILE"),
             grpc_tls_key_file=reader.path("GRPC_TLS_KEY_FILE"),
@@ -223,7 +235,9 @@ class Settings:
             health_client_cert_file=reader.path("HEALTH_CLIENT_CERT_FILE"),
             health_client_key_file=reader.path("HEALTH_CLIENT_KEY_FILE"),
             auth_jwt_public_key_files=reader.paths("AUTH_JWT_PUBLIC_KEY_FILE"),
-            auth_jwks_url=reader.text("AUTH_JWKS_URL"),
+            auth_jwks_url=reader.url(
+                "AUTH_JWKS_URL", "https://idp.example/.well-known/jwks.json", https_unless_loopback=True
+            ),
             auth_jwks_refresh=reader.seconds("AUTH_JWKS_REFRESH_SECONDS", defaults.auth_jwks_refresh),
             auth_jwt_issuer=reader.text("AUTH_JWT_ISSUER"),
             auth_jwt_audience=reader.text("AUTH_JWT_AUDIENCE"),
@@ -261,7 +275,7 @@ class Settings:
             ),
             db_pool_timeout=reader.seconds("DB_POOL_TIMEOUT_SECONDS", defaults.db_pool_timeout),
             otel_traces_exporter=_traces_exporter(reader),
-            otel_exporter_otlp_endpoint=reader.text("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            otel_exporter_otlp_endpoint=reader.url("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
             otel_service_name=reader.text("OTEL_SERVICE_NAME") or defaults.otel_service_name,
         )
 
@@ -359,14 +373,10 @@ class Settings:
         source = "AUTH_JWKS_URL" if self.auth_jwks_url is not None else "AUTH_JWT_PUBLIC_KEY_FILE"
         if self.bearer_tokens and not (self.auth_jwt_issuer and self.auth_jwt_audience):
             raise ConfigError(f"{source} needs AUTH_JWT_ISSUER and AUTH_JWT_AUDIENCE")
-        if self.auth_jwks_url is not None:
-            url = urlsplit(self.auth_jwks_url)
-            secure = url.scheme == "https" or (url.scheme == "http" and is_loopback(url.hostname or ""))
-            if not (secure and url.hostname):
-                raise ConfigError(
-                    f"AUTH_JWKS_URL must be an https URL (http only to a loopback address), "
-                    f"not {self.auth_jwks_url!r}"
-                )
+        if self.auth_jwks_url is not None and not is_http_url(self.auth_jwks_url, https_unless_loopback=True):
+            raise ConfigError(
+                _url_refusal("AUTH_JWKS_URL", self.auth_jwks_url, "", https_unless_loopback=True)
+            )
 
 
 _DAY = 86_400
@@ -432,7 +442,9 @@ def _kafka_security(reader: _Reader) -> KafkaSecurity:
         ssl_ca_file=reader.path("KAFKA_SSL_CA_FILE"),
         ssl_cert_file=reader.path("KAFKA_SSL_CERT_FILE"),
         ssl_key_file=reader.path("KAFKA_SSL_KEY_FILE"),
-        oauth_token_endpoint=reader.text("KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL"),
+        oauth_token_endpoint=reader.url(
+            "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL", "https://idp.example/oauth2/token"
+        ),
         oauth_client_id=reader.text("KAFKA_SASL_OAUTHBEARER_CLIENT_ID"),
         oauth_client_secret=reader.text("KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET"),
         oauth_scope=reader.text("KAFKA_SASL_OAUTHBEARER_SCOPE"),
@@ -447,6 +459,68 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def is_http_url(value: str, *, https_unless_loopback: bool = False) -> bool:
+    """Whether `value` is an http or https URL naming a host (and a port, if any, that is one);
+    https only, but for http to a loopback address, when `https_unless_loopback`."""
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 (a port that is no number, or out of range, raises ValueError)
+    except ValueError:
+        return False
+    host = url.hostname or ""
+    if not host or any(c.isspace() for c in value):
+        return False
+    if https_unless_loopback:
+        return url.scheme == "https" or (url.scheme == "http" and is_loopback(host))
+    return url.scheme in ("http", "https")
+
+
+def _url_refusal(name: str, value: str, example: str, *, https_unless_loopback: bool = False) -> str:
+    if https_unless_loopback:
+        return f"{name} must be an https URL (http only to a loopback address), not {_shown(value)!r}"
+    return f"{name} must be an http:// or https:// URL with a host, such as {example}, not {_shown(value)!r}"
+
+
+def _shown(url: str) -> str:
+    """`url` as a refusal may print it: a password in it masked."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{host}").geturl()
+
+
+#: One broker of a bootstrap list: librdkafka's `[PROTOCOL://]host[:port]` (IPv6 in brackets).
+_BROKER = re.compile(
+    r"(?:(?:PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?",
+    re.IGNORECASE,
+)
+
+
+def is_bootstrap_servers(value: str) -> bool:
+    """Whether `value` is a list of brokers separated by commas (`kafka-1:9092,kafka-2:9092`)."""
+    for part in value.split(","):
+        broker = _BROKER.fullmatch(part.strip())
+        if broker is None or (broker[1] is not None and not 1 <= int(broker[1]) <= 65535):
+            return False
+    return True
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    return _LOG_LEVEL_ALIASES.get(level, level)
+
+
+def read_as(setting: str, text: str, read: Callable[[_Reader, str], T]) -> T:
+    """`text` read as the setting `setting` would be (`read`: a _Reader method), by the same rule
+    and with the same refusal (ConfigError): for a command-line flag that stands for a setting."""
+    return read(_Reader({setting: text}), setting)
 
 
 def _traces_exporter(reader: _Reader) -> str:
@@ -471,9 +545,14 @@ class _Reader:
             value = int(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            raise ConfigError(f"{name} must be between {minimum} and {maximum or 'any'}, not {value}")
+        if maximum is None and value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+        if maximum is not None and not minimum <= value <= maximum:
+            raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {value}")
         return value
+
+    def workers(self, name: str, default: int) -> int:
+        return self.integer(name, default, minimum=1, maximum=MAX_WORKERS)
 
     def number(self, name: str, default: float) -> float:
         value = self._float(name, "a number")
@@ -488,9 +567,12 @@ class _Reader:
         if raw is None:
             return None
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be {what}, not {raw!r}") from None
+            value = math.nan
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be {what}, not {raw!r}")
+        return value
 
     def path(self, name: str) -> Path | None:
         raw = self.text(name)
@@ -522,17 +604,52 @@ class _Reader:
             raise ConfigError(f"{name} must be positive, not {self.text(name)}")
         return timedelta(seconds=value)
 
+    def url(self, name: str, example: str, *, https_unless_loopback: bool = False) -> str | None:
+        """An http(s) URL naming a host (is_http_url); `example` shows one in the refusal."""
+        raw = self.text(name)
+        if raw is not None and not is_http_url(raw, https_unless_loopback=https_unless_loopback):
+            raise ConfigError(_url_refusal(name, raw, example, https_unless_loopback=https_unless_loopback))
+        return raw
+
+    def database_url(self, name: str) -> str | None:
+        """A postgresql:// URL (the rule of adapters/database.py), refused here so that every
+        command, not only serve's check(), refuses it by name."""
+        raw = self.text(name)
+        try:
+            if raw is not None:
+                async_url(raw, name)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        return raw
+
+    def bootstrap_servers(self, name: str) -> str | None:
+        """Kafka brokers, `host:port` separated by commas (is_bootstrap_servers)."""
+        raw = self.text(name)
+        if raw is not None and not is_bootstrap_servers(raw):
+            raise ConfigError(
+                f"{name} must be host:port pairs separated by commas, such as kafka-1:9092,kafka-2:9092, "
+                f"not {raw!r}"
+            )
+        return raw
+
     def time_zone(self, name: str, default: str) -> str:
-        """An IANA time zone name (`Europe/Berlin`, `UTC`), as the tz database on this machine knows it."""
+        """An IANA time zone name (`Europe/Paris`, `UTC`): the rule of domain/validation.py."""
         raw = self.text(name)
         if raw is None:
             return default
         if not is_time_zone(raw):
-            raise ConfigError(f"{name} must be an IANA time zone such as Europe/Berlin or UTC, not {raw!r}")
+            raise ConfigError(f"{name} must be an IANA time zone such as Europe/Paris or UTC, not {raw!r}")
         return raw
 
-    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
-        raw = (self.text(name) or default).lower()
+    def choice(
+        self,
+        name: str,
+        allowed: tuple[str, ...],
+        default: str,
+        *,
+        normalize: Callable[[str], str] = str.lower,
+    ) -> str:
+        raw = normalize(self.text(name) or default)
         if raw not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
         return raw

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 #: The schemes DATABASE_URL may have (libpq's, and SQLAlchemy's name for this driver).
@@ -36,8 +37,18 @@ def async_url(database_url: str, setting: str = "DATABASE_URL") -> URL:
     ValueError naming `setting` for another scheme."""
     scheme = urlsplit(database_url).scheme
     if scheme not in SCHEMES:
-        raise ValueError(f"{setting} must be a postgresql:// URL, not {scheme or 'no scheme'}")
-    url = make_url(database_url)
+        if not scheme:
+            raise ValueError(
+                f"{setting} must be a postgresql:// URL, such as "
+                "postgresql://user:password@host:5432/database; it has no scheme"
+            )
+        raise ValueError(f"{setting} must be a postgresql:// URL, not a {scheme}:// one")
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):  # its words would repeat the URL, password and all
+        raise ValueError(
+            f"{setting} is not a URL that can be read, such as postgresql://user:password@host:5432/database"
+        ) from None
     return url.set(drivername="postgresql+asyncpg")
 
 

@@ -59,9 +59,9 @@ class BookingLimits:
             )
         if self.min_duration < timedelta(0):
             found.append(f"{name('min_duration')} must not be negative, not {span(self.min_duration)}")
-        if self.max_duration <= self.min_duration:
+        if self.max_duration < self.min_duration:
             found.append(
-                f"{name('max_duration')} ({span(self.max_duration)}) must be longer than "
+                f"{name('max_duration')} ({span(self.max_duration)}) must be at least "
                 f"{name('min_duration')} ({span(self.min_duration)})"
             )
         return found

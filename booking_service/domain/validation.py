@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 from booking_service.domain.commands import (
     BookingChanges,
@@ -86,7 +86,7 @@ class Violations:
     def time_zone(self, field: str, value: str) -> None:
         """An IANA time zone, or "" (left out: the service chooses, service_layer/venue_zone.py)."""
         if value and not is_time_zone(value):
-            self.add(field, f"{value!r} is not an IANA time zone such as Europe/Berlin")
+            self.add(field, f"must be an IANA time zone such as Europe/Paris, not {value!r}")
 
     def booking_id(self, field: str, value: str) -> None:
         if not value:
@@ -153,14 +153,21 @@ def _notice(limits: BookingLimits) -> str:
     return f"must be at least {span(limits.min_notice)} from now ({source})"
 
 
-@lru_cache(maxsize=1024)
+#: Names a tz database may hold that are no IANA zone: the host's own clock (whatever the machine is
+#: set to), a placeholder, and a file of the database's build. available_timezones() already leaves
+#: out the posix/ and right/ copies (right/ zones count leap seconds, so their clocks are off).
+_NOT_IANA = frozenset({"localtime", "Factory", "posixrules"})
+
+
+@cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones()) - _NOT_IANA
+
+
 def is_time_zone(name: str) -> bool:
-    """Whether `name` is a zone of the IANA database this machine has (`Europe/Berlin`, `UTC`)."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+    """Whether `name` is an IANA time zone (`Europe/Paris`, `UTC`) of the database this machine has
+    (the tzdata package at least): the one rule of `venue.time_zone` and DEFAULT_VENUE_TIME_ZONE."""
+    return name in _iana_zones()
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

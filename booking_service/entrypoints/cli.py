@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from booking_service.config import Settings
+from booking_service.config import ConfigError, Settings, read_as
 from booking_service.entrypoints import events, failures, health_probe, logs, reconcile, sagas, serve, workers
 from booking_service.entrypoints.sandbox import run_sandbox
 
@@ -47,7 +47,7 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     run.add_argument("--host", default=defaults.bind_host, help="address to listen on (BIND_HOST; localhost)")
     run.add_argument(
         "--workers",
-        type=int,
+        type=_as_setting("WORKERS", lambda reader, name: reader.workers(name, 1)),
         default=defaults.workers,
         help="processes sharing the ports, to use every core (WORKERS; 1)",
     )
@@ -79,7 +79,9 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
     )
     tail = topic.add_parser("tail", help="print the topic's events, decoded, as JSON lines")
     tail.add_argument(
-        "--bootstrap-servers", help="the broker (KAFKA_BOOTSTRAP_SERVERS; else the embedded one of serve)"
+        "--bootstrap-servers",
+        type=_as_setting("KAFKA_BOOTSTRAP_SERVERS", lambda reader, name: reader.bootstrap_servers(name)),
+        help="the broker (KAFKA_BOOTSTRAP_SERVERS; else the embedded one of serve)",
     )
     tail.add_argument(
         "--from-beginning", action="store_true", help="start at the oldest event, not the next one"
@@ -178,6 +180,19 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return port
+
+
+def _as_setting(setting: str, read: Callable[[Any, str], T]) -> Callable[[str], T]:
+    """argparse's type for a flag that stands for `setting`: read by the setting's own rule
+    (config._Reader), refused in the setting's own words."""
+
+    def convert(text: str) -> T:
+        try:
+            return read_as(setting, text, read)
+        except ConfigError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
 
 
 def _seconds(maximum: float | None = None) -> Callable[[str], float]:

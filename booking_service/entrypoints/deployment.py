@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from booking_service.config import DEV_PAGE_TOKEN_SECRET, ConfigError, Settings, is_loopback
+from booking_service.config import (
+    DEV_PAGE_TOKEN_SECRET,
+    MIN_PAGE_TOKEN_SECRET_LENGTH,
+    ConfigError,
+    Settings,
+    is_loopback,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +89,24 @@ def production_settings(settings: Settings) -> list[str]:
 def plan(settings: Settings, *, dev: bool = False) -> list[Dependency]:
     """The dependencies, each real or embedded; raises ConfigError, naming every missing setting,
     when a production setting is given and something is missing (unless `dev`). Besides the
-    dependencies, production needs its own PAGE_TOKEN_SECRET: the development one is in this code."""
+    dependencies, production needs its own PAGE_TOKEN_SECRET: the development one is in this code,
+    and a short one can be guessed (refused even with `dev`: it replaces what is missing, not a
+    secret that is given)."""
     parts = dependencies(settings)
+    given = production_settings(settings)
+    secret = settings.page_token_secret
+    if given and secret != DEV_PAGE_TOKEN_SECRET and len(secret) < MIN_PAGE_TOKEN_SECRET_LENGTH:
+        raise ConfigError(
+            f"PAGE_TOKEN_SECRET must be at least {MIN_PAGE_TOKEN_SECRET_LENGTH} characters when a "
+            f"production setting is given ({', '.join(given)}); it has {len(secret)}: a short secret can "
+            "be guessed, and page tokens forged with it"
+        )
     lacking = [f"{d.setting} ({d.if_embedded})" for d in parts if not d.configured]
     if settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
         lacking.append(
             "PAGE_TOKEN_SECRET (page tokens would be signed with the development secret, which anyone "
             "can read in this service's source, so anyone could forge them)"
         )
-    given = production_settings(settings)
     if lacking and given and not dev:
         raise ConfigError(
             f"this service is configured for production ({', '.join(given)}), so every dependency "

@@ -199,6 +199,40 @@ def test_a_bad_setting_stops_every_command_with_its_name(command: list[str]) -> 
     assert line == "booking-service: GRPC_PORT must be a whole number, not 'not-a-port'"
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"PAYMENT_SERVICE_URL": "notaurl"},
+            "booking-service: PAYMENT_SERVICE_URL must be an http:// or https:// URL with a host, such as "
+            "http://payment:8003, not 'notaurl'",
+        ),
+        (
+            {"INVENTORY_SERVICE_URL": "ftp://x"},
+            "booking-service: INVENTORY_SERVICE_URL must be an http:// or https:// URL with a host, such as "
+            "http://inventory:8003, not 'ftp://x'",
+        ),
+        (
+            {"LOG_LEVEL": "LOUD"},
+            "booking-service: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'",
+        ),
+    ],
+)
+def test_serve_with_a_malformed_setting_is_one_line_naming_it(env: dict[str, str], expected: str) -> None:
+    """Refused before anything starts, not a service whose every prepaid create fails (a peer URL)
+    nor a bug report (a log level)."""
+    line = failure(run("serve", "--dev", "--host", "127.0.0.1", **env), status=2)
+    assert line == expected
+
+
+def test_serve_workers_0_is_refused_as_workers_0_is() -> None:
+    line = failure(run("serve", "--workers", "0"), status=2)
+    assert line == (
+        "booking-service serve: argument --workers: WORKERS must be between 1 and 64, not 0 "
+        "(see `booking-service serve --help`)"
+    )
+
+
 def test_a_bad_argument_is_one_line_pointing_at_help() -> None:
     line = failure(run("serve", "--grpc-port", "70000"), status=2)
     assert line == (

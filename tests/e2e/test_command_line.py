@@ -36,7 +36,7 @@ def environment(**extra: str) -> dict[str, str]:
     return {
         **env,
         "LOG_FORMAT": "json",
-        "PAGE_TOKEN_SECRET": "the tests' page token secret",
+        "PAGE_TOKEN_SECRET": "the tests' page token secret, 32 characters or more",
         "SANDBOX_PORT": "0",
         **extra,
     }

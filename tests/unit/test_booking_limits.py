@@ -143,7 +143,7 @@ def test_the_settings_set_the_limits() -> None:
     ("env", "named"),
     [
         ({"BOOKING_MAX_PARTY_SIZE": "many"}, "BOOKING_MAX_PARTY_SIZE must be a whole number"),
-        ({"BOOKING_MIN_PARTY_SIZE": "0"}, "BOOKING_MIN_PARTY_SIZE must be between 1"),
+        ({"BOOKING_MIN_PARTY_SIZE": "0"}, "BOOKING_MIN_PARTY_SIZE must be at least 1, not 0"),
         ({"BOOKING_MAX_ADVANCE_DAYS": "0"}, "BOOKING_MAX_ADVANCE_DAYS must be between 1"),
         ({"BOOKING_MAX_DURATION_DAYS": "1.5"}, "BOOKING_MAX_DURATION_DAYS must be a whole number"),
         (
@@ -156,7 +156,7 @@ def test_the_settings_set_the_limits() -> None:
         ),
         (
             {"BOOKING_MIN_DURATION_SECONDS": "172800", "BOOKING_MAX_DURATION_DAYS": "1"},
-            "BOOKING_MAX_DURATION_DAYS (1 day) must be longer than BOOKING_MIN_DURATION_SECONDS (2 days)",
+            "BOOKING_MAX_DURATION_DAYS (1 day) must be at least BOOKING_MIN_DURATION_SECONDS (2 days)",
         ),
     ],
 )
@@ -165,6 +165,20 @@ def test_limits_that_cannot_hold_are_refused_in_one_line_by_name(env: dict[str, 
         Settings.from_env(env)
     assert named in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BOOKING_MIN_DURATION_SECONDS": "86400", "BOOKING_MAX_DURATION_DAYS": "1"},
+        {"BOOKING_MIN_PARTY_SIZE": "4", "BOOKING_MAX_PARTY_SIZE": "4"},
+    ],
+)
+def test_a_minimum_equal_to_its_maximum_is_one_allowed_value(env: dict[str, str]) -> None:
+    """A booking of exactly one day, a table for exactly four: consistent, so taken."""
+    limits = Settings.from_env(env).booking_limits
+    assert limits.problems() == []
+    assert limits.min_duration == limits.max_duration or limits.min_party_size == limits.max_party_size
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 
 from booking_service.adapters.database import SessionLimits
 from booking_service.config import ConfigError, Settings
+from booking_service.entrypoints.cli import parser
 
 
 def test_defaults_are_the_embedded_ones() -> None:
@@ -59,11 +60,6 @@ def test_the_peer_limits_are_read() -> None:
     assert (settings.peer_max_response_bytes, settings.peer_keepalive) == (65536, timedelta(seconds=2.5))
     with pytest.raises(ConfigError, match="PEER_MAX_RESPONSE_BYTES"):
         Settings.from_env({"PEER_MAX_RESPONSE_BYTES": "10"})
-
-
-def test_a_database_url_of_another_scheme_is_refused_by_name() -> None:
-    with pytest.raises(ConfigError, match="DATABASE_URL must be a postgresql:// URL, not mysql"):
-        Settings.from_env({"DATABASE_URL": "mysql://db/bookings"}).check()
 
 
 def test_tls_files_that_are_no_certificates_are_refused_by_name(tmp_path: Path) -> None:
@@ -128,3 +124,171 @@ def test_behind_a_pooler_the_limits_are_set_not_sent_at_startup() -> None:
         "SET LOCAL idle_in_transaction_session_timeout = '60000'"
     )
     assert "SET tcp_keepalives_idle = '9'" in limits.per_session()
+
+
+PEER_URLS = ("INVENTORY_SERVICE_URL", "PRICING_SERVICE_URL", "PAYMENT_SERVICE_URL")
+#: Every setting holding an http(s) URL, read by the one reader (config._Reader.url).
+HTTP_URLS = (*PEER_URLS, "OTEL_EXPORTER_OTLP_ENDPOINT", "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL")
+
+
+@pytest.mark.parametrize("name", HTTP_URLS)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "notaurl",
+        "ftp://x",
+        "http://",
+        "https:///v1",
+        "inventory:8003",
+        "http://inventory:notaport",
+        "http://inventory:99999",
+        "http://inven tory",
+    ],
+)
+def test_a_url_setting_that_is_no_http_url_with_a_host_is_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({name: value})
+    message = str(raised.value)
+    assert message.startswith(f"{name} must be an http:// or https:// URL with a host, such as "), message
+    assert message.endswith(f", not {value!r}"), message
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["http://inventory:8003", "https://pricing.internal/api", "http://10.0.0.7:8080", "http://[::1]:8003"],
+)
+def test_peer_urls_over_http_or_https_are_taken_as_given(value: str) -> None:
+    """http too: peers inside a cluster are called over plain http."""
+    settings = Settings.from_env(dict.fromkeys(PEER_URLS, value) | {"OTEL_EXPORTER_OTLP_ENDPOINT": value})
+    assert (settings.inventory_service_url, settings.pricing_service_url) == (value, value)
+    assert (settings.payment_service_url, settings.otel_exporter_otlp_endpoint) == (value, value)
+
+
+def test_a_refused_url_does_not_show_its_password() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"PAYMENT_SERVICE_URL": "ftp://booking:s3cret@payments"})
+    assert "s3cret" not in str(raised.value)
+    assert "'ftp://booking:***@payments'" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["kafka:9092", "kafka-1:9092,kafka-2:9092", "kafka", "10.0.0.5:9092, [::1]:9093", "SSL://kafka:9093"],
+)
+def test_bootstrap_servers_are_host_port_pairs(value: str) -> None:
+    assert Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": value}).kafka_bootstrap_servers == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["http://kafka:9092", "kafka:notaport", "kafka:0", "kafka:70000", "kafka:9092,,kafka-2:9092", "ka fka"],
+)
+def test_bootstrap_servers_that_are_no_host_port_list_are_refused_by_name(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": value})
+    assert str(raised.value) == (
+        "KAFKA_BOOTSTRAP_SERVERS must be host:port pairs separated by commas, such as "
+        f"kafka-1:9092,kafka-2:9092, not {value!r}"
+    )
+
+
+def test_an_unknown_log_level_is_refused_like_an_unknown_log_format() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"LOG_LEVEL": "LOUD"})
+    assert str(raised.value) == "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'"
+    assert Settings.from_env({"LOG_LEVEL": "debug"}).log_level == "DEBUG"
+    assert Settings.from_env({"LOG_LEVEL": "warn"}).log_level == "WARNING"  # logging's own alias
+    assert Settings.from_env({}).log_level == "INFO"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("PEER_TIMEOUT_SECONDS", "nan"), ("RATE_LIMIT_PER_SECOND", "inf")]
+)
+def test_numbers_that_are_not_finite_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{name} must be "):
+        Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BOOKING_MIN_PARTY_SIZE", "0", "BOOKING_MIN_PARTY_SIZE must be at least 1, not 0"),
+        ("DB_POOL_SIZE", "0", "DB_POOL_SIZE must be at least 1, not 0"),
+        ("WORKERS", "0", "WORKERS must be between 1 and 64, not 0"),
+        ("PEER_RETRIES", "11", "PEER_RETRIES must be between 0 and 10, not 11"),
+    ],
+)
+def test_a_number_out_of_range_names_its_bounds(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({name: value})
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://db/bookings", "DATABASE_URL must be a postgresql:// URL, not a mysql:// one"),
+        (
+            "foo",
+            "DATABASE_URL must be a postgresql:// URL, such as "
+            "postgresql://user:password@host:5432/database; it has no scheme",
+        ),
+    ],
+)
+def test_a_database_url_that_is_not_postgresql_says_what_it_is(url: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"DATABASE_URL": url}).check()
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--workers", "0"], "argument --workers: WORKERS must be between 1 and 64, not 0"),
+        (["serve", "--workers", "65"], "argument --workers: WORKERS must be between 1 and 64, not 65"),
+        (["serve", "--workers", "two"], "argument --workers: WORKERS must be a whole number, not 'two'"),
+        (
+            ["events", "tail", "--max-messages", "0"],
+            "argument --max-messages: '0' is not a whole number of at least 1",
+        ),
+        (["events", "tail", "--timeout", "0"], "argument --timeout: '0' is not a positive number of seconds"),
+        (
+            ["events", "tail", "--timeout", "nan"],
+            "argument --timeout: 'nan' is not a positive number of seconds",
+        ),
+        (
+            ["events", "tail", "--idle-timeout", "-1"],
+            "argument --idle-timeout: '-1' is not a positive number of seconds",
+        ),
+        (
+            ["events", "tail", "--bootstrap-servers", "http://kafka:9092"],
+            "argument --bootstrap-servers: KAFKA_BOOTSTRAP_SERVERS must be host:port pairs separated by "
+            "commas, such as kafka-1:9092,kafka-2:9092, not 'http://kafka:9092'",
+        ),
+    ],
+)
+def test_a_command_line_flag_keeps_the_rule_of_its_setting(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parser(Settings()).parse_args(args)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_command_line_flags_within_their_rules_are_taken() -> None:
+    assert parser(Settings()).parse_args(["serve", "--workers", "64"]).workers == 64
+    tail = parser(Settings()).parse_args(["events", "tail", "--max-messages", "3", "--timeout", "0.5"])
+    assert (tail.max_messages, tail.timeout) == (3, 0.5)
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "DATABASE_SESSION_URL"])
+def test_a_database_url_is_refused_when_read_so_every_command_refuses_it(name: str) -> None:
+    """Not only serve's check(): migrate, sagas and reconcile read the settings and go."""
+    with pytest.raises(ConfigError, match=f"^{name} must be a postgresql:// URL"):
+        Settings.from_env({name: "foo"})
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({name: "postgresql://booking:s3cret@db:notaport/bookings"})
+    assert str(raised.value) == (
+        f"{name} is not a URL that can be read, such as postgresql://user:password@host:5432/database"
+    )

@@ -93,3 +93,18 @@ def test_production_needs_its_own_page_token_secret() -> None:
         "real"
     }
     assert plan(Settings())  # nothing configured on loopback: the development secret is fine
+
+
+@pytest.mark.parametrize("dev", [False, True])
+def test_production_refuses_a_page_token_secret_shorter_than_32_characters(dev: bool) -> None:
+    """A short secret can be guessed, and page tokens forged with it; `--dev` replaces what is
+    missing, not a secret that is given."""
+    with pytest.raises(ConfigError) as refused:
+        plan(replace(REAL, page_token_secret="x"), dev=dev)
+    assert str(refused.value) == (
+        "PAGE_TOKEN_SECRET must be at least 32 characters when a production setting is given "
+        "(DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, INVENTORY_SERVICE_URL, PRICING_SERVICE_URL, "
+        "PAYMENT_SERVICE_URL); it has 1: a short secret can be guessed, and page tokens forged with it"
+    )
+    assert plan(replace(REAL, page_token_secret="s" * 32), dev=dev)
+    assert plan(replace(Settings(), page_token_secret="x"), dev=dev)  # nothing of production given

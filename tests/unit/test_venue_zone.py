@@ -125,3 +125,32 @@ def test_a_default_zone_that_is_no_iana_zone_is_refused_naming_the_setting(value
     with pytest.raises(ConfigError, match="DEFAULT_VENUE_TIME_ZONE") as raised:
         Settings.from_env({"DEFAULT_VENUE_TIME_ZONE": value})
     assert "\n" not in str(raised.value)
+
+
+#: Names the tz database on a machine may hold that are not IANA zones: the host's own clock, a
+#: placeholder, a build artefact, and the copies with leap seconds (right/) or without (posix/).
+NOT_IANA = ("localtime", "Factory", "posixrules", "right/UTC", "posix/Europe/Paris")
+
+
+@pytest.mark.parametrize("value", NOT_IANA)
+def test_a_default_zone_from_the_machine_but_not_iana_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"DEFAULT_VENUE_TIME_ZONE": value})
+    assert str(raised.value) == (
+        f"DEFAULT_VENUE_TIME_ZONE must be an IANA time zone such as Europe/Paris or UTC, not {value!r}"
+    )
+
+
+@pytest.mark.parametrize("value", NOT_IANA)
+def test_a_create_naming_a_zone_from_the_machine_but_not_iana_is_refused(value: str) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        validate_create(create_command(START, time_zone=value), NOW, BookingLimits())
+    [violation] = raised.value.violations
+    assert violation.field == "venue.time_zone"
+    assert violation.description == f"must be an IANA time zone such as Europe/Paris, not {value!r}"
+
+
+@pytest.mark.parametrize("value", ["UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"])
+def test_iana_zones_are_taken_by_the_setting_and_the_request(value: str) -> None:
+    assert Settings.from_env({"DEFAULT_VENUE_TIME_ZONE": value}).default_venue_time_zone == value
+    validate_create(create_command(START, time_zone=value), NOW, BookingLimits())
