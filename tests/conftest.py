@@ -180,15 +180,20 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
     await drop_database(server_url, url)
 
 
-async def create_database(server_url: str, prefix: str) -> str:
-    """A new database on the test server, migrated; drop it with drop_database."""
+async def create_empty_database(server_url: str, prefix: str) -> str:
+    """A new database on the test server with no schema; drop it with drop_database."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = _with_database(server_url, name)
+    return _with_database(server_url, name)
+
+
+async def create_database(server_url: str, prefix: str) -> str:
+    """A new database on the test server, migrated; drop it with drop_database."""
+    url = await create_empty_database(server_url, prefix)
     await migrations.upgrade(url)
     return url
 

@@ -24,9 +24,10 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.conftest import missing_server
+from tests.e2e.tcp_proxy import on_loopback_port
 
 #: Where Debian's package puts it (not on a non-root user's PATH).
 _FALLBACK = Path("/usr/sbin/pgbouncer")
@@ -77,11 +78,7 @@ class PgBouncer:
 
     def url(self, url: str) -> str:
         """The same URL (user, database), through this PgBouncer."""
-        parts = urlsplit(url)
-        userinfo, _, _ = parts.netloc.rpartition("@")
-        where = f"127.0.0.1:{self.port}"
-        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "host"])
-        return urlunsplit(parts._replace(netloc=f"{userinfo}@{where}" if userinfo else where, query=query))
+        return on_loopback_port(url, self.port)
 
     def start(self) -> None:
         """Starts PgBouncer on a free loopback port; returns once it accepts connections."""

@@ -29,11 +29,7 @@ class TcpProxy:
 
     def url(self, url: str) -> str:
         """The same URL, through this proxy (always TCP)."""
-        parts = urlsplit(url)
-        userinfo, _, _ = parts.netloc.rpartition("@")
-        where = f"127.0.0.1:{self.port}"
-        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "host"])
-        return urlunsplit(parts._replace(netloc=f"{userinfo}@{where}" if userinfo else where, query=query))
+        return on_loopback_port(url, self.port)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -96,3 +92,13 @@ class TcpProxy:
                     await writer.drain()
         writer.transport.abort()
         self._pipes.discard(writer)
+
+
+def on_loopback_port(url: str, port: int) -> str:
+    """`url` (its user, database and other parameters) pointed at 127.0.0.1:`port` over TCP: a
+    proxy or pooler in front of the server it named (a Unix socket's `host=` parameter dropped)."""
+    parts = urlsplit(url)
+    userinfo, _, _ = parts.netloc.rpartition("@")
+    where = f"127.0.0.1:{port}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "host"])
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{where}" if userinfo else where, query=query))

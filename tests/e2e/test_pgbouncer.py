@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import grpc
@@ -32,7 +31,7 @@ from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.readiness import Readiness
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from booking_service.observability.metrics_endpoint import MetricsEndpoint
-from tests.conftest import NOW, FakeClock, drop_database
+from tests.conftest import NOW, FakeClock, create_empty_database, drop_database
 from tests.e2e.events_support import consume, count
 from tests.e2e.pgbouncer import PgBouncer, free_port, pgbouncer
 from tests.e2e.test_command_line import serve
@@ -269,7 +268,7 @@ async def test_serve_behind_a_transaction_pooler(server_url: str, tmp_path: Path
     """`booking-service serve` as configured behind PgBouncer, on a database with no schema yet: it
     migrates on DATABASE_SESSION_URL, serves the calls through the pooler, says ready, reports the
     outbox backlog, publishes the events, and stops cleanly."""
-    database_url = await empty_database(server_url)
+    database_url = await create_empty_database(server_url, "booking_pgbouncer")
     port, http_port = free_port(), free_port()
     try:
         with (
@@ -311,15 +310,3 @@ async def test_serve_behind_a_transaction_pooler(server_url: str, tmp_path: Path
         assert "booking-service stopped" in log
     finally:
         await drop_database(server_url, database_url)
-
-
-async def empty_database(server_url: str) -> str:
-    """A new database on the test server with no schema (drop it with drop_database)."""
-    name = f"booking_pgbouncer_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(server_url)
-    return urlunsplit(parts._replace(path=f"/{name}"))

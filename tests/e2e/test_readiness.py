@@ -4,10 +4,8 @@ short timeout; `/readyz` and gRPC health follow it, and a busy pool does not mak
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -16,7 +14,7 @@ from booking_service.adapters import migrations
 from booking_service.bootstrap import Application
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.readiness import Readiness
-from tests.conftest import _with_database, drop_database
+from tests.conftest import create_empty_database, drop_database
 from tests.e2e.tcp_proxy import TcpProxy
 
 SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
@@ -82,10 +80,7 @@ async def test_a_busy_pool_does_not_make_the_service_not_ready(app: Application,
 async def test_a_database_without_the_schema_is_not_ready(server_url: str) -> None:
     """A database that answers but holds no schema (dropped and made again, say) serves no call:
     readiness says so, with the cause in its log line, and is ready once the schema is there."""
-    name = f"booking_ready_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server_url, name)
+    url = await create_empty_database(server_url, "booking_ready")
     readiness = Readiness(url, timeout_seconds=2)
     try:
         assert await readiness.probe() is False
@@ -93,5 +88,4 @@ async def test_a_database_without_the_schema_is_not_ready(server_url: str) -> No
         assert await readiness.probe() is True
     finally:
         await readiness.aclose()
-        await admin.close()
         await drop_database(server_url, url)

@@ -23,16 +23,12 @@ from booking_service.adapters.database import async_url
 from booking_service.adapters.tables import metadata
 from booking_service.config import ConfigError, Settings
 from booking_service.entrypoints.serve import prepare_schema
-from tests.conftest import _with_database, drop_database
+from tests.conftest import create_empty_database, drop_database
 
 
 @pytest.fixture
 async def empty_database(server_url: str) -> AsyncIterator[str]:
-    name = f"booking_migrate_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = _with_database(server_url, name)
+    url = await create_empty_database(server_url, "booking_migrate")
     yield url
     await drop_database(server_url, url)
 
