@@ -325,15 +325,8 @@ class Settings:
     def _check_database(self) -> None:
         """The URLs' schemes (the one rule for them: adapters/database.py), and a session URL
         wherever DATABASE_URL is a transaction pooler, whose sessions are not ours to keep."""
-        for setting, url in (
-            ("DATABASE_URL", self.database_url),
-            ("DATABASE_SESSION_URL", self.database_session_url),
-        ):
-            try:
-                if url:
-                    async_url(url, setting)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
+        _check_database_url("DATABASE_URL", self.database_url)
+        _check_database_url("DATABASE_SESSION_URL", self.database_session_url)
         if (self.db_transaction_pooling or self.database_session_url) and not self.database_url:
             given = "DB_TRANSACTION_POOLING" if self.db_transaction_pooling else "DATABASE_SESSION_URL"
             raise ConfigError(f"{given} needs DATABASE_URL (the embedded PostgreSQL has no pooler)")
@@ -615,11 +608,7 @@ class _Reader:
         """A postgresql:// URL (the rule of adapters/database.py), refused here so that every
         command, not only serve's check(), refuses it by name."""
         raw = self.text(name)
-        try:
-            if raw is not None:
-                async_url(raw, name)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+        _check_database_url(name, raw)
         return raw
 
     def bootstrap_servers(self, name: str) -> str | None:
@@ -653,3 +642,13 @@ class _Reader:
         if raw not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
         return raw
+
+
+def _check_database_url(name: str, url: str | None) -> None:
+    """ConfigError, naming `name`, unless `url` is unset or a postgresql:// URL (the one rule for
+    it: adapters/database.async_url)."""
+    try:
+        if url:
+            async_url(url, name)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
