@@ -321,11 +321,18 @@ class SandboxApp:
 
     def _set_faults(self, b: dict[str, Any], _: re.Match[str]) -> dict[str, Any]:
         peers = PEERS if b.get("peer", "*") == "*" else (_text(b, "peer"),)
+        if not set(peers) <= set(PEERS):
+            raise Refused(400, "invalid_peer", f"peer is one of {', '.join(PEERS)} or *")
         for peer in peers:
             faults = self.sandbox.faults[peer]
             for name in ("latency_ms", "error_rate", "timeout_rate", "down"):
                 if name in b:
-                    setattr(faults, name, type(getattr(faults, name))(b[name]))
+                    kind = type(getattr(faults, name))
+                    if not isinstance(b[name], int | float | bool) or (kind is bool) != isinstance(
+                        b[name], bool
+                    ):
+                        raise Refused(400, "invalid_fault", f"{name} must be a {kind.__name__}")
+                    setattr(faults, name, kind(b[name]))
         if "hang_seconds" in b:
             self.sandbox.hang_seconds = float(b["hang_seconds"])
         return {p: vars(f) for p, f in self.sandbox.faults.items()}

@@ -123,3 +123,17 @@ async def test_reset_ends_every_injected_fault_and_keeps_capacities(peer: httpx.
     assert ok.status_code == 200
     full = await peer.post("/api/v1/inventory/reserve", json={**STAY, "venue_id": venue, "booking_id": "b"})
     assert (full.status_code, full.json()["error"]["code"]) == (409, "sold_out")  # still 3 seats
+
+
+async def test_a_fault_for_a_peer_it_does_not_know_or_of_the_wrong_kind_is_refused(
+    peer: httpx.AsyncClient,
+) -> None:
+    """`{"peer": "payment"}` (the peer is `payments`) was refused only as a KeyError's text, and
+    `"down": "yes"` was taken as true: a fault is refused naming the peers, or the kind it needs."""
+    unknown = await peer.post("/admin/faults", json={"peer": "payment", "down": True})
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "invalid_peer")
+    assert "inventory, pricing, payments" in unknown.json()["error"]["message"]
+    for body in ({"peer": "pricing", "down": "yes"}, {"peer": "pricing", "latency_ms": True}):
+        wrong = await peer.post("/admin/faults", json=body)
+        assert (wrong.status_code, wrong.json()["error"]["code"]) == (400, "invalid_fault"), body
+    assert (await peer.post("/api/v1/pricing/estimate", json=STAY)).status_code == 200  # nothing injected
