@@ -233,7 +233,7 @@ async def _running(
                 "real guests' data.",
                 extra={"bind_host": settings.bind_host},
             )
-        if settings.database_url and settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
+        if not worker and settings.database_url and settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
             log.warning("PAGE_TOKEN_SECRET is not set: page tokens are signed with the development secret")
         yield
         # One budget for the whole stop (a container's stop timeout: Docker's is 10 s): calls in
