@@ -23,7 +23,7 @@ import platformdirs
 
 from booking_service.adapters.database import async_url
 from booking_service.adapters.kafka.security import KafkaSecurity
-from booking_service.domain.limits import BookingLimits
+from booking_service.domain.limits import MAX_BUFFER, BookingLimits
 from booking_service.domain.validation import is_time_zone
 
 #: Signs page tokens when PAGE_TOKEN_SECRET is unset; fine for one developer, not for production.
@@ -49,6 +49,8 @@ LIMIT_SETTINGS: Mapping[str, str] = {
     "max_duration": "BOOKING_MAX_DURATION_DAYS",
     "min_party_size": "BOOKING_MIN_PARTY_SIZE",
     "max_party_size": "BOOKING_MAX_PARTY_SIZE",
+    "buffer_before": "BOOKING_BUFFER_BEFORE_SECONDS",
+    "buffer_after": "BOOKING_BUFFER_AFTER_SECONDS",
 }
 
 
@@ -406,6 +408,16 @@ def _booking_limits(reader: _Reader) -> BookingLimits:
         min_party_size=reader.integer("BOOKING_MIN_PARTY_SIZE", defaults.min_party_size, minimum=1),
         max_party_size=reader.integer(
             "BOOKING_MAX_PARTY_SIZE", defaults.max_party_size, minimum=1, maximum=1_000_000
+        ),
+        buffer_before=timedelta(
+            seconds=reader.integer(
+                "BOOKING_BUFFER_BEFORE_SECONDS", 0, minimum=0, maximum=int(MAX_BUFFER.total_seconds())
+            )
+        ),
+        buffer_after=timedelta(
+            seconds=reader.integer(
+                "BOOKING_BUFFER_AFTER_SECONDS", 0, minimum=0, maximum=int(MAX_BUFFER.total_seconds())
+            )
         ),
         sources=LIMIT_SETTINGS,
     )

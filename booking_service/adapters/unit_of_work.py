@@ -14,6 +14,7 @@ from booking_service.adapters.errors import translate, unavailable
 from booking_service.adapters.idempotency_store import PostgresIdempotencyStore
 from booking_service.adapters.repository import PostgresBookingRepository
 from booking_service.adapters.saga_log import PostgresSagaLog
+from booking_service.adapters.venue_policies import PostgresVenuePolicies
 from booking_service.domain.events import Event
 from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import UnitOfWork
@@ -52,6 +53,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.bookings = PostgresBookingRepository(self._session)
         self.idempotency = PostgresIdempotencyStore(self._session)
         self.sagas = PostgresSagaLog(self._session)
+        self.venue_policies = PostgresVenuePolicies(self._session)
         return self
 
     async def __aexit__(

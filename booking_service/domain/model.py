@@ -95,6 +95,13 @@ class Booking:
     attention: tuple[Attention, ...] = ()
     payment_intent_id: str = ""
     inventory_reservation_id: str = ""
+    #: The rules in force at the venue when the booking was made (venue_policy.py), frozen: a
+    #: reschedule is judged by them, and the buffers keep blocking the unit, whatever the venue's
+    #: policy says later. None for a booking made before they were stored (migration 0009): the
+    #: venue's rules of the day judge it, and it has no buffers.
+    rules: BookingLimits | None = None
+    #: The version of the venue's policy those rules came from (0: the settings alone).
+    policy_version: int = 0
     cancellation_reason: str = ""
     confirm_time: datetime | None = None
     check_in_time: datetime | None = None
