@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from booking.v1 import booking_pb2 as _booking_pb2
+from booking.v1 import venue_policy_pb2 as _venue_policy_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -85,6 +86,18 @@ class BookingServiceStub:
     """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
     and party size, and lists the active bookings that stand in the way.
     """
+    GetVenuePolicy: _grpc.UnaryUnaryMultiCallable[_venue_policy_pb2.GetVenuePolicyRequest, _venue_policy_pb2.VenuePolicy]
+    """Returns a venue's booking rules: every rule in force, the venue's own or the setting's
+    (VenuePolicy), with the policy's history. A venue with no stored policy answers version 0 and
+    the settings. Needs the scope bookings.read.
+    """
+    UpdateVenuePolicy: _grpc.UnaryUnaryMultiCallable[_venue_policy_pb2.UpdateVenuePolicyRequest, _venue_policy_pb2.VenuePolicy]
+    """Changes a venue's booking rules (one new version, one history row) and answers the policy as
+    GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
+    not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
+    of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
+    before keep their rules. Needs the scope venues.manage.
+    """
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -142,6 +155,18 @@ class BookingServiceAsyncStub(BookingServiceStub):
     CheckAvailability: _aio.UnaryUnaryMultiCallable[_booking_pb2.CheckAvailabilityRequest, _booking_pb2.CheckAvailabilityResponse]  # type: ignore[assignment]
     """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
     and party size, and lists the active bookings that stand in the way.
+    """
+    GetVenuePolicy: _aio.UnaryUnaryMultiCallable[_venue_policy_pb2.GetVenuePolicyRequest, _venue_policy_pb2.VenuePolicy]  # type: ignore[assignment]
+    """Returns a venue's booking rules: every rule in force, the venue's own or the setting's
+    (VenuePolicy), with the policy's history. A venue with no stored policy answers version 0 and
+    the settings. Needs the scope bookings.read.
+    """
+    UpdateVenuePolicy: _aio.UnaryUnaryMultiCallable[_venue_policy_pb2.UpdateVenuePolicyRequest, _venue_policy_pb2.VenuePolicy]  # type: ignore[assignment]
+    """Changes a venue's booking rules (one new version, one history row) and answers the policy as
+    GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
+    not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
+    of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
+    before keep their rules. Needs the scope venues.manage.
     """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -251,6 +276,30 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_booking_pb2.CheckAvailabilityResponse, _abc.Awaitable[_booking_pb2.CheckAvailabilityResponse]]:
         """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
         and party size, and lists the active bookings that stand in the way.
+        """
+
+    @_abc_1.abstractmethod
+    def GetVenuePolicy(
+        self,
+        request: _venue_policy_pb2.GetVenuePolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_venue_policy_pb2.VenuePolicy, _abc.Awaitable[_venue_policy_pb2.VenuePolicy]]:
+        """Returns a venue's booking rules: every rule in force, the venue's own or the setting's
+        (VenuePolicy), with the policy's history. A venue with no stored policy answers version 0 and
+        the settings. Needs the scope bookings.read.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateVenuePolicy(
+        self,
+        request: _venue_policy_pb2.UpdateVenuePolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_venue_policy_pb2.VenuePolicy, _abc.Awaitable[_venue_policy_pb2.VenuePolicy]]:
+        """Changes a venue's booking rules (one new version, one history row) and answers the policy as
+        GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
+        not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
+        of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
+        before keep their rules. Needs the scope venues.manage.
         """
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
