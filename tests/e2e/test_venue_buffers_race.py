@@ -23,11 +23,11 @@ from tests.e2e.test_venue_policy import policy_request
 from tests.helpers import rich_error
 
 Make = Callable[..., pb.CreateBookingRequest]
-DAY = NOW + timedelta(days=2)
+DAY = NOW.replace(hour=0) + timedelta(days=2)  # midnight UTC
 HELD = (DAY + timedelta(hours=12), DAY + timedelta(hours=13))
 BUFFER = timedelta(minutes=20)
 SLOT = timedelta(minutes=10)
-#: 10-minute slots that never overlap one another, 10:30 to 14:30.
+#: 10-minute slots that never overlap one another, 10:30 to 14:30 UTC.
 GRID = [DAY + timedelta(hours=10, minutes=30) + i * SLOT for i in range(24)]
 #: Always raced: the last slot that ends where the buffer begins, the first inside it, the last
 #: inside it, the first that starts where the buffer ends.
