@@ -26,7 +26,7 @@ async def update_venue_policy(cmd: UpdateVenuePolicy, *, ctx: Context) -> VenueP
     """Applies the change and answers the policy with its history; raises ValidationFailed (naming
     `policy.<field>`) or PolicyVersionMismatch. A change that changes nothing keeps the version."""
     v = Violations(cmd.unreadable)
-    v.identifier("policy.venue_id", cmd.venue_id)
+    v.identifier("venue_id", cmd.venue_id)
     if cmd.expected_version < 0:
         v.add("expected_version", "must be a version, 0 or more (0: the venue has no policy stored yet)")
     v.raise_if_any()

@@ -20,7 +20,9 @@ import grpc
 import pytest
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
+from booking.v1 import venue_policy_pb2 as vp
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from hypothesis import HealthCheck, assume, given, seed, settings
 from hypothesis import strategies as st
@@ -89,6 +91,14 @@ def valid_requests(booking: pb.Booking) -> dict[str, Message]:
             venue_id=booking.venue.venue_id, page_size=2, filters=filters
         ),
         "CheckAvailability": check,
+        "GetVenuePolicy": vp.GetVenuePolicyRequest(venue_id=booking.venue.venue_id),
+        # A stale version: a mutation that lands changes the fuzzed venue's rules only rarely.
+        "UpdateVenuePolicy": vp.UpdateVenuePolicyRequest(
+            venue_id=booking.venue.venue_id,
+            policy=vp.VenuePolicy(max_party_size=50),
+            expected_version=5,
+            update_mask=FieldMask(paths=["max_party_size"]),
+        ),
     }
     assert set(requests) == set(METHODS), "a new RPC needs a valid request here"
     return requests

@@ -27,6 +27,8 @@ SEED_PATHS = {
     ("get", "/api/v1/bookings/guest/{guest_id}"),
     ("get", "/api/v1/bookings/venue/{venue_id}"),
     ("post", "/api/v1/bookings/availability/check"),
+    ("get", "/api/v1/venues/{venue_id}/policy"),
+    ("put", "/api/v1/venues/{venue_id}/policy"),
 }
 
 

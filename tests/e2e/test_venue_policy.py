@@ -35,13 +35,13 @@ NARROW = {
 
 
 def policy_request(venue_id: str, version: int = 0, mask: tuple[str, ...] = (), **values: Any) -> Any:
-    policy = vp.VenuePolicy(venue_id=venue_id)
+    policy = vp.VenuePolicy()
     for name, value in values.items():
         if isinstance(value, timedelta):
             getattr(policy, name).FromTimedelta(value)
         else:
             setattr(policy, name, value)
-    request = vp.UpdateVenuePolicyRequest(policy=policy, expected_version=version)
+    request = vp.UpdateVenuePolicyRequest(venue_id=venue_id, policy=policy, expected_version=version)
     if mask:
         request.update_mask.CopyFrom(FieldMask(paths=list(mask)))
     return request

@@ -13,6 +13,8 @@ from booking_service.domain.validation import Violations
 from booking_service.domain.values import Actor
 from booking_service.domain.venue_policy import PARTY_SIZES, POLICY_FIELDS, Value, VenuePolicy
 
+#: google.protobuf.Duration's own range (about 10000 years); the wire carries any int64.
+MAX_DURATION_SECONDS = 315_576_000_000
 DURATIONS = ("min_notice", "max_advance", "min_duration", "max_duration", "buffer_before", "buffer_after")
 
 
@@ -26,7 +28,10 @@ def update_command(request: vp.UpdateVenuePolicyRequest, actor: Actor, caller: s
             duration: Duration = getattr(policy, name)
             if duration.nanos:
                 v.add(f"policy.{name}", "must be whole seconds")
-            values[name] = timedelta(seconds=duration.seconds)
+            elif abs(duration.seconds) > MAX_DURATION_SECONDS:
+                v.add(f"policy.{name}", "must be a duration of at most 10000 years either way")
+            else:
+                values[name] = timedelta(seconds=duration.seconds)
     for name in sorted(PARTY_SIZES):
         if policy.HasField(name):
             values[name] = getattr(policy, name)
@@ -36,9 +41,11 @@ def update_command(request: vp.UpdateVenuePolicyRequest, actor: Actor, caller: s
         paths = tuple(dict.fromkeys(path.removeprefix("policy.") for path in request.update_mask.paths))
     else:
         paths = tuple(name for name in POLICY_FIELDS if name in values)
+    if policy.venue_id and request.venue_id and policy.venue_id != request.venue_id:
+        v.add("policy.venue_id", f"must be left out or be the request's venue_id ({request.venue_id!r})")
     return UpdateVenuePolicy(
         actor,
-        venue_id=policy.venue_id,
+        venue_id=request.venue_id or policy.venue_id,
         expected_version=request.expected_version,
         values=values,
         paths=paths,

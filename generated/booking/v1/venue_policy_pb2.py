@@ -28,15 +28,13 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62ooking/v1/venue_policy.proto\x12\nbooking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x04\n\x0bVenuePolicy\x12\x16\n\x08venue_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\ttime_zone\x18\x02 \x01(\t\x12-\n\nmin_notice\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0bmax_advance\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x0emin_party_size\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x0emax_party_size\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12/\n\x0cmin_duration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_duration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\rbuffer_before\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0c\x62uffer_after\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\x07version\x18\x0b \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cvenue_fields\x18\r \x03(\tB\x04\xe2\x41\x01\x03\x12\x34\n\x07history\x18\x0e \x03(\x0b\x32\x1d.booking.v1.VenuePolicyChangeB\x04\xe2\x41\x01\x03\x42\x11\n\x0f_min_party_sizeB\x11\n\x0f_max_party_size\"\xe4\x02\n\x11VenuePolicyChange\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12/\n\x0b\x63hange_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63hanged_fields\x18\x04 \x03(\t\x12@\n\nold_values\x18\x05 \x03(\x0b\x32,.booking.v1.VenuePolicyChange.OldValuesEntry\x12@\n\nnew_values\x18\x06 \x03(\x0b\x32,.booking.v1.VenuePolicyChange.NewValuesEntry\x1a\x30\n\x0eOldValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0eNewValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"/\n\x15GetVenuePolicyRequest\x12\x16\n\x08venue_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x94\x01\n\x18UpdateVenuePolicyRequest\x12-\n\x06policy\x18\x01 \x01(\x0b\x32\x17.booking.v1.VenuePolicyB\x04\xe2\x41\x01\x02\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x62ooking/v1/venue_policy.proto\x12\nbooking.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x04\n\x0bVenuePolicy\x12\x10\n\x08venue_id\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\x12-\n\nmin_notice\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0bmax_advance\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x0emin_party_size\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x1b\n\x0emax_party_size\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12/\n\x0cmin_duration\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_duration\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\rbuffer_before\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0c\x62uffer_after\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\x07version\x18\x0b \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cvenue_fields\x18\r \x03(\tB\x04\xe2\x41\x01\x03\x12\x34\n\x07history\x18\x0e \x03(\x0b\x32\x1d.booking.v1.VenuePolicyChangeB\x04\xe2\x41\x01\x03\x42\x11\n\x0f_min_party_sizeB\x11\n\x0f_max_party_size\"\xe4\x02\n\x11VenuePolicyChange\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\x12/\n\x0b\x63hange_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63hanged_fields\x18\x04 \x03(\t\x12@\n\nold_values\x18\x05 \x03(\x0b\x32,.booking.v1.VenuePolicyChange.OldValuesEntry\x12@\n\nnew_values\x18\x06 \x03(\x0b\x32,.booking.v1.VenuePolicyChange.NewValuesEntry\x1a\x30\n\x0eOldValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x30\n\x0eNewValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"/\n\x15GetVenuePolicyRequest\x12\x16\n\x08venue_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xac\x01\n\x18UpdateVenuePolicyRequest\x12\x16\n\x08venue_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x06policy\x18\x01 \x01(\x0b\x32\x17.booking.v1.VenuePolicyB\x04\xe2\x41\x01\x02\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'booking.v1.venue_policy_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VENUEPOLICY'].fields_by_name['venue_id']._loaded_options = None
-  _globals['_VENUEPOLICY'].fields_by_name['venue_id']._serialized_options = b'\342A\001\002'
   _globals['_VENUEPOLICY'].fields_by_name['version']._loaded_options = None
   _globals['_VENUEPOLICY'].fields_by_name['version']._serialized_options = b'\342A\001\003'
   _globals['_VENUEPOLICY'].fields_by_name['update_time']._loaded_options = None
@@ -51,18 +49,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VENUEPOLICYCHANGE_NEWVALUESENTRY']._serialized_options = b'8\001'
   _globals['_GETVENUEPOLICYREQUEST'].fields_by_name['venue_id']._loaded_options = None
   _globals['_GETVENUEPOLICYREQUEST'].fields_by_name['venue_id']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEVENUEPOLICYREQUEST'].fields_by_name['venue_id']._loaded_options = None
+  _globals['_UPDATEVENUEPOLICYREQUEST'].fields_by_name['venue_id']._serialized_options = b'\342A\001\002'
   _globals['_UPDATEVENUEPOLICYREQUEST'].fields_by_name['policy']._loaded_options = None
   _globals['_UPDATEVENUEPOLICYREQUEST'].fields_by_name['policy']._serialized_options = b'\342A\001\002'
   _globals['_VENUEPOLICY']._serialized_start=178
-  _globals['_VENUEPOLICY']._serialized_end=782
-  _globals['_VENUEPOLICYCHANGE']._serialized_start=785
-  _globals['_VENUEPOLICYCHANGE']._serialized_end=1141
-  _globals['_VENUEPOLICYCHANGE_OLDVALUESENTRY']._serialized_start=1043
-  _globals['_VENUEPOLICYCHANGE_OLDVALUESENTRY']._serialized_end=1091
-  _globals['_VENUEPOLICYCHANGE_NEWVALUESENTRY']._serialized_start=1093
-  _globals['_VENUEPOLICYCHANGE_NEWVALUESENTRY']._serialized_end=1141
-  _globals['_GETVENUEPOLICYREQUEST']._serialized_start=1143
-  _globals['_GETVENUEPOLICYREQUEST']._serialized_end=1190
-  _globals['_UPDATEVENUEPOLICYREQUEST']._serialized_start=1193
-  _globals['_UPDATEVENUEPOLICYREQUEST']._serialized_end=1341
+  _globals['_VENUEPOLICY']._serialized_end=776
+  _globals['_VENUEPOLICYCHANGE']._serialized_start=779
+  _globals['_VENUEPOLICYCHANGE']._serialized_end=1135
+  _globals['_VENUEPOLICYCHANGE_OLDVALUESENTRY']._serialized_start=1037
+  _globals['_VENUEPOLICYCHANGE_OLDVALUESENTRY']._serialized_end=1085
+  _globals['_VENUEPOLICYCHANGE_NEWVALUESENTRY']._serialized_start=1087
+  _globals['_VENUEPOLICYCHANGE_NEWVALUESENTRY']._serialized_end=1135
+  _globals['_GETVENUEPOLICYREQUEST']._serialized_start=1137
+  _globals['_GETVENUEPOLICYREQUEST']._serialized_end=1184
+  _globals['_UPDATEVENUEPOLICYREQUEST']._serialized_start=1187
+  _globals['_UPDATEVENUEPOLICYREQUEST']._serialized_end=1359
 # @@protoc_insertion_point(module_scope)

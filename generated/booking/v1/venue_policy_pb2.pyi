@@ -81,11 +81,13 @@ class GetVenuePolicyRequest(_message.Message):
     def __init__(self, venue_id: _Optional[str] = ...) -> None: ...
 
 class UpdateVenuePolicyRequest(_message.Message):
-    __slots__ = ("policy", "expected_version", "update_mask")
+    __slots__ = ("venue_id", "policy", "expected_version", "update_mask")
+    VENUE_ID_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    venue_id: str
     policy: VenuePolicy
     expected_version: int
     update_mask: _field_mask_pb2.FieldMask
-    def __init__(self, policy: _Optional[_Union[VenuePolicy, _Mapping]] = ..., expected_version: _Optional[int] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+    def __init__(self, venue_id: _Optional[str] = ..., policy: _Optional[_Union[VenuePolicy, _Mapping]] = ..., expected_version: _Optional[int] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
