@@ -77,8 +77,8 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
     v = Violations(query.unreadable)
     v.identifier("venue_id", query.venue_id)
     v.identifier("unit_id", query.unit_id, required=False)
-    rules = await rules_for(ctx, query.venue_id) if query.venue_id else None
-    limits = rules.limits if rules is not None else ctx.policy.limits
+    rules = await rules_for(ctx, query.venue_id)
+    limits = rules.limits
     v.new_slot(query.start_time, query.end_time, now, limits, check_past=True)
     v.party_size("party_size", query.party_size, limits)
     if query.exclude_booking_id:

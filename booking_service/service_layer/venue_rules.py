@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from booking_service.domain.limits import BookingLimits
 from booking_service.domain.model import Booking
+from booking_service.domain.validation import Violations
 from booking_service.service_layer.context import Context
 
 
@@ -29,8 +30,13 @@ class VenueRules:
 
 
 async def rules_for(ctx: Context, venue_id: str) -> VenueRules:
-    """The rules in force at the venue now. One indexed read (no transaction); raises what the
-    read side raises (a database error)."""
+    """The rules in force at the venue now. One indexed read (no transaction); none for an id no
+    venue can have (empty, too long, control characters: the request is refused by its
+    validation, with the settings' rules). Raises what the read side raises (a database error)."""
+    malformed = Violations()
+    malformed.identifier("venue_id", venue_id)
+    if malformed.items:
+        return VenueRules(venue_id, ctx.policy.limits, "", 0)
     policy = await ctx.reads.venue_policy(venue_id)
     return VenueRules(venue_id, policy.limits(ctx.policy.limits), policy.time_zone, policy.version)
 

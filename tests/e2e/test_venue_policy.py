@@ -264,3 +264,22 @@ async def test_the_policys_zone_is_the_venues_zone(stub: Any, new_booking: Make)
     assert "Asia/Tokyo" in violations["venue.time_zone"]
     request.venue.time_zone = ""
     assert (await stub.CreateBooking(request)).venue.time_zone == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize("venue_id", ["", "bad\x00venue", "x" * 129])
+async def test_a_malformed_venue_id_is_refused_by_name_without_a_read(
+    stub: Any, new_booking: Make, venue_id: str
+) -> None:
+    request = new_booking()
+    request.venue.venue_id = venue_id
+    assert "venue.venue_id" in await grpc_violations(stub.CreateBooking(request))
+    check = pb.CheckAvailabilityRequest(venue_id=venue_id, party_size=2)
+    check.start_time.CopyFrom(request.start_time)
+    check.end_time.CopyFrom(request.end_time)
+    assert "venue_id" in await grpc_violations(stub.CheckAvailability(check))
+    assert "venue_id" in await grpc_violations(
+        stub.GetVenuePolicy(vp.GetVenuePolicyRequest(venue_id=venue_id))
+    )
+    assert "venue_id" in await grpc_violations(
+        stub.UpdateVenuePolicy(policy_request(venue_id, max_party_size=4))
+    )

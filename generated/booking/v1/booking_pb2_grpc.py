@@ -210,7 +210,9 @@ class BookingServiceServicer:
         GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
         not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
         of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
-        before keep their rules. Needs the scope venues.manage.
+        before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
+        version makes a retry safe (a change that landed moved the version on, so its retry is
+        ABORTED, and GetVenuePolicy shows it in the history).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

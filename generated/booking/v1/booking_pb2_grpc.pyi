@@ -96,7 +96,9 @@ class BookingServiceStub:
     GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
     not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
     of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
-    before keep their rules. Needs the scope venues.manage.
+    before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
+    version makes a retry safe (a change that landed moved the version on, so its retry is
+    ABORTED, and GetVenuePolicy shows it in the history).
     """
 
 @_typing.type_check_only
@@ -166,7 +168,9 @@ class BookingServiceAsyncStub(BookingServiceStub):
     GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
     not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
     of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
-    before keep their rules. Needs the scope venues.manage.
+    before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
+    version makes a retry safe (a change that landed moved the version on, so its retry is
+    ABORTED, and GetVenuePolicy shows it in the history).
     """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -299,7 +303,9 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
         not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
         of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
-        before keep their rules. Needs the scope venues.manage.
+        before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
+        version makes a retry safe (a change that landed moved the version on, so its retry is
+        ABORTED, and GetVenuePolicy shows it in the history).
         """
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
