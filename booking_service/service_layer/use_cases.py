@@ -17,6 +17,7 @@ from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.policy import Clock, Policy
 from booking_service.service_layer.queries import BookingPage, ListBookings
 from booking_service.service_layer.sagas import create, recovery
+from booking_service.service_layer.slot_search import SearchSlots, SlotSearch, search_available_slots
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -66,6 +67,9 @@ class UseCases:
 
     async def check_availability(self, query: CheckAvailability) -> Availability:
         return await availability.check_availability(query, ctx=self.ctx)
+
+    async def search_available_slots(self, query: SearchSlots) -> SlotSearch:
+        return await search_available_slots(query, ctx=self.ctx)
 
     async def purge_idempotency_keys(self) -> int:
         """Deletes idempotency keys past their retention; returns how many."""

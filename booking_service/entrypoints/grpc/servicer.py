@@ -11,11 +11,12 @@ from typing import Any
 import grpc
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
+from booking.v1 import slots_pb2 as spb
 
 from booking_service.adapters.booking_proto import booking_message
 from booking_service.domain.values import Actor, ChangeSource
 from booking_service.entrypoints.auth.caller import caller_var
-from booking_service.entrypoints.grpc import mapping
+from booking_service.entrypoints.grpc import mapping, slots_mapping
 from booking_service.service_layer.use_cases import UseCases
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -92,3 +93,9 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     ) -> pb.CheckAvailabilityResponse:
         result = await self._use_cases.check_availability(mapping.availability_query(request))
         return mapping.availability_message(result)
+
+    async def SearchAvailableSlots(
+        self, request: spb.SearchAvailableSlotsRequest, context: Context
+    ) -> spb.SearchAvailableSlotsResponse:
+        result = await self._use_cases.search_available_slots(slots_mapping.search_query(request))
+        return slots_mapping.search_message(result)

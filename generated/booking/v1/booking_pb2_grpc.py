@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from booking.v1 import booking_pb2 as booking_dot_v1_dot_booking__pb2
+from booking.v1 import slots_pb2 as booking_dot_v1_dot_slots__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -90,6 +91,11 @@ class BookingServiceStub:
                 '/booking.v1.BookingService/CheckAvailability',
                 request_serializer=booking_dot_v1_dot_booking__pb2.CheckAvailabilityRequest.SerializeToString,
                 response_deserializer=booking_dot_v1_dot_booking__pb2.CheckAvailabilityResponse.FromString,
+                _registered_method=True)
+        self.SearchAvailableSlots = channel.unary_unary(
+                '/booking.v1.BookingService/SearchAvailableSlots',
+                request_serializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.FromString,
                 _registered_method=True)
 
 
@@ -185,6 +191,19 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchAvailableSlots(self, request, context):
+        """Lists the slots of one length that a venue can take a party in over one local day (or a time
+        range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+        the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+        the inventory service is asked once per candidate still open (its API checks one window per
+        call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+        (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+        request past its limits (see SearchAvailableSlotsRequest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -232,6 +251,11 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.CheckAvailability,
                     request_deserializer=booking_dot_v1_dot_booking__pb2.CheckAvailabilityRequest.FromString,
                     response_serializer=booking_dot_v1_dot_booking__pb2.CheckAvailabilityResponse.SerializeToString,
+            ),
+            'SearchAvailableSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchAvailableSlots,
+                    request_deserializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -489,6 +513,33 @@ class BookingService:
             '/booking.v1.BookingService/CheckAvailability',
             booking_dot_v1_dot_booking__pb2.CheckAvailabilityRequest.SerializeToString,
             booking_dot_v1_dot_booking__pb2.CheckAvailabilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchAvailableSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/booking.v1.BookingService/SearchAvailableSlots',
+            booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.SerializeToString,
+            booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.FromString,
             options,
             channel_credentials,
             insecure,

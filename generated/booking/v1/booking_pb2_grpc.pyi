@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from booking.v1 import booking_pb2 as _booking_pb2
+from booking.v1 import slots_pb2 as _slots_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -85,6 +86,15 @@ class BookingServiceStub:
     """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
     and party size, and lists the active bookings that stand in the way.
     """
+    SearchAvailableSlots: _grpc.UnaryUnaryMultiCallable[_slots_pb2.SearchAvailableSlotsRequest, _slots_pb2.SearchAvailableSlotsResponse]
+    """Lists the slots of one length that a venue can take a party in over one local day (or a time
+    range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+    the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+    the inventory service is asked once per candidate still open (its API checks one window per
+    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+    (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+    request past its limits (see SearchAvailableSlotsRequest).
+    """
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -142,6 +152,15 @@ class BookingServiceAsyncStub(BookingServiceStub):
     CheckAvailability: _aio.UnaryUnaryMultiCallable[_booking_pb2.CheckAvailabilityRequest, _booking_pb2.CheckAvailabilityResponse]  # type: ignore[assignment]
     """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
     and party size, and lists the active bookings that stand in the way.
+    """
+    SearchAvailableSlots: _aio.UnaryUnaryMultiCallable[_slots_pb2.SearchAvailableSlotsRequest, _slots_pb2.SearchAvailableSlotsResponse]  # type: ignore[assignment]
+    """Lists the slots of one length that a venue can take a party in over one local day (or a time
+    range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+    the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+    the inventory service is asked once per candidate still open (its API checks one window per
+    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+    (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+    request past its limits (see SearchAvailableSlotsRequest).
     """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -251,6 +270,21 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_booking_pb2.CheckAvailabilityResponse, _abc.Awaitable[_booking_pb2.CheckAvailabilityResponse]]:
         """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
         and party size, and lists the active bookings that stand in the way.
+        """
+
+    @_abc_1.abstractmethod
+    def SearchAvailableSlots(
+        self,
+        request: _slots_pb2.SearchAvailableSlotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slots_pb2.SearchAvailableSlotsResponse, _abc.Awaitable[_slots_pb2.SearchAvailableSlotsResponse]]:
+        """Lists the slots of one length that a venue can take a party in over one local day (or a time
+        range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+        the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+        the inventory service is asked once per candidate still open (its API checks one window per
+        call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+        (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+        request past its limits (see SearchAvailableSlotsRequest).
         """
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
