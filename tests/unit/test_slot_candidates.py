@@ -82,12 +82,37 @@ def test_the_day_clocks_go_back_has_both_instants_of_the_repeated_hour(
     assert all(s.end - s.start == 2 * HOUR for s in slots)  # real time, across the change
 
 
+#: Days the clocks change (Lord Howe by half an hour; Tehran kept DST until 2022).
+CHANGES = [
+    ("Europe/Berlin", date(2028, 3, 26)),
+    ("Europe/Berlin", date(2028, 10, 29)),
+    ("America/New_York", date(2028, 3, 12)),
+    ("America/New_York", date(2028, 11, 5)),
+    ("Australia/Lord_Howe", date(2028, 4, 2)),
+    ("Australia/Lord_Howe", date(2028, 10, 1)),
+    ("Asia/Tehran", date(2021, 3, 22)),
+    ("Asia/Tehran", date(2021, 9, 22)),
+]
+
+
+@pytest.mark.parametrize(("zone", "day"), CHANGES)
+@pytest.mark.parametrize("step_minutes", [5, 7, 15, 25, 45, 90])
+def test_no_candidate_on_a_skipped_or_shifted_wall_time(zone: str, day: date, step_minutes: int) -> None:
+    """A local time the clocks skip must not turn into the instant of another local time (02:05
+    skipped in Berlin is 01:05Z, which is 03:05 summer time: no step of 25 minutes from midnight)."""
+    assert_wall_clock_steps(day, zone, step_minutes)
+
+
 @given(
     day=st.dates(min_value=date(2000, 1, 1), max_value=date(2037, 12, 31)),
     zone=st.sampled_from(["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Tehran", "UTC"]),
     step_minutes=st.integers(min_value=5, max_value=24 * 60),
 )
 def test_every_candidate_is_a_wall_clock_step_of_that_day(day: date, zone: str, step_minutes: int) -> None:
+    assert_wall_clock_steps(day, zone, step_minutes)
+
+
+def assert_wall_clock_steps(day: date, zone: str, step_minutes: int) -> None:
     tz = ZoneInfo(zone)
     step = timedelta(minutes=step_minutes)
     slots = day_candidates(day, tz, step, HOUR)
