@@ -129,12 +129,16 @@ def _validate(query: SearchSlots) -> None:
         v.add("unit_ids", "must not name a unit twice")
     if query.has_range == (query.local_date is not None):
         v.add("local_date", "exactly one of local_date and time_range is required")
+    elif query.local_date is not None and not slots.FIRST_YEAR <= query.local_date.year <= slots.LAST_YEAR:
+        v.add("local_date", f"must be in the years {slots.FIRST_YEAR} to {slots.LAST_YEAR}")
     elif query.has_range:
-        if query.range_start is None:
-            v.add("time_range.start_time", "is required")
-        if query.range_end is None:
-            v.add("time_range.end_time", "is required")
-        elif query.range_start is not None and query.range_end <= query.range_start:
+        for name, value in (("start_time", query.range_start), ("end_time", query.range_end)):
+            if value is None:
+                v.add(f"time_range.{name}", "is required")
+            elif not slots.FIRST_YEAR <= value.year <= slots.LAST_YEAR:
+                v.add(f"time_range.{name}", f"must be in the years {slots.FIRST_YEAR} to {slots.LAST_YEAR}")
+        start, end = query.range_start, query.range_end
+        if start is not None and end is not None and end <= start:
             v.add("time_range.end_time", "must be after time_range.start_time")
     v.raise_if_any()
 

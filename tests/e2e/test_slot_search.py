@@ -253,6 +253,8 @@ async def test_an_inventory_error_midway_fails_the_whole_search(
         ({"party_size": 0}, "party_size", "at least 1"),
         ({"venue_id": ""}, "venue_id", "is required"),
         ({"local_date": None}, "local_date", "exactly one of local_date and time_range"),
+        ({"local_date": date(9999, 12, 31)}, "local_date", "in the years 1970 to 9998"),
+        ({"time_range": (NOW, NOW - HOUR)}, "time_range.end_time", "must be after"),
         ({"time_range": (NOW, NOW + 300 * QUARTER + timedelta(seconds=1))}, "slot_step", "at most 300 per"),
     ],
 )  # fmt: skip
@@ -261,8 +263,10 @@ async def test_limits_are_refused_naming_them(
 ) -> None:
     request = search("venue-x", date(2030, 1, 2))
     for name, value in change.items():
-        if name == "local_date":
+        if name == "local_date" and value is None:
             request.ClearField("local_date")
+        elif name == "local_date":
+            request.local_date.CopyFrom(date_pb2.Date(year=value.year, month=value.month, day=value.day))
         elif name == "time_range":
             request.ClearField("local_date")
             request.time_range.start_time.FromDatetime(value[0])
