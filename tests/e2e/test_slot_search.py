@@ -244,6 +244,23 @@ async def test_an_inventory_error_midway_fails_the_whole_search(
         assert rich_error(raised.value).code == grpc.StatusCode.UNAVAILABLE
 
 
+async def test_a_search_that_outlasts_the_callers_deadline_answers_nothing(
+    database_url: str, settings: Settings, sandbox: Sandbox, new_booking: Make
+) -> None:
+    """96 checks of 300 ms each, 16 at a time, need about 1.8 s: within a 1-second deadline the
+    search fails (UNAVAILABLE from the service, or the caller's own DEADLINE_EXCEEDED), never a
+    part of the day."""
+    async with world(database_url, settings, sandbox) as w:
+        venue = (await venue_in(w.stub, new_booking, "Europe/Berlin")).venue.venue_id
+        await w.faults(peer="inventory", latency_ms=300)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await w.stub.SearchAvailableSlots(search(venue, date(2030, 1, 2)), timeout=1)
+        assert raised.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        await w.admin.post("/admin/reset", json={})
+        answer = await w.stub.SearchAvailableSlots(search(venue, date(2030, 1, 2)), timeout=20)
+        assert len(answer.slots) == 96
+
+
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
