@@ -345,3 +345,26 @@ async def test_the_rest_shape(rest: httpx.AsyncClient, stub: Any, new_booking: M
     refused = await rest.post("/api/v1/bookings/availability/slots", json={**body, "slot_step": "60s"})
     assert refused.status_code == 400
     assert refused.json()["details"][0]["reason"] == "INVALID_REQUEST"
+
+
+async def test_over_rest_a_search_past_its_grpc_timeout_is_refused_whole(
+    rest: httpx.AsyncClient, stub: Any, new_booking: Make, sandbox: Sandbox
+) -> None:
+    """The same over REST with `Grpc-Timeout: 1S`: the service itself stops asking the inventory
+    when no time is left and answers 503 PEER_UNAVAILABLE (or 504), never 200 with part of a day."""
+    venue = (await venue_in(stub, new_booking, "Europe/Berlin")).venue.venue_id
+    body = {
+        "venue_id": venue,
+        "local_date": {"year": 2030, "month": 1, "day": 2},
+        "party_size": 2,
+        "duration": "3600s",
+    }
+    async with httpx.AsyncClient(base_url=sandbox.url) as admin:
+        await admin.post("/admin/faults", json={"peer": "inventory", "latency_ms": 300})
+        try:
+            answer = await rest.post(
+                "/api/v1/bookings/availability/slots", json=body, headers={"Grpc-Timeout": "1S"}
+            )
+        finally:
+            await admin.post("/admin/reset", json={})
+    assert answer.status_code in (503, 504), answer.text[:300]
