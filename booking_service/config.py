@@ -101,6 +101,8 @@ class Settings:
     #: (service_layer/venue_zone.py).
     default_venue_time_zone: str = "UTC"
     page_token_secret: str = DEV_PAGE_TOKEN_SECRET
+    #: How many inventory checks one SearchAvailableSlots runs at a time (one per candidate slot).
+    slot_search_concurrency: int = 16
     # Measured with bench/run.py: connections beyond the pool ("overflow") are closed when given
     # back, so under sustained load above the pool size every call paid a new connection (10 + 10
     # halved REST reads at 64 in flight, the service idling while it connected). A pool of 20 and
@@ -214,6 +216,9 @@ class Settings:
                 "DEFAULT_VENUE_TIME_ZONE", defaults.default_venue_time_zone
             ),
             page_token_secret=reader.text("PAGE_TOKEN_SECRET") or defaults.page_token_secret,
+            slot_search_concurrency=reader.integer(
+                "SLOT_SEARCH_CONCURRENCY", defaults.slot_search_concurrency, minimum=1, maximum=256
+            ),
             db_pool_size=reader.integer("DB_POOL_SIZE", defaults.db_pool_size, minimum=1),
             db_max_overflow=reader.integer("DB_MAX_OVERFLOW", defaults.db_max_overflow, minimum=0),
             db_lock_timeout=reader.seconds("DB_LOCK_TIMEOUT_SECONDS", defaults.db_lock_timeout),

@@ -161,6 +161,12 @@ class Booking:
         return booking
 
     @property
+    def blocked(self) -> TimeSlot:
+        """The time the booking blocks its unit: its slot widened by its frozen buffers (none for a
+        booking made before rules were frozen), as the exclusion constraint compares them (0009)."""
+        return self.rules.blocked(self.slot) if self.rules is not None else self.slot
+
+    @property
     def price(self) -> Money | None:
         return self.pricing.total if self.pricing is not None else None
 

@@ -72,6 +72,24 @@ class Availability:
     price_estimate: Money | None = None
 
 
+def holds_that_count(
+    at_venue: list[Booking], now: datetime, exclude_booking_id: str = ""
+) -> tuple[list[Booking], list[str]]:
+    """Splits a venue's active bookings into those that hold their unit against a new booking at
+    `now`, and the inventory reservation ids of those that do not (to leave out of the inventory's
+    count): the booking being rescheduled, and overdue PENDING bookings (a new booking would settle
+    them first)."""
+    counted: list[Booking] = []
+    not_counted: list[str] = []
+    for b in at_venue:
+        if b.is_overdue(now) or b.booking_id == exclude_booking_id:
+            if b.inventory_reservation_id:
+                not_counted.append(b.inventory_reservation_id)
+        else:
+            counted.append(b)
+    return counted, not_counted
+
+
 async def check_availability(query: CheckAvailability, *, ctx: Context) -> Availability:
     now = ctx.clock()
     v = Violations(query.unreadable)
@@ -89,17 +107,11 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
     assert query.start_time is not None and query.end_time is not None
     slot = TimeSlot(query.start_time, query.end_time)
     # One read of the venue's active bookings whose blocked time (with their frozen buffers)
-    # overlaps the slot with the venue's buffers now. Holds that do not count: the booking being
-    # rescheduled, and overdue PENDING bookings (a new booking would settle them first).
-    at_venue = await ctx.reads.overlapping(query.venue_id, limits.blocked(slot))
-    ignored = [b for b in at_venue if b.is_overdue(now) or b.booking_id == query.exclude_booking_id]
-    ignored_ids = {b.booking_id for b in ignored}
-    conflicts = [
-        b
-        for b in at_venue
-        if query.unit_id and b.unit_id == query.unit_id and b.booking_id not in ignored_ids
-    ]
-    not_counted = [b.inventory_reservation_id for b in ignored if b.inventory_reservation_id]
+    # overlaps the slot with the venue's buffers now.
+    counted, not_counted = holds_that_count(
+        await ctx.reads.overlapping(query.venue_id, limits.blocked(slot)), now, query.exclude_booking_id
+    )
+    conflicts = [b for b in counted if query.unit_id and b.unit_id == query.unit_id]
     checks = [
         SourceAnswer(
             BOOKINGS,

@@ -24,6 +24,7 @@ from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.policy import Clock, Policy
 from booking_service.service_layer.queries import BookingPage, ListBookings
 from booking_service.service_layer.sagas import create, recovery
+from booking_service.service_layer.slot_search import SearchSlots, SlotSearch, search_available_slots
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -79,6 +80,9 @@ class UseCases:
 
     async def update_venue_policy(self, cmd: UpdateVenuePolicy) -> VenuePolicy:
         return await venue_policies.update_venue_policy(cmd, ctx=self.ctx)
+
+    async def search_available_slots(self, query: SearchSlots) -> SlotSearch:
+        return await search_available_slots(query, ctx=self.ctx)
 
     async def purge_idempotency_keys(self) -> int:
         """Deletes idempotency keys past their retention; returns how many."""

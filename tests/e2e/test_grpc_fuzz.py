@@ -19,11 +19,13 @@ from datetime import timedelta
 import grpc
 import pytest
 from booking.v1 import booking_pb2 as pb
-from booking.v1 import booking_pb2_grpc
+from booking.v1 import booking_pb2_grpc, slots_pb2
 from booking.v1 import venue_policy_pb2 as vp
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
+from google.type import date_pb2
 from hypothesis import HealthCheck, assume, given, seed, settings
 from hypothesis import strategies as st
 
@@ -98,6 +100,14 @@ def valid_requests(booking: pb.Booking) -> dict[str, Message]:
             policy=vp.VenuePolicy(max_party_size=50),
             expected_version=5,
             update_mask=FieldMask(paths=["max_party_size"]),
+        ),
+        "SearchAvailableSlots": slots_pb2.SearchAvailableSlotsRequest(
+            venue_id=booking.venue.venue_id,
+            local_date=date_pb2.Date(year=start.year, month=start.month, day=start.day),
+            party_size=2,
+            duration=Duration(seconds=7200),
+            unit_ids=[booking.unit_id],
+            slot_step=Duration(seconds=3600),
         ),
     }
     assert set(requests) == set(METHODS), "a new RPC needs a valid request here"

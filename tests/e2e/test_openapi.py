@@ -29,6 +29,7 @@ SEED_PATHS = {
     ("post", "/api/v1/bookings/availability/check"),
     ("get", "/api/v1/venues/{venue_id}/policy"),
     ("put", "/api/v1/venues/{venue_id}/policy"),
+    ("post", "/api/v1/bookings/availability/slots"),
 }
 
 

@@ -45,6 +45,7 @@ REQUIRED_SCOPE: dict[str, str | Callable[[Any], str]] = {
     _SERVICE + "ListGuestBookings": READ,
     _SERVICE + "ListVenueBookings": READ,
     _SERVICE + "CheckAvailability": READ,
+    _SERVICE + "SearchAvailableSlots": READ,
     _SERVICE + "CreateBooking": WRITE,
     _SERVICE + "UpdateBooking": WRITE,
     _SERVICE + "CancelBooking": WRITE,

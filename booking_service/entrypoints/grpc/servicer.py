@@ -11,12 +11,13 @@ from typing import Any
 import grpc
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
+from booking.v1 import slots_pb2 as spb
 from booking.v1 import venue_policy_pb2 as vp
 
 from booking_service.adapters.booking_proto import booking_message
 from booking_service.domain.values import Actor, ChangeSource
 from booking_service.entrypoints.auth.caller import caller_var
-from booking_service.entrypoints.grpc import mapping, venue_policy_mapping
+from booking_service.entrypoints.grpc import mapping, slots_mapping, venue_policy_mapping
 from booking_service.service_layer.use_cases import UseCases
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -104,3 +105,9 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
         command = venue_policy_mapping.update_command(request, actor_of(context), key_owner())
         policy = await self._use_cases.update_venue_policy(command)
         return venue_policy_mapping.policy_message(policy, self._use_cases.policy.limits)
+
+    async def SearchAvailableSlots(
+        self, request: spb.SearchAvailableSlotsRequest, context: Context
+    ) -> spb.SearchAvailableSlotsResponse:
+        result = await self._use_cases.search_available_slots(slots_mapping.search_query(request))
+        return slots_mapping.search_message(result)

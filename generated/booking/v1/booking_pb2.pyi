@@ -1,5 +1,6 @@
 import datetime
 
+from booking.v1 import slots_pb2 as _slots_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2

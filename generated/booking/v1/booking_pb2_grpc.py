@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from booking.v1 import booking_pb2 as booking_dot_v1_dot_booking__pb2
+from booking.v1 import slots_pb2 as booking_dot_v1_dot_slots__pb2
 from booking.v1 import venue_policy_pb2 as booking_dot_v1_dot_venue__policy__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -101,6 +102,11 @@ class BookingServiceStub:
                 '/booking.v1.BookingService/UpdateVenuePolicy',
                 request_serializer=booking_dot_v1_dot_venue__policy__pb2.UpdateVenuePolicyRequest.SerializeToString,
                 response_deserializer=booking_dot_v1_dot_venue__policy__pb2.VenuePolicy.FromString,
+                _registered_method=True)
+        self.SearchAvailableSlots = channel.unary_unary(
+                '/booking.v1.BookingService/SearchAvailableSlots',
+                request_serializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.FromString,
                 _registered_method=True)
 
 
@@ -218,6 +224,19 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchAvailableSlots(self, request, context):
+        """Lists the slots of one length that a venue can take a party in over one local day (or a time
+        range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+        the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+        the inventory service is asked once per candidate still open (its API checks one window per
+        call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+        (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+        request past its limits (see SearchAvailableSlotsRequest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -275,6 +294,11 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.UpdateVenuePolicy,
                     request_deserializer=booking_dot_v1_dot_venue__policy__pb2.UpdateVenuePolicyRequest.FromString,
                     response_serializer=booking_dot_v1_dot_venue__policy__pb2.VenuePolicy.SerializeToString,
+            ),
+            'SearchAvailableSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchAvailableSlots,
+                    request_deserializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -586,6 +610,33 @@ class BookingService:
             '/booking.v1.BookingService/UpdateVenuePolicy',
             booking_dot_v1_dot_venue__policy__pb2.UpdateVenuePolicyRequest.SerializeToString,
             booking_dot_v1_dot_venue__policy__pb2.VenuePolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchAvailableSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/booking.v1.BookingService/SearchAvailableSlots',
+            booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.SerializeToString,
+            booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.FromString,
             options,
             channel_credentials,
             insecure,

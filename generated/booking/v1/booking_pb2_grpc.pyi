@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from booking.v1 import booking_pb2 as _booking_pb2
+from booking.v1 import slots_pb2 as _slots_pb2
 from booking.v1 import venue_policy_pb2 as _venue_policy_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
@@ -100,6 +101,15 @@ class BookingServiceStub:
     version makes a retry safe (a change that landed moved the version on, so its retry is
     ABORTED, and GetVenuePolicy shows it in the history).
     """
+    SearchAvailableSlots: _grpc.UnaryUnaryMultiCallable[_slots_pb2.SearchAvailableSlotsRequest, _slots_pb2.SearchAvailableSlotsResponse]
+    """Lists the slots of one length that a venue can take a party in over one local day (or a time
+    range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+    the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+    the inventory service is asked once per candidate still open (its API checks one window per
+    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+    (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+    request past its limits (see SearchAvailableSlotsRequest).
+    """
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -171,6 +181,15 @@ class BookingServiceAsyncStub(BookingServiceStub):
     before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
     version makes a retry safe (a change that landed moved the version on, so its retry is
     ABORTED, and GetVenuePolicy shows it in the history).
+    """
+    SearchAvailableSlots: _aio.UnaryUnaryMultiCallable[_slots_pb2.SearchAvailableSlotsRequest, _slots_pb2.SearchAvailableSlotsResponse]  # type: ignore[assignment]
+    """Lists the slots of one length that a venue can take a party in over one local day (or a time
+    range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+    the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+    the inventory service is asked once per candidate still open (its API checks one window per
+    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+    (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+    request past its limits (see SearchAvailableSlotsRequest).
     """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -306,6 +325,21 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
         version makes a retry safe (a change that landed moved the version on, so its retry is
         ABORTED, and GetVenuePolicy shows it in the history).
+        """
+
+    @_abc_1.abstractmethod
+    def SearchAvailableSlots(
+        self,
+        request: _slots_pb2.SearchAvailableSlotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slots_pb2.SearchAvailableSlotsResponse, _abc.Awaitable[_slots_pb2.SearchAvailableSlotsResponse]]:
+        """Lists the slots of one length that a venue can take a party in over one local day (or a time
+        range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+        the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+        the inventory service is asked once per candidate still open (its API checks one window per
+        call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+        (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+        request past its limits (see SearchAvailableSlotsRequest).
         """
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
