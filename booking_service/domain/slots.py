@@ -35,8 +35,9 @@ MAX_STEP = timedelta(days=1)
 MAX_SLOTS = 300
 MAX_DURATION = timedelta(days=366)
 MAX_UNITS = 20
-#: The years a search may cover: a slot's end (start + MAX_DURATION) stays a valid instant.
-FIRST_YEAR, LAST_YEAR = 1970, 9998
+#: The years a search may cover: a slot's end (start + MAX_DURATION), in any zone and widened by the
+#: longest turnover buffer (a day), stays a valid instant (year 9999 at most).
+FIRST_YEAR, LAST_YEAR = 1970, 9997
 
 
 class SlotReason(enum.Enum):

@@ -210,3 +210,52 @@ async def test_a_malformed_answer_is_the_peers_error_not_a_crash(body: bytes) ->
             with pytest.raises(PeerRejected, match="malformed"):
                 await call()
         await client.http.aclose()
+
+
+def slow(seconds: float):
+    """A peer answering every request 200, `seconds` after it arrives."""
+
+    async def script(peer: Scripted, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await peer.read_request(reader)
+            await asyncio.sleep(seconds)
+            writer.write(answer(200, b'{"ok": true}'))
+            await writer.drain()
+
+    return script
+
+
+async def test_a_call_that_runs_out_of_the_callers_deadline_does_not_open_the_circuit(
+    deadline: Callable[[float], None],
+) -> None:
+    """A healthy peer answering in 0.3 s, a peer timeout of 2 s, a breaker that opens on the first
+    failure: calls with 0.1 s left (cut short by the deadline, not by the peer) and a call with no
+    time left at all fail PeerUnavailable, and the circuit stays closed for the next caller."""
+    breaker = CircuitBreaker(failures_to_open=1)
+    async with scripted(slow(0.3)) as server:
+        peer = PeerHttp("inventory", server.url, timeout=2.0, retries=2, breaker=breaker)
+        for _ in range(3):
+            deadline(0.1)
+            with pytest.raises(PeerUnavailable, match="Timeout"):
+                await peer.call("POST", "/x", {})
+        deadline(-0.001)
+        with pytest.raises(PeerUnavailable, match="deadline"):
+            await peer.call("POST", "/x", {})
+        assert breaker.state == "closed"
+        deadline(5.0)
+        assert await peer.call("POST", "/x", {}) == {"ok": True}
+        await peer.aclose()
+
+
+async def test_a_peer_slower_than_its_own_timeout_opens_the_circuit(
+    deadline: Callable[[float], None],
+) -> None:
+    """The same peer with a peer timeout of 0.1 s, and time enough left: the peer failed the call."""
+    breaker = CircuitBreaker(failures_to_open=1)
+    async with scripted(slow(0.3)) as server:
+        peer = PeerHttp("inventory", server.url, timeout=0.1, retries=0, breaker=breaker)
+        deadline(5.0)
+        with pytest.raises(PeerUnavailable, match="Timeout"):
+            await peer.call("POST", "/x", {})
+        await peer.aclose()
+    assert breaker.state == "open"

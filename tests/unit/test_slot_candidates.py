@@ -11,9 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from booking_service.domain.limits import BookingLimits
+from booking_service.domain.limits import MAX_BUFFER, BookingLimits
 from booking_service.domain.slots import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_DURATION,
     MAX_SLOTS,
+    MIN_STEP,
     Candidate,
     SlotReason,
     TooManySlots,
@@ -22,6 +26,7 @@ from booking_service.domain.slots import (
     rule_problems,
 )
 from booking_service.domain.validation import Violations
+from booking_service.domain.values import TimeSlot
 
 QUARTER = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
@@ -175,3 +180,21 @@ def test_a_start_too_soon_but_not_past_is_outside_the_rules() -> None:
     found, broken = rule_problems(slot_at(NOW + HOUR), 2, NOW, limits)
     assert found == [SlotReason.OUTSIDE_VENUE_RULES]
     assert broken[0].description == "must be at least 2 hours from now (BOOKING_MIN_NOTICE_SECONDS)"
+
+
+@pytest.mark.parametrize("zone", ["Etc/GMT+12", "Pacific/Kiritimati", "UTC"])
+def test_the_years_a_search_may_cover_keep_every_instant_valid(zone: str) -> None:
+    """The first and last days a search may ask, in the zones farthest west and east, slots of the
+    longest duration widened by the longest buffers: every instant stays within datetime's range
+    (year 9998 at the top allowed 10000-01-01 and an OverflowError, answered INTERNAL)."""
+    buffers = BookingLimits(buffer_before=MAX_BUFFER, buffer_after=MAX_BUFFER)
+    for day in (date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)):
+        found = day_candidates(day, ZoneInfo(zone), timedelta(hours=6), MAX_DURATION)
+        assert len(found) == 4
+        for candidate in found:
+            blocked = buffers.blocked(TimeSlot(candidate.start, candidate.end))
+            assert blocked.end.year <= 9999
+            assert blocked.start.year >= 1969
+    start = datetime(LAST_YEAR, 12, 31, 23, tzinfo=UTC)
+    (last,) = range_candidates(start, start + timedelta(minutes=1), ZoneInfo(zone), MIN_STEP, MAX_DURATION)
+    assert buffers.blocked(TimeSlot(last.start, last.end)).end.year == 9999

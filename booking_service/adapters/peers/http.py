@@ -18,10 +18,14 @@ The rule for peer errors (DESIGN.md, "Peer errors have two kinds"), in this one 
   PeerAnswer, which clients.py turns into the domain's errors (PeerRejected, SoldOut, ...). An
   answer larger than PEER_MAX_RESPONSE_BYTES is permanent too: PeerRejected, without reading it all.
 
-The breaker (breaker.py) sees one outcome per call, after its retries: PeerUnavailable or a too
-large answer is a failure, an answer (2xx or permanent) a success; a call that was cancelled or
-raised anything else counts for nothing. While the circuit is open: PeerUnavailable at once
-(metadata `circuit: open`).
+The breaker (breaker.py) judges the peer, so it sees one outcome per call, after its retries:
+PeerUnavailable or a too large answer is a failure, an answer (2xx or permanent) a success; a call
+that was cancelled or raised anything else counts for nothing, and so does a call that ran out of
+the caller's deadline without the peer having failed it (each attempt that went wrong was cut
+short by the deadline, before PEER_TIMEOUT_SECONDS, or none could start): the caller was in a
+hurry, the peer was not down, and a client that calls with short deadlines must not open the
+circuit for every other caller. While the circuit is open: PeerUnavailable at once (metadata
+`circuit: open`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,12 @@ _TRANSIENT_4XX = frozenset({408, 425, 429})
 _BACKOFF_BASE, _BACKOFF_CAP = 0.05, 1.0
 #: An attempt with less time than this (seconds) before the deadline is not started.
 _MIN_ATTEMPT_SECONDS = 0.05
+
+
+class _OutOfTime(PeerUnavailable):
+    """PeerUnavailable because the caller's deadline ran out, not because the peer failed: each
+    attempt that went wrong timed out early, cut short by the deadline, or none could start. The
+    caller sees PeerUnavailable as for any other; the breaker does not count it."""
 
 
 def transient(status: int) -> bool:
@@ -120,6 +130,8 @@ class PeerHttp:
             except PeerAnswer:
                 ticket.succeeded()  # the peer is up and said no
                 raise
+            except _OutOfTime:
+                raise  # the caller's deadline, not the peer: counts for nothing
             except (PeerUnavailable, PeerRejected):
                 if not compensating_var.get():  # a compensation's failure is its request's, counted once
                     ticket.failed()
@@ -130,14 +142,16 @@ class PeerHttp:
     async def _attempts(self, method: str, path: str, content: bytes, headers: dict[str, str]) -> Any:
         url = httpx.URL(self._base + path)
         problem = "no time was left within the caller's deadline"
+        peer_failed = False  # whether an attempt went wrong that the deadline did not cut short
         for attempt in range(self._retries + 1):
             limit, extensions = self._timeout, self._extensions
             remaining = remaining_seconds()
+            cut = False
             if remaining is not None:
                 if remaining < _MIN_ATTEMPT_SECONDS:
                     break
                 if remaining < limit:
-                    limit, extensions = remaining, self._limits(remaining)
+                    limit, extensions, cut = remaining, self._limits(remaining), True
             started = time.perf_counter()
             try:
                 with peer_span(self.name, method, self.base_url, path, headers, attempt) as span:
@@ -149,12 +163,15 @@ class PeerHttp:
                     span.answered(status)
             except (httpx.HTTPError, TimeoutError) as exc:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                timed_out = isinstance(exc, TimeoutError | httpx.TimeoutException)
+                peer_failed = peer_failed or not (cut and timed_out)
             else:
                 if not transient(status):
                     outcome = "ok" if 200 <= status < 300 else "rejected"
                     observe_peer_request(self.name, outcome, time.perf_counter() - started)
                     return self._answer(status, data)
                 problem = f"HTTP {status}"
+                peer_failed = True
             observe_peer_request(self.name, "failed", time.perf_counter() - started)
             log.warning(
                 "peer call failed",
@@ -167,9 +184,9 @@ class PeerHttp:
             if remaining is not None and remaining < pause + _MIN_ATTEMPT_SECONDS:
                 break  # no attempt could be made after the pause
             await asyncio.sleep(pause)
-        raise PeerUnavailable(
-            f"The {self.name} service did not answer ({problem}). Retry shortly.", {"peer": self.name}
-        )
+        failure = PeerUnavailable if peer_failed else _OutOfTime
+        message = f"The {self.name} service did not answer ({problem}). Retry shortly."
+        raise failure(message, {"peer": self.name})
 
     async def _exchange(self, request: httpx.Request, path: str) -> tuple[int, bytes]:
         """Sends the request and reads the answer's body, at most max_response_bytes of it: a larger
