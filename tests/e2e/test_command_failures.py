@@ -67,12 +67,16 @@ def data_dir_held(data_dir: Path, pid: int, command: str) -> Iterator[None]:
         yield
 
 
-def serve(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def serve(database_url: str, data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`serve --dev` on loopback on the tests' database (an embedded PostgreSQL in pytest's temporary
     directory could lose it to another pytest session: conftest.server_url), everything else
-    embedded, on free ports unless `args` name others."""
+    embedded, on free ports unless `args` name others, with its own data directory (the default
+    one may be held by a service the developer runs: that refusal would come first)."""
     ports = ["--grpc-port", str(free_port()), "--http-port", str(free_port()), "--sandbox-port", "0"]
-    return run("serve", "--dev", "--host", "127.0.0.1", *ports, *args, DATABASE_URL=database_url, **env)
+    where = ["--data-dir", str(data_dir)]
+    return run(
+        "serve", "--dev", "--host", "127.0.0.1", *ports, *where, *args, DATABASE_URL=database_url, **env
+    )
 
 
 @pytest.mark.parametrize(
@@ -80,10 +84,10 @@ def serve(database_url: str, *args: str, **env: str) -> subprocess.CompletedProc
     [("--grpc-port", "GRPC_PORT"), ("--http-port", "HTTP_PORT"), ("--sandbox-port", "SANDBOX_PORT")],
 )
 def test_serve_on_a_busy_port_names_it_and_the_flag_that_moves_it(
-    database_url: str, flag: str, variable: str
+    database_url: str, tmp_path: Path, flag: str, variable: str
 ) -> None:
     with taken_port() as port:
-        line = failure(serve(database_url, flag, str(port)))
+        line = failure(serve(database_url, tmp_path / "data", flag, str(port)))
     assert f"127.0.0.1:{port}: the port is in use" in line
     assert f"{flag} ({variable}" in line
     if flag == "--sandbox-port":  # or use the sandbox that may be running there
@@ -117,8 +121,10 @@ def test_the_sandbox_on_a_busy_port_names_its_flag() -> None:
     assert "--port (SANDBOX_PORT)" in line
 
 
-def test_serve_on_an_address_of_another_machine_says_to_check_the_host(database_url: str) -> None:
-    line = failure(serve(database_url, "--host", "192.0.2.1", AUTH_ALLOW_OPEN="true"))
+def test_serve_on_an_address_of_another_machine_says_to_check_the_host(
+    database_url: str, tmp_path: Path
+) -> None:
+    line = failure(serve(database_url, tmp_path / "data", "--host", "192.0.2.1", AUTH_ALLOW_OPEN="true"))
     assert "on 192.0.2.1:" in line
     assert "the address is not one of this machine's: check --host (BIND_HOST)" in line
 
