@@ -99,6 +99,8 @@ async def test_versions_conflicts_and_history(stub: Any, ids: Callable[[str], st
 async def test_rest_reads_and_changes_with_etags(rest: httpx.AsyncClient, ids: Callable[[str], str]) -> None:
     venue = ids("venue")
     url = f"/api/v1/venues/{venue}/policy"
+    unset = await rest.get(url)  # nothing stored: version 0, which no If-Match can name, so no ETag
+    assert (unset.json()["version"], "etag" in unset.headers) == ("0", False)
     created = await rest.put(url, json={"max_party_size": 6, "buffer_before": "600s"})
     assert created.status_code == 200, created.text
     assert (created.json()["version"], created.headers["etag"]) == ("1", '"1"')

@@ -20,7 +20,7 @@ from booking_service.domain.errors import FieldViolation
 from booking_service.entrypoints.rest.numbers import INT64, BadNumber, whole_number
 
 HEADER = "If-Match"
-_EXAMPLE = 'the ETag of the booking\'s last answer, such as "3"'
+_EXAMPLE = 'the ETag of the last answer (the booking\'s or the policy\'s), such as "3"'
 #: The opaque-tag of every ETag written: a version (1 or more) in decimal, as etag() writes it.
 _CANONICAL = re.compile(r"[1-9][0-9]*")
 
@@ -60,7 +60,7 @@ def version_of(if_match: str) -> int:
         )
     if len(value) < 2 or not (value.startswith('"') and value.endswith('"')):
         raise BadPrecondition(
-            'If-Match must be the booking\'s ETag in quotes, such as "3".',
+            'If-Match must be an ETag this service wrote, in quotes, such as "3".',
             f"must be {_EXAMPLE}, quotes included",
         )
     tag = value[1:-1]
@@ -71,7 +71,7 @@ def version_of(if_match: str) -> int:
         )
     if not _CANONICAL.fullmatch(tag):
         raise BadPrecondition(
-            'If-Match must be the booking\'s ETag exactly as written, such as "3".',
+            'If-Match must be an ETag exactly as this service wrote it, such as "3".',
             f"must be {_EXAMPLE}: a whole number as the ETag has it, without sign, leading zeros or "
             "blanks (If-Match compares ETags strongly, RFC 9110 8.8.3.2)",
         )
@@ -79,5 +79,5 @@ def version_of(if_match: str) -> int:
         return whole_number(HEADER, tag, 1, INT64[1])
     except BadNumber as exc:
         raise BadPrecondition(
-            'If-Match must be the booking\'s ETag, such as "3".', exc.violation.description
+            'If-Match must be an ETag this service wrote, such as "3".', exc.violation.description
         ) from None

@@ -328,7 +328,9 @@ class RestGateway:
             getattr(response, match.route.response_body) if match.route.response_body else response
         )
         answer = _Answer(200, responder.encode(payload), responder.content_type)
-        if "version" in response.DESCRIPTOR.fields_by_name:
+        # A resource with a version has its ETag; version 0 (a venue with no policy stored) has no
+        # version a change could name (etags.py: versions start at 1), so no ETag either.
+        if "version" in response.DESCRIPTOR.fields_by_name and response.version > 0:
             answer.headers.append((b"etag", etags.etag(response.version).encode()))
         return answer
 
