@@ -34,6 +34,7 @@ from booking_service.domain.model import Booking
 from booking_service.domain.payment import PaymentRecord
 from booking_service.domain.pricing import PricingSnapshot
 from booking_service.domain.reference import new_reference
+from booking_service.domain.unit_conflicts import unit_held
 from booking_service.domain.validation import validate_create
 from booking_service.domain.values import Money, TimeSlot, Venue
 from booking_service.request_context import compensating
@@ -116,8 +117,9 @@ async def _unit_free(uow: UnitOfWork, ctx: Context, stay: Stay, limits: BookingL
         return  # capacity, not a unit: the inventory decides
     now = ctx.clock()
     holders = await uow.bookings.overlapping(stay.venue_id, stay.unit_id, limits.blocked(stay.slot), None)
-    if any(not holder.is_overdue(now) for holder in holders):
-        raise UnitUnavailable.already_booked(stay.venue_id, stay.unit_id, stay.slot.start, stay.slot.end)
+    holder = next((h for h in holders if not h.is_overdue(now)), None)
+    if holder is not None:
+        raise unit_held(stay.venue_id, stay.unit_id, stay.slot, limits, holder.slot, holder.rules)
 
 
 #: The keys the reserve step may have used (a second try follows settling an overdue booking).
