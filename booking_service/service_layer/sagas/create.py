@@ -39,6 +39,7 @@ from booking_service.domain.validation import validate_create
 from booking_service.domain.values import Money, TimeSlot, Venue
 from booking_service.request_context import compensating
 from booking_service.service_layer import idempotency
+from booking_service.service_layer.availability import explained
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay, step_key
 from booking_service.service_layer.sagas import steps
@@ -101,7 +102,10 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
                 )
                 intent_id = intent.intent_id
                 await steps.record(ctx, saga, "intent_opened", intent_id=intent_id)
-            return await _persist(ctx, cmd, saga, venue, rules, pricing, reservation_id, intent_id)
+            try:
+                return await _persist(ctx, cmd, saga, venue, rules, pricing, reservation_id, intent_id)
+            except UnitUnavailable as refused:  # the exclusion constraint's, after a race
+                raise await explained(ctx, refused, stay, rules.limits, "") from None
         except SagaTakenOver:
             raise  # the recovery worker compensates it now
         except BaseException as error:
