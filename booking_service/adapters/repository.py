@@ -18,9 +18,10 @@ from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.errors import constraint_of
 from booking_service.adapters.rows import arguments, booking_of, booking_row, history_of, history_row
 from booking_service.adapters.tables import ACTIVE_PREDICATE, BLOCKED_RANGE, booking_status_history, bookings
-from booking_service.domain.errors import BookingNotFound, Contention, UnitUnavailable, VersionMismatch
+from booking_service.domain.errors import BookingNotFound, Contention, VersionMismatch
 from booking_service.domain.model import Booking
 from booking_service.domain.status import BookingStatus
+from booking_service.domain.unit_conflicts import unit_taken_at_write
 from booking_service.domain.values import TimeSlot
 from booking_service.service_layer.unit_of_work import BookingRepository, DuplicateReference
 
@@ -180,8 +181,8 @@ class PostgresBookingRepository(BookingRepository):
     def _integrity_error(exc: Exception, booking: Booking) -> Exception:
         constraint = constraint_of(exc)
         if constraint == "bookings_no_double_booking":
-            return UnitUnavailable.already_booked(
-                booking.venue.venue_id, booking.unit_id or "", booking.slot.start, booking.slot.end
+            return unit_taken_at_write(
+                booking.venue.venue_id, booking.unit_id or "", booking.slot, booking.rules
             )
         if constraint == "bookings_booking_reference_key":
             return DuplicateReference(booking.reference)

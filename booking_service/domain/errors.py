@@ -11,7 +11,8 @@ BookingError
  ├── TransitionTooEarly      an allowed transition whose time has not come (expiry, no-show)
  ├── BookingClosed           a booking in a final status cannot be edited
  ├── AwaitingOperator        the booking waits for an operator to settle a saga of its first
- ├── UnitUnavailable         another active booking holds the unit over an overlapping time
+ ├── UnitUnavailable         another active booking (or the inventory) holds the unit over an
+ │                           overlapping time, turnover buffers included (domain/unit_conflicts.py)
  ├── IdempotencyKeyReused    the key was used with a different request
  ├── IdempotencyKeyInProgress  the first request with the key is still running
  ├── InvalidPageToken        the page token is malformed or belongs to other filters
@@ -35,7 +36,6 @@ about status codes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +124,6 @@ class AwaitingOperator(BookingError):
 
 class UnitUnavailable(BookingError):
     reason = "UNIT_UNAVAILABLE"
-
-    @classmethod
-    def already_booked(cls, venue_id: str, unit_id: str, start: datetime, end: datetime) -> UnitUnavailable:
-        """Another active booking holds the unit over an overlapping time."""
-        return cls(
-            f"Unit {unit_id} of venue {venue_id} is already booked for a time overlapping "
-            f"{start.isoformat()} to {end.isoformat()}.",
-            {"venue_id": venue_id, "unit_id": unit_id},
-        )
 
 
 class IdempotencyKeyReused(BookingError):

@@ -13,8 +13,8 @@ and party_size), with the same limits object, so that a slot answered "outside t
 CreateBooking refuses and no other.
 
 Limits of the search itself (module constants, documented on the proto): MIN_STEP, MAX_STEP,
-MAX_SLOTS, MAX_DURATION, MAX_UNITS, FIRST_YEAR and LAST_YEAR; generating more than MAX_SLOTS
-candidates raises TooManySlots.
+MAX_SLOTS, MAX_DURATION, MAX_UNITS, MAX_INVENTORY_CALLS, FIRST_YEAR and LAST_YEAR; generating
+more than MAX_SLOTS candidates raises TooManySlots.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ MAX_STEP = timedelta(days=1)
 MAX_SLOTS = 300
 MAX_DURATION = timedelta(days=366)
 MAX_UNITS = 20
+#: Inventory checks one search may need at most: candidates x units asked (x 1 with none asked),
+#: counted before any is made. A day of 15-minute slots for 10 units, or of 5-minute slots for 3.
+MAX_INVENTORY_CALLS = 960
 #: The years a search may cover: a slot's end (start + MAX_DURATION), in any zone and widened by the
 #: longest turnover buffer (a day), stays a valid instant (year 9999 at most).
 FIRST_YEAR, LAST_YEAR = 1970, 9997

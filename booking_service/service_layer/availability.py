@@ -5,7 +5,9 @@ not count as a conflict (a new booking would settle it first). A price estimate 
 service is added when asked for. The peers are asked with the venue's time zone by the one rule
 for it (service_layer/venue_zone.py). The venue's rules (venue_rules.rules_for) judge the slot, and
 a booking conflicts when its blocked time (slot and frozen buffers) meets the slot widened by the
-venue's buffers, as the database's exclusion constraint would decide.
+venue's buffers, as the database's exclusion constraint would decide; the reason names each one by
+its times and, when only buffers put it in the way, each such buffer with its value and source
+(domain/unit_conflicts.py). `explained` words the exclusion constraint's refusal the same way.
 
 A conflict is named by id, reference, status, unit and times only (`Conflict`), never by its guest:
 whoever may ask about availability may not have made the booking in the way.
@@ -16,9 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from booking_service.domain.errors import FieldViolation, PeerUnavailable
+from booking_service.domain.errors import FieldViolation, PeerUnavailable, UnitUnavailable
+from booking_service.domain.limits import BookingLimits
 from booking_service.domain.model import Booking
 from booking_service.domain.status import BookingStatus
+from booking_service.domain.unit_conflicts import unit_held, why_blocked
 from booking_service.domain.validation import Violations
 from booking_service.domain.values import Money, TimeSlot, VenueType
 from booking_service.service_layer.context import Context
@@ -90,6 +94,30 @@ def holds_that_count(
     return counted, not_counted
 
 
+def _held_by(unit_id: str, slot: TimeSlot, limits: BookingLimits, conflicts: list[Booking]) -> str:
+    """CheckAvailability's reason: each booking in the way, by its times, and the buffers that put
+    it in the way when only they do, with their values and sources (unit_conflicts.why_blocked)."""
+    if not conflicts:
+        return ""
+    whys = "; ".join(why_blocked(slot, limits, b.slot, b.rules) for b in conflicts)
+    return f"unit {unit_id} is held by {len(conflicts)} overlapping booking(s): {whys}"
+
+
+async def explained(
+    ctx: Context, refused: UnitUnavailable, stay: Stay, limits: BookingLimits, exclude_booking_id: str
+) -> UnitUnavailable:
+    """The exclusion constraint's refusal of `stay` (which does not say which booking is in the
+    way), worded with the booking in the way when one can be read now; else as it was."""
+    if stay.unit_id is None or "held_start_time" in refused.metadata or "source" in refused.metadata:
+        return refused
+    at_venue = await ctx.reads.overlapping(stay.venue_id, limits.blocked(stay.slot))
+    counted, _ = holds_that_count(at_venue, ctx.clock(), exclude_booking_id)
+    holder = next((b for b in counted if b.unit_id == stay.unit_id), None)
+    if holder is None:
+        return refused
+    return unit_held(stay.venue_id, stay.unit_id, stay.slot, limits, holder.slot, holder.rules)
+
+
 async def check_availability(query: CheckAvailability, *, ctx: Context) -> Availability:
     now = ctx.clock()
     v = Violations(query.unreadable)
@@ -112,13 +140,7 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
         await ctx.reads.overlapping(query.venue_id, limits.blocked(slot)), now, query.exclude_booking_id
     )
     conflicts = [b for b in counted if query.unit_id and b.unit_id == query.unit_id]
-    checks = [
-        SourceAnswer(
-            BOOKINGS,
-            not conflicts,
-            f"unit {query.unit_id} is held by {len(conflicts)} overlapping booking(s)" if conflicts else "",
-        )
-    ]
+    checks = [SourceAnswer(BOOKINGS, not conflicts, _held_by(query.unit_id, slot, limits, conflicts))]
     zone = await venue_time_zone(query.venue_id, "", ctx=ctx, rules=rules)
     stay = Stay(query.venue_id, query.venue_type, query.unit_id or None, slot, query.party_size, zone)
     try:

@@ -7,13 +7,18 @@ Per candidate (domain/slots.py generates them in the venue's zone), in this orde
 2. this service's own bookings, read once for the whole searched span (one statement): with units
    asked for, BOOKED when every one is held over a time that meets the candidate's, each time
    widened by its turnover buffers as the exclusion constraint compares them (a booking's frozen
-   buffers, the venue's current ones for the candidate); `free_unit_ids`: the others;
+   buffers, the venue's current ones for the candidate); the others stay candidates;
    overdue PENDING bookings do not count, as for CheckAvailability (availability.holds_that_count);
-3. the inventory service, only for candidates still open: its seed API checks one window per call,
-   so one check-availability call per candidate, at most `Policy.slot_search_concurrency` at a
-   time, each within the caller's deadline (adapters/peers/http.py). SOLD_OUT when it says no.
-   It is asked for the venue's capacity only (no unit): units are this service's to decide
-   (the exclusion constraint on bookings), and one call per window cannot cover several units.
+3. the inventory service, only for candidates still open, asked as CreateBooking's reservation
+   will be: with units asked for, once for each unit still free here (the unit in the Stay, as
+   CheckAvailability asks), since the inventory also holds units this service has no booking for
+   (another sales channel, a leftover hold); without units, once for the venue's capacity. Its
+   seed API checks one window per call, so a search makes open candidates x free units asked
+   calls, at most `Policy.slot_search_concurrency` at a time, each within the caller's deadline
+   (adapters/peers/http.py); the request is refused beforehand when candidates x units asked
+   could pass slots.MAX_INVENTORY_CALLS. `free_unit_ids`: the units the inventory accepts.
+   SOLD_OUT when it has fewer seats than the party; else BOOKED when it refuses every unit asked.
+   `remaining_capacity`: the fewest seats its answers for the candidate name.
 
 Errors: ValidationFailed (INVALID_ARGUMENT) for a request past its limits, listing every field;
 PeerUnavailable (UNAVAILABLE) when any needed inventory answer cannot be had: the search fails
@@ -88,6 +93,7 @@ async def search_available_slots(query: SearchSlots, *, ctx: Context) -> SlotSea
     rules = await rules_for(ctx, query.venue_id)
     zone_name = await venue_time_zone(query.venue_id, "", ctx=ctx, rules=rules)
     candidates = _candidates(query, ZoneInfo(zone_name))
+    _within_inventory_budget(query, len(candidates))
     if not candidates:
         return SlotSearch(zone_name, [])
     limits = rules.limits
@@ -96,17 +102,40 @@ async def search_available_slots(query: SearchSlots, *, ctx: Context) -> SlotSea
     # do not count (overdue PENDING) are left out of every inventory check, as CheckAvailability does.
     counted, not_counted = holds_that_count(await ctx.reads.overlapping(query.venue_id, span), now)
     answers = [_locally(c, query, now, limits, counted) for c in candidates]
-    still_open = [i for i, a in enumerate(answers) if a.available]
+    # (candidate index, unit or None for the venue's capacity) for every inventory check needed
+    asks = [
+        (i, unit)
+        for i, a in enumerate(answers)
+        if a.available
+        for unit in (a.free_unit_ids if query.unit_ids else [None])
+    ]
     capacities = await _bounded(
-        [_inventory_call(query, zone_name, answers[i].candidate, not_counted) for i in still_open],
+        [_inventory_call(query, zone_name, answers[i].candidate, unit, not_counted) for i, unit in asks],
         ctx.policy.slot_search_concurrency,
         ctx,
     )
-    for i, capacity in zip(still_open, capacities, strict=True):
-        answer = answers[i]
-        reasons = [] if capacity.available else [SlotReason.SOLD_OUT]
-        answers[i] = SlotAnswer(answer.candidate, reasons, [], answer.free_unit_ids, capacity.remaining)
+    said: dict[int, list[tuple[str | None, Capacity]]] = {}
+    for (i, unit), capacity in zip(asks, capacities, strict=True):
+        said.setdefault(i, []).append((unit, capacity))
+    for i, pairs in said.items():
+        answers[i] = _inventory_says(answers[i].candidate, query.party_size, pairs)
     return SlotSearch(zone_name, answers)
+
+
+def _inventory_says(
+    candidate: Candidate, party_size: int, pairs: list[tuple[str | None, Capacity]]
+) -> SlotAnswer:
+    """A candidate still open here, as the inventory's answers for it (one per unit asked, or one
+    for the venue) leave it."""
+    remaining = min(c.remaining for _, c in pairs)
+    free = [u for u, c in pairs if u is not None and c.available]
+    if all(c.available for _, c in pairs) or free:
+        reasons: list[SlotReason] = []
+    elif remaining < party_size or pairs[0][0] is None:
+        reasons = [SlotReason.SOLD_OUT]
+    else:
+        reasons = [SlotReason.BOOKED]  # room for the party, but every unit asked is held there
+    return SlotAnswer(candidate, reasons, [], free, remaining)
 
 
 def _validate(query: SearchSlots) -> None:
@@ -161,6 +190,22 @@ def _candidates(query: SearchSlots, zone: ZoneInfo) -> list[Candidate]:
         raise  # unreachable: raise_if_any raised
 
 
+def _within_inventory_budget(query: SearchSlots, candidates: int) -> None:
+    """Refuses a request whose inventory checks (candidates x units asked, before knowing which
+    are open) could pass MAX_INVENTORY_CALLS, naming the fields and the arithmetic."""
+    units = max(1, len(query.unit_ids))
+    if candidates * units <= slots.MAX_INVENTORY_CALLS:
+        return
+    v = Violations()
+    why = (
+        f"{candidates} slots x {units} unit_ids = {candidates * units} inventory checks, more than "
+        f"{slots.MAX_INVENTORY_CALLS} per call"
+    )
+    v.add("unit_ids", f"too many for this search: {why} (ask fewer unit_ids)")
+    v.add("slot_step", f"gives too many checks: {why} (ask a longer slot_step or a shorter span)")
+    v.raise_if_any()
+
+
 def _locally(
     candidate: Candidate, query: SearchSlots, now: datetime, limits: BookingLimits, counted: list[Booking]
 ) -> SlotAnswer:
@@ -179,9 +224,10 @@ def _locally(
 
 
 def _inventory_call(
-    query: SearchSlots, zone: str, candidate: Candidate, not_counted: Sequence[str]
+    query: SearchSlots, zone: str, candidate: Candidate, unit: str | None, not_counted: Sequence[str]
 ) -> Callable[[Context], Awaitable[Capacity]]:
-    stay = Stay(query.venue_id, None, None, TimeSlot(candidate.start, candidate.end), query.party_size, zone)
+    slot = TimeSlot(candidate.start, candidate.end)
+    stay = Stay(query.venue_id, None, unit, slot, query.party_size, zone)
     return lambda ctx: ctx.peers.inventory.check(stay, not_counted)
 
 

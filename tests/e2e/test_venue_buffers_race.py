@@ -70,6 +70,13 @@ async def test_racing_creates_either_side_of_a_buffered_booking(stub, new_bookin
         (grpc.StatusCode.ALREADY_EXISTS, "UNIT_UNAVAILABLE"),
         (grpc.StatusCode.FAILED_PRECONDITION, "SOLD_OUT"),
     }, note
+    # Each refusal of the unit here names what is in the way (D4): a booking by its times, or, when
+    # the exclusion constraint refused and nothing can be read in the way any more, the time the
+    # new booking would block; never the old "already booked" that named no rule.
+    for error in (rich_error(r) for r in results if isinstance(r, grpc.aio.AioRpcError)):
+        if error.reason == "UNIT_UNAVAILABLE" and error.metadata.get("source") != "inventory":
+            assert "booked from" in error.message or "the time it would block" in error.message, note
+            assert "already booked" not in error.message, note
     listed = await stub.ListVenueBookings(pb.ListVenueBookingsRequest(venue_id=venue, page_size=100))
     assert len(listed.bookings) == len(outside) + 1, note
     assert held.booking_id in {b.booking_id for b in listed.bookings}, note

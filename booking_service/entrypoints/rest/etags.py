@@ -20,7 +20,7 @@ from booking_service.domain.errors import FieldViolation
 from booking_service.entrypoints.rest.numbers import INT64, BadNumber, whole_number
 
 HEADER = "If-Match"
-_EXAMPLE = 'the ETag of the last answer (the booking\'s or the policy\'s), such as "3"'
+_EXAMPLE = "the ETag of the last answer (the booking's or the policy's), such as \"3\""
 #: The opaque-tag of every ETag written: a version (1 or more) in decimal, as etag() writes it.
 _CANONICAL = re.compile(r"[1-9][0-9]*")
 

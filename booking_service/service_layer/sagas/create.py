@@ -34,10 +34,12 @@ from booking_service.domain.model import Booking
 from booking_service.domain.payment import PaymentRecord
 from booking_service.domain.pricing import PricingSnapshot
 from booking_service.domain.reference import new_reference
+from booking_service.domain.unit_conflicts import unit_held
 from booking_service.domain.validation import validate_create
 from booking_service.domain.values import Money, TimeSlot, Venue
 from booking_service.request_context import compensating
 from booking_service.service_layer import idempotency
+from booking_service.service_layer.availability import explained
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay, step_key
 from booking_service.service_layer.sagas import steps
@@ -100,7 +102,10 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
                 )
                 intent_id = intent.intent_id
                 await steps.record(ctx, saga, "intent_opened", intent_id=intent_id)
-            return await _persist(ctx, cmd, saga, venue, rules, pricing, reservation_id, intent_id)
+            try:
+                return await _persist(ctx, cmd, saga, venue, rules, pricing, reservation_id, intent_id)
+            except UnitUnavailable as refused:  # the exclusion constraint's, after a race
+                raise await explained(ctx, refused, stay, rules.limits, "") from None
         except SagaTakenOver:
             raise  # the recovery worker compensates it now
         except BaseException as error:
@@ -116,8 +121,9 @@ async def _unit_free(uow: UnitOfWork, ctx: Context, stay: Stay, limits: BookingL
         return  # capacity, not a unit: the inventory decides
     now = ctx.clock()
     holders = await uow.bookings.overlapping(stay.venue_id, stay.unit_id, limits.blocked(stay.slot), None)
-    if any(not holder.is_overdue(now) for holder in holders):
-        raise UnitUnavailable.already_booked(stay.venue_id, stay.unit_id, stay.slot.start, stay.slot.end)
+    holder = next((h for h in holders if not h.is_overdue(now)), None)
+    if holder is not None:
+        raise unit_held(stay.venue_id, stay.unit_id, stay.slot, limits, holder.slot, holder.rules)
 
 
 #: The keys the reserve step may have used (a second try follows settling an overdue booking).

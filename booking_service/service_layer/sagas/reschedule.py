@@ -21,13 +21,14 @@ from contextlib import suppress
 from datetime import datetime
 
 from booking_service.domain.commands import UpdateBooking
-from booking_service.domain.errors import BookingError, PriceChanged
+from booking_service.domain.errors import BookingError, PriceChanged, UnitUnavailable
 from booking_service.domain.limits import BookingLimits
 from booking_service.domain.model import Booking
 from booking_service.domain.status import TERMINAL
 from booking_service.domain.values import Money
 from booking_service.request_context import compensating
 from booking_service.service_layer import idempotency
+from booking_service.service_layer.availability import explained
 from booking_service.service_layer.booking_change import (
     PathChanged,
     begin_saga,
@@ -97,7 +98,10 @@ async def reschedule(
         "stored. Read the booking before you retry."
     )
     async with steps.lease_kept(ctx, saga, taken_over, scope=scope, key=cmd.idempotency_key):
-        return await _move(cmd, ctx, booking, new, saga, scope, limits)
+        try:
+            return await _move(cmd, ctx, booking, new, saga, scope, limits)
+        except UnitUnavailable as refused:  # the exclusion constraint's: name what is in the way
+            raise await explained(ctx, refused, new, limits, booking.booking_id) from None
 
 
 async def _move(
