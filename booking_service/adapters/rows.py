@@ -59,6 +59,7 @@ def booking_row(booking: Booking) -> dict[str, Any]:
         "captured_amount_minor": payment.captured.amount_minor if payment and payment.captured else None,
         "refunds": [_refund_json(refund) for refund in payment.refunds] if payment else [],
         "attention": _attention_json(booking.attention),
+        "group_id": booking.group_id,
         "payment_intent_id": booking.payment_intent_id,
         "inventory_reservation_id": booking.inventory_reservation_id,
         "version": booking.version,
@@ -106,6 +107,7 @@ def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None
         saga_id=_text_or_none(row["saga_id"]),
         stored_saga_id=_text_or_none(row["saga_id"]),
         attention=_attention_of(row["attention"]),
+        group_id=_text_or_none(row.get("group_id")),  # a snapshot from before groups has none
         payment_intent_id=row["payment_intent_id"],
         inventory_reservation_id=row["inventory_reservation_id"],
         cancellation_reason=row["cancellation_reason"],

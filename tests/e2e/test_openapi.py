@@ -27,6 +27,9 @@ SEED_PATHS = {
     ("get", "/api/v1/bookings/guest/{guest_id}"),
     ("get", "/api/v1/bookings/venue/{venue_id}"),
     ("post", "/api/v1/bookings/availability/check"),
+    ("post", "/api/v1/booking-groups"),
+    ("get", "/api/v1/booking-groups/{group_id}"),
+    ("post", "/api/v1/booking-groups/{group_id}/cancel"),
 }
 
 

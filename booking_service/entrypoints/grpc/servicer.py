@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
 
 from booking_service.adapters.booking_proto import booking_message
 from booking_service.domain.values import Actor, ChangeSource
 from booking_service.entrypoints.auth.caller import caller_var
-from booking_service.entrypoints.grpc import mapping
+from booking_service.entrypoints.grpc import group_mapping, mapping
 from booking_service.service_layer.use_cases import UseCases
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -92,3 +93,18 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     ) -> pb.CheckAvailabilityResponse:
         result = await self._use_cases.check_availability(mapping.availability_query(request))
         return mapping.availability_message(result)
+
+    async def CreateBookingGroup(
+        self, request: pb.CreateBookingGroupRequest, context: Context
+    ) -> pb.BookingGroup:
+        command = group_mapping.create_group_command(request, actor_of(context), key_owner())
+        return group_mapping.group_message(await self._use_cases.create_booking_group(command))
+
+    async def GetBookingGroup(self, request: gpb.GetBookingGroupRequest, context: Context) -> pb.BookingGroup:
+        return group_mapping.group_message(await self._use_cases.get_booking_group(request.group_id))
+
+    async def CancelBookingGroup(
+        self, request: gpb.CancelBookingGroupRequest, context: Context
+    ) -> pb.BookingGroup:
+        command = group_mapping.cancel_group_command(request, actor_of(context), key_owner())
+        return group_mapping.group_message(await self._use_cases.cancel_booking_group(command))

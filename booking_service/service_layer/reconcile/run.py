@@ -160,7 +160,9 @@ async def _record_payment(ctx: Context, booking: Booking) -> None:
             current.saga_id = saga.saga_id
             await uow.sagas.add(saga)
         elif intent.captured:
-            current.record_capture(intent.amount, "capture found by reconciliation", ctx.clock())
+            current.record_capture(
+                current.capture_share(intent.amount), "capture found by reconciliation", ctx.clock()
+            )
         elif intent.status == "canceled":
             current.record_void("void found by reconciliation", ctx.clock())
         await uow.bookings.save(current)

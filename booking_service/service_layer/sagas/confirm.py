@@ -101,7 +101,12 @@ async def _take_payment(
     def confirm(b: Booking, now: datetime) -> None:
         deadlines = ctx.policy.deadlines
         b.change_status(
-            BookingStatus.CONFIRMED, cmd.reason, cmd.actor, now, deadlines, captured=intent.amount
+            BookingStatus.CONFIRMED,
+            cmd.reason,
+            cmd.actor,
+            now,
+            deadlines,
+            captured=b.capture_share(intent.amount),
         )
 
     try:
