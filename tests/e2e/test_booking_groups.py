@@ -14,6 +14,8 @@ import httpx
 import pytest
 from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
+from booking.v1 import events_pb2
+from sqlalchemy import text
 
 from tests.e2e.groups_support import HOTEL_START, check_groups, group_request
 from tests.e2e.peers_support import World, world
@@ -262,3 +264,20 @@ async def test_one_item_cancelled_alone_leaves_the_shared_intent_to_the_others(w
     paid = await confirm(w, second)  # the other item can still be paid
     assert paid.payment.captured.amount_minor == 24000
     assert holds_of(w, venue) == ["held", "released"]
+
+
+async def test_the_items_events_carry_the_group_id(w: World, venue: str) -> None:
+    group = await w.stub.CreateBookingGroup(group_request(venue, ["room-1", "room-2"]))
+    await w.stub.CancelBookingGroup(
+        gpb.CancelBookingGroupRequest(group_id=group.group_id, expected_version=1)
+    )
+    async with w.app.engine.connect() as connection:
+        payloads = (
+            await connection.execute(
+                text("SELECT payload FROM booking_outbox WHERE booking_id = ANY(:ids) ORDER BY id"),
+                {"ids": [b.booking_id for b in group.bookings]},
+            )
+        ).scalars()
+        events = [events_pb2.BookingEvent.FromString(payload) for payload in payloads]
+    assert {e.type for e in events} >= {"booking.created", "booking.cancelled"}
+    assert {(e.group_id, e.booking.group_id) for e in events} == {(group.group_id, group.group_id)}
