@@ -281,3 +281,18 @@ async def test_the_items_events_carry_the_group_id(w: World, venue: str) -> None
         events = [events_pb2.BookingEvent.FromString(payload) for payload in payloads]
     assert {e.type for e in events} >= {"booking.created", "booking.cancelled"}
     assert {(e.group_id, e.booking.group_id) for e in events} == {(group.group_id, group.group_id)}
+
+
+async def test_a_capture_after_an_item_closed_gives_that_items_share_back(w: World, venue: str) -> None:
+    """The payment service takes the group's intent whole: confirming the second item also takes
+    the share of the first, cancelled before (for free), which is then recorded and refunded."""
+    group = await w.stub.CreateBookingGroup(group_request(venue, ["room-1", "room-2"]))
+    first, second = group.bookings
+    await w.stub.CancelBooking(pb.CancelBookingRequest(booking_id=first.booking_id, expected_version=1))
+    await confirm(w, second)
+    intent = w.sandbox.state.payments.intents[group.payment_intent_id]
+    assert (intent.status, intent.refunded_minor) == ("succeeded", 24000)
+    cancelled = await w.stub.GetBooking(pb.GetBookingRequest(booking_id=first.booking_id))
+    assert cancelled.payment.captured.amount_minor == 24000
+    assert cancelled.refunded.amount_minor == 24000
+    await check_groups(w, venue)

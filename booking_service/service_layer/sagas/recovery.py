@@ -26,6 +26,8 @@ from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor
 from booking_service.service_layer import idempotency
 from booking_service.service_layer.context import Context
+from booking_service.service_layer.groups import create as group_create
+from booking_service.service_layer.groups.shares import settle_closed_shares
 from booking_service.service_layer.sagas import create, release, reschedule, settle, steps
 from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
 
@@ -67,9 +69,6 @@ async def _create(ctx: Context, saga: Saga) -> None:
 
 
 async def _group_create(ctx: Context, saga: Saga) -> None:
-    # Imported here: service_layer.groups builds on this package's modules.
-    from booking_service.service_layer.groups import create as group_create
-
     await group_create.compensate(ctx, saga, "interrupted before the group was stored")
     scope, key = saga.data.get("idempotency", ["", ""])
     await idempotency.abandon(ctx, scope, key, saga)
@@ -100,6 +99,8 @@ async def _confirm(ctx: Context, saga: Saga) -> None:
             await uow.bookings.save(booking)
         await steps.finish(ctx, saga, DONE, uow=uow)
         await uow.commit()
+    if booking is not None and booking.status is BookingStatus.CONFIRMED:
+        await settle_closed_shares(ctx, booking)
 
 
 async def _update(ctx: Context, saga: Saga) -> None:

@@ -4,7 +4,8 @@ A group paid up front has one intent for its total; each item's money record hol
 (its price: Booking.capture_share). Closing one item must not void the intent while another item
 of the group is still active (that item could then never be paid): the intent is voided by the
 release or expiry of the last active item. Refunds are per item, of its own share, tagged with
-the item's booking id (sagas/release.py).
+the item's booking id (sagas/release.py); a capture that takes the share of an item closed before
+it is given back by groups/shares.py.
 """
 
 from __future__ import annotations
