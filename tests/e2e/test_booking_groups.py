@@ -296,3 +296,13 @@ async def test_a_capture_after_an_item_closed_gives_that_items_share_back(w: Wor
     assert cancelled.payment.captured.amount_minor == 24000
     assert cancelled.refunded.amount_minor == 24000
     await check_groups(w, venue)
+
+
+async def test_reading_a_group_settles_its_overdue_items(w: World, venue: str) -> None:
+    group = await w.stub.CreateBookingGroup(group_request(venue, ["room-1", "room-2"]))
+    w.clock.advance(timedelta(days=1))  # past the PENDING items' deadline
+    read = await w.stub.GetBookingGroup(gpb.GetBookingGroupRequest(group_id=group.group_id))
+    assert [b.status for b in read.bookings] == [S.BOOKING_STATUS_EXPIRED] * 2
+    assert holds_of(w, venue) == ["released", "released"]
+    assert w.sandbox.state.payments.intents[group.payment_intent_id].status == "canceled"
+    await check_groups(w, venue)
