@@ -89,6 +89,7 @@ def bootstrap(
         idempotency_ttl=settings.idempotency_key_ttl,
         limits=settings.booking_limits,
         default_venue_time_zone=settings.default_venue_time_zone,
+        slot_search_concurrency=settings.slot_search_concurrency,
     )
 
     def peer(name: str, url: str) -> PeerHttp:

@@ -23,7 +23,7 @@ import platformdirs
 
 from booking_service.adapters.database import async_url
 from booking_service.adapters.kafka.security import KafkaSecurity
-from booking_service.domain.limits import BookingLimits
+from booking_service.domain.limits import MAX_BUFFER, BookingLimits
 from booking_service.domain.validation import is_time_zone
 
 #: Signs page tokens when PAGE_TOKEN_SECRET is unset; fine for one developer, not for production.
@@ -49,6 +49,8 @@ LIMIT_SETTINGS: Mapping[str, str] = {
     "max_duration": "BOOKING_MAX_DURATION_DAYS",
     "min_party_size": "BOOKING_MIN_PARTY_SIZE",
     "max_party_size": "BOOKING_MAX_PARTY_SIZE",
+    "buffer_before": "BOOKING_BUFFER_BEFORE_SECONDS",
+    "buffer_after": "BOOKING_BUFFER_AFTER_SECONDS",
 }
 
 
@@ -99,6 +101,8 @@ class Settings:
     #: (service_layer/venue_zone.py).
     default_venue_time_zone: str = "UTC"
     page_token_secret: str = DEV_PAGE_TOKEN_SECRET
+    #: How many inventory checks one SearchAvailableSlots runs at a time (one per candidate slot).
+    slot_search_concurrency: int = 16
     # Measured with bench/run.py: connections beyond the pool ("overflow") are closed when given
     # back, so under sustained load above the pool size every call paid a new connection (10 + 10
     # halved REST reads at 64 in flight, the service idling while it connected). A pool of 20 and
@@ -212,6 +216,9 @@ class Settings:
                 "DEFAULT_VENUE_TIME_ZONE", defaults.default_venue_time_zone
             ),
             page_token_secret=reader.text("PAGE_TOKEN_SECRET") or defaults.page_token_secret,
+            slot_search_concurrency=reader.integer(
+                "SLOT_SEARCH_CONCURRENCY", defaults.slot_search_concurrency, minimum=1, maximum=256
+            ),
             db_pool_size=reader.integer("DB_POOL_SIZE", defaults.db_pool_size, minimum=1),
             db_max_overflow=reader.integer("DB_MAX_OVERFLOW", defaults.db_max_overflow, minimum=0),
             db_lock_timeout=reader.seconds("DB_LOCK_TIMEOUT_SECONDS", defaults.db_lock_timeout),
@@ -406,6 +413,16 @@ def _booking_limits(reader: _Reader) -> BookingLimits:
         min_party_size=reader.integer("BOOKING_MIN_PARTY_SIZE", defaults.min_party_size, minimum=1),
         max_party_size=reader.integer(
             "BOOKING_MAX_PARTY_SIZE", defaults.max_party_size, minimum=1, maximum=1_000_000
+        ),
+        buffer_before=timedelta(
+            seconds=reader.integer(
+                "BOOKING_BUFFER_BEFORE_SECONDS", 0, minimum=0, maximum=int(MAX_BUFFER.total_seconds())
+            )
+        ),
+        buffer_after=timedelta(
+            seconds=reader.integer(
+                "BOOKING_BUFFER_AFTER_SECONDS", 0, minimum=0, maximum=int(MAX_BUFFER.total_seconds())
+            )
         ),
         sources=LIMIT_SETTINGS,
     )

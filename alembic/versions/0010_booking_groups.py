@@ -9,7 +9,7 @@
   index is built concurrently in 0011, alone, as tests/unit/test_migration_locks.py asks.
 
 Revision ID: 0010
-Revises: 0008 (the reviewer chains it after 0009 at merge)
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -50,9 +50,12 @@ def upgrade() -> None:
         sa.Column("cancel_time", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("version >= 1", name="booking_groups_version_positive"),
         sa.CheckConstraint("cardinality(booking_ids) >= 1", name="booking_groups_not_empty"),
+        if_not_exists=True,  # repeatable, as 0009 is (a run cut off half-way, a stamp written back)
     )
     op.execute("SET LOCAL lock_timeout = '5s'")
-    op.add_column("bookings", sa.Column("group_id", postgresql.UUID(as_uuid=False), nullable=True))
+    op.add_column(
+        "bookings", sa.Column("group_id", postgresql.UUID(as_uuid=False), nullable=True), if_not_exists=True
+    )
 
 
 def downgrade() -> None:

@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from booking_service.adapters import venue_policies
 from booking_service.adapters.driver import DriverSession
 from booking_service.adapters.errors import translate
 from booking_service.adapters.rows import booking_of, history_of
-from booking_service.adapters.tables import ACTIVE_PREDICATE, bookings
+from booking_service.adapters.tables import ACTIVE_PREDICATE, BLOCKED_RANGE, bookings
 from booking_service.domain.model import Booking, HistoryEntry
 from booking_service.domain.values import TimeSlot
+from booking_service.domain.venue_policy import VenuePolicy
 from booking_service.service_layer.reads import BookingQuery, BookingReads
 
 _HISTORY_FIELDS = (
@@ -51,7 +53,8 @@ _PAGE = _SELECT + " WHERE "
 _BARE = "SELECT " + ", ".join(f"b.{column.name}" for column in bookings.c) + " FROM bookings b WHERE "
 OVERLAPPING = (
     _BARE
-    + f"b.venue_id = $1 AND b.start_time < $3 AND b.end_time > $2 AND {ACTIVE_PREDICATE}"
+    + f"b.venue_id = $1 AND {BLOCKED_RANGE}(b.start_time, b.end_time, b.buffer_before_seconds,"
+    + f" b.buffer_after_seconds) && tstzrange($2, $3, '[)') AND {ACTIVE_PREDICATE}"
     + " ORDER BY b.start_time, b.booking_id"
 )
 
@@ -124,6 +127,11 @@ class PostgresBookingReads(BookingReads):
     async def recorded_time_zone(self, venue_id: str) -> str | None:
         rows = await self._fetch(RECORDED_TIME_ZONE, [venue_id])
         return str(rows[0]["venue_time_zone"]) if rows else None
+
+    async def venue_policy(self, venue_id: str, *, with_history: bool = False) -> VenuePolicy:
+        rows = await self._fetch(venue_policies.GET, [venue_id])
+        history = await self._fetch(venue_policies.HISTORY, [venue_id]) if rows and with_history else []
+        return venue_policies.policy_of(rows[0] if rows else None, venue_id, history)
 
     async def _one(self, statement: str, argument: str) -> Booking | None:
         rows = await self._fetch(statement, [argument])

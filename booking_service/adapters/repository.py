@@ -17,7 +17,7 @@ import asyncpg
 from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.errors import constraint_of
 from booking_service.adapters.rows import arguments, booking_of, booking_row, history_of, history_row
-from booking_service.adapters.tables import ACTIVE_PREDICATE, booking_status_history, bookings
+from booking_service.adapters.tables import ACTIVE_PREDICATE, BLOCKED_RANGE, booking_status_history, bookings
 from booking_service.domain.errors import BookingNotFound, Contention, UnitUnavailable, VersionMismatch
 from booking_service.domain.model import Booking
 from booking_service.domain.status import BookingStatus
@@ -57,12 +57,16 @@ _DUE_FOR_EXPIRY = (
 )
 _NO_SHOW = _SELECT + f"status = '{BookingStatus.CONFIRMED.value}' AND start_time <= $1"
 _LOCKED_PAGE = " ORDER BY start_time, booking_id LIMIT ${} FOR UPDATE SKIP LOCKED"
+#: The time a stored booking blocks its unit (its slot and frozen buffers; tables.BLOCKED_RANGE):
+#: the overlap reads below take the blocked time of the booking being made.
+_BLOCKED = f"{BLOCKED_RANGE}(start_time, end_time, buffer_before_seconds, buffer_after_seconds)"
 _OVERDUE_OVERLAPPING = (
     _SELECT + f"venue_id = $1 AND status = '{BookingStatus.PENDING.value}' AND expire_time <= $2"
-    " AND start_time < $4 AND end_time > $3"
+    f" AND {_BLOCKED} && tstzrange($3, $4, '[)')"
 )
 _OVERLAPPING = (
-    _SELECT + f"venue_id = $1 AND unit_id = $2 AND start_time < $4 AND end_time > $3 AND {ACTIVE_PREDICATE}"
+    _SELECT
+    + f"venue_id = $1 AND unit_id = $2 AND {_BLOCKED} && tstzrange($3, $4, '[)') AND {ACTIVE_PREDICATE}"
 )
 _ORDER = " ORDER BY start_time, booking_id"
 _CHANGED_SINCE = _SELECT + "update_time >= $1 AND (update_time, booking_id) > ($2, $3::uuid)"

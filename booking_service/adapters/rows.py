@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from booking_service.domain.limits import LIMITS, BookingLimits
 from booking_service.domain.model import LIFECYCLE_TIMES, Attention, Booking, HistoryEntry
 from booking_service.domain.payment import PaymentRecord, PaymentStatus, Refund, RefundStatus
 from booking_service.domain.pricing import CancellationPolicy, PricingSnapshot
@@ -20,7 +21,7 @@ _TIMES = (
     "end_time",
 )
 #: Columns held as jsonb: booking_row gives them as JSON-ready data, statements take them as text.
-_JSON_COLUMNS = frozenset({"refunds", "attention"})
+_JSON_COLUMNS = frozenset({"refunds", "attention", "rules"})
 
 
 def arguments(row: Mapping[str, Any], names: Sequence[str]) -> list[Any]:
@@ -29,7 +30,7 @@ def arguments(row: Mapping[str, Any], names: Sequence[str]) -> list[Any]:
 
 
 def booking_row(booking: Booking) -> dict[str, Any]:
-    pricing, payment = booking.pricing, booking.payment
+    pricing, payment, rules = booking.pricing, booking.payment, booking.rules
     return {
         "booking_id": booking.booking_id,
         "booking_reference": booking.reference,
@@ -59,6 +60,10 @@ def booking_row(booking: Booking) -> dict[str, Any]:
         "captured_amount_minor": payment.captured.amount_minor if payment and payment.captured else None,
         "refunds": [_refund_json(refund) for refund in payment.refunds] if payment else [],
         "attention": _attention_json(booking.attention),
+        "buffer_before_seconds": int(rules.buffer_before.total_seconds()) if rules else 0,
+        "buffer_after_seconds": int(rules.buffer_after.total_seconds()) if rules else 0,
+        "policy_version": booking.policy_version,
+        "rules": limits_json(rules) if rules else None,
         "group_id": booking.group_id,
         "payment_intent_id": booking.payment_intent_id,
         "inventory_reservation_id": booking.inventory_reservation_id,
@@ -110,6 +115,8 @@ def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None
         group_id=_text_or_none(row.get("group_id")),  # a snapshot from before groups has none
         payment_intent_id=row["payment_intent_id"],
         inventory_reservation_id=row["inventory_reservation_id"],
+        rules=limits_of(_decoded(row.get("rules"))),
+        policy_version=row.get("policy_version") or 0,
         cancellation_reason=row["cancellation_reason"],
         confirm_time=row["confirm_time"],
         check_in_time=row["check_in_time"],
@@ -120,6 +127,29 @@ def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None
         history=history or [],
         stored_version=row["version"],
     )
+
+
+def limits_json(limits: BookingLimits) -> dict[str, Any]:
+    """Limits as JSON: durations in whole seconds, party sizes in people, and their sources."""
+    data: dict[str, Any] = {
+        name: int(value.total_seconds()) if isinstance(value, timedelta) else value
+        for name in LIMITS
+        for value in (getattr(limits, name),)
+    }
+    data["sources"] = dict(limits.sources)
+    return data
+
+
+def limits_of(data: Mapping[str, Any] | None) -> BookingLimits | None:
+    """The limits limits_json wrote; None for None (a booking made before they were stored)."""
+    if not data:
+        return None
+    values: dict[str, Any] = {
+        name: data[name] if name.endswith("party_size") else timedelta(seconds=data[name])
+        for name in LIMITS
+        if name in data
+    }
+    return BookingLimits(**values, sources=dict(data.get("sources", {})))
 
 
 def _text_or_none(value: object) -> str | None:

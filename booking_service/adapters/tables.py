@@ -1,7 +1,8 @@
 """The database tables (SQLAlchemy Core); alembic/versions builds the same schema.
 
 The no-double-booking rule lives here, in the database: an exclusion constraint refuses two active
-bookings that hold the same unit of a venue over overlapping times, whatever the concurrency.
+bookings that hold the same unit of a venue over overlapping times, each time widened by the
+booking's frozen turnover buffers (BLOCKED_RANGE), whatever the concurrency.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ _ALL_STATUSES = ", ".join(f"'{s.value}'" for s in BookingStatus)
 ACTIVE_PREDICATE = (
     "status IN (" + ", ".join(f"'{s.value}'" for s in sorted(ACTIVE, key=lambda s: s.value)) + ")"
 )
+
+#: The time a booking blocks its unit, [start - buffer before, end + buffer after): an IMMUTABLE SQL
+#: function made by migration 0009 (a timestamptz minus an interval is only STABLE in PostgreSQL,
+#: since a day or a month depends on the zone; whole seconds do not, so the function is truthful).
+BLOCKED_RANGE = "booking_blocked_range"
 
 bookings = Table(
     "bookings",
@@ -83,6 +89,12 @@ bookings = Table(
     Column("captured_amount_minor", BigInteger, nullable=True),
     Column("refunds", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("attention", JSONB, nullable=True),
+    # The venue's rules frozen when the booking was made (0009): its buffers, which the exclusion
+    # constraint reads, the policy version, and every limit (JSON; NULL for older bookings).
+    Column("buffer_before_seconds", Integer, nullable=False, server_default="0"),
+    Column("buffer_after_seconds", Integer, nullable=False, server_default="0"),
+    Column("policy_version", BigInteger, nullable=False, server_default="0"),
+    Column("rules", JSONB, nullable=True),
     # The booking group the booking is an item of (NULL for one made on its own; see 0010).
     Column("group_id", UUID(as_uuid=False), nullable=True),
     CheckConstraint("end_time > start_time", name="bookings_end_after_start"),
@@ -91,7 +103,7 @@ bookings = Table(
     ExcludeConstraint(
         ("venue_id", "="),
         ("unit_id", "="),
-        (text("tstzrange(start_time, end_time, '[)')"), "&&"),
+        (text(f"{BLOCKED_RANGE}(start_time, end_time, buffer_before_seconds, buffer_after_seconds)"), "&&"),
         name="bookings_no_double_booking",
         using="gist",
         where=text(f"unit_id IS NOT NULL AND {ACTIVE_PREDICATE}"),
@@ -222,4 +234,31 @@ booking_sagas = Table(
         unique=True,
         postgresql_where=text("status = 'running' AND kind IN ('update', 'confirm')"),
     ),
+)
+
+#: A venue's own booking rules (domain/venue_policy.py): only what the venue sets, by limit name
+#: (seconds, or people), and its time zone ("" when it sets none).
+venue_policies = Table(
+    "venue_policies",
+    metadata,
+    Column("venue_id", Text, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("time_zone", Text, nullable=False, server_default=""),
+    Column("rules", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    CheckConstraint("version >= 1", name="venue_policies_version_positive"),
+)
+
+#: One row per policy version: who, when, the changed fields with their old and new values.
+venue_policy_history = Table(
+    "venue_policy_history",
+    metadata,
+    Column("venue_id", Text, ForeignKey("venue_policies.venue_id"), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("actor", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("changed_fields", ARRAY(Text), nullable=False),
+    Column("old_values", JSONB, nullable=False),
+    Column("new_values", JSONB, nullable=False),
+    Column("change_time", DateTime(timezone=True), nullable=False),
 )

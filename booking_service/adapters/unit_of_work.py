@@ -15,6 +15,7 @@ from booking_service.adapters.groups import PostgresGroupRepository
 from booking_service.adapters.idempotency_store import PostgresIdempotencyStore
 from booking_service.adapters.repository import PostgresBookingRepository
 from booking_service.adapters.saga_log import PostgresSagaLog
+from booking_service.adapters.venue_policies import PostgresVenuePolicies
 from booking_service.domain.events import Event
 from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import UnitOfWork
@@ -54,6 +55,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.groups = PostgresGroupRepository(self._session, self.bookings)
         self.idempotency = PostgresIdempotencyStore(self._session)
         self.sagas = PostgresSagaLog(self._session)
+        self.venue_policies = PostgresVenuePolicies(self._session)
         return self
 
     async def __aexit__(

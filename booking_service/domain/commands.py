@@ -7,8 +7,9 @@ reported at once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from booking_service.domain.errors import FieldViolation
 from booking_service.domain.status import BookingStatus
@@ -88,3 +89,14 @@ class ChangeBookingStatus(Command):
     status: BookingStatus | None
     reason: str = ""
     idempotency_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateVenuePolicy(Command):
+    """Set each field in `paths` (domain/venue_policy.POLICY_FIELDS) to its value in `values`, or
+    back to its setting when `values` has none."""
+
+    venue_id: str
+    expected_version: int
+    values: Mapping[str, timedelta | int | str]
+    paths: tuple[str, ...]

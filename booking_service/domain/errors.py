@@ -2,9 +2,11 @@
 
 BookingError
  ├── ValidationFailed        the request breaks field rules (lists every violation)
+ │    └── VenueZoneConflict  a create names a zone other than the venue policy's
  ├── BookingNotFound         no booking with that id or reference
  │    └── GroupNotFound       no booking group with that id
  ├── VersionMismatch         expected_version is stale (carries the current version)
+ │    └── PolicyVersionMismatch  the same, of a venue policy
  │    └── GroupVersionMismatch  the same, of a booking group
  ├── InvalidTransition       the state machine does not allow the change (names the current status)
  │    └── PaymentRequired     a booking paid up front is confirmed only with its payment taken
@@ -198,3 +200,31 @@ class PeerUnavailable(BookingError):
 
 class PriceChanged(BookingError):
     reason = "PRICE_CHANGED"
+
+
+class PolicyVersionMismatch(VersionMismatch):
+    """A venue policy's expected_version is stale (0 when the venue has none stored yet)."""
+
+    def __init__(self, venue_id: str, expected: int, current: int) -> None:
+        BookingError.__init__(
+            self,
+            f"The policy of venue {venue_id} is at version {current}, not {expected}: "
+            "read it again and retry with its current version.",
+            {"venue_id": venue_id, "expected_version": str(expected), "current_version": str(current)},
+        )
+        self.current_version = current
+
+
+class VenueZoneConflict(ValidationFailed):
+    """A create names a venue time zone other than the one the venue's policy sets."""
+
+    def __init__(self, given: str, policy_zone: str, venue_id: str) -> None:
+        super().__init__(
+            [
+                FieldViolation(
+                    "venue.time_zone",
+                    f"is {given}, but the policy of venue {venue_id} sets its time zone to "
+                    f"{policy_zone}: leave it out or name {policy_zone}",
+                )
+            ]
+        )

@@ -1,8 +1,8 @@
 """The limits every booking keeps: how soon and how far ahead it may start, how long it may last, and
 how many people it may be for.
 
-The domain only receives them (a value object, built by config.py from the BOOKING_* settings; a
-per-venue policy may later build one per venue, with the settings as its defaults). Each refusal
+The domain only receives them (a value object, built by config.py from the BOOKING_* settings, and
+per venue by venue_policy.py, with the settings as its defaults). Each refusal
 names the broken limit's value and where that value comes from (`sources`: a setting's name), so
 that a caller can tell which rule said no and an operator which setting to look at.
 """
@@ -10,11 +10,25 @@ that a caller can tell which rule said no and an operator which setting to look 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from booking_service.domain.values import TimeSlot
+
 #: The limits' names, as `sources` keys them (the fields of BookingLimits).
-LIMITS = ("min_notice", "max_advance", "min_duration", "max_duration", "min_party_size", "max_party_size")
+LIMITS = (
+    "min_notice",
+    "max_advance",
+    "min_duration",
+    "max_duration",
+    "min_party_size",
+    "max_party_size",
+    "buffer_before",
+    "buffer_after",
+)
+#: The longest turnover buffer either side of a booking (a day): a sane upper bound, so that a
+#: typo cannot block a unit for months.
+MAX_BUFFER = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +46,10 @@ class BookingLimits:
     max_duration: timedelta = timedelta(days=90)
     min_party_size: int = 1
     max_party_size: int = 100
+    #: Turnover time before a booking's start and after its end: a booking on a unit blocks it over
+    #: [start - buffer_before, end + buffer_after) (the database's exclusion constraint). 0 to MAX_BUFFER.
+    buffer_before: timedelta = timedelta(0)
+    buffer_after: timedelta = timedelta(0)
     #: Where each limit's value comes from, by limit name (`max_party_size` ->
     #: `BOOKING_MAX_PARTY_SIZE`), named in refusals; a limit not listed is named by itself.
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -64,7 +82,19 @@ class BookingLimits:
                 f"{name('max_duration')} ({span(self.max_duration)}) must be at least "
                 f"{name('min_duration')} ({span(self.min_duration)})"
             )
+        for buffer in ("buffer_before", "buffer_after"):
+            value: timedelta = getattr(self, buffer)
+            if not timedelta(0) <= value <= MAX_BUFFER:
+                found.append(f"{name(buffer)} must be from 0 to {span(MAX_BUFFER)}, not {span(value)}")
         return found
+
+    def blocked(self, slot: TimeSlot) -> TimeSlot:
+        """The time a booking over `slot` blocks its unit: [start - buffer_before, end + buffer_after)."""
+        return TimeSlot(slot.start - self.buffer_before, slot.end + self.buffer_after)
+
+    def with_sources(self, sources: Mapping[str, str]) -> BookingLimits:
+        """The same limits, with `sources` naming where each listed one comes from."""
+        return replace(self, sources={**self.sources, **sources})
 
 
 _UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60))

@@ -97,6 +97,13 @@ class Booking:
     group_id: str | None = None
     payment_intent_id: str = ""
     inventory_reservation_id: str = ""
+    #: The rules in force at the venue when the booking was made (venue_policy.py), frozen: a
+    #: reschedule is judged by them, and the buffers keep blocking the unit, whatever the venue's
+    #: policy says later. None for a booking made before they were stored (migration 0009): the
+    #: venue's rules of the day judge it, and it has no buffers.
+    rules: BookingLimits | None = None
+    #: The version of the venue's policy those rules came from (0: the settings alone).
+    policy_version: int = 0
     cancellation_reason: str = ""
     confirm_time: datetime | None = None
     check_in_time: datetime | None = None
@@ -156,6 +163,12 @@ class Booking:
         booking.new_history.append(created)
         booking.events.append(ev.BookingCreated(booking_id, 1, now, actor))
         return booking
+
+    @property
+    def blocked(self) -> TimeSlot:
+        """The time the booking blocks its unit: its slot widened by its frozen buffers (none for a
+        booking made before rules were frozen), as the exclusion constraint compares them (0009)."""
+        return self.rules.blocked(self.slot) if self.rules is not None else self.slot
 
     @property
     def price(self) -> Money | None:

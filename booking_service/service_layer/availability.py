@@ -3,7 +3,9 @@
 Each source's answer is reported, so a caller sees which one said no; an overdue PENDING booking does
 not count as a conflict (a new booking would settle it first). A price estimate from the pricing
 service is added when asked for. The peers are asked with the venue's time zone by the one rule
-for it (service_layer/venue_zone.py: the zone last recorded for the venue, else the default).
+for it (service_layer/venue_zone.py). The venue's rules (venue_rules.rules_for) judge the slot, and
+a booking conflicts when its blocked time (slot and frozen buffers) meets the slot widened by the
+venue's buffers, as the database's exclusion constraint would decide.
 
 A conflict is named by id, reference, status, unit and times only (`Conflict`), never by its guest:
 whoever may ask about availability may not have made the booking in the way.
@@ -21,6 +23,7 @@ from booking_service.domain.validation import Violations
 from booking_service.domain.values import Money, TimeSlot, VenueType
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay
+from booking_service.service_layer.venue_rules import rules_for
 from booking_service.service_layer.venue_zone import venue_time_zone
 
 BOOKINGS, INVENTORY = "BOOKINGS", "INVENTORY"
@@ -69,12 +72,31 @@ class Availability:
     price_estimate: Money | None = None
 
 
+def holds_that_count(
+    at_venue: list[Booking], now: datetime, exclude_booking_id: str = ""
+) -> tuple[list[Booking], list[str]]:
+    """Splits a venue's active bookings into those that hold their unit against a new booking at
+    `now`, and the inventory reservation ids of those that do not (to leave out of the inventory's
+    count): the booking being rescheduled, and overdue PENDING bookings (a new booking would settle
+    them first)."""
+    counted: list[Booking] = []
+    not_counted: list[str] = []
+    for b in at_venue:
+        if b.is_overdue(now) or b.booking_id == exclude_booking_id:
+            if b.inventory_reservation_id:
+                not_counted.append(b.inventory_reservation_id)
+        else:
+            counted.append(b)
+    return counted, not_counted
+
+
 async def check_availability(query: CheckAvailability, *, ctx: Context) -> Availability:
     now = ctx.clock()
     v = Violations(query.unreadable)
     v.identifier("venue_id", query.venue_id)
     v.identifier("unit_id", query.unit_id, required=False)
-    limits = ctx.policy.limits
+    rules = await rules_for(ctx, query.venue_id)
+    limits = rules.limits
     v.new_slot(query.start_time, query.end_time, now, limits, check_past=True)
     v.party_size("party_size", query.party_size, limits)
     if query.exclude_booking_id:
@@ -84,17 +106,12 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
     v.raise_if_any()
     assert query.start_time is not None and query.end_time is not None
     slot = TimeSlot(query.start_time, query.end_time)
-    # One read of the venue's active bookings over the slot. Holds that do not count: the booking
-    # being rescheduled, and overdue PENDING bookings (a new booking would settle them first).
-    at_venue = await ctx.reads.overlapping(query.venue_id, slot)
-    ignored = [b for b in at_venue if b.is_overdue(now) or b.booking_id == query.exclude_booking_id]
-    ignored_ids = {b.booking_id for b in ignored}
-    conflicts = [
-        b
-        for b in at_venue
-        if query.unit_id and b.unit_id == query.unit_id and b.booking_id not in ignored_ids
-    ]
-    not_counted = [b.inventory_reservation_id for b in ignored if b.inventory_reservation_id]
+    # One read of the venue's active bookings whose blocked time (with their frozen buffers)
+    # overlaps the slot with the venue's buffers now.
+    counted, not_counted = holds_that_count(
+        await ctx.reads.overlapping(query.venue_id, limits.blocked(slot)), now, query.exclude_booking_id
+    )
+    conflicts = [b for b in counted if query.unit_id and b.unit_id == query.unit_id]
     checks = [
         SourceAnswer(
             BOOKINGS,
@@ -102,7 +119,7 @@ async def check_availability(query: CheckAvailability, *, ctx: Context) -> Avail
             f"unit {query.unit_id} is held by {len(conflicts)} overlapping booking(s)" if conflicts else "",
         )
     ]
-    zone = await venue_time_zone(query.venue_id, "", ctx=ctx)
+    zone = await venue_time_zone(query.venue_id, "", ctx=ctx, rules=rules)
     stay = Stay(query.venue_id, query.venue_type, query.unit_id or None, slot, query.party_size, zone)
     try:
         capacity = await ctx.peers.inventory.check(stay, not_counted)

@@ -21,17 +21,21 @@ from booking_service.service_layer import idempotency
 from booking_service.service_layer.booking_change import change_claiming
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.sagas import confirm, reschedule
+from booking_service.service_layer.venue_rules import rules_of
 
 
 async def update_booking(cmd: UpdateBooking, *, ctx: Context) -> Booking:
-    validate_update(cmd, ctx.policy.limits)
+    validate_update(cmd)
     booking = await ctx.reads.get(cmd.booking_id)
-    new = reschedule.moved_stay(booking, cmd, ctx.clock(), ctx.policy.limits) if booking is not None else None
+    # The rules the booking was made under (venue_rules.rules_of); the settings' for a booking not
+    # found, which the database step then refuses as such.
+    limits = await rules_of(ctx, booking) if booking is not None else ctx.policy.limits
+    new = reschedule.moved_stay(booking, cmd, ctx.clock(), limits) if booking is not None else None
     if booking is not None and new is not None:
-        return await reschedule.reschedule(cmd, ctx, booking, new)
+        return await reschedule.reschedule(cmd, ctx, booking, new, limits)
 
     def plain(b: Booking, now: datetime) -> None:
-        b.update(cmd.changes, cmd.actor, now, ctx.policy.limits)
+        b.update(cmd.changes, cmd.actor, now, limits if b.rules is None else b.rules)
 
     return await change_claiming(idempotency.scope_of(reschedule.SCOPE, cmd), cmd, ctx, plain)
 

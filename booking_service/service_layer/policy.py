@@ -24,3 +24,5 @@ class Policy:
     limits: BookingLimits = field(default_factory=BookingLimits)
     #: The zone of a venue that a create names none for and that has none recorded (IANA name).
     default_venue_time_zone: str = "UTC"
+    #: How many inventory checks one SearchAvailableSlots runs at a time (SLOT_SEARCH_CONCURRENCY).
+    slot_search_concurrency: int = 16

@@ -14,6 +14,7 @@ from typing import Protocol
 from booking_service.domain.model import Booking, HistoryEntry
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import TimeSlot
+from booking_service.domain.venue_policy import VenuePolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +48,11 @@ class BookingReads(Protocol):
         when it reached that version (history rows are written once and never change)."""
 
     async def overlapping(self, venue_id: str, slot: TimeSlot) -> list[Booking]:
-        """Active bookings at the venue, of any unit, whose time overlaps the slot (without their
-        histories), in (start time, id) order."""
+        """Active bookings at the venue, of any unit, whose blocked time (their slot widened by
+        their frozen buffers) overlaps the slot (without their histories), in (start time, id) order."""
+
+    async def venue_policy(self, venue_id: str, *, with_history: bool = False) -> VenuePolicy:
+        """The venue's stored policy (with its history when asked), or its empty one (version 0)."""
 
     async def recorded_time_zone(self, venue_id: str) -> str | None:
         """The IANA time zone of the venue's most recently created booking (latest `create_time`,

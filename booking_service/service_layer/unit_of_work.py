@@ -14,6 +14,7 @@ from booking_service.domain.events import Event
 from booking_service.domain.group import BookingGroup
 from booking_service.domain.model import Booking
 from booking_service.domain.values import TimeSlot
+from booking_service.domain.venue_policy import VenuePolicy
 from booking_service.service_layer.sagas.log import SagaLog
 
 
@@ -55,7 +56,7 @@ class BookingRepository(abc.ABC):
 
     @abc.abstractmethod
     async def overdue_overlapping(self, venue_id: str, slot: TimeSlot, now: datetime) -> list[Booking]:
-        """PENDING bookings of the venue past their deadline whose time overlaps the slot."""
+        """PENDING bookings of the venue past their deadline whose blocked time overlaps the slot."""
 
     @abc.abstractmethod
     async def changed_since(
@@ -67,7 +68,8 @@ class BookingRepository(abc.ABC):
     async def overlapping(
         self, venue_id: str, unit_id: str, slot: TimeSlot, exclude_booking_id: str | None
     ) -> list[Booking]:
-        """Active bookings that hold the unit over a time overlapping the slot."""
+        """Active bookings that hold the unit over a time overlapping the slot: their blocked time
+        (slot and frozen buffers) overlaps it; pass the blocked time of the booking being made."""
 
 
 class GroupRepository(abc.ABC):
@@ -126,8 +128,23 @@ class IdempotencyStore(abc.ABC):
         """Deletes keys past their retention; returns how many."""
 
 
+class VenuePolicyStore(abc.ABC):
+    """Venue policies (domain/venue_policy.py), changed one version at a time."""
+
+    @abc.abstractmethod
+    async def get(self, venue_id: str) -> VenuePolicy:
+        """The venue's policy with its history, locked for this unit of work; an empty one
+        (version 0) when the venue has none stored."""
+
+    @abc.abstractmethod
+    async def save(self, policy: VenuePolicy) -> None:
+        """Stores the policy's change and its history if the stored row is still at
+        `stored_version` (raises PolicyVersionMismatch otherwise)."""
+
+
 class UnitOfWork(abc.ABC):
     bookings: BookingRepository
+    venue_policies: VenuePolicyStore
     groups: GroupRepository
     idempotency: IdempotencyStore
     sagas: SagaLog

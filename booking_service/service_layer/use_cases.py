@@ -8,10 +8,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from booking_service.domain.commands import CancelBooking, ChangeBookingStatus, CreateBooking, UpdateBooking
+from booking_service.domain.commands import (
+    CancelBooking,
+    ChangeBookingStatus,
+    CreateBooking,
+    UpdateBooking,
+    UpdateVenuePolicy,
+)
 from booking_service.domain.group import BookingGroup, CancelBookingGroup, CreateBookingGroup
 from booking_service.domain.model import Booking
-from booking_service.service_layer import availability, change_booking, queries, sweeper
+from booking_service.domain.venue_policy import VenuePolicy
+from booking_service.service_layer import availability, change_booking, queries, sweeper, venue_policies
 from booking_service.service_layer.availability import Availability, CheckAvailability
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.groups import cancel as group_cancel
@@ -21,6 +28,7 @@ from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.policy import Clock, Policy
 from booking_service.service_layer.queries import BookingPage, ListBookings
 from booking_service.service_layer.sagas import create, recovery
+from booking_service.service_layer.slot_search import SearchSlots, SlotSearch, search_available_slots
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -80,6 +88,15 @@ class UseCases:
 
     async def check_availability(self, query: CheckAvailability) -> Availability:
         return await availability.check_availability(query, ctx=self.ctx)
+
+    async def get_venue_policy(self, venue_id: str) -> VenuePolicy:
+        return await venue_policies.get_venue_policy(venue_id, ctx=self.ctx)
+
+    async def update_venue_policy(self, cmd: UpdateVenuePolicy) -> VenuePolicy:
+        return await venue_policies.update_venue_policy(cmd, ctx=self.ctx)
+
+    async def search_available_slots(self, query: SearchSlots) -> SlotSearch:
+        return await search_available_slots(query, ctx=self.ctx)
 
     async def purge_idempotency_keys(self) -> int:
         """Deletes idempotency keys past their retention; returns how many."""

@@ -1,6 +1,9 @@
 """The venue's time zone a request runs with: the one rule for it (DESIGN.md, "Venue time zone").
 
-A create may leave `venue.time_zone` out, as the seed's venue (id, type, name) does. The zone is then:
+A venue whose policy sets a time zone (domain/venue_policy.py) has that zone: a create that leaves
+`venue.time_zone` out gets it, one that names another is refused naming both (VenueZoneConflict).
+Otherwise a create may leave `venue.time_zone` out, as the seed's venue (id, type, name) does. The
+zone is then:
 
 1. the zone this service last recorded for the venue: the zone of the venue's most recently created
    booking (latest `create_time`, then highest booking id; whatever its status, a cancelled booking
@@ -23,13 +26,21 @@ another request (IDEMPOTENCY_KEY_REUSED), as a replay with any other field chang
 
 from __future__ import annotations
 
+from booking_service.domain.errors import VenueZoneConflict
 from booking_service.service_layer.context import Context
+from booking_service.service_layer.venue_rules import VenueRules, rules_for
 
 
-async def venue_time_zone(venue_id: str, given: str, *, ctx: Context) -> str:
-    """The IANA zone to use for the venue: `given` when the caller named one ("" when it did not),
-    else the zone last recorded for the venue, else the default. One indexed read (no transaction)
-    when `given` is ""; none otherwise. Raises what the read side raises (a database error)."""
+async def venue_time_zone(venue_id: str, given: str, *, ctx: Context, rules: VenueRules | None = None) -> str:
+    """The IANA zone to use for the venue: the zone its policy sets (`rules`, read when not given),
+    else `given` when the caller named one ("" when it did not), else the zone last recorded for
+    the venue, else the default. Raises VenueZoneConflict when `given` differs from the policy's
+    zone, or what the read side raises (a database error)."""
+    rules = rules if rules is not None else await rules_for(ctx, venue_id)
+    if rules.time_zone:
+        if given and given != rules.time_zone:
+            raise VenueZoneConflict(given, rules.time_zone, venue_id)
+        return rules.time_zone
     if given:
         return given
     recorded = await ctx.reads.recorded_time_zone(venue_id)

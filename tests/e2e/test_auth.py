@@ -17,6 +17,7 @@ import httpx
 import pytest
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
+from booking.v1 import venue_policy_pb2 as vp
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -301,3 +302,28 @@ async def test_who_calls_is_decided_before_the_bytes_are_read(secured: Secured) 
     assert anonymous.code is grpc.StatusCode.UNAUTHENTICATED
     reader = rich_error(await grpc_error(raw(not_utf8, metadata=bearer(secured.token("bookings.read")))))
     assert (reader.code, reader.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
+
+
+async def test_venue_rules_are_read_with_the_read_scope_and_changed_only_with_venues_manage(
+    secured: Secured, ids: Callable[[str], str]
+) -> None:
+    venue = ids("venue")
+    get = vp.GetVenuePolicyRequest(venue_id=venue)
+    change = vp.UpdateVenuePolicyRequest(policy=vp.VenuePolicy(venue_id=venue, max_party_size=6))
+    reader = bearer(secured.token("bookings.read", subject="front-desk"))
+    assert (await secured.stub.GetVenuePolicy(get, metadata=reader)).version == 0
+    staff = bearer(secured.token(ALL, subject="staff"))  # every booking scope, not venues.manage
+    error = await grpc_error(secured.stub.UpdateVenuePolicy(change, metadata=staff))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert rich_error(error).metadata["required_scope"] == "venues.manage"
+    answer = await secured.rest.put(
+        f"/api/v1/venues/{venue}/policy",
+        json={"max_party_size": 6},
+        headers={"authorization": f"Bearer {secured.token(ALL)}"},
+    )
+    assert answer.status_code == 403, answer.text
+    manager = bearer(secured.token("venues.manage", subject="venue-admin"))
+    changed = await secured.stub.UpdateVenuePolicy(change, metadata=manager)
+    assert (changed.version, changed.history[0].actor) == (1, "venue-admin")
+    error = await grpc_error(secured.stub.GetVenuePolicy(get, metadata=manager))
+    assert rich_error(error).metadata["required_scope"] == "bookings.read"

@@ -20,9 +20,13 @@ import grpc
 import pytest
 from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
-from booking.v1 import booking_pb2_grpc
+from booking.v1 import booking_pb2_grpc, slots_pb2
+from booking.v1 import venue_policy_pb2 as vp
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
+from google.type import date_pb2
 from hypothesis import HealthCheck, assume, given, seed, settings
 from hypothesis import strategies as st
 
@@ -90,6 +94,22 @@ def valid_requests(booking: pb.Booking) -> dict[str, Message]:
             venue_id=booking.venue.venue_id, page_size=2, filters=filters
         ),
         "CheckAvailability": check,
+        "GetVenuePolicy": vp.GetVenuePolicyRequest(venue_id=booking.venue.venue_id),
+        # A stale version: a mutation that lands changes the fuzzed venue's rules only rarely.
+        "UpdateVenuePolicy": vp.UpdateVenuePolicyRequest(
+            venue_id=booking.venue.venue_id,
+            policy=vp.VenuePolicy(max_party_size=50),
+            expected_version=5,
+            update_mask=FieldMask(paths=["max_party_size"]),
+        ),
+        "SearchAvailableSlots": slots_pb2.SearchAvailableSlotsRequest(
+            venue_id=booking.venue.venue_id,
+            local_date=date_pb2.Date(year=start.year, month=start.month, day=start.day),
+            party_size=2,
+            duration=Duration(seconds=7200),
+            unit_ids=[booking.unit_id],
+            slot_step=Duration(seconds=3600),
+        ),
         "CreateBookingGroup": _group(create),
         "GetBookingGroup": gpb.GetBookingGroupRequest(group_id=booking.booking_id),
         "CancelBookingGroup": gpb.CancelBookingGroupRequest(

@@ -199,3 +199,27 @@ async def test_an_index_built_concurrently_keeps_a_valid_one_and_rebuilds_a_brok
         assert rebuilt["oid"] != made_by_0006["oid"]
     finally:
         await conn.close()
+
+
+async def test_0009_runs_again_over_itself_and_compares_blocked_times(empty_database: str) -> None:
+    """Issue 17: 0009 is repeatable (a run cut off by a lost connection, a stamp written back by
+    hand), and leaves the exclusion constraint comparing the buffered times."""
+    await migrations.upgrade(empty_database)
+    conn = await asyncpg.connect(empty_database)
+    try:
+        await conn.execute("UPDATE alembic_version SET version_num = '0008'")
+        await migrations.upgrade(empty_database)
+        assert await conn.fetchval("SELECT version_num FROM alembic_version") == migrations.head()
+        definition = await conn.fetchval(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'bookings_no_double_booking'"
+        )
+        assert (
+            "booking_blocked_range(start_time, end_time, buffer_before_seconds, buffer_after_seconds)"
+            in definition
+        )
+        volatility = await conn.fetchval(
+            "SELECT provolatile FROM pg_proc WHERE proname = 'booking_blocked_range'"
+        )
+        assert volatility == b"i"  # IMMUTABLE (a "char" comes back as bytes)
+    finally:
+        await conn.close()

@@ -216,6 +216,7 @@ def test_numbers_that_are_not_finite_are_refused_by_name(name: str, value: str) 
         ("DB_POOL_SIZE", "0", "DB_POOL_SIZE must be at least 1, not 0"),
         ("WORKERS", "0", "WORKERS must be between 1 and 64, not 0"),
         ("PEER_RETRIES", "11", "PEER_RETRIES must be between 0 and 10, not 11"),
+        ("SLOT_SEARCH_CONCURRENCY", "0", "SLOT_SEARCH_CONCURRENCY must be between 1 and 256, not 0"),
     ],
 )
 def test_a_number_out_of_range_names_its_bounds(name: str, value: str, message: str) -> None:

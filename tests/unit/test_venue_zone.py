@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from booking_service.config import ConfigError, Settings
-from booking_service.domain.errors import ValidationFailed
+from booking_service.domain.errors import ValidationFailed, VenueZoneConflict
 from booking_service.domain.limits import BookingLimits
 from booking_service.domain.validation import validate_create
 from booking_service.domain.values import Money, TimeSlot, VenueType
+from booking_service.domain.venue_policy import VenuePolicy
 from booking_service.service_layer.availability import CheckAvailability, check_availability
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.idempotency import fingerprint
@@ -29,8 +30,13 @@ START = NOW + timedelta(days=2)
 class Reads:
     """The read side of a database where `recorded` maps a venue to its last recorded zone."""
 
-    def __init__(self, recorded: dict[str, str]) -> None:
+    def __init__(self, recorded: dict[str, str], policy_zones: dict[str, str] | None = None) -> None:
         self.recorded, self.asked = recorded, 0
+        self.policy_zones = policy_zones or {}
+
+    async def venue_policy(self, venue_id: str, *, with_history: bool = False) -> VenuePolicy:
+        zone = self.policy_zones.get(venue_id, "")
+        return VenuePolicy(venue_id, version=1 if zone else 0, time_zone=zone)
 
     async def recorded_time_zone(self, venue_id: str) -> str | None:
         self.asked += 1
@@ -77,6 +83,20 @@ async def test_no_zone_is_the_venues_recorded_zone_else_the_default() -> None:
     assert await venue_time_zone("venue-1", "", ctx=context(reads)) == "Europe/Berlin"
     assert await venue_time_zone("venue-2", "", ctx=context(reads)) == "America/Los_Angeles"
     assert await venue_time_zone("venue-2", "", ctx=context(reads, default="UTC")) == "UTC"
+
+
+async def test_a_policys_zone_comes_first_and_another_named_zone_is_refused_naming_both() -> None:
+    """Issue 17: a venue whose policy sets a zone has that zone, recorded zone or not."""
+    reads = Reads({"venue-1": "Europe/Berlin"}, {"venue-1": "Asia/Tokyo"})
+    assert await venue_time_zone("venue-1", "", ctx=context(reads)) == "Asia/Tokyo"
+    assert await venue_time_zone("venue-1", "Asia/Tokyo", ctx=context(reads)) == "Asia/Tokyo"
+    assert reads.asked == 0
+    with pytest.raises(VenueZoneConflict) as refused:
+        await venue_time_zone("venue-1", "Europe/Paris", ctx=context(reads))
+    (violation,) = refused.value.violations
+    assert violation.field == "venue.time_zone"
+    assert "Europe/Paris" in violation.description
+    assert "Asia/Tokyo" in violation.description
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 READ = "bookings.read"
 WRITE = "bookings.write"
 OPERATE = "bookings.operate"
-ALL_SCOPES = frozenset({READ, WRITE, OPERATE})
+#: Changing a venue's booking rules (UpdateVenuePolicy).
+MANAGE_VENUES = "venues.manage"
+ALL_SCOPES = frozenset({READ, WRITE, OPERATE, MANAGE_VENUES})
 
 
 @dataclass(frozen=True, slots=True)

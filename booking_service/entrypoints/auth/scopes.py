@@ -1,7 +1,8 @@
 """The one table of which scope each call needs.
 
 Reads need bookings.read, changes a guest or a booking platform makes need bookings.write, and the
-status changes staff make at the venue (check-in, complete, no-show) need bookings.operate. Health
+status changes staff make at the venue (check-in, complete, no-show) need bookings.operate, and
+changing a venue's booking rules needs venues.manage (reading them is a read). Health
 is public; reflection is a read unless AUTH_PUBLIC_REFLECTION says otherwise. A method not in the
 table is refused (deny by default).
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 from booking.v1 import booking_pb2 as pb
 
-from booking_service.entrypoints.auth.caller import OPERATE, READ, WRITE
+from booking_service.entrypoints.auth.caller import MANAGE_VENUES, OPERATE, READ, WRITE
 
 _SERVICE = "/booking.v1.BookingService/"
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
@@ -44,10 +45,13 @@ REQUIRED_SCOPE: dict[str, str | Callable[[Any], str]] = {
     _SERVICE + "ListGuestBookings": READ,
     _SERVICE + "ListVenueBookings": READ,
     _SERVICE + "CheckAvailability": READ,
+    _SERVICE + "SearchAvailableSlots": READ,
     _SERVICE + "CreateBooking": WRITE,
     _SERVICE + "UpdateBooking": WRITE,
     _SERVICE + "CancelBooking": WRITE,
     _SERVICE + "UpdateBookingStatus": _status_change_scope,
+    _SERVICE + "GetVenuePolicy": READ,
+    _SERVICE + "UpdateVenuePolicy": MANAGE_VENUES,
     _SERVICE + "GetBookingGroup": READ,
     _SERVICE + "CreateBookingGroup": WRITE,
     _SERVICE + "CancelBookingGroup": WRITE,

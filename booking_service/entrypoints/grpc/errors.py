@@ -19,12 +19,14 @@ ERROR_DOMAIN = "booking-service"
 #: Domain error -> gRPC code. The first matching class (in method resolution order) wins.
 ERROR_CODES: dict[type[errors.BookingError], grpc.StatusCode] = {
     errors.ValidationFailed: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.VenueZoneConflict: grpc.StatusCode.INVALID_ARGUMENT,
     errors.InvalidPageToken: grpc.StatusCode.INVALID_ARGUMENT,
     errors.IdempotencyKeyReused: grpc.StatusCode.INVALID_ARGUMENT,
     errors.BookingNotFound: grpc.StatusCode.NOT_FOUND,
     errors.GroupNotFound: grpc.StatusCode.NOT_FOUND,
     errors.UnitUnavailable: grpc.StatusCode.ALREADY_EXISTS,
     errors.VersionMismatch: grpc.StatusCode.ABORTED,
+    errors.PolicyVersionMismatch: grpc.StatusCode.ABORTED,
     errors.GroupVersionMismatch: grpc.StatusCode.ABORTED,
     errors.IdempotencyKeyInProgress: grpc.StatusCode.ABORTED,
     errors.Contention: grpc.StatusCode.ABORTED,

@@ -12,11 +12,13 @@ import grpc
 from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
+from booking.v1 import slots_pb2 as spb
+from booking.v1 import venue_policy_pb2 as vp
 
 from booking_service.adapters.booking_proto import booking_message
 from booking_service.domain.values import Actor, ChangeSource
 from booking_service.entrypoints.auth.caller import caller_var
-from booking_service.entrypoints.grpc import group_mapping, mapping
+from booking_service.entrypoints.grpc import group_mapping, mapping, slots_mapping, venue_policy_mapping
 from booking_service.service_layer.use_cases import UseCases
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -93,6 +95,23 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     ) -> pb.CheckAvailabilityResponse:
         result = await self._use_cases.check_availability(mapping.availability_query(request))
         return mapping.availability_message(result)
+
+    async def GetVenuePolicy(self, request: vp.GetVenuePolicyRequest, context: Context) -> vp.VenuePolicy:
+        policy = await self._use_cases.get_venue_policy(request.venue_id)
+        return venue_policy_mapping.policy_message(policy, self._use_cases.policy.limits)
+
+    async def UpdateVenuePolicy(
+        self, request: vp.UpdateVenuePolicyRequest, context: Context
+    ) -> vp.VenuePolicy:
+        command = venue_policy_mapping.update_command(request, actor_of(context), key_owner())
+        policy = await self._use_cases.update_venue_policy(command)
+        return venue_policy_mapping.policy_message(policy, self._use_cases.policy.limits)
+
+    async def SearchAvailableSlots(
+        self, request: spb.SearchAvailableSlotsRequest, context: Context
+    ) -> spb.SearchAvailableSlotsResponse:
+        result = await self._use_cases.search_available_slots(slots_mapping.search_query(request))
+        return slots_mapping.search_message(result)
 
     async def CreateBookingGroup(
         self, request: pb.CreateBookingGroupRequest, context: Context

@@ -30,6 +30,7 @@ from typing import Any
 
 from booking_service.domain.errors import BookingError, SoldOut, UnitUnavailable
 from booking_service.domain.group import BookingGroup, CreateBookingGroup, of_item, validate_create_group
+from booking_service.domain.limits import BookingLimits
 from booking_service.domain.model import Booking
 from booking_service.domain.payment import PaymentRecord
 from booking_service.domain.pricing import PricingSnapshot
@@ -42,6 +43,7 @@ from booking_service.service_layer.peers import Stay, step_key
 from booking_service.service_layer.sagas import create, steps
 from booking_service.service_layer.sagas.log import COMPENSATED, DONE, Saga, SagaTakenOver
 from booking_service.service_layer.unit_of_work import DuplicateReference, UnitOfWork
+from booking_service.service_layer.venue_rules import VenueRules, rules_for
 from booking_service.service_layer.venue_zone import venue_time_zone
 
 SCOPE = "CreateBookingGroup"
@@ -52,9 +54,12 @@ _REFERENCE_DRAWS = 5
 async def create_group(cmd: CreateBookingGroup, *, ctx: Context) -> BookingGroup:
     """Creates the group, all or nothing. Raises ValidationFailed; UnitUnavailable or SoldOut naming
     the item (`item_index`); PeerUnavailable or PeerRejected (everything compensated)."""
-    validate_create_group(cmd, ctx.clock(), ctx.policy.limits)
+    # The venue's rules now: they judge every item (validate_create, as CreateBooking's), and each
+    # item keeps them (Booking.rules).
+    rules = await rules_for(ctx, cmd.venue.venue_id)
+    validate_create_group(cmd, ctx.clock(), rules.limits)
     assert cmd.venue.venue_type is not None
-    zone = await venue_time_zone(cmd.venue.venue_id, cmd.venue.time_zone, ctx=ctx)
+    zone = await venue_time_zone(cmd.venue.venue_id, cmd.venue.time_zone, ctx=ctx, rules=rules)
     venue = Venue(cmd.venue.venue_id, cmd.venue.venue_type, cmd.venue.name, zone)
     group_id = str(uuid.uuid4())
     stays = [_stay(cmd, index, venue) for index in range(len(cmd.items))]
@@ -64,7 +69,12 @@ async def create_group(cmd: CreateBookingGroup, *, ctx: Context) -> BookingGroup
     scope = idempotency.scope_of(SCOPE, cmd)
     saga = steps.new_saga(ctx, KIND, group_id, {"items": items, "idempotency": [scope, cmd.idempotency_key]})
     replay = await idempotency.begin_group(
-        ctx, scope, cmd.idempotency_key, cmd, saga=saga, check=lambda uow: _units_free(uow, ctx, stays)
+        ctx,
+        scope,
+        cmd.idempotency_key,
+        cmd,
+        saga=saga,
+        check=lambda uow: _units_free(uow, ctx, stays, rules.limits),
     )
     if replay is not None:
         return replay
@@ -78,7 +88,9 @@ async def create_group(cmd: CreateBookingGroup, *, ctx: Context) -> BookingGroup
             for index, (item, stay) in enumerate(zip(items, stays, strict=True)):
                 tried.add(item["booking_id"])
                 try:
-                    holds[item["booking_id"]] = await create.reserve(ctx, item["booking_id"], stay)
+                    holds[item["booking_id"]] = await create.reserve(
+                        ctx, item["booking_id"], stay, rules.limits
+                    )
                 except (SoldOut, UnitUnavailable) as refused:
                     tried.discard(item["booking_id"])  # a refusal: no hold was made
                     raise of_item(refused, index) from None
@@ -94,7 +106,7 @@ async def create_group(cmd: CreateBookingGroup, *, ctx: Context) -> BookingGroup
                 intent = await ctx.peers.payments.create_intent(step_key(group_id, "intent"), group_id, total)
                 intent_id = intent.intent_id
                 await steps.record(ctx, saga, "intent_opened", intent_id=intent_id)
-            return await _persist(ctx, cmd, saga, venue, pricings, intent_id)
+            return await _persist(ctx, cmd, saga, venue, rules, pricings, intent_id)
         except SagaTakenOver:
             raise
         except BaseException as error:
@@ -119,12 +131,12 @@ def _total(pricings: list[PricingSnapshot]) -> Money:
     return total
 
 
-async def _units_free(uow: UnitOfWork, ctx: Context, stays: list[Stay]) -> None:
+async def _units_free(uow: UnitOfWork, ctx: Context, stays: list[Stay], limits: BookingLimits) -> None:
     """Refuses the group when an active booking holds one of its units (or two items ask for one
     unit over overlapping times), naming the item; nothing is kept, no peer is called."""
     for index, stay in enumerate(stays):
         try:
-            await create.unit_free(uow, ctx, stay)
+            await create.unit_free(uow, ctx, stay, limits)
         except UnitUnavailable as taken:
             raise of_item(taken, index) from None
         for earlier in stays[:index]:
@@ -145,6 +157,7 @@ async def _persist(
     cmd: CreateBookingGroup,
     saga: Saga,
     venue: Venue,
+    rules: VenueRules,
     pricings: list[PricingSnapshot],
     intent_id: str,
 ) -> BookingGroup:
@@ -177,6 +190,7 @@ async def _persist(
                 for index, (item, pricing) in enumerate(zip(items, pricings, strict=True)):
                     booking = _item(ctx, cmd, index, item["booking_id"], group, now)
                     booking.pricing = pricing
+                    booking.rules, booking.policy_version = rules.limits, rules.policy_version
                     booking.inventory_reservation_id = holds[item["booking_id"]]
                     if intent_id:
                         booking.payment_intent_id = intent_id
@@ -193,7 +207,7 @@ async def _persist(
                 raise RuntimeError(f"no free reference after {_REFERENCE_DRAWS} draws") from None
         except UnitUnavailable as taken:
             stay = steps.stay_from_json(items[index]["stay"])
-            if index in cleared or not await create.settle_overdue_in_the_way(ctx, stay):
+            if index in cleared or not await create.settle_overdue_in_the_way(ctx, stay, rules.limits):
                 raise of_item(taken, index) from None
             cleared.add(index)
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from booking_service.domain.commands import CreateBooking
 from booking_service.domain.errors import BookingError, SoldOut, UnitUnavailable
+from booking_service.domain.limits import BookingLimits
 from booking_service.domain.model import Booking
 from booking_service.domain.payment import PaymentRecord
 from booking_service.domain.pricing import PricingSnapshot
@@ -44,6 +45,7 @@ from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import COMPENSATED, DONE, Saga, SagaTakenOver
 from booking_service.service_layer.sagas.settle import settle_overdue
 from booking_service.service_layer.unit_of_work import DuplicateReference, UnitOfWork
+from booking_service.service_layer.venue_rules import VenueRules, rules_for
 from booking_service.service_layer.venue_zone import venue_time_zone
 
 SCOPE = "CreateBooking"
@@ -52,11 +54,13 @@ _REFERENCE_DRAWS = 5
 
 
 async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
-    validate_create(cmd, ctx.clock(), ctx.policy.limits)
+    # The venue's rules now: they judge the request, and the booking keeps them (Booking.rules).
+    rules = await rules_for(ctx, cmd.venue.venue_id)
+    validate_create(cmd, ctx.clock(), rules.limits)
     assert cmd.start_time is not None and cmd.end_time is not None and cmd.venue.venue_type is not None
-    # The zone used (named, recorded or default) is the booking's from here on; the key's
-    # fingerprint stays that of the request as sent.
-    zone = await venue_time_zone(cmd.venue.venue_id, cmd.venue.time_zone, ctx=ctx)
+    # The zone used (the policy's, named, recorded or default) is the booking's from here on; the
+    # key's fingerprint stays that of the request as sent.
+    zone = await venue_time_zone(cmd.venue.venue_id, cmd.venue.time_zone, ctx=ctx, rules=rules)
     venue = Venue(cmd.venue.venue_id, cmd.venue.venue_type, cmd.venue.name, zone)
     slot = TimeSlot(cmd.start_time, cmd.end_time)
     stay = Stay(venue.venue_id, venue.venue_type, cmd.unit_id or None, slot, cmd.party_size, venue.time_zone)
@@ -67,7 +71,12 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
     )
     # The key's claim and the saga's first row commit together.
     replay = await idempotency.begin(
-        ctx, scope, cmd.idempotency_key, cmd, saga=saga, check=lambda uow: unit_free(uow, ctx, stay)
+        ctx,
+        scope,
+        cmd.idempotency_key,
+        cmd,
+        saga=saga,
+        check=lambda uow: unit_free(uow, ctx, stay, rules.limits),
     )
     if replay is not None:
         return replay
@@ -77,7 +86,7 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
         try:
             pricing = await ctx.peers.pricing.calculate(stay, ctx.clock())
             attempted.add("reserve")
-            reservation_id = await reserve(ctx, booking_id, stay)
+            reservation_id = await reserve(ctx, booking_id, stay, rules.limits)
             intent_id = ""
             if not pricing.requires_prepayment:
                 # No durable record needed: the next step is the last, and a saga found at "started"
@@ -92,7 +101,7 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
                 )
                 intent_id = intent.intent_id
                 await steps.record(ctx, saga, "intent_opened", intent_id=intent_id)
-            return await _persist(ctx, cmd, saga, venue, pricing, reservation_id, intent_id)
+            return await _persist(ctx, cmd, saga, venue, rules, pricing, reservation_id, intent_id)
         except SagaTakenOver:
             raise  # the recovery worker compensates it now
         except BaseException as error:
@@ -101,13 +110,13 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
             raise
 
 
-async def unit_free(uow: UnitOfWork, ctx: Context, stay: Stay) -> None:
-    """Refuses a unit that an active booking holds over an overlapping time, unless that booking is
-    an overdue PENDING one (the reserve step settles those)."""
+async def unit_free(uow: UnitOfWork, ctx: Context, stay: Stay, limits: BookingLimits) -> None:
+    """Refuses a unit that an active booking holds over an overlapping time (each widened by its
+    buffers), unless that booking is an overdue PENDING one (the reserve step settles those)."""
     if stay.unit_id is None:
         return  # capacity, not a unit: the inventory decides
     now = ctx.clock()
-    holders = await uow.bookings.overlapping(stay.venue_id, stay.unit_id, stay.slot, None)
+    holders = await uow.bookings.overlapping(stay.venue_id, stay.unit_id, limits.blocked(stay.slot), None)
     if any(not holder.is_overdue(now) for holder in holders):
         raise UnitUnavailable.already_booked(stay.venue_id, stay.unit_id, stay.slot.start, stay.slot.end)
 
@@ -116,12 +125,12 @@ async def unit_free(uow: UnitOfWork, ctx: Context, stay: Stay) -> None:
 _RESERVE_KEYS = ("reserve", "reserve-again")
 
 
-async def reserve(ctx: Context, booking_id: str, stay: Stay) -> str:
+async def reserve(ctx: Context, booking_id: str, stay: Stay, limits: BookingLimits) -> str:
     """Holds inventory; an overdue PENDING booking in the way is settled first, then it is tried again."""
     try:
         return await ctx.peers.inventory.reserve(step_key(booking_id, _RESERVE_KEYS[0]), booking_id, stay)
     except (SoldOut, UnitUnavailable):
-        if not await settle_overdue_in_the_way(ctx, stay):
+        if not await settle_overdue_in_the_way(ctx, stay, limits):
             raise
     return await ctx.peers.inventory.reserve(step_key(booking_id, _RESERVE_KEYS[1]), booking_id, stay)
 
@@ -131,6 +140,7 @@ async def _persist(
     cmd: CreateBooking,
     saga: Saga,
     venue: Venue,
+    rules: VenueRules,
     pricing: PricingSnapshot,
     reservation_id: str,
     intent_id: str,
@@ -157,6 +167,7 @@ async def _persist(
                     deadlines=ctx.policy.deadlines,
                 )
                 booking.pricing = pricing
+                booking.rules, booking.policy_version = rules.limits, rules.policy_version
                 booking.inventory_reservation_id, booking.payment_intent_id = reservation_id, intent_id
                 if intent_id:
                     booking.payment = PaymentRecord(intent_id, pricing.total)
@@ -171,17 +182,20 @@ async def _persist(
             continue
         except UnitUnavailable:
             stay = steps.stay_from_json(saga.data["stay"])
-            if cleared or not await settle_overdue_in_the_way(ctx, stay):
+            if cleared or not await settle_overdue_in_the_way(ctx, stay, rules.limits):
                 raise
             cleared = True
     raise RuntimeError(f"no free booking reference after {_REFERENCE_DRAWS} draws")
 
 
-async def settle_overdue_in_the_way(ctx: Context, stay: Stay) -> bool:
-    """Settles overdue PENDING bookings that overlap the stay at its venue; True if there were any."""
+async def settle_overdue_in_the_way(ctx: Context, stay: Stay, limits: BookingLimits) -> bool:
+    """Settles overdue PENDING bookings that overlap the stay (with its buffers) at its venue; True
+    if there were any."""
     uow = ctx.uow()
     async with uow:
-        overdue = await uow.bookings.overdue_overlapping(stay.venue_id, stay.slot, ctx.clock())
+        overdue = await uow.bookings.overdue_overlapping(
+            stay.venue_id, limits.blocked(stay.slot), ctx.clock()
+        )
     for booking in overdue:
         await settle_overdue(ctx, booking.booking_id)
     return bool(overdue)
@@ -223,9 +237,8 @@ async def void_intent(ctx: Context, owner_id: str, intent_id: str, prepay: dict[
     have been lost: asking again with the key returns it (or opens it now), to void it."""
     if not intent_id and prepay:
         amount = Money(prepay["amount_minor"], prepay["currency"])
-        intent_id = (
-            await ctx.peers.payments.create_intent(step_key(owner_id, "intent"), owner_id, amount)
-        ).intent_id
+        key = step_key(owner_id, "intent")
+        intent_id = (await ctx.peers.payments.create_intent(key, owner_id, amount)).intent_id
     if intent_id:
         await ctx.peers.payments.cancel(step_key(owner_id, "void"), intent_id)
 

@@ -64,16 +64,19 @@ def moved_stay(booking: Booking, cmd: UpdateBooking, now: datetime, limits: Book
     return new if new != steps.stay_of(booking) else None
 
 
-async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: Stay) -> Booking:
-    """Moves the hold and stores the new stay; raises PriceChanged, UnitUnavailable, SoldOut,
-    VersionMismatch, Contention or PeerUnavailable, with the hold where it was."""
+async def reschedule(
+    cmd: UpdateBooking, ctx: Context, booking: Booking, new: Stay, limits: BookingLimits
+) -> Booking:
+    """Moves the hold and stores the new stay, judged by `limits` (the rules the booking was made
+    under: venue_rules.rules_of); raises PriceChanged, UnitUnavailable, SoldOut, VersionMismatch,
+    Contention or PeerUnavailable, with the hold where it was."""
     scope = idempotency.scope_of(SCOPE, cmd)
 
     def plain(b: Booking, now: datetime) -> None:
-        b.update(cmd.changes, cmd.actor, now, ctx.policy.limits)
+        b.update(cmd.changes, cmd.actor, now, limits)
 
     def still(b: Booking) -> None:
-        if moved_stay(b, cmd, ctx.clock(), ctx.policy.limits) != new:
+        if moved_stay(b, cmd, ctx.clock(), limits) != new:
             raise PathChanged
 
     data = {
@@ -94,11 +97,17 @@ async def reschedule(cmd: UpdateBooking, ctx: Context, booking: Booking, new: St
         "stored. Read the booking before you retry."
     )
     async with steps.lease_kept(ctx, saga, taken_over, scope=scope, key=cmd.idempotency_key):
-        return await _move(cmd, ctx, booking, new, saga, scope)
+        return await _move(cmd, ctx, booking, new, saga, scope, limits)
 
 
 async def _move(
-    cmd: UpdateBooking, ctx: Context, booking: Booking, new: Stay, saga: Saga, scope: str
+    cmd: UpdateBooking,
+    ctx: Context,
+    booking: Booking,
+    new: Stay,
+    saga: Saga,
+    scope: str,
+    limits: BookingLimits,
 ) -> Booking:
     moving = storing = False
     try:
@@ -112,7 +121,7 @@ async def _move(
         await steps.record(ctx, saga, "inventory_updated")
 
         def moved(b: Booking, now: datetime) -> None:
-            b.update(cmd.changes, cmd.actor, now, ctx.policy.limits)
+            b.update(cmd.changes, cmd.actor, now, limits)
             b.reprice(pricing, now)
 
         storing = True

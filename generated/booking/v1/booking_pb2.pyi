@@ -1,11 +1,13 @@
 import datetime
 
 from booking.v1 import booking_group_pb2 as _booking_group_pb2
+from booking.v1 import slots_pb2 as _slots_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.type import date_pb2 as _date_pb2
+from booking.v1 import venue_policy_pb2 as _venue_policy_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor

@@ -5,6 +5,8 @@ import warnings
 
 from booking.v1 import booking_group_pb2 as booking_dot_v1_dot_booking__group__pb2
 from booking.v1 import booking_pb2 as booking_dot_v1_dot_booking__pb2
+from booking.v1 import slots_pb2 as booking_dot_v1_dot_slots__pb2
+from booking.v1 import venue_policy_pb2 as booking_dot_v1_dot_venue__policy__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -91,6 +93,21 @@ class BookingServiceStub:
                 '/booking.v1.BookingService/CheckAvailability',
                 request_serializer=booking_dot_v1_dot_booking__pb2.CheckAvailabilityRequest.SerializeToString,
                 response_deserializer=booking_dot_v1_dot_booking__pb2.CheckAvailabilityResponse.FromString,
+                _registered_method=True)
+        self.GetVenuePolicy = channel.unary_unary(
+                '/booking.v1.BookingService/GetVenuePolicy',
+                request_serializer=booking_dot_v1_dot_venue__policy__pb2.GetVenuePolicyRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_venue__policy__pb2.VenuePolicy.FromString,
+                _registered_method=True)
+        self.UpdateVenuePolicy = channel.unary_unary(
+                '/booking.v1.BookingService/UpdateVenuePolicy',
+                request_serializer=booking_dot_v1_dot_venue__policy__pb2.UpdateVenuePolicyRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_venue__policy__pb2.VenuePolicy.FromString,
+                _registered_method=True)
+        self.SearchAvailableSlots = channel.unary_unary(
+                '/booking.v1.BookingService/SearchAvailableSlots',
+                request_serializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.FromString,
                 _registered_method=True)
         self.CreateBookingGroup = channel.unary_unary(
                 '/booking.v1.BookingService/CreateBookingGroup',
@@ -201,6 +218,41 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetVenuePolicy(self, request, context):
+        """Returns a venue's booking rules: every rule in force, the venue's own or the setting's
+        (VenuePolicy), with the policy's history. A venue with no stored policy answers version 0 and
+        the settings. Needs the scope bookings.read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateVenuePolicy(self, request, context):
+        """Changes a venue's booking rules (one new version, one history row) and answers the policy as
+        GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
+        not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
+        of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
+        before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
+        version makes a retry safe (a change that landed moved the version on, so its retry is
+        ABORTED, and GetVenuePolicy shows it in the history).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchAvailableSlots(self, request, context):
+        """Lists the slots of one length that a venue can take a party in over one local day (or a time
+        range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+        the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+        the inventory service is asked once per candidate still open (its API checks one window per
+        call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+        (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+        request past its limits (see SearchAvailableSlotsRequest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateBookingGroup(self, request, context):
         """Creates a booking group: one guest's bookings at one venue (1 to 20 items), all or nothing.
         Every item's unit is claimed in one transaction; an item whose unit is taken (ALREADY_EXISTS,
@@ -281,6 +333,21 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.CheckAvailability,
                     request_deserializer=booking_dot_v1_dot_booking__pb2.CheckAvailabilityRequest.FromString,
                     response_serializer=booking_dot_v1_dot_booking__pb2.CheckAvailabilityResponse.SerializeToString,
+            ),
+            'GetVenuePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVenuePolicy,
+                    request_deserializer=booking_dot_v1_dot_venue__policy__pb2.GetVenuePolicyRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_venue__policy__pb2.VenuePolicy.SerializeToString,
+            ),
+            'UpdateVenuePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateVenuePolicy,
+                    request_deserializer=booking_dot_v1_dot_venue__policy__pb2.UpdateVenuePolicyRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_venue__policy__pb2.VenuePolicy.SerializeToString,
+            ),
+            'SearchAvailableSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchAvailableSlots,
+                    request_deserializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.SerializeToString,
             ),
             'CreateBookingGroup': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateBookingGroup,
@@ -553,6 +620,87 @@ class BookingService:
             '/booking.v1.BookingService/CheckAvailability',
             booking_dot_v1_dot_booking__pb2.CheckAvailabilityRequest.SerializeToString,
             booking_dot_v1_dot_booking__pb2.CheckAvailabilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVenuePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/booking.v1.BookingService/GetVenuePolicy',
+            booking_dot_v1_dot_venue__policy__pb2.GetVenuePolicyRequest.SerializeToString,
+            booking_dot_v1_dot_venue__policy__pb2.VenuePolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateVenuePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/booking.v1.BookingService/UpdateVenuePolicy',
+            booking_dot_v1_dot_venue__policy__pb2.UpdateVenuePolicyRequest.SerializeToString,
+            booking_dot_v1_dot_venue__policy__pb2.VenuePolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchAvailableSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/booking.v1.BookingService/SearchAvailableSlots',
+            booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.SerializeToString,
+            booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,8 @@ isort:skip_file
 
 from booking.v1 import booking_group_pb2 as _booking_group_pb2
 from booking.v1 import booking_pb2 as _booking_pb2
+from booking.v1 import slots_pb2 as _slots_pb2
+from booking.v1 import venue_policy_pb2 as _venue_policy_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -86,6 +88,29 @@ class BookingServiceStub:
     """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
     and party size, and lists the active bookings that stand in the way.
     """
+    GetVenuePolicy: _grpc.UnaryUnaryMultiCallable[_venue_policy_pb2.GetVenuePolicyRequest, _venue_policy_pb2.VenuePolicy]
+    """Returns a venue's booking rules: every rule in force, the venue's own or the setting's
+    (VenuePolicy), with the policy's history. A venue with no stored policy answers version 0 and
+    the settings. Needs the scope bookings.read.
+    """
+    UpdateVenuePolicy: _grpc.UnaryUnaryMultiCallable[_venue_policy_pb2.UpdateVenuePolicyRequest, _venue_policy_pb2.VenuePolicy]
+    """Changes a venue's booking rules (one new version, one history row) and answers the policy as
+    GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
+    not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
+    of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
+    before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
+    version makes a retry safe (a change that landed moved the version on, so its retry is
+    ABORTED, and GetVenuePolicy shows it in the history).
+    """
+    SearchAvailableSlots: _grpc.UnaryUnaryMultiCallable[_slots_pb2.SearchAvailableSlotsRequest, _slots_pb2.SearchAvailableSlotsResponse]
+    """Lists the slots of one length that a venue can take a party in over one local day (or a time
+    range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+    the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+    the inventory service is asked once per candidate still open (its API checks one window per
+    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+    (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+    request past its limits (see SearchAvailableSlotsRequest).
+    """
     CreateBookingGroup: _grpc.UnaryUnaryMultiCallable[_booking_pb2.CreateBookingGroupRequest, _booking_pb2.BookingGroup]
     """Creates a booking group: one guest's bookings at one venue (1 to 20 items), all or nothing.
     Every item's unit is claimed in one transaction; an item whose unit is taken (ALREADY_EXISTS,
@@ -163,6 +188,29 @@ class BookingServiceAsyncStub(BookingServiceStub):
     CheckAvailability: _aio.UnaryUnaryMultiCallable[_booking_pb2.CheckAvailabilityRequest, _booking_pb2.CheckAvailabilityResponse]  # type: ignore[assignment]
     """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
     and party size, and lists the active bookings that stand in the way.
+    """
+    GetVenuePolicy: _aio.UnaryUnaryMultiCallable[_venue_policy_pb2.GetVenuePolicyRequest, _venue_policy_pb2.VenuePolicy]  # type: ignore[assignment]
+    """Returns a venue's booking rules: every rule in force, the venue's own or the setting's
+    (VenuePolicy), with the policy's history. A venue with no stored policy answers version 0 and
+    the settings. Needs the scope bookings.read.
+    """
+    UpdateVenuePolicy: _aio.UnaryUnaryMultiCallable[_venue_policy_pb2.UpdateVenuePolicyRequest, _venue_policy_pb2.VenuePolicy]  # type: ignore[assignment]
+    """Changes a venue's booking rules (one new version, one history row) and answers the policy as
+    GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
+    not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
+    of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
+    before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
+    version makes a retry safe (a change that landed moved the version on, so its retry is
+    ABORTED, and GetVenuePolicy shows it in the history).
+    """
+    SearchAvailableSlots: _aio.UnaryUnaryMultiCallable[_slots_pb2.SearchAvailableSlotsRequest, _slots_pb2.SearchAvailableSlotsResponse]  # type: ignore[assignment]
+    """Lists the slots of one length that a venue can take a party in over one local day (or a time
+    range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+    the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+    the inventory service is asked once per candidate still open (its API checks one window per
+    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+    (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+    request past its limits (see SearchAvailableSlotsRequest).
     """
     CreateBookingGroup: _aio.UnaryUnaryMultiCallable[_booking_pb2.CreateBookingGroupRequest, _booking_pb2.BookingGroup]  # type: ignore[assignment]
     """Creates a booking group: one guest's bookings at one venue (1 to 20 items), all or nothing.
@@ -292,6 +340,47 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_booking_pb2.CheckAvailabilityResponse, _abc.Awaitable[_booking_pb2.CheckAvailabilityResponse]]:
         """Tells whether a venue (and, when given, one of its units) can take a booking for a time window
         and party size, and lists the active bookings that stand in the way.
+        """
+
+    @_abc_1.abstractmethod
+    def GetVenuePolicy(
+        self,
+        request: _venue_policy_pb2.GetVenuePolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_venue_policy_pb2.VenuePolicy, _abc.Awaitable[_venue_policy_pb2.VenuePolicy]]:
+        """Returns a venue's booking rules: every rule in force, the venue's own or the setting's
+        (VenuePolicy), with the policy's history. A venue with no stored policy answers version 0 and
+        the settings. Needs the scope bookings.read.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateVenuePolicy(
+        self,
+        request: _venue_policy_pb2.UpdateVenuePolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_venue_policy_pb2.VenuePolicy, _abc.Awaitable[_venue_policy_pb2.VenuePolicy]]:
+        """Changes a venue's booking rules (one new version, one history row) and answers the policy as
+        GetVenuePolicy does. Fails with ABORTED (reason VERSION_MISMATCH) when `expected_version` is
+        not the current version, and with INVALID_ARGUMENT naming `policy.<field>` when a value is out
+        of its bounds or the rules do not hold together (a minimum above its maximum). Bookings made
+        before keep their rules. Needs the scope venues.manage. It takes no idempotency key: the
+        version makes a retry safe (a change that landed moved the version on, so its retry is
+        ABORTED, and GetVenuePolicy shows it in the history).
+        """
+
+    @_abc_1.abstractmethod
+    def SearchAvailableSlots(
+        self,
+        request: _slots_pb2.SearchAvailableSlotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_slots_pb2.SearchAvailableSlotsResponse, _abc.Awaitable[_slots_pb2.SearchAvailableSlotsResponse]]:
+        """Lists the slots of one length that a venue can take a party in over one local day (or a time
+        range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
+        the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
+        the inventory service is asked once per candidate still open (its API checks one window per
+        call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
+        (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
+        request past its limits (see SearchAvailableSlotsRequest).
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,109 @@
+"""Candidate slots for a search, and the venue's rules each one keeps or breaks: pure, no I/O.
+
+Candidates over a local day are generated on the venue's wall clock: every `step` from local
+midnight to the end of the day, each local time mapped to the UTC instants it names. On the day
+daylight saving time starts, the local times the clocks skip name no instant and give no candidate;
+on the day it ends, the local times they repeat name two instants (fold 0, then fold 1) and give
+two candidates. A slot lasts `duration` of real time from its UTC start, whatever the clocks do.
+
+Over a time range (UTC instants), candidates are every `step` of elapsed time from its start.
+
+The rules a candidate breaks are checked by the same rules a create is (validation.Violations.new_slot
+and party_size), with the same limits object, so that a slot answered "outside the rules" is one
+CreateBooking refuses and no other.
+
+Limits of the search itself (module constants, documented on the proto): MIN_STEP, MAX_STEP,
+MAX_SLOTS, MAX_DURATION, MAX_UNITS, FIRST_YEAR and LAST_YEAR; generating more than MAX_SLOTS
+candidates raises TooManySlots.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from booking_service.domain.errors import FieldViolation
+from booking_service.domain.limits import BookingLimits
+from booking_service.domain.validation import Violations
+
+DEFAULT_STEP = timedelta(minutes=15)
+MIN_STEP = timedelta(minutes=5)
+MAX_STEP = timedelta(days=1)
+#: A 25-hour local day (the day daylight saving time ends) at the 5-minute minimum step.
+MAX_SLOTS = 300
+MAX_DURATION = timedelta(days=366)
+MAX_UNITS = 20
+#: The years a search may cover: a slot's end (start + MAX_DURATION) stays a valid instant.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
+class SlotReason(enum.Enum):
+    """Why a slot cannot be booked, in the order answers list them."""
+
+    IN_THE_PAST = "IN_THE_PAST"
+    OUTSIDE_VENUE_RULES = "OUTSIDE_VENUE_RULES"
+    BOOKED = "BOOKED"
+    SOLD_OUT = "SOLD_OUT"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One candidate slot: UTC instants [start, end), and the start on the venue's wall clock."""
+
+    start: datetime
+    end: datetime
+    local_start: datetime
+
+
+class TooManySlots(ValueError):
+    """More candidates than MAX_SLOTS: the caller asks a shorter range or a longer step."""
+
+
+def day_candidates(day: date, zone: ZoneInfo, step: timedelta, duration: timedelta) -> list[Candidate]:
+    """The candidates of local day `day` in `zone`, by UTC start. `step` (at least MIN_STEP) is
+    wall-clock time from local midnight. Raises TooManySlots past MAX_SLOTS."""
+    starts: set[datetime] = set()
+    wall = datetime.combine(day, time(0))
+    while wall.date() == day:
+        for fold in (0, 1):
+            local = wall.replace(tzinfo=zone, fold=fold)
+            instant = local.astimezone(UTC)
+            if instant.astimezone(zone).replace(tzinfo=None) == wall:  # else a skipped local time
+                starts.add(instant)
+        if len(starts) > MAX_SLOTS:
+            raise TooManySlots(f"a local day at this step has more than {MAX_SLOTS} slots")
+        wall += step
+    return [Candidate(s, s + duration, s.astimezone(zone)) for s in sorted(starts)]
+
+
+def range_candidates(
+    start: datetime, end: datetime, zone: ZoneInfo, step: timedelta, duration: timedelta
+) -> list[Candidate]:
+    """Candidates from `start` (inclusive) every `step` of elapsed time while before `end`.
+    Raises TooManySlots past MAX_SLOTS, before generating any."""
+    count = max(0, -((start - end) // step))  # ceil((end - start) / step)
+    if count > MAX_SLOTS:
+        raise TooManySlots(f"the range at this step has {count} slots, more than {MAX_SLOTS}")
+    firsts = (start + i * step for i in range(count))
+    return [Candidate(s, s + duration, s.astimezone(zone)) for s in firsts]
+
+
+def rule_problems(
+    candidate: Candidate, party_size: int, now: datetime, limits: BookingLimits
+) -> tuple[list[SlotReason], list[FieldViolation]]:
+    """The reasons the venue's rules make `candidate` unbookable at `now`, and each broken rule as
+    CreateBooking words it. IN_THE_PAST when the start is before now and breaks the minimum
+    notice; OUTSIDE_VENUE_RULES for any other broken rule (notice, advance, duration, party)."""
+    v = Violations()
+    v.new_slot(candidate.start, candidate.end, now, limits, check_past=True)
+    v.party_size("party_size", party_size, limits)
+    reasons: list[SlotReason] = []
+    too_soon = candidate.start < now + limits.min_notice
+    if too_soon and candidate.start < now:
+        reasons.append(SlotReason.IN_THE_PAST)
+    others = [p for p in v.items if not (too_soon and candidate.start < now and p.field == "start_time")]
+    if others:
+        reasons.append(SlotReason.OUTSIDE_VENUE_RULES)
+    return reasons, v.items

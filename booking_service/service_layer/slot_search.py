@@ -1,0 +1,203 @@
+"""SearchAvailableSlots: which slots of one length a venue can take a party in over a local day.
+
+Per candidate (domain/slots.py generates them in the venue's zone), in this order:
+
+1. the venue's rules, as CreateBooking applies them (venue_rules.rules_for): IN_THE_PAST,
+   OUTSIDE_VENUE_RULES;
+2. this service's own bookings, read once for the whole searched span (one statement): with units
+   asked for, BOOKED when every one is held over a time that meets the candidate's, each time
+   widened by its turnover buffers as the exclusion constraint compares them (a booking's frozen
+   buffers, the venue's current ones for the candidate); `free_unit_ids`: the others;
+   overdue PENDING bookings do not count, as for CheckAvailability (availability.holds_that_count);
+3. the inventory service, only for candidates still open: its seed API checks one window per call,
+   so one check-availability call per candidate, at most `Policy.slot_search_concurrency` at a
+   time, each within the caller's deadline (adapters/peers/http.py). SOLD_OUT when it says no.
+   It is asked for the venue's capacity only (no unit): units are this service's to decide
+   (the exclusion constraint on bookings), and one call per window cannot cover several units.
+
+Errors: ValidationFailed (INVALID_ARGUMENT) for a request past its limits, listing every field;
+PeerUnavailable (UNAVAILABLE) when any needed inventory answer cannot be had: the search fails
+whole, the other calls are cancelled, and no partial answer is ever returned; PeerRejected as the
+inventory's refusal of a request. What the read side raises (a database error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from booking_service.domain import slots
+from booking_service.domain.errors import FieldViolation
+from booking_service.domain.limits import BookingLimits
+from booking_service.domain.model import Booking
+from booking_service.domain.slots import Candidate, SlotReason
+from booking_service.domain.validation import Violations
+from booking_service.domain.values import TimeSlot
+from booking_service.service_layer.availability import holds_that_count
+from booking_service.service_layer.context import Context
+from booking_service.service_layer.peers import Capacity, Stay
+from booking_service.service_layer.venue_rules import rules_for
+from booking_service.service_layer.venue_zone import venue_time_zone
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSlots:
+    venue_id: str
+    party_size: int
+    duration: timedelta | None
+    local_date: date | None = None
+    range_start: datetime | None = None
+    range_end: datetime | None = None
+    #: None when left out (then slots.DEFAULT_STEP).
+    step: timedelta | None = None
+    unit_ids: tuple[str, ...] = ()
+    #: Whether a time range was given at all (its times may still be missing).
+    has_range: bool = False
+    unreadable: tuple[FieldViolation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SlotAnswer:
+    candidate: Candidate
+    reasons: list[SlotReason] = field(default_factory=list)
+    rule_violations: list[FieldViolation] = field(default_factory=list)
+    free_unit_ids: list[str] = field(default_factory=list)
+    #: The inventory's free seats over the slot; None when it was not asked.
+    remaining_capacity: int | None = None
+
+    @property
+    def available(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True, slots=True)
+class SlotSearch:
+    time_zone: str
+    slots: list[SlotAnswer]
+
+
+async def search_available_slots(query: SearchSlots, *, ctx: Context) -> SlotSearch:
+    now = ctx.clock()
+    _validate(query)
+    rules = await rules_for(ctx, query.venue_id)
+    zone_name = await venue_time_zone(query.venue_id, "", ctx=ctx, rules=rules)
+    candidates = _candidates(query, ZoneInfo(zone_name))
+    if not candidates:
+        return SlotSearch(zone_name, [])
+    limits = rules.limits
+    span = limits.blocked(TimeSlot(candidates[0].start, max(c.end for c in candidates)))
+    # One read of the venue's active bookings over the whole span; the reservations of those that
+    # do not count (overdue PENDING) are left out of every inventory check, as CheckAvailability does.
+    counted, not_counted = holds_that_count(await ctx.reads.overlapping(query.venue_id, span), now)
+    answers = [_locally(c, query, now, limits, counted) for c in candidates]
+    still_open = [i for i, a in enumerate(answers) if a.available]
+    capacities = await _bounded(
+        [_inventory_call(query, zone_name, answers[i].candidate, not_counted) for i in still_open],
+        ctx.policy.slot_search_concurrency,
+        ctx,
+    )
+    for i, capacity in zip(still_open, capacities, strict=True):
+        answer = answers[i]
+        reasons = [] if capacity.available else [SlotReason.SOLD_OUT]
+        answers[i] = SlotAnswer(answer.candidate, reasons, [], answer.free_unit_ids, capacity.remaining)
+    return SlotSearch(zone_name, answers)
+
+
+def _validate(query: SearchSlots) -> None:
+    v = Violations(query.unreadable)
+    v.identifier("venue_id", query.venue_id)
+    if query.party_size < 1:
+        v.add("party_size", "is required: the number of people, at least 1")
+    if query.duration is None:
+        v.add("duration", "is required: how long each slot lasts")
+    elif not timedelta(0) < query.duration <= slots.MAX_DURATION:
+        v.add("duration", f"must be positive and at most {slots.MAX_DURATION.days} days")
+    if query.step is not None and not slots.MIN_STEP <= query.step <= slots.MAX_STEP:
+        v.add("slot_step", "must be at least 5 minutes and at most 1 day (default 15 minutes)")
+    if len(query.unit_ids) > slots.MAX_UNITS:
+        v.add("unit_ids", f"must name at most {slots.MAX_UNITS} units")
+    for i, unit_id in enumerate(query.unit_ids):
+        v.identifier(f"unit_ids[{i}]", unit_id)
+    if len(set(query.unit_ids)) != len(query.unit_ids):
+        v.add("unit_ids", "must not name a unit twice")
+    if query.has_range == (query.local_date is not None):
+        v.add("local_date", "exactly one of local_date and time_range is required")
+    elif query.local_date is not None and not slots.FIRST_YEAR <= query.local_date.year <= slots.LAST_YEAR:
+        v.add("local_date", f"must be in the years {slots.FIRST_YEAR} to {slots.LAST_YEAR}")
+    elif query.has_range:
+        for name, value in (("start_time", query.range_start), ("end_time", query.range_end)):
+            if value is None:
+                v.add(f"time_range.{name}", "is required")
+            elif not slots.FIRST_YEAR <= value.year <= slots.LAST_YEAR:
+                v.add(f"time_range.{name}", f"must be in the years {slots.FIRST_YEAR} to {slots.LAST_YEAR}")
+        start, end = query.range_start, query.range_end
+        if start is not None and end is not None and end <= start:
+            v.add("time_range.end_time", "must be after time_range.start_time")
+    v.raise_if_any()
+
+
+def _candidates(query: SearchSlots, zone: ZoneInfo) -> list[Candidate]:
+    step = query.step or slots.DEFAULT_STEP
+    assert query.duration is not None  # _validate
+    try:
+        if query.local_date is not None:
+            return slots.day_candidates(query.local_date, zone, step, query.duration)
+        assert query.range_start is not None and query.range_end is not None  # _validate
+        return slots.range_candidates(query.range_start, query.range_end, zone, step, query.duration)
+    except slots.TooManySlots as error:
+        v = Violations()
+        v.add(
+            "slot_step",
+            f"gives too many slots: {error}; at most {slots.MAX_SLOTS} per call (ask a shorter "
+            "time_range or a longer slot_step)",
+        )
+        v.raise_if_any()
+        raise  # unreachable: raise_if_any raised
+
+
+def _locally(
+    candidate: Candidate, query: SearchSlots, now: datetime, limits: BookingLimits, counted: list[Booking]
+) -> SlotAnswer:
+    """What the rules and this service's bookings say of one candidate."""
+    reasons, broken = slots.rule_problems(candidate, query.party_size, now, limits)
+    wanted = limits.blocked(TimeSlot(candidate.start, candidate.end))
+    taken = {
+        b.unit_id
+        for b in counted
+        if b.unit_id and b.blocked.start < wanted.end and wanted.start < b.blocked.end
+    }
+    free = [u for u in query.unit_ids if u not in taken]
+    if query.unit_ids and not free:
+        reasons.append(SlotReason.BOOKED)
+    return SlotAnswer(candidate, reasons, broken, free)
+
+
+def _inventory_call(
+    query: SearchSlots, zone: str, candidate: Candidate, not_counted: Sequence[str]
+) -> Callable[[Context], Awaitable[Capacity]]:
+    stay = Stay(query.venue_id, None, None, TimeSlot(candidate.start, candidate.end), query.party_size, zone)
+    return lambda ctx: ctx.peers.inventory.check(stay, not_counted)
+
+
+async def _bounded(calls: list[Callable[[Context], Awaitable[T]]], limit: int, ctx: Context) -> list[T]:
+    """Runs the calls, at most `limit` at a time, answers in order. The first failure cancels the
+    others and is raised as itself (not in an exception group)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[Context], Awaitable[T]]) -> T:
+        async with gate:
+            return await call(ctx)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(call)) for call in calls]
+    except BaseExceptionGroup as failures:
+        first = failures.exceptions[0]
+        raise first from None
+    return [t.result() for t in tasks]
