@@ -15,6 +15,7 @@ import pytest
 from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import events_pb2
+from booking.v1 import venue_policy_pb2 as vp
 from sqlalchemy import text
 
 from tests.e2e.groups_support import HOTEL_START, check_groups, group_request
@@ -306,3 +307,19 @@ async def test_reading_a_group_settles_its_overdue_items(w: World, venue: str) -
     assert holds_of(w, venue) == ["released", "released"]
     assert w.sandbox.state.payments.intents[group.payment_intent_id].status == "canceled"
     await check_groups(w, venue)
+
+
+async def test_the_venues_rules_judge_every_item_and_each_keeps_them(w: World, venue: str) -> None:
+    policy = vp.UpdateVenuePolicyRequest(
+        venue_id=venue, policy=vp.VenuePolicy(max_party_size=2), expected_version=0
+    )
+    policy.update_mask.paths.append("max_party_size")
+    await w.stub.UpdateVenuePolicy(policy)
+    request = group_request(venue, ["room-1", "room-2"])
+    request.items[1].party_size = 3
+    error = rich_error(await fails(w.stub.CreateBookingGroup(request)))
+    assert list(error.violations) == ["items[1].party_size"]
+    request.items[1].party_size = 2
+    group = await w.stub.CreateBookingGroup(request)
+    items = [await w.app.use_cases.ctx.reads.get(b.booking_id) for b in group.bookings]
+    assert all(b is not None and b.policy_version == 1 for b in items)
