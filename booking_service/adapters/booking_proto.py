@@ -56,6 +56,7 @@ def booking_message(booking: Booking) -> pb.Booking:
         cancellation_reason=booking.cancellation_reason,
         idempotency_key=booking.idempotency_key,
         history=[_history_message(entry) for entry in booking.history],
+        group_id=booking.group_id or "",
     )
     if booking.pricing is not None:
         pricing = booking.pricing

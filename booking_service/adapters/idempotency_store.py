@@ -12,8 +12,10 @@ import json
 from datetime import datetime, timedelta
 
 from booking_service.adapters.driver import DriverSession, columns, insert_sql
+from booking_service.adapters.groups import from_group_snapshot, group_snapshot
 from booking_service.adapters.rows import from_snapshot, snapshot
 from booking_service.adapters.tables import idempotency_keys
+from booking_service.domain.group import BookingGroup
 from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import IdempotencyStore, StoredKey
 
@@ -72,11 +74,15 @@ class PostgresIdempotencyStore(IdempotencyStore):
             if await self._db.fetchrow(_TAKE_OVER, *row) is not None:
                 return None
             return await self.claim(scope, key, fingerprint, now, ttl, owner)
-        response = from_snapshot(found["response"]) if found["response"] is not None else None
+        stored = found["response"]
+        if stored is not None and "group" in stored:  # a group call's answer
+            return StoredKey(bytes(found["fingerprint"]), None, from_group_snapshot(stored))
+        response = from_snapshot(stored) if stored is not None else None
         return StoredKey(bytes(found["fingerprint"]), response)
 
-    async def complete(self, scope: str, key: str, response: Booking) -> None:
-        await self._db.execute(_COMPLETE, scope, key, json.dumps(snapshot(response)))
+    async def complete(self, scope: str, key: str, response: Booking | BookingGroup) -> None:
+        data = group_snapshot(response) if isinstance(response, BookingGroup) else snapshot(response)
+        await self._db.execute(_COMPLETE, scope, key, json.dumps(data))
 
     async def release(self, scope: str, key: str, owner: str | None = None) -> None:
         await self._db.execute(_RELEASE, scope, key, owner)

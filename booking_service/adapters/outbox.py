@@ -49,6 +49,7 @@ def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.B
         actor=event.actor.actor_id,
         source=SOURCE_TO_PB[event.actor.source],
         booking=booking_message(booking),
+        group_id=booking.group_id or "",
     )
     message.booking.ClearField("history")  # each event is one entry of it; never part of an event
     if isinstance(event, StatusEvent):

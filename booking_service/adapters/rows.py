@@ -64,6 +64,7 @@ def booking_row(booking: Booking) -> dict[str, Any]:
         "buffer_after_seconds": int(rules.buffer_after.total_seconds()) if rules else 0,
         "policy_version": booking.policy_version,
         "rules": limits_json(rules) if rules else None,
+        "group_id": booking.group_id,
         "payment_intent_id": booking.payment_intent_id,
         "inventory_reservation_id": booking.inventory_reservation_id,
         "version": booking.version,
@@ -111,6 +112,7 @@ def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None
         saga_id=_text_or_none(row["saga_id"]),
         stored_saga_id=_text_or_none(row["saga_id"]),
         attention=_attention_of(row["attention"]),
+        group_id=_text_or_none(row.get("group_id")),  # a snapshot from before groups has none
         payment_intent_id=row["payment_intent_id"],
         inventory_reservation_id=row["inventory_reservation_id"],
         rules=limits_of(_decoded(row.get("rules"))),

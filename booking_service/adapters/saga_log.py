@@ -46,7 +46,8 @@ _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM booking_sagas WHERE "
 _GET = _SELECT + "saga_id = $1::uuid"
 _LIST = _SELECT + "status = ANY($1::text[]) ORDER BY updated_at DESC LIMIT $2"
 _UNFINISHED_CREATES = (
-    _SELECT + f"kind = 'create' AND status <> '{DONE}' AND created_at >= $1 ORDER BY created_at LIMIT $2"
+    _SELECT + f"kind IN ('create', 'group_create') AND status <> '{DONE}' AND created_at >= $1"
+    " ORDER BY created_at LIMIT $2"
 )
 _LIST_BOOKING = (
     _SELECT + "status = ANY($1::text[]) AND booking_id = $3::uuid ORDER BY updated_at DESC LIMIT $2"

@@ -95,6 +95,8 @@ bookings = Table(
     Column("buffer_after_seconds", Integer, nullable=False, server_default="0"),
     Column("policy_version", BigInteger, nullable=False, server_default="0"),
     Column("rules", JSONB, nullable=True),
+    # The booking group the booking is an item of (NULL for one made on its own; see 0010).
+    Column("group_id", UUID(as_uuid=False), nullable=True),
     CheckConstraint("end_time > start_time", name="bookings_end_after_start"),
     CheckConstraint(f"status IN ({_ALL_STATUSES})", name="bookings_status_known"),
     CheckConstraint("version >= 1", name="bookings_version_positive"),
@@ -116,6 +118,7 @@ bookings = Table(
         "booking_id",
         postgresql_include=["venue_time_zone"],
     ),
+    Index("bookings_group", "group_id", postgresql_where=text("group_id IS NOT NULL")),
     Index("bookings_pending_expiry", "expire_time", postgresql_where=text("status = 'PENDING'")),
     Index(
         "bookings_confirmed_start", "start_time", "booking_id", postgresql_where=text("status = 'CONFIRMED'")
@@ -136,6 +139,36 @@ booking_status_history = Table(
     Column("changed_fields", ARRAY(Text), nullable=False, server_default="{}"),
     Column("change_time", DateTime(timezone=True), nullable=False),
     Index("booking_status_history_booking", "booking_id", "version", unique=True),
+)
+
+#: Bookings made together, all or nothing (service_layer/groups): the group's one payment intent
+#: pays for every item; each item is a booking with its own lifecycle (bookings.group_id).
+booking_groups = Table(
+    "booking_groups",
+    metadata,
+    Column("group_id", UUID(as_uuid=False), primary_key=True),
+    Column("group_reference", String(16), nullable=False, unique=True),
+    Column("guest_id", Text, nullable=False),
+    Column("guest_name", Text, nullable=False),
+    Column("guest_email", Text, nullable=False, server_default=""),
+    Column("guest_phone", Text, nullable=False, server_default=""),
+    Column("venue_id", Text, nullable=False),
+    Column("venue_type", Text, nullable=False),
+    Column("venue_name", Text, nullable=False, server_default=""),
+    Column("venue_time_zone", Text, nullable=False),
+    # The items, in the order the request gave them.
+    Column("booking_ids", ARRAY(UUID(as_uuid=False)), nullable=False),
+    Column("total_amount_minor", BigInteger, nullable=True),
+    Column("total_currency", String(3), nullable=True),
+    Column("payment_intent_id", Text, nullable=False, server_default=""),
+    Column("version", BigInteger, nullable=False),
+    Column("cancellation_reason", Text, nullable=False, server_default=""),
+    Column("idempotency_key", Text, nullable=False, server_default=""),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    Column("cancel_time", DateTime(timezone=True), nullable=True),
+    CheckConstraint("version >= 1", name="booking_groups_version_positive"),
+    CheckConstraint("cardinality(booking_ids) >= 1", name="booking_groups_not_empty"),
 )
 
 idempotency_keys = Table(

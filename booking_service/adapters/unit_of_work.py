@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from booking_service.adapters import outbox
 from booking_service.adapters.driver import DriverSession
 from booking_service.adapters.errors import translate, unavailable
+from booking_service.adapters.groups import PostgresGroupRepository
 from booking_service.adapters.idempotency_store import PostgresIdempotencyStore
 from booking_service.adapters.repository import PostgresBookingRepository
 from booking_service.adapters.saga_log import PostgresSagaLog
@@ -51,6 +52,7 @@ class PostgresUnitOfWork(UnitOfWork):
                 raise
             raise (translate(exc) or unavailable(exc)) from exc
         self.bookings = PostgresBookingRepository(self._session)
+        self.groups = PostgresGroupRepository(self._session, self.bookings)
         self.idempotency = PostgresIdempotencyStore(self._session)
         self.sagas = PostgresSagaLog(self._session)
         self.venue_policies = PostgresVenuePolicies(self._session)

@@ -4,8 +4,10 @@ BookingError
  ├── ValidationFailed        the request breaks field rules (lists every violation)
  │    └── VenueZoneConflict  a create names a zone other than the venue policy's
  ├── BookingNotFound         no booking with that id or reference
+ │    └── GroupNotFound       no booking group with that id
  ├── VersionMismatch         expected_version is stale (carries the current version)
  │    └── PolicyVersionMismatch  the same, of a venue policy
+ │    └── GroupVersionMismatch  the same, of a booking group
  ├── InvalidTransition       the state machine does not allow the change (names the current status)
  │    └── PaymentRequired     a booking paid up front is confirmed only with its payment taken
  ├── TransitionTooEarly      an allowed transition whose time has not come (expiry, no-show)
@@ -98,6 +100,21 @@ class VersionMismatch(BookingError):
             f"Booking {booking_id} is at version {current}, not {expected}: "
             "read it again and retry with its current version.",
             {"booking_id": booking_id, "expected_version": str(expected), "current_version": str(current)},
+        )
+        self.current_version = current
+
+
+class GroupNotFound(BookingNotFound):
+    reason = "BOOKING_GROUP_NOT_FOUND"
+
+
+class GroupVersionMismatch(VersionMismatch):
+    def __init__(self, group_id: str, expected: int, current: int) -> None:
+        BookingError.__init__(
+            self,
+            f"Booking group {group_id} is at version {current}, not {expected}: "
+            "read it again and retry with its current version.",
+            {"group_id": group_id, "expected_version": str(expected), "current_version": str(current)},
         )
         self.current_version = current
 

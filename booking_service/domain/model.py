@@ -93,6 +93,8 @@ class Booking:
     saga_id: str | None = None
     #: The sagas of the booking that need an operator, oldest first (empty when none does).
     attention: tuple[Attention, ...] = ()
+    #: The booking group the booking is an item of (domain/group.py); None for one made on its own.
+    group_id: str | None = None
     payment_intent_id: str = ""
     inventory_reservation_id: str = ""
     #: The rules in force at the venue when the booking was made (venue_policy.py), frozen: a
@@ -137,6 +139,7 @@ class Booking:
         actor: Actor,
         now: datetime,
         deadlines: Deadlines,
+        group_id: str | None = None,
     ) -> Booking:
         booking = cls(
             booking_id=booking_id,
@@ -153,6 +156,7 @@ class Booking:
             update_time=now,
             idempotency_key=idempotency_key,
             expire_time=deadlines.expiry(now),
+            group_id=group_id,
         )
         created = HistoryEntry(1, None, S.PENDING, "", actor, now)
         booking.history.append(created)  # a new booking's whole history
@@ -177,6 +181,13 @@ class Booking:
         if self.payment is None or self.payment.captured is None:
             return None
         return self.payment.refunded
+
+    def capture_share(self, captured: Money) -> Money:
+        """What of a captured intent is this booking's: all of it, or, for an item of a group (whose
+        one intent pays for every item), the item's own price (its record's amount)."""
+        if self.group_id is not None and self.payment is not None:
+            return self.payment.amount
+        return captured
 
     def ensure_version(self, expected: int) -> None:
         if expected != self.version:

@@ -11,14 +11,16 @@ import secrets
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 PREFIX = "BK-"
+#: A booking group's references (domain/group.py) read as such: `GR-7KQ2M9XD`.
+GROUP_PREFIX = "GR-"
 LENGTH = 8
 
 # What a person may type for each symbol (Crockford's decoding: O is 0, I and L are 1).
 _READS_AS = {**{c: c for c in ALPHABET}, "O": "0", "I": "1", "L": "1"}
 
 
-def new_reference() -> str:
-    return PREFIX + "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+def new_reference(prefix: str = PREFIX) -> str:
+    return prefix + "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
 
 
 def normalize_reference(text: str) -> str | None:

@@ -26,10 +26,11 @@ from typing import Any, TypeVar
 
 from booking_service.domain.commands import Command
 from booking_service.domain.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
+from booking_service.domain.group import BookingGroup
 from booking_service.domain.model import Booking
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.sagas.log import Saga
-from booking_service.service_layer.unit_of_work import UnitOfWork
+from booking_service.service_layer.unit_of_work import StoredKey, UnitOfWork
 
 #: Fields that do not make two requests different.
 _NOT_FINGERPRINTED = frozenset({"actor", "caller", "idempotency_key", "unreadable"})
@@ -76,6 +77,28 @@ async def claim(
 ) -> Booking | None:
     """Claims the key for this unit of work (on behalf of the saga `owner`, if any), or returns the
     answer to replay; None without a key."""
+    stored = await _claim(uow, scope, key, command, now, ttl, owner)
+    return stored.response if stored is not None else None
+
+
+async def claim_group(
+    uow: UnitOfWork, scope: str, key: str, command: Command, now: datetime, ttl: timedelta
+) -> BookingGroup | None:
+    """claim, for a call that answers a booking group."""
+    stored = await _claim(uow, scope, key, command, now, ttl)
+    return stored.group if stored is not None else None
+
+
+async def _claim(
+    uow: UnitOfWork,
+    scope: str,
+    key: str,
+    command: Command,
+    now: datetime,
+    ttl: timedelta,
+    owner: str | None = None,
+) -> StoredKey | None:
+    """The stored answer to replay, or None once the key is this unit of work's (or there is none)."""
     if not key:
         return None
     digest = fingerprint(command)
@@ -88,17 +111,17 @@ async def claim(
             "use a new key for a new request.",
             {"idempotency_key": key, "method": _method(scope)},
         )
-    if stored.response is None:
+    if stored.response is None and stored.group is None:
         raise IdempotencyKeyInProgress(
             f"A {_method(scope)} request with idempotency key {key!r} is still in progress; retry shortly.",
             {"idempotency_key": key, "method": _method(scope)},
         )
-    return stored.response
+    return stored
 
 
-async def complete(uow: UnitOfWork, scope: str, key: str, booking: Booking) -> None:
+async def complete(uow: UnitOfWork, scope: str, key: str, answer: Booking | BookingGroup) -> None:
     if key:
-        await uow.idempotency.complete(scope, key, booking)
+        await uow.idempotency.complete(scope, key, answer)
 
 
 #: How long a request waits for an earlier request with its key to finish before it gives up.
@@ -138,20 +161,46 @@ async def begin(
     runs in that transaction too, after the key is this request's (a replay is never refused): if
     it raises, nothing is kept, neither the key nor the saga. Without a key, only the saga is
     written (and `check` run)."""
+    return await _begin(ctx, scope, key, command, saga, check, lambda stored: stored.response)
+
+
+async def begin_group(
+    ctx: Context,
+    scope: str,
+    key: str,
+    command: Command,
+    *,
+    saga: Saga | None = None,
+    check: Callable[[UnitOfWork], Awaitable[None]] | None = None,
+) -> BookingGroup | None:
+    """begin, for a call that answers a booking group."""
+    return await _begin(ctx, scope, key, command, saga, check, lambda stored: stored.group)
+
+
+async def _begin(
+    ctx: Context,
+    scope: str,
+    key: str,
+    command: Command,
+    saga: Saga | None,
+    check: Callable[[UnitOfWork], Awaitable[None]] | None,
+    answer: Callable[[StoredKey], T | None],
+) -> T | None:
     if not key and saga is None and check is None:
         return None
 
-    async def attempt() -> Booking | None:
+    async def attempt() -> T | None:
         uow = ctx.uow()
         async with uow:
             owner = saga.saga_id if saga is not None else None
-            replay = await claim(uow, scope, key, command, ctx.clock(), ctx.policy.idempotency_ttl, owner)
-            if replay is None and check is not None:
+            ttl = ctx.policy.idempotency_ttl
+            stored = await _claim(uow, scope, key, command, ctx.clock(), ttl, owner)
+            if stored is None and check is not None:
                 await check(uow)
-            if replay is None and saga is not None:
+            if stored is None and saga is not None:
                 await uow.sagas.add(saga)
             await uow.commit()
-            return replay
+            return answer(stored) if stored is not None else None
 
     return await patiently(attempt)
 

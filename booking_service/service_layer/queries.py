@@ -84,7 +84,7 @@ async def get_booking(booking_id: str, *, ctx: Context) -> Booking:
     v.booking_id("booking_id", booking_id)
     v.raise_if_any()
     booking = await ctx.reads.get(booking_id)
-    if booking is not None and await _settled(ctx, [booking]):
+    if booking is not None and await settle_if_overdue(ctx, [booking]):
         booking = await ctx.reads.get(booking_id)
     if booking is None:
         raise BookingNotFound(f"There is no booking {booking_id}.", {"booking_id": booking_id})
@@ -99,14 +99,14 @@ async def get_booking_by_reference(reference: str, *, ctx: Context) -> Booking:
         problem = "is required" if not reference else "is not a booking reference such as BK-7KQ2M9XD"
         raise ValidationFailed([FieldViolation("booking_reference", problem)])
     booking = await ctx.reads.get_by_reference(canonical)
-    if booking is not None and await _settled(ctx, [booking]):
+    if booking is not None and await settle_if_overdue(ctx, [booking]):
         booking = await ctx.reads.get_by_reference(canonical)
     if booking is None:
         raise BookingNotFound(f"There is no booking {canonical}.", {"booking_reference": canonical})
     return booking
 
 
-async def _settled(ctx: Context, bookings: list[Booking]) -> bool:
+async def settle_if_overdue(ctx: Context, bookings: list[Booking]) -> bool:
     """Settles the overdue PENDING bookings among `bookings` (one after another: normally there are
     none, the sweeper settles them within SWEEP_INTERVAL_SECONDS); True if there were any, and the
     bookings must be read again. One that cannot be settled now stays as stored (module docstring)."""
@@ -146,7 +146,7 @@ async def list_bookings(query: ListBookings, *, ctx: Context, page_tokens: PageT
         with_history=query.with_history,
     )
     rows = await ctx.reads.page(wanted)
-    if await _settled(ctx, rows[:limit]):
+    if await settle_if_overdue(ctx, rows[:limit]):
         rows = await ctx.reads.page(wanted)  # a settled booking may have left the statuses asked for
     page, more = rows[:limit], len(rows) > limit
     token = page_tokens.issue(query.filters(), page[-1].slot.start, page[-1].booking_id) if more else ""

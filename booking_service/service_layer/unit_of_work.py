@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Self
 
 from booking_service.domain.events import Event
+from booking_service.domain.group import BookingGroup
 from booking_service.domain.model import Booking
 from booking_service.domain.values import TimeSlot
 from booking_service.domain.venue_policy import VenuePolicy
@@ -71,12 +72,33 @@ class BookingRepository(abc.ABC):
         (slot and frozen buffers) overlaps it; pass the blocked time of the booking being made."""
 
 
+class GroupRepository(abc.ABC):
+    """Booking groups (domain/group.py); their items are the booking repository's."""
+
+    @abc.abstractmethod
+    async def add(self, group: BookingGroup) -> None:
+        """Stores a new group (raises DuplicateReference); add its bookings through `bookings`."""
+
+    @abc.abstractmethod
+    async def get(
+        self, group_id: str, *, for_update: bool = False, with_history: bool = False
+    ) -> BookingGroup | None:
+        """The group with its bookings; `for_update` locks the group's row for this unit of work
+        (the one change of a group at a time)."""
+
+    @abc.abstractmethod
+    async def save(self, group: BookingGroup) -> None:
+        """Stores the group's changes (it was read `for_update`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredKey:
     """An idempotency key someone else claimed first: what they asked, and what they got."""
 
     fingerprint: bytes
     response: Booking | None  # None while the first request is still running
+    #: The answer kept for a group call (response is None then).
+    group: BookingGroup | None = None
 
 
 class IdempotencyStore(abc.ABC):
@@ -95,7 +117,7 @@ class IdempotencyStore(abc.ABC):
         saga of the claiming request, the only one that may give the key back."""
 
     @abc.abstractmethod
-    async def complete(self, scope: str, key: str, response: Booking) -> None: ...
+    async def complete(self, scope: str, key: str, response: Booking | BookingGroup) -> None: ...
 
     @abc.abstractmethod
     async def release(self, scope: str, key: str, owner: str | None = None) -> None:
@@ -123,6 +145,7 @@ class VenuePolicyStore(abc.ABC):
 class UnitOfWork(abc.ABC):
     bookings: BookingRepository
     venue_policies: VenuePolicyStore
+    groups: GroupRepository
     idempotency: IdempotencyStore
     sagas: SagaLog
 

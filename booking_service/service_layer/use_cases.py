@@ -15,11 +15,15 @@ from booking_service.domain.commands import (
     UpdateBooking,
     UpdateVenuePolicy,
 )
+from booking_service.domain.group import BookingGroup, CancelBookingGroup, CreateBookingGroup
 from booking_service.domain.model import Booking
 from booking_service.domain.venue_policy import VenuePolicy
 from booking_service.service_layer import availability, change_booking, queries, sweeper, venue_policies
 from booking_service.service_layer.availability import Availability, CheckAvailability
 from booking_service.service_layer.context import Context
+from booking_service.service_layer.groups import cancel as group_cancel
+from booking_service.service_layer.groups import create as group_create
+from booking_service.service_layer.groups import read as group_read
 from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.policy import Clock, Policy
 from booking_service.service_layer.queries import BookingPage, ListBookings
@@ -68,6 +72,16 @@ class UseCases:
 
     async def list_bookings(self, query: ListBookings) -> BookingPage:
         return await queries.list_bookings(query, ctx=self.ctx, page_tokens=self.page_tokens)
+
+    async def create_booking_group(self, cmd: CreateBookingGroup) -> BookingGroup:
+        group = await group_create.create_group(cmd, ctx=self.ctx)
+        return await group_read.with_histories(group, ctx=self.ctx)
+
+    async def get_booking_group(self, group_id: str) -> BookingGroup:
+        return await group_read.get_group(group_id, ctx=self.ctx)
+
+    async def cancel_booking_group(self, cmd: CancelBookingGroup) -> BookingGroup:
+        return await group_cancel.cancel_group(cmd, ctx=self.ctx)
 
     async def _answer(self, change: Awaitable[Booking]) -> Booking:
         return await queries.with_history(await change, reads=self.ctx.reads)

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc, slots_pb2
 from booking.v1 import venue_policy_pb2 as vp
@@ -109,9 +110,23 @@ def valid_requests(booking: pb.Booking) -> dict[str, Message]:
             unit_ids=[booking.unit_id],
             slot_step=Duration(seconds=3600),
         ),
+        "CreateBookingGroup": _group(create),
+        "GetBookingGroup": gpb.GetBookingGroupRequest(group_id=booking.booking_id),
+        "CancelBookingGroup": gpb.CancelBookingGroupRequest(
+            group_id=booking.booking_id, expected_version=3, reason="fuzz", idempotency_key="fuzz-cancel"
+        ),
     }
     assert set(requests) == set(METHODS), "a new RPC needs a valid request here"
     return requests
+
+
+def _group(create: pb.CreateBookingRequest) -> pb.CreateBookingGroupRequest:
+    item = gpb.BookingGroupItem(unit_id=create.unit_id, party_size=2, special_requests="window seat")
+    item.start_time.CopyFrom(create.start_time)
+    item.end_time.CopyFrom(create.end_time)
+    return pb.CreateBookingGroupRequest(
+        guest=create.guest, venue=create.venue, items=[item], idempotency_key="fuzz-group"
+    )
 
 
 def string_paths(message: Message, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -30,6 +30,9 @@ SEED_PATHS = {
     ("get", "/api/v1/venues/{venue_id}/policy"),
     ("put", "/api/v1/venues/{venue_id}/policy"),
     ("post", "/api/v1/bookings/availability/slots"),
+    ("post", "/api/v1/booking-groups"),
+    ("get", "/api/v1/booking-groups/{group_id}"),
+    ("post", "/api/v1/booking-groups/{group_id}/cancel"),
 }
 
 

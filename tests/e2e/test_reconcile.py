@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
+import grpc
 import pytest
 from booking.v1 import booking_pb2 as pb
 from sqlalchemy import text
 
 from booking_service.service_layer.reconcile.run import Report, reconcile
+from tests.e2e.groups_support import group_request
 from tests.e2e.peers_support import World, assert_converged, hotel_booking, run_command, world
 
 Make = Callable[..., pb.CreateBookingRequest]
@@ -215,3 +217,26 @@ async def test_a_booking_that_changes_while_the_peers_are_read_is_in_flight(
     report = Report(timedelta(hours=1))
     await _check(w.app.use_cases.ctx, report, read_before, fix=False)
     assert (report.drifts, report.in_flight) == ([], 1)
+
+
+async def test_a_hold_left_by_a_group_never_stored_is_found_and_released(w: World) -> None:
+    """A group create that failed (its saga compensated) but whose item got a hold the compensation
+    never saw (a reserve that landed late): the hold is found under the item's id, and --fix
+    releases it."""
+    venue = f"recon-group-{uuid.uuid4().hex[:8]}"
+    await w.fail_next("/api/v1/pricing/calculate", "error", 2)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await w.stub.CreateBookingGroup(group_request(venue, ["room-1", "room-2"]))
+    async with w.app.engine.connect() as connection:
+        data = await connection.scalar(
+            text("SELECT data FROM booking_sagas WHERE kind = 'group_create' AND status = 'compensated'")
+        )
+    item = data["items"][1]
+    late = {**item["stay"], "booking_id": item["booking_id"], "start_time": item["stay"]["start"]}
+    late |= {"end_time": item["stay"]["end"], "venue_type": "VENUE_TYPE_HOTEL"}
+    (await w.admin.post("/api/v1/inventory/reserve", json=late)).raise_for_status()
+    report = await run(w)
+    assert kinds(report, item["booking_id"]) == {"hold_without_active_booking"}
+    await run(w, fix=True)
+    assert (await run(w)).drifts == []
+    assert [h.status for h in w.sandbox.state.inventory.holds.values() if h.venue_id == venue] == ["released"]

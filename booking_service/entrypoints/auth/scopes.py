@@ -52,6 +52,9 @@ REQUIRED_SCOPE: dict[str, str | Callable[[Any], str]] = {
     _SERVICE + "UpdateBookingStatus": _status_change_scope,
     _SERVICE + "GetVenuePolicy": READ,
     _SERVICE + "UpdateVenuePolicy": MANAGE_VENUES,
+    _SERVICE + "GetBookingGroup": READ,
+    _SERVICE + "CreateBookingGroup": WRITE,
+    _SERVICE + "CancelBookingGroup": WRITE,
     **dict.fromkeys(REFLECTION_METHODS, READ),
     METRICS: READ,
     #: A method this server does not have: a reader learns so (UNIMPLEMENTED); an anonymous caller

@@ -69,8 +69,8 @@ def create_command(request: pb.CreateBookingRequest, actor: Actor, caller: str =
             request.venue.time_zone,
         ),
         unit_id=request.unit_id,
-        start_time=_time(v, request, "start_time"),
-        end_time=_time(v, request, "end_time"),
+        start_time=read_time(v, request, "start_time"),
+        end_time=read_time(v, request, "end_time"),
         party_size=request.party_size,
         special_requests=request.special_requests,
         idempotency_key=request.idempotency_key,
@@ -85,8 +85,8 @@ def update_command(request: pb.UpdateBookingRequest, actor: Actor, caller: str =
         "guest_email": request.guest.email,
         "guest_phone": request.guest.phone,
         "unit_id": request.unit_id,
-        "start_time": _time(v, request, "start_time"),
-        "end_time": _time(v, request, "end_time"),
+        "start_time": read_time(v, request, "start_time"),
+        "end_time": read_time(v, request, "end_time"),
         "party_size": request.party_size,
         "special_requests": request.special_requests,
     }
@@ -164,8 +164,8 @@ def list_query(
         page_size=request.page_size,
         page_token=request.page_token,
         statuses=tuple(STATUS_FROM_PB.get(s) for s in filters.statuses),
-        window_start=_time(v, window, "start_time", "filters.time_range.start_time"),
-        window_end=_time(v, window, "end_time", "filters.time_range.end_time"),
+        window_start=read_time(v, window, "start_time", "filters.time_range.start_time"),
+        window_end=read_time(v, window, "end_time", "filters.time_range.end_time"),
         local_date=_date(v, filters, "local_date", "filters.local_date"),
         with_history=_full_view(v, request.view),
         unreadable=tuple(v.items),  # last: the arguments above have added theirs
@@ -184,8 +184,8 @@ def availability_query(request: pb.CheckAvailabilityRequest) -> CheckAvailabilit
     return CheckAvailability(
         venue_id=request.venue_id,
         unit_id=request.unit_id,
-        start_time=_time(v, request, "start_time"),
-        end_time=_time(v, request, "end_time"),
+        start_time=read_time(v, request, "start_time"),
+        end_time=read_time(v, request, "end_time"),
         party_size=request.party_size,
         exclude_booking_id=canonical_id(request.exclude_booking_id),
         venue_type=VENUE_FROM_PB.get(request.venue_type),
@@ -194,7 +194,7 @@ def availability_query(request: pb.CheckAvailabilityRequest) -> CheckAvailabilit
     )
 
 
-def _time(v: Violations, message: object, name: str, path: str | None = None) -> datetime | None:
+def read_time(v: Violations, message: object, name: str, path: str | None = None) -> datetime | None:
     if not message.HasField(name):  # type: ignore[attr-defined]
         return None
     stamp: Timestamp = getattr(message, name)

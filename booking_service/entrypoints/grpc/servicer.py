@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
+from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
 from booking.v1 import slots_pb2 as spb
@@ -17,7 +18,7 @@ from booking.v1 import venue_policy_pb2 as vp
 from booking_service.adapters.booking_proto import booking_message
 from booking_service.domain.values import Actor, ChangeSource
 from booking_service.entrypoints.auth.caller import caller_var
-from booking_service.entrypoints.grpc import mapping, slots_mapping, venue_policy_mapping
+from booking_service.entrypoints.grpc import group_mapping, mapping, slots_mapping, venue_policy_mapping
 from booking_service.service_layer.use_cases import UseCases
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -111,3 +112,18 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     ) -> spb.SearchAvailableSlotsResponse:
         result = await self._use_cases.search_available_slots(slots_mapping.search_query(request))
         return slots_mapping.search_message(result)
+
+    async def CreateBookingGroup(
+        self, request: pb.CreateBookingGroupRequest, context: Context
+    ) -> pb.BookingGroup:
+        command = group_mapping.create_group_command(request, actor_of(context), key_owner())
+        return group_mapping.group_message(await self._use_cases.create_booking_group(command))
+
+    async def GetBookingGroup(self, request: gpb.GetBookingGroupRequest, context: Context) -> pb.BookingGroup:
+        return group_mapping.group_message(await self._use_cases.get_booking_group(request.group_id))
+
+    async def CancelBookingGroup(
+        self, request: gpb.CancelBookingGroupRequest, context: Context
+    ) -> pb.BookingGroup:
+        command = group_mapping.cancel_group_command(request, actor_of(context), key_owner())
+        return group_mapping.group_message(await self._use_cases.cancel_booking_group(command))

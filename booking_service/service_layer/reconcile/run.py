@@ -28,6 +28,7 @@ from booking_service.service_layer.peers import step_key
 from booking_service.service_layer.reconcile import drifts
 from booking_service.service_layer.reconcile.drifts import Drift, PeerView
 from booking_service.service_layer.sagas import recovery, release, steps
+from booking_service.service_layer.sagas.log import Saga
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger("booking_service.reconcile")
@@ -69,15 +70,24 @@ async def reconcile(ctx: Context, since: timedelta, *, fix: bool = False) -> Rep
         if saga.status == "running" or await ctx.reads.get(saga.booking_id) is not None:
             report.in_flight += saga.status == "running"
             continue
-        report.checked += 1
-        view = await _view(ctx, saga.booking_id)
-        found = drifts.of_unknown_booking(saga.booking_id, view)
-        report.drifts += found
-        if fix and any(d.fixable for d in found):
-            report.fixes[saga.booking_id] = await _attempt(_compensate_unknown(ctx, saga.booking_id, view))
+        for owner in _never_stored(saga):
+            report.checked += 1
+            view = await _view(ctx, owner)
+            found = drifts.of_unknown_booking(owner, view)
+            report.drifts += found
+            if fix and any(d.fixable for d in found):
+                report.fixes[owner] = await _attempt(_compensate_unknown(ctx, owner, view))
     for kind in drifts.KINDS:
         RECONCILE_DRIFTS.labels(kind).set(sum(d.kind == kind for d in report.drifts))
     return report
+
+
+def _never_stored(saga: Saga) -> list[str]:
+    """The ids the peers know a create saga's work by: the booking's; a group's own (its intent) and
+    each of its items' (their holds)."""
+    if saga.kind == "group_create":
+        return [saga.booking_id, *(item["booking_id"] for item in saga.data["items"])]
+    return [saga.booking_id]
 
 
 async def _check(ctx: Context, report: Report, booking: Booking, fix: bool) -> None:
@@ -160,7 +170,9 @@ async def _record_payment(ctx: Context, booking: Booking) -> None:
             current.saga_id = saga.saga_id
             await uow.sagas.add(saga)
         elif intent.captured:
-            current.record_capture(intent.amount, "capture found by reconciliation", ctx.clock())
+            current.record_capture(
+                current.capture_share(intent.amount), "capture found by reconciliation", ctx.clock()
+            )
         elif intent.status == "canceled":
             current.record_void("void found by reconciliation", ctx.clock())
         await uow.bookings.save(current)

@@ -26,6 +26,7 @@ recovery worker; so is a saga whose process died between two steps.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from booking_service.domain.commands import CreateBooking
 from booking_service.domain.errors import BookingError, SoldOut, UnitUnavailable
@@ -77,7 +78,7 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
         cmd.idempotency_key,
         cmd,
         saga=saga,
-        check=lambda uow: _unit_free(uow, ctx, stay, rules.limits),
+        check=lambda uow: unit_free(uow, ctx, stay, rules.limits),
     )
     if replay is not None:
         return replay
@@ -87,7 +88,7 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
         try:
             pricing = await ctx.peers.pricing.calculate(stay, ctx.clock())
             attempted.add("reserve")
-            reservation_id = await _reserve(ctx, booking_id, stay, rules.limits)
+            reservation_id = await reserve(ctx, booking_id, stay, rules.limits)
             intent_id = ""
             if not pricing.requires_prepayment:
                 # No durable record needed: the next step is the last, and a saga found at "started"
@@ -114,7 +115,7 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
             raise
 
 
-async def _unit_free(uow: UnitOfWork, ctx: Context, stay: Stay, limits: BookingLimits) -> None:
+async def unit_free(uow: UnitOfWork, ctx: Context, stay: Stay, limits: BookingLimits) -> None:
     """Refuses a unit that an active booking holds over an overlapping time (each widened by its
     buffers), unless that booking is an overdue PENDING one (the reserve step settles those)."""
     if stay.unit_id is None:
@@ -130,12 +131,12 @@ async def _unit_free(uow: UnitOfWork, ctx: Context, stay: Stay, limits: BookingL
 _RESERVE_KEYS = ("reserve", "reserve-again")
 
 
-async def _reserve(ctx: Context, booking_id: str, stay: Stay, limits: BookingLimits) -> str:
+async def reserve(ctx: Context, booking_id: str, stay: Stay, limits: BookingLimits) -> str:
     """Holds inventory; an overdue PENDING booking in the way is settled first, then it is tried again."""
     try:
         return await ctx.peers.inventory.reserve(step_key(booking_id, _RESERVE_KEYS[0]), booking_id, stay)
     except (SoldOut, UnitUnavailable):
-        if not await _settle_overdue_in_the_way(ctx, stay, limits):
+        if not await settle_overdue_in_the_way(ctx, stay, limits):
             raise
     return await ctx.peers.inventory.reserve(step_key(booking_id, _RESERVE_KEYS[1]), booking_id, stay)
 
@@ -187,13 +188,13 @@ async def _persist(
             continue
         except UnitUnavailable:
             stay = steps.stay_from_json(saga.data["stay"])
-            if cleared or not await _settle_overdue_in_the_way(ctx, stay, rules.limits):
+            if cleared or not await settle_overdue_in_the_way(ctx, stay, rules.limits):
                 raise
             cleared = True
     raise RuntimeError(f"no free booking reference after {_REFERENCE_DRAWS} draws")
 
 
-async def _settle_overdue_in_the_way(ctx: Context, stay: Stay, limits: BookingLimits) -> bool:
+async def settle_overdue_in_the_way(ctx: Context, stay: Stay, limits: BookingLimits) -> bool:
     """Settles overdue PENDING bookings that overlap the stay (with its buffers) at its venue; True
     if there were any."""
     uow = ctx.uow()
@@ -228,30 +229,38 @@ async def compensate(ctx: Context, saga: Saga, error: str, attempted: set[str] |
 async def _undo(ctx: Context, saga: Saga, maybe: set[str]) -> None:
     """Cancels the intent and releases the holds the steps in `maybe` made, or may have made."""
     booking_id, data = saga.booking_id, saga.data
-    intent_id = data.get("intent_id")
-    if not intent_id and saga.step == "reserved" and data.get("prepay") and "intent" in maybe:
-        amount = Money(data["prepay"]["amount_minor"], data["prepay"]["currency"])
-        intent = await ctx.peers.payments.create_intent(step_key(booking_id, "intent"), booking_id, amount)
-        intent_id = intent.intent_id
-    if intent_id:
-        await ctx.peers.payments.cancel(step_key(booking_id, "void"), intent_id)
+    lost = saga.step == "reserved" and data.get("prepay") and "intent" in maybe
+    await void_intent(ctx, booking_id, data.get("intent_id") or "", data["prepay"] if lost else None)
     holds = [data["reservation_id"]] if data.get("reservation_id") else []
     if not holds and saga.step == "started" and "reserve" in maybe:
-        holds = await _holds_if_made(ctx, saga)
+        holds = await holds_if_made(ctx, booking_id, steps.stay_from_json(data["stay"]))
+    await release_holds(ctx, booking_id, holds)
+
+
+async def void_intent(ctx: Context, owner_id: str, intent_id: str, prepay: dict[str, Any] | None) -> None:
+    """Voids the intent a create saga opened for `owner_id` (a booking, or a group) with its intent
+    step's key; with no id but `prepay` (the amount it was asked for, as recorded), its answer may
+    have been lost: asking again with the key returns it (or opens it now), to void it."""
+    if not intent_id and prepay:
+        amount = Money(prepay["amount_minor"], prepay["currency"])
+        key = step_key(owner_id, "intent")
+        intent_id = (await ctx.peers.payments.create_intent(key, owner_id, amount)).intent_id
+    if intent_id:
+        await ctx.peers.payments.cancel(step_key(owner_id, "void"), intent_id)
+
+
+async def release_holds(ctx: Context, booking_id: str, holds: list[str]) -> None:
     for reservation_id in holds:
         await ctx.peers.inventory.release(step_key(booking_id, f"release-{reservation_id}"), reservation_id)
 
 
-async def _holds_if_made(ctx: Context, saga: Saga) -> list[str]:
-    """The holds the reserve step may have made before its answer was lost: asking again with the
-    same key returns them (or makes them now, to be released right after)."""
-    stay = steps.stay_from_json(saga.data["stay"])
+async def holds_if_made(ctx: Context, booking_id: str, stay: Stay) -> list[str]:
+    """The holds the reserve step may have made for the booking before its answer was lost: asking
+    again with the same key returns them (or makes them now, to be released right after)."""
     holds = []
     for key in _RESERVE_KEYS:
         try:
-            holds.append(
-                await ctx.peers.inventory.reserve(step_key(saga.booking_id, key), saga.booking_id, stay)
-            )
+            holds.append(await ctx.peers.inventory.reserve(step_key(booking_id, key), booking_id, stay))
         except (SoldOut, UnitUnavailable):
             continue
     return holds

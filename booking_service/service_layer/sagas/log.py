@@ -49,8 +49,9 @@ class SagaLog(abc.ABC):
 
     @abc.abstractmethod
     async def unfinished_creates(self, since: datetime, limit: int) -> list[Saga]:
-        """Create sagas started at or after `since` that did not store their booking (compensated,
-        needing attention, or still running): the bookings the peers may know and we do not."""
+        """Create sagas (of a booking, or of a booking group) started at or after `since` that did not
+        store what they made (compensated, needing attention, or still running): the bookings the
+        peers may know and we do not."""
 
     @abc.abstractmethod
     async def reopen(self, saga: Saga, now: datetime) -> None:

@@ -10,6 +10,7 @@ finish them too), and, per kind:
 | update  | the hold may have moved            | the booking kept its old stay: move the hold back    |
 | expire  | the intent may have been voided    | carry on: confirm if paid, else expire and release   |
 | release | the hold or payment not let go yet | carry on (hold released, payment voided/refunded)    |
+| group_create | no item was stored            | compensate: void the group's intent, release every hold |
 
 A saga whose peer is down is tried again later, with a growing pause (2, 4, ... 60 s). One that a
 peer refused for good (a 4xx other than 408/425/429), or that is still failing after
@@ -25,6 +26,8 @@ from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor
 from booking_service.service_layer import idempotency
 from booking_service.service_layer.context import Context
+from booking_service.service_layer.groups import create as group_create
+from booking_service.service_layer.groups.shares import settle_closed_shares
 from booking_service.service_layer.sagas import create, release, reschedule, settle, steps
 from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
 
@@ -65,6 +68,12 @@ async def _create(ctx: Context, saga: Saga) -> None:
     await idempotency.abandon(ctx, scope, key, saga)
 
 
+async def _group_create(ctx: Context, saga: Saga) -> None:
+    await group_create.compensate(ctx, saga, "interrupted before the group was stored")
+    scope, key = saga.data.get("idempotency", ["", ""])
+    await idempotency.abandon(ctx, scope, key, saga)
+
+
 async def _confirm(ctx: Context, saga: Saga) -> None:
     intent = await ctx.peers.payments.get(saga.data["intent_id"])
     if not intent.captured:
@@ -84,12 +93,14 @@ async def _confirm(ctx: Context, saga: Saga) -> None:
                 Actor.system(),
                 ctx.clock(),
                 ctx.policy.deadlines,
-                captured=intent.amount,
+                captured=booking.capture_share(intent.amount),
             )
             booking.saga_id = None
             await uow.bookings.save(booking)
         await steps.finish(ctx, saga, DONE, uow=uow)
         await uow.commit()
+    if booking is not None and booking.status is BookingStatus.CONFIRMED:
+        await settle_closed_shares(ctx, booking)
 
 
 async def _update(ctx: Context, saga: Saga) -> None:
@@ -107,4 +118,5 @@ RECOVER = {
     "update": _update,
     "expire": settle.run,
     "release": release.run,
+    "group_create": _group_create,
 }

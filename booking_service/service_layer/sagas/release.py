@@ -32,6 +32,7 @@ from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Intent, PeerRefund, step_key
 from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
+from booking_service.service_layer.sagas.shared_intent import others_active
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger("booking_service.sagas")
@@ -111,7 +112,7 @@ async def _settle_payment(ctx: Context, saga: Saga) -> None:
     service refuses one for good, after recording it FAILED)."""
     payments = ctx.peers.payments
     intent = await payments.get(saga.data["intent_id"])
-    if intent.status == "requires_confirmation":
+    if intent.status == "requires_confirmation" and not await others_active(ctx, saga.booking_id):
         intent = await payments.cancel(_key(saga, "void"), intent.intent_id)
     booking = await _record(ctx, saga, lambda b: _record_intent(b, intent, ctx))
     assert booking.payment is not None
@@ -178,7 +179,8 @@ def _record_intent(booking: Booking, intent: Intent, ctx: Context) -> None:
     if intent.status == "canceled" and payment.status is not PaymentStatus.VOIDED:
         booking.record_void(f"booking {booking.status.value.lower()}", ctx.clock())
     elif intent.captured and payment.captured is None:
-        booking.record_capture(intent.amount, "payment found captured after the booking closed", ctx.clock())
+        found = booking.capture_share(intent.amount)
+        booking.record_capture(found, "payment found captured after the booking closed", ctx.clock())
 
 
 async def _record(ctx: Context, saga: Saga, change: Callable[[Booking], None]) -> Booking:

@@ -22,6 +22,7 @@ from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import step_key
 from booking_service.service_layer.sagas import release, steps
 from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
+from booking_service.service_layer.sagas.shared_intent import others_active
 
 KIND = "expire"
 PAID_AT_THE_DEADLINE = "payment succeeded by the deadline"
@@ -73,7 +74,7 @@ async def run(ctx: Context, saga: Saga) -> None:
     if saga.data["intent_id"]:
         payments = ctx.peers.payments
         intent = await payments.get(saga.data["intent_id"])
-        if intent.status == "requires_confirmation":
+        if intent.status == "requires_confirmation" and not await others_active(ctx, saga.booking_id):
             intent = await payments.cancel(step_key(saga.booking_id, "void"), intent.intent_id)
         captured = intent.amount if intent.captured else None
     planned = None
@@ -94,7 +95,7 @@ async def run(ctx: Context, saga: Saga) -> None:
                     Actor.system(),
                     now,
                     deadlines,
-                    captured=captured,
+                    captured=booking.capture_share(captured),
                 )
                 booking.saga_id = None
             elif booking.expire_if_overdue(now, deadlines):

@@ -1,5 +1,6 @@
 import datetime
 
+from booking.v1 import booking_group_pb2 as _booking_group_pb2
 from booking.v1 import slots_pb2 as _slots_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
@@ -98,7 +99,7 @@ CHANGE_SOURCE_API: ChangeSource
 CHANGE_SOURCE_SYSTEM: ChangeSource
 
 class Booking(_message.Message):
-    __slots__ = ("booking_id", "booking_reference", "guest", "venue", "unit_id", "start_time", "end_time", "party_size", "special_requests", "status", "price", "payment_intent_id", "inventory_reservation_id", "version", "cancellation_reason", "idempotency_key", "create_time", "update_time", "confirm_time", "check_in_time", "complete_time", "cancel_time", "no_show_time", "expire_time", "history", "pricing", "refunded", "payment", "attention")
+    __slots__ = ("booking_id", "booking_reference", "guest", "venue", "unit_id", "start_time", "end_time", "party_size", "special_requests", "status", "price", "payment_intent_id", "inventory_reservation_id", "version", "cancellation_reason", "idempotency_key", "create_time", "update_time", "confirm_time", "check_in_time", "complete_time", "cancel_time", "no_show_time", "expire_time", "history", "pricing", "refunded", "payment", "attention", "group_id")
     BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
     BOOKING_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     GUEST_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +129,7 @@ class Booking(_message.Message):
     REFUNDED_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_FIELD_NUMBER: _ClassVar[int]
     ATTENTION_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     booking_id: str
     booking_reference: str
     guest: Guest
@@ -157,7 +159,8 @@ class Booking(_message.Message):
     refunded: Money
     payment: PaymentRecord
     attention: _containers.RepeatedCompositeFieldContainer[Attention]
-    def __init__(self, booking_id: _Optional[str] = ..., booking_reference: _Optional[str] = ..., guest: _Optional[_Union[Guest, _Mapping]] = ..., venue: _Optional[_Union[Venue, _Mapping]] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., special_requests: _Optional[str] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., price: _Optional[_Union[Money, _Mapping]] = ..., payment_intent_id: _Optional[str] = ..., inventory_reservation_id: _Optional[str] = ..., version: _Optional[int] = ..., cancellation_reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., no_show_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[BookingHistoryEntry, _Mapping]]] = ..., pricing: _Optional[_Union[PricingSnapshot, _Mapping]] = ..., refunded: _Optional[_Union[Money, _Mapping]] = ..., payment: _Optional[_Union[PaymentRecord, _Mapping]] = ..., attention: _Optional[_Iterable[_Union[Attention, _Mapping]]] = ...) -> None: ...
+    group_id: str
+    def __init__(self, booking_id: _Optional[str] = ..., booking_reference: _Optional[str] = ..., guest: _Optional[_Union[Guest, _Mapping]] = ..., venue: _Optional[_Union[Venue, _Mapping]] = ..., unit_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., party_size: _Optional[int] = ..., special_requests: _Optional[str] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., price: _Optional[_Union[Money, _Mapping]] = ..., payment_intent_id: _Optional[str] = ..., inventory_reservation_id: _Optional[str] = ..., version: _Optional[int] = ..., cancellation_reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirm_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., no_show_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[BookingHistoryEntry, _Mapping]]] = ..., pricing: _Optional[_Union[PricingSnapshot, _Mapping]] = ..., refunded: _Optional[_Union[Money, _Mapping]] = ..., payment: _Optional[_Union[PaymentRecord, _Mapping]] = ..., attention: _Optional[_Iterable[_Union[Attention, _Mapping]]] = ..., group_id: _Optional[str] = ...) -> None: ...
 
 class PaymentRecord(_message.Message):
     __slots__ = ("intent_id", "status", "amount", "captured", "refunds", "refunded", "refund_pending")
@@ -484,3 +487,45 @@ class AvailabilityCheck(_message.Message):
     available: bool
     reason: str
     def __init__(self, source: _Optional[_Union[AvailabilitySource, str]] = ..., available: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CreateBookingGroupRequest(_message.Message):
+    __slots__ = ("guest", "venue", "items", "idempotency_key")
+    GUEST_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    guest: Guest
+    venue: Venue
+    items: _containers.RepeatedCompositeFieldContainer[_booking_group_pb2.BookingGroupItem]
+    idempotency_key: str
+    def __init__(self, guest: _Optional[_Union[Guest, _Mapping]] = ..., venue: _Optional[_Union[Venue, _Mapping]] = ..., items: _Optional[_Iterable[_Union[_booking_group_pb2.BookingGroupItem, _Mapping]]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class BookingGroup(_message.Message):
+    __slots__ = ("group_id", "group_reference", "bookings", "version", "guest", "venue", "total_price", "payment_intent_id", "cancellation_reason", "idempotency_key", "create_time", "update_time", "cancel_time")
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    GROUP_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    BOOKINGS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    GUEST_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PRICE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCELLATION_REASON_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_TIME_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    group_reference: str
+    bookings: _containers.RepeatedCompositeFieldContainer[Booking]
+    version: int
+    guest: Guest
+    venue: Venue
+    total_price: Money
+    payment_intent_id: str
+    cancellation_reason: str
+    idempotency_key: str
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    cancel_time: _timestamp_pb2.Timestamp
+    def __init__(self, group_id: _Optional[str] = ..., group_reference: _Optional[str] = ..., bookings: _Optional[_Iterable[_Union[Booking, _Mapping]]] = ..., version: _Optional[int] = ..., guest: _Optional[_Union[Guest, _Mapping]] = ..., venue: _Optional[_Union[Venue, _Mapping]] = ..., total_price: _Optional[_Union[Money, _Mapping]] = ..., payment_intent_id: _Optional[str] = ..., cancellation_reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from booking.v1 import booking_group_pb2 as booking_dot_v1_dot_booking__group__pb2
 from booking.v1 import booking_pb2 as booking_dot_v1_dot_booking__pb2
 from booking.v1 import slots_pb2 as booking_dot_v1_dot_slots__pb2
 from booking.v1 import venue_policy_pb2 as booking_dot_v1_dot_venue__policy__pb2
@@ -107,6 +108,21 @@ class BookingServiceStub:
                 '/booking.v1.BookingService/SearchAvailableSlots',
                 request_serializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.SerializeToString,
                 response_deserializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.FromString,
+                _registered_method=True)
+        self.CreateBookingGroup = channel.unary_unary(
+                '/booking.v1.BookingService/CreateBookingGroup',
+                request_serializer=booking_dot_v1_dot_booking__pb2.CreateBookingGroupRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_booking__pb2.BookingGroup.FromString,
+                _registered_method=True)
+        self.GetBookingGroup = channel.unary_unary(
+                '/booking.v1.BookingService/GetBookingGroup',
+                request_serializer=booking_dot_v1_dot_booking__group__pb2.GetBookingGroupRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_booking__pb2.BookingGroup.FromString,
+                _registered_method=True)
+        self.CancelBookingGroup = channel.unary_unary(
+                '/booking.v1.BookingService/CancelBookingGroup',
+                request_serializer=booking_dot_v1_dot_booking__group__pb2.CancelBookingGroupRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_booking__pb2.BookingGroup.FromString,
                 _registered_method=True)
 
 
@@ -237,6 +253,39 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateBookingGroup(self, request, context):
+        """Creates a booking group: one guest's bookings at one venue (1 to 20 items), all or nothing.
+        Every item's unit is claimed in one transaction; an item whose unit is taken (ALREADY_EXISTS,
+        reason UNIT_UNAVAILABLE) or that the inventory refuses (FAILED_PRECONDITION, reason SOLD_OUT)
+        refuses the whole group, and the error's metadata names the item (`item_index`, from 0).
+        Every inventory hold is made or all are released; when the venue is paid up front, one
+        payment intent is opened for the group's total. Each item is a booking in status PENDING with
+        the group's id, its own price, frozen cancellation policy, lifecycle and history: the
+        single-booking calls work on it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBookingGroup(self, request, context):
+        """Returns a booking group with its bookings (each with its history). NOT_FOUND if there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelBookingGroup(self, request, context):
+        """Cancels every booking of the group that is still active (PENDING, CONFIRMED or CHECKED_IN), in
+        one transaction, and answers the group. Each cancelled booking gives back what its own frozen
+        cancellation policy gives of its share of the group's payment; its money record says what the
+        payment service confirmed. ABORTED (VERSION_MISMATCH) when the group moved on, ABORTED
+        (CONTENTION) while a saga changes one of its bookings, FAILED_PRECONDITION
+        (INVALID_TRANSITION) when no booking of the group is active: nothing is cancelled then.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -299,6 +348,21 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.SearchAvailableSlots,
                     request_deserializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.FromString,
                     response_serializer=booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.SerializeToString,
+            ),
+            'CreateBookingGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBookingGroup,
+                    request_deserializer=booking_dot_v1_dot_booking__pb2.CreateBookingGroupRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_booking__pb2.BookingGroup.SerializeToString,
+            ),
+            'GetBookingGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBookingGroup,
+                    request_deserializer=booking_dot_v1_dot_booking__group__pb2.GetBookingGroupRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_booking__pb2.BookingGroup.SerializeToString,
+            ),
+            'CancelBookingGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBookingGroup,
+                    request_deserializer=booking_dot_v1_dot_booking__group__pb2.CancelBookingGroupRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_booking__pb2.BookingGroup.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -637,6 +701,87 @@ class BookingService:
             '/booking.v1.BookingService/SearchAvailableSlots',
             booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsRequest.SerializeToString,
             booking_dot_v1_dot_slots__pb2.SearchAvailableSlotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBookingGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/booking.v1.BookingService/CreateBookingGroup',
+            booking_dot_v1_dot_booking__pb2.CreateBookingGroupRequest.SerializeToString,
+            booking_dot_v1_dot_booking__pb2.BookingGroup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBookingGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/booking.v1.BookingService/GetBookingGroup',
+            booking_dot_v1_dot_booking__group__pb2.GetBookingGroupRequest.SerializeToString,
+            booking_dot_v1_dot_booking__pb2.BookingGroup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBookingGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/booking.v1.BookingService/CancelBookingGroup',
+            booking_dot_v1_dot_booking__group__pb2.CancelBookingGroupRequest.SerializeToString,
+            booking_dot_v1_dot_booking__pb2.BookingGroup.FromString,
             options,
             channel_credentials,
             insecure,

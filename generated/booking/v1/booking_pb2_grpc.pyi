@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from booking.v1 import booking_group_pb2 as _booking_group_pb2
 from booking.v1 import booking_pb2 as _booking_pb2
 from booking.v1 import slots_pb2 as _slots_pb2
 from booking.v1 import venue_policy_pb2 as _venue_policy_pb2
@@ -110,6 +111,26 @@ class BookingServiceStub:
     (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
     request past its limits (see SearchAvailableSlotsRequest).
     """
+    CreateBookingGroup: _grpc.UnaryUnaryMultiCallable[_booking_pb2.CreateBookingGroupRequest, _booking_pb2.BookingGroup]
+    """Creates a booking group: one guest's bookings at one venue (1 to 20 items), all or nothing.
+    Every item's unit is claimed in one transaction; an item whose unit is taken (ALREADY_EXISTS,
+    reason UNIT_UNAVAILABLE) or that the inventory refuses (FAILED_PRECONDITION, reason SOLD_OUT)
+    refuses the whole group, and the error's metadata names the item (`item_index`, from 0).
+    Every inventory hold is made or all are released; when the venue is paid up front, one
+    payment intent is opened for the group's total. Each item is a booking in status PENDING with
+    the group's id, its own price, frozen cancellation policy, lifecycle and history: the
+    single-booking calls work on it.
+    """
+    GetBookingGroup: _grpc.UnaryUnaryMultiCallable[_booking_group_pb2.GetBookingGroupRequest, _booking_pb2.BookingGroup]
+    """Returns a booking group with its bookings (each with its history). NOT_FOUND if there is none."""
+    CancelBookingGroup: _grpc.UnaryUnaryMultiCallable[_booking_group_pb2.CancelBookingGroupRequest, _booking_pb2.BookingGroup]
+    """Cancels every booking of the group that is still active (PENDING, CONFIRMED or CHECKED_IN), in
+    one transaction, and answers the group. Each cancelled booking gives back what its own frozen
+    cancellation policy gives of its share of the group's payment; its money record says what the
+    payment service confirmed. ABORTED (VERSION_MISMATCH) when the group moved on, ABORTED
+    (CONTENTION) while a saga changes one of its bookings, FAILED_PRECONDITION
+    (INVALID_TRANSITION) when no booking of the group is active: nothing is cancelled then.
+    """
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -190,6 +211,26 @@ class BookingServiceAsyncStub(BookingServiceStub):
     call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
     (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
     request past its limits (see SearchAvailableSlotsRequest).
+    """
+    CreateBookingGroup: _aio.UnaryUnaryMultiCallable[_booking_pb2.CreateBookingGroupRequest, _booking_pb2.BookingGroup]  # type: ignore[assignment]
+    """Creates a booking group: one guest's bookings at one venue (1 to 20 items), all or nothing.
+    Every item's unit is claimed in one transaction; an item whose unit is taken (ALREADY_EXISTS,
+    reason UNIT_UNAVAILABLE) or that the inventory refuses (FAILED_PRECONDITION, reason SOLD_OUT)
+    refuses the whole group, and the error's metadata names the item (`item_index`, from 0).
+    Every inventory hold is made or all are released; when the venue is paid up front, one
+    payment intent is opened for the group's total. Each item is a booking in status PENDING with
+    the group's id, its own price, frozen cancellation policy, lifecycle and history: the
+    single-booking calls work on it.
+    """
+    GetBookingGroup: _aio.UnaryUnaryMultiCallable[_booking_group_pb2.GetBookingGroupRequest, _booking_pb2.BookingGroup]  # type: ignore[assignment]
+    """Returns a booking group with its bookings (each with its history). NOT_FOUND if there is none."""
+    CancelBookingGroup: _aio.UnaryUnaryMultiCallable[_booking_group_pb2.CancelBookingGroupRequest, _booking_pb2.BookingGroup]  # type: ignore[assignment]
+    """Cancels every booking of the group that is still active (PENDING, CONFIRMED or CHECKED_IN), in
+    one transaction, and answers the group. Each cancelled booking gives back what its own frozen
+    cancellation policy gives of its share of the group's payment; its money record says what the
+    payment service confirmed. ABORTED (VERSION_MISMATCH) when the group moved on, ABORTED
+    (CONTENTION) while a saga changes one of its bookings, FAILED_PRECONDITION
+    (INVALID_TRANSITION) when no booking of the group is active: nothing is cancelled then.
     """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -340,6 +381,44 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
         (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
         request past its limits (see SearchAvailableSlotsRequest).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateBookingGroup(
+        self,
+        request: _booking_pb2.CreateBookingGroupRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_pb2.BookingGroup, _abc.Awaitable[_booking_pb2.BookingGroup]]:
+        """Creates a booking group: one guest's bookings at one venue (1 to 20 items), all or nothing.
+        Every item's unit is claimed in one transaction; an item whose unit is taken (ALREADY_EXISTS,
+        reason UNIT_UNAVAILABLE) or that the inventory refuses (FAILED_PRECONDITION, reason SOLD_OUT)
+        refuses the whole group, and the error's metadata names the item (`item_index`, from 0).
+        Every inventory hold is made or all are released; when the venue is paid up front, one
+        payment intent is opened for the group's total. Each item is a booking in status PENDING with
+        the group's id, its own price, frozen cancellation policy, lifecycle and history: the
+        single-booking calls work on it.
+        """
+
+    @_abc_1.abstractmethod
+    def GetBookingGroup(
+        self,
+        request: _booking_group_pb2.GetBookingGroupRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_pb2.BookingGroup, _abc.Awaitable[_booking_pb2.BookingGroup]]:
+        """Returns a booking group with its bookings (each with its history). NOT_FOUND if there is none."""
+
+    @_abc_1.abstractmethod
+    def CancelBookingGroup(
+        self,
+        request: _booking_group_pb2.CancelBookingGroupRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_booking_pb2.BookingGroup, _abc.Awaitable[_booking_pb2.BookingGroup]]:
+        """Cancels every booking of the group that is still active (PENDING, CONFIRMED or CHECKED_IN), in
+        one transaction, and answers the group. Each cancelled booking gives back what its own frozen
+        cancellation policy gives of its share of the group's payment; its money record says what the
+        payment service confirmed. ABORTED (VERSION_MISMATCH) when the group moved on, ABORTED
+        (CONTENTION) while a saga changes one of its bookings, FAILED_PRECONDITION
+        (INVALID_TRANSITION) when no booking of the group is active: nothing is cancelled then.
         """
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

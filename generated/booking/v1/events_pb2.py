@@ -26,7 +26,7 @@ from booking.v1 import booking_pb2 as booking_dot_v1_dot_booking__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62ooking/v1/events.proto\x12\nbooking.v1\x1a\x18\x62ooking/v1/booking.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x03\n\x0c\x42ookingEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbooking_id\x18\x04 \x01(\t\x12\x17\n\x0f\x62ooking_version\x18\x05 \x01(\x03\x12\x32\n\x0fprevious_status\x18\x06 \x01(\x0e\x32\x19.booking.v1.BookingStatus\x12)\n\x06status\x18\x07 \x01(\x0e\x32\x19.booking.v1.BookingStatus\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\r\n\x05\x61\x63tor\x18\t \x01(\t\x12(\n\x06source\x18\n \x01(\x0e\x32\x18.booking.v1.ChangeSource\x12$\n\x07\x62ooking\x18\x0b \x01(\x0b\x32\x13.booking.v1.Booking\x12)\n\x06\x63hange\x18\x0c \x01(\x0b\x32\x19.booking.v1.BookingChange\x12\x31\n\x0epayment_change\x18\r \x01(\x0b\x32\x19.booking.v1.PaymentChange\x12\x0f\n\x07saga_id\x18\x0e \x01(\t\"E\n\rPaymentChange\x12!\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x11.booking.v1.Money\x12\x11\n\trefund_id\x18\x02 \x01(\t\"\xb1\x01\n\rBookingChange\x12\x16\n\x0e\x63hanged_fields\x18\x01 \x03(\t\x12\x37\n\x13previous_start_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11previous_end_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10previous_unit_id\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x62ooking/v1/events.proto\x12\nbooking.v1\x1a\x18\x62ooking/v1/booking.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xda\x03\n\x0c\x42ookingEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12.\n\nevent_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbooking_id\x18\x04 \x01(\t\x12\x17\n\x0f\x62ooking_version\x18\x05 \x01(\x03\x12\x32\n\x0fprevious_status\x18\x06 \x01(\x0e\x32\x19.booking.v1.BookingStatus\x12)\n\x06status\x18\x07 \x01(\x0e\x32\x19.booking.v1.BookingStatus\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\r\n\x05\x61\x63tor\x18\t \x01(\t\x12(\n\x06source\x18\n \x01(\x0e\x32\x18.booking.v1.ChangeSource\x12$\n\x07\x62ooking\x18\x0b \x01(\x0b\x32\x13.booking.v1.Booking\x12)\n\x06\x63hange\x18\x0c \x01(\x0b\x32\x19.booking.v1.BookingChange\x12\x31\n\x0epayment_change\x18\r \x01(\x0b\x32\x19.booking.v1.PaymentChange\x12\x0f\n\x07saga_id\x18\x0e \x01(\t\x12\x10\n\x08group_id\x18\x0f \x01(\t\"E\n\rPaymentChange\x12!\n\x06\x61mount\x18\x01 \x01(\x0b\x32\x11.booking.v1.Money\x12\x11\n\trefund_id\x18\x02 \x01(\t\"\xb1\x01\n\rBookingChange\x12\x16\n\x0e\x63hanged_fields\x18\x01 \x03(\t\x12\x37\n\x13previous_start_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11previous_end_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10previous_unit_id\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,9 +34,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'booking.v1.events_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BOOKINGEVENT']._serialized_start=99
-  _globals['_BOOKINGEVENT']._serialized_end=555
-  _globals['_PAYMENTCHANGE']._serialized_start=557
-  _globals['_PAYMENTCHANGE']._serialized_end=626
-  _globals['_BOOKINGCHANGE']._serialized_start=629
-  _globals['_BOOKINGCHANGE']._serialized_end=806
+  _globals['_BOOKINGEVENT']._serialized_end=573
+  _globals['_PAYMENTCHANGE']._serialized_start=575
+  _globals['_PAYMENTCHANGE']._serialized_end=644
+  _globals['_BOOKINGCHANGE']._serialized_start=647
+  _globals['_BOOKINGCHANGE']._serialized_end=824
 # @@protoc_insertion_point(module_scope)

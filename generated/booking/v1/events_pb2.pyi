@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class BookingEvent(_message.Message):
-    __slots__ = ("event_id", "type", "event_time", "booking_id", "booking_version", "previous_status", "status", "reason", "actor", "source", "booking", "change", "payment_change", "saga_id")
+    __slots__ = ("event_id", "type", "event_time", "booking_id", "booking_version", "previous_status", "status", "reason", "actor", "source", "booking", "change", "payment_change", "saga_id", "group_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class BookingEvent(_message.Message):
     CHANGE_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_CHANGE_FIELD_NUMBER: _ClassVar[int]
     SAGA_ID_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     type: str
     event_time: _timestamp_pb2.Timestamp
@@ -40,7 +41,8 @@ class BookingEvent(_message.Message):
     change: BookingChange
     payment_change: PaymentChange
     saga_id: str
-    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., booking_id: _Optional[str] = ..., booking_version: _Optional[int] = ..., previous_status: _Optional[_Union[_booking_pb2.BookingStatus, str]] = ..., status: _Optional[_Union[_booking_pb2.BookingStatus, str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., source: _Optional[_Union[_booking_pb2.ChangeSource, str]] = ..., booking: _Optional[_Union[_booking_pb2.Booking, _Mapping]] = ..., change: _Optional[_Union[BookingChange, _Mapping]] = ..., payment_change: _Optional[_Union[PaymentChange, _Mapping]] = ..., saga_id: _Optional[str] = ...) -> None: ...
+    group_id: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., booking_id: _Optional[str] = ..., booking_version: _Optional[int] = ..., previous_status: _Optional[_Union[_booking_pb2.BookingStatus, str]] = ..., status: _Optional[_Union[_booking_pb2.BookingStatus, str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., source: _Optional[_Union[_booking_pb2.ChangeSource, str]] = ..., booking: _Optional[_Union[_booking_pb2.Booking, _Mapping]] = ..., change: _Optional[_Union[BookingChange, _Mapping]] = ..., payment_change: _Optional[_Union[PaymentChange, _Mapping]] = ..., saga_id: _Optional[str] = ..., group_id: _Optional[str] = ...) -> None: ...
 
 class PaymentChange(_message.Message):
     __slots__ = ("amount", "refund_id")
