@@ -45,9 +45,10 @@ def process(args: list[str], log: Path, **env: str) -> Iterator[subprocess.Popen
             proc.wait(timeout=30)
 
 
-def test_a_create_killed_between_steps_is_compensated_after_a_restart(
-    database_url: str, tmp_path: Path
-) -> None:
+def restartable(database_url: str, tmp_path: Path) -> tuple[int, str, int, dict[str, str], list[str]]:
+    """A serve to kill and start again: its own sandbox's port and URL (the sandbox is started by
+    the test, apart, so that it outlives the kills), the gRPC port, the environment (a short saga
+    lease, frequent recovery, peer calls that may hang for a minute) and the command."""
     sandbox_port, grpc_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = {
@@ -72,6 +73,13 @@ def test_a_create_killed_between_steps_is_compensated_after_a_restart(
         "--http-port",
         str(free_port()),
     ]
+    return sandbox_port, sandbox_url, grpc_port, env, serve
+
+
+def test_a_create_killed_between_steps_is_compensated_after_a_restart(
+    database_url: str, tmp_path: Path
+) -> None:
+    sandbox_port, sandbox_url, grpc_port, env, serve = restartable(database_url, tmp_path)
     venue = f"crash-hotel-{os.getpid()}-{time.time_ns()}"
     start = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
     request = pb.CreateBookingRequest(

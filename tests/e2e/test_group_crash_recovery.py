@@ -18,8 +18,8 @@ from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
 
-from tests.e2e.test_command_line import BIN, free_port
-from tests.e2e.test_crash_recovery import _up, process, wait_for
+from tests.e2e.test_command_line import BIN
+from tests.e2e.test_crash_recovery import _up, process, restartable, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -27,30 +27,7 @@ pytestmark = pytest.mark.slow
 def test_a_group_create_killed_half_way_is_compensated_after_a_restart(
     database_url: str, tmp_path: Path
 ) -> None:
-    sandbox_port, grpc_port = free_port(), free_port()
-    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    env = {
-        "DATABASE_URL": database_url,
-        "INVENTORY_SERVICE_URL": sandbox_url,
-        "PRICING_SERVICE_URL": sandbox_url,
-        "PAYMENT_SERVICE_URL": sandbox_url,
-        "SAGA_LEASE_SECONDS": "2",
-        "RECOVERY_INTERVAL_SECONDS": "0.5",
-        "PEER_TIMEOUT_SECONDS": "60",
-    }
-    serve = [
-        str(BIN / "booking-service"),
-        "serve",
-        "--dev",
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--host",
-        "127.0.0.1",
-        "--grpc-port",
-        str(grpc_port),
-        "--http-port",
-        str(free_port()),
-    ]
+    sandbox_port, sandbox_url, grpc_port, env, serve = restartable(database_url, tmp_path)
     venue = f"crash-group-{os.getpid()}-{time.time_ns()}"
     start = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
     request = pb.CreateBookingGroupRequest(
