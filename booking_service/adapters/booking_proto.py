@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from booking_service.domain.model import LIFECYCLE_TIMES, Attention, Booking, HistoryEntry
 from booking_service.domain.payment import PaymentRecord, Refund
 from booking_service.domain.status import BookingStatus
-from booking_service.domain.values import ChangeSource, Money, VenueType
+from booking_service.domain.values import ChangeSource, Guest, Money, Venue, VenueType
 
 STATUS_TO_PB = {
     s: cast(pb.BookingStatus, pb.BookingStatus.Value(f"BOOKING_STATUS_{s.value}")) for s in BookingStatus
@@ -28,22 +28,27 @@ SOURCE_TO_PB = {
 }
 
 
+def guest_message(guest: Guest) -> pb.Guest:
+    """The guest as the API shows it (on a booking, a group)."""
+    return pb.Guest(guest_id=guest.guest_id, name=guest.name, email=guest.email, phone=guest.phone)
+
+
+def venue_message(venue: Venue) -> pb.Venue:
+    """The venue as the API shows it (on a booking, a group), with the zone in use."""
+    return pb.Venue(
+        venue_id=venue.venue_id,
+        venue_type=VENUE_TO_PB[venue.venue_type],
+        name=venue.name,
+        time_zone=venue.time_zone,
+    )
+
+
 def booking_message(booking: Booking) -> pb.Booking:
     message = pb.Booking(
         booking_id=booking.booking_id,
         booking_reference=booking.reference,
-        guest=pb.Guest(
-            guest_id=booking.guest.guest_id,
-            name=booking.guest.name,
-            email=booking.guest.email,
-            phone=booking.guest.phone,
-        ),
-        venue=pb.Venue(
-            venue_id=booking.venue.venue_id,
-            venue_type=VENUE_TO_PB[booking.venue.venue_type],
-            name=booking.venue.name,
-            time_zone=booking.venue.time_zone,
-        ),
+        guest=guest_message(booking.guest),
+        venue=venue_message(booking.venue),
         unit_id=booking.unit_id or "",
         start_time=stamp(booking.slot.start),
         end_time=stamp(booking.slot.end),

@@ -6,17 +6,16 @@ from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 
 from booking_service.adapters.booking_proto import (
-    VENUE_FROM_PB,
-    VENUE_TO_PB,
     booking_message,
+    guest_message,
     money_message,
     stamp,
+    venue_message,
 )
-from booking_service.domain.commands import VenueDetails
 from booking_service.domain.group import BookingGroup, CancelBookingGroup, CreateBookingGroup, GroupItem
 from booking_service.domain.validation import Violations, canonical_id
-from booking_service.domain.values import Actor, Guest
-from booking_service.entrypoints.grpc.mapping import read_time
+from booking_service.domain.values import Actor
+from booking_service.entrypoints.grpc.mapping import guest_of, read_time, venue_details_of
 
 
 def create_group_command(
@@ -36,13 +35,8 @@ def create_group_command(
     return CreateBookingGroup(
         actor=actor,
         caller=caller,
-        guest=Guest(request.guest.guest_id, request.guest.name, request.guest.email, request.guest.phone),
-        venue=VenueDetails(
-            request.venue.venue_id,
-            VENUE_FROM_PB.get(request.venue.venue_type),
-            request.venue.name,
-            request.venue.time_zone,
-        ),
+        guest=guest_of(request.guest),
+        venue=venue_details_of(request.venue),
         items=items,
         idempotency_key=request.idempotency_key,
         unreadable=tuple(v.items),  # last: the items above have added theirs
@@ -68,18 +62,8 @@ def group_message(group: BookingGroup) -> pb.BookingGroup:
         group_reference=group.reference,
         bookings=[booking_message(booking) for booking in group.bookings],
         version=group.version,
-        guest=pb.Guest(
-            guest_id=group.guest.guest_id,
-            name=group.guest.name,
-            email=group.guest.email,
-            phone=group.guest.phone,
-        ),
-        venue=pb.Venue(
-            venue_id=group.venue.venue_id,
-            venue_type=VENUE_TO_PB[group.venue.venue_type],
-            name=group.venue.name,
-            time_zone=group.venue.time_zone,
-        ),
+        guest=guest_message(group.guest),
+        venue=venue_message(group.venue),
         payment_intent_id=group.payment_intent_id,
         cancellation_reason=group.cancellation_reason,
         idempotency_key=group.idempotency_key,

@@ -56,18 +56,23 @@ _MASK_FIELDS = {
 # --- requests -> domain ---------------------------------------------------------------------------
 
 
+def guest_of(guest: pb.Guest) -> Guest:
+    """The guest a create names (of a booking, of a group), as sent."""
+    return Guest(guest.guest_id, guest.name, guest.email, guest.phone)
+
+
+def venue_details_of(venue: pb.Venue) -> VenueDetails:
+    """The venue a create names, as sent: its type None when unknown, its zone "" when left out."""
+    return VenueDetails(venue.venue_id, VENUE_FROM_PB.get(venue.venue_type), venue.name, venue.time_zone)
+
+
 def create_command(request: pb.CreateBookingRequest, actor: Actor, caller: str = "") -> CreateBooking:
     v = Violations()
     return CreateBooking(
         actor=actor,
         caller=caller,
-        guest=Guest(request.guest.guest_id, request.guest.name, request.guest.email, request.guest.phone),
-        venue=VenueDetails(
-            request.venue.venue_id,
-            VENUE_FROM_PB.get(request.venue.venue_type),
-            request.venue.name,
-            request.venue.time_zone,
-        ),
+        guest=guest_of(request.guest),
+        venue=venue_details_of(request.venue),
         unit_id=request.unit_id,
         start_time=read_time(v, request, "start_time"),
         end_time=read_time(v, request, "end_time"),
