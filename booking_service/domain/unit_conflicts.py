@@ -36,7 +36,7 @@ def why_blocked(
 ) -> str:
     """Why a booking over `held` (with its frozen `held_rules`) keeps a new one over `slot` (under
     `limits`) off the unit: the times overlap, or the buffers that make them meet."""
-    if held.start < slot.end and slot.start < held.end:
+    if held.overlaps(slot):
         return f"it is booked from {_when(held)}, overlapping {_when(slot)}"
     _, parts = _buffers(slot, limits, held, held_rules)
     before = held.end <= slot.start
@@ -82,7 +82,7 @@ def unit_held(
         "held_start_time": held.start.isoformat(),
         "held_end_time": held.end.isoformat(),
     }
-    if not (held.start < slot.end and slot.start < held.end):
+    if not held.overlaps(slot):
         metadata.update(_buffers(slot, limits, held, held_rules)[0])
     return UnitUnavailable(
         f"Unit {unit_id} of venue {venue_id} is not free for {_when(slot)}: "

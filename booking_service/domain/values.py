@@ -99,3 +99,8 @@ class TimeSlot:
 
     start: datetime
     end: datetime
+
+    def overlaps(self, other: TimeSlot) -> bool:
+        """Whether the two windows share an instant (half-open: one ending as the other starts
+        does not), as the exclusion constraint's `&&` on `[)` ranges decides."""
+        return self.start < other.end and other.start < self.end

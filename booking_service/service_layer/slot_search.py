@@ -212,11 +212,7 @@ def _locally(
     """What the rules and this service's bookings say of one candidate."""
     reasons, broken = slots.rule_problems(candidate, query.party_size, now, limits)
     wanted = limits.blocked(TimeSlot(candidate.start, candidate.end))
-    taken = {
-        b.unit_id
-        for b in counted
-        if b.unit_id and b.blocked.start < wanted.end and wanted.start < b.blocked.end
-    }
+    taken = {b.unit_id for b in counted if b.unit_id and b.blocked.overlaps(wanted)}
     free = [u for u in query.unit_ids if u not in taken]
     if query.unit_ids and not free:
         reasons.append(SlotReason.BOOKED)

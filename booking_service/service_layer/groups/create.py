@@ -140,7 +140,7 @@ async def _units_free(uow: UnitOfWork, ctx: Context, stays: list[Stay], limits: 
         except UnitUnavailable as taken:
             raise of_item(taken, index) from None
         for earlier in stays[:index]:
-            overlap = earlier.slot.start < stay.slot.end and stay.slot.start < earlier.slot.end
+            overlap = earlier.slot.overlaps(stay.slot)
             if stay.unit_id is not None and earlier.unit_id == stay.unit_id and overlap:
                 raise of_item(
                     UnitUnavailable(
