@@ -23,6 +23,7 @@ import platformdirs
 
 from booking_service.adapters.database import async_url
 from booking_service.adapters.kafka.security import KafkaSecurity
+from booking_service.domain.events import GuestContact
 from booking_service.domain.limits import MAX_BUFFER, BookingLimits
 from booking_service.domain.validation import is_time_zone
 
@@ -78,6 +79,9 @@ class Settings:
     kafka_bootstrap_servers: str | None = None
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     events_topic: str = "booking.events"
+    #: Whether events carry the guest's email and phone (EVENTS_GUEST_CONTACT); by default they
+    #: carry the guest's id and name only.
+    events_guest_contact: GuestContact = GuestContact.OMIT
     events_delivery_timeout: timedelta = timedelta(seconds=30)
     outbox_retention: timedelta = timedelta(days=7)
     sweep_interval: timedelta = timedelta(seconds=30)
@@ -190,6 +194,11 @@ class Settings:
             kafka_bootstrap_servers=reader.bootstrap_servers("KAFKA_BOOTSTRAP_SERVERS"),
             kafka_security=_kafka_security(reader),
             events_topic=reader.text("BOOKING_EVENTS_TOPIC") or defaults.events_topic,
+            events_guest_contact=GuestContact(
+                reader.choice(
+                    "EVENTS_GUEST_CONTACT", tuple(GuestContact), defaults.events_guest_contact.value
+                )
+            ),
             events_delivery_timeout=reader.seconds(
                 "EVENTS_DELIVERY_TIMEOUT_SECONDS", defaults.events_delivery_timeout
             ),

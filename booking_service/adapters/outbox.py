@@ -4,6 +4,10 @@ Each row holds the event as the protobuf BookingEvent it is published as, the bo
 to and the outbox partition that booking hashes to (the relays share the work by partition, so one
 booking's events are always published by one relay, in order), and the W3C trace context of the
 call that wrote it when tracing is on (the relay publishes the event in that trace).
+
+The event's booking carries the guest's email and phone only with GuestContact.INCLUDE
+(EVENTS_GUEST_CONTACT=include): whatever reads the outbox (each broker's relay, a feed replaying
+it) gets the same minimal form, and the table keeps no more than the events may say.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from booking_service.adapters.booking_proto import (
 )
 from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.tables import booking_outbox
-from booking_service.domain.events import AttentionEvent, BookingUpdated, Event, PaymentEvent, StatusEvent
+from booking_service.domain.events import (
+    GUEST_CONTACT_FIELDS,
+    AttentionEvent,
+    BookingUpdated,
+    Event,
+    GuestContact,
+    PaymentEvent,
+    StatusEvent,
+)
 from booking_service.domain.model import Booking
 from booking_service.observability.tracing import current_trace_context
 
@@ -38,7 +50,9 @@ def partition_of(booking_id: str) -> int:
     return zlib.crc32(booking_id.encode()) % PARTITIONS
 
 
-def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.BookingEvent:
+def event_message(
+    event: Event, booking: Booking, event_id: str, *, guest_contact: GuestContact
+) -> events_pb2.BookingEvent:
     message = events_pb2.BookingEvent(
         event_id=event_id,
         type=event.type,
@@ -52,6 +66,9 @@ def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.B
         group_id=booking.group_id or "",
     )
     message.booking.ClearField("history")  # each event is one entry of it; never part of an event
+    if guest_contact is not GuestContact.INCLUDE:
+        for name in GUEST_CONTACT_FIELDS:
+            message.booking.guest.ClearField(name)
     if isinstance(event, StatusEvent):
         message.previous_status = STATUS_TO_PB[event.from_status]
         message.status = STATUS_TO_PB[event.to_status]
@@ -70,7 +87,9 @@ def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.B
     return message
 
 
-async def write(db: DriverSession, raised: list[tuple[Event, Booking]]) -> None:
+async def write(
+    db: DriverSession, raised: list[tuple[Event, Booking]], *, guest_contact: GuestContact
+) -> None:
     if not raised:
         return
     rows = []
@@ -85,7 +104,9 @@ async def write(db: DriverSession, raised: list[tuple[Event, Booking]]) -> None:
                 "booking_version": event.version,
                 "event_type": event.type,
                 "partition": partition_of(event.booking_id),
-                "payload": event_message(event, booking, event_id).SerializeToString(),
+                "payload": event_message(
+                    event, booking, event_id, guest_contact=guest_contact
+                ).SerializeToString(),
                 "occurred_at": event.occurred_at,
                 "trace_context": trace_context,
             }
