@@ -42,6 +42,9 @@ from booking_service.observability.tracing import current_trace_context
 #: How many partitions the outbox is split into (one advisory lock each); fixed, as rows carry it.
 PARTITIONS = 16
 
+#: The booking's fields an event never carries: its history (each event is one entry of it).
+BOOKING_FIELDS_NOT_IN_EVENTS = ("history",)
+
 _COLUMNS = columns(booking_outbox, without=("id", "created_at", "sent_at"))
 _INSERT = insert_sql(booking_outbox, _COLUMNS)
 
@@ -65,7 +68,8 @@ def event_message(
         booking=booking_message(booking),
         group_id=booking.group_id or "",
     )
-    message.booking.ClearField("history")  # each event is one entry of it; never part of an event
+    for name in BOOKING_FIELDS_NOT_IN_EVENTS:
+        message.booking.ClearField(name)
     if guest_contact is not GuestContact.INCLUDE:
         for name in GUEST_CONTACT_FIELDS:
             message.booking.guest.ClearField(name)

@@ -67,17 +67,22 @@ async def events_broker(settings: Settings) -> AsyncIterator[str]:
         broker.close()
 
 
-def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -> OutboxRelay:
-    """The relay on a session of its own (Settings.session_url: its advisory locks and LISTEN stay
-    with that session), held to the service's limits; ConfigError as session_url raises it."""
-    relay_settings = RelaySettings(
+def relay_settings(settings: Settings) -> RelaySettings:
+    """What the outbox relay publishes to and how; the AsyncAPI document describes the same."""
+    return RelaySettings(
         topic=settings.events_topic,
         delivery_timeout=settings.events_delivery_timeout,
         retention=settings.outbox_retention,
     )
+
+
+def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -> OutboxRelay:
+    """The relay on a session of its own (Settings.session_url: its advisory locks and LISTEN stay
+    with that session), held to the service's limits; ConfigError as session_url raises it."""
+    publishing = relay_settings(settings)
     # The embedded broker speaks plaintext only: the security settings are for the configured one.
     security = settings.kafka_security if settings.kafka_bootstrap_servers else None
-    producer = Producer(producer_config(bootstrap_servers, relay_settings.delivery_timeout, security))
+    producer = Producer(producer_config(bootstrap_servers, publishing.delivery_timeout, security))
     connect = functools.partial(
         open_session,
         limits=session_limits(settings),
@@ -85,7 +90,7 @@ def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -
         # Behind PgBouncer (DATABASE_SESSION_URL may be a session-mode pool) the limits are SET.
         startup=not settings.db_transaction_pooling,
     )
-    return OutboxRelay(settings.session_url(database_url), producer, relay_settings, connect=connect)
+    return OutboxRelay(settings.session_url(database_url), producer, publishing, connect=connect)
 
 
 class BrokerUnavailable(Exception):

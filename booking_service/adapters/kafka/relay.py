@@ -30,7 +30,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -49,6 +49,8 @@ log = logging.getLogger("booking_service.relay")
 LOCK_CLASS = 0x626B6F78
 CHANNEL = "booking_outbox"
 DATA_SCHEMA = "type.googleapis.com/booking.v1.BookingEvent"
+#: What an event's data is: a serialized BookingEvent.
+CONTENT_TYPE = "application/protobuf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,17 +268,7 @@ class OutboxRelay:
         return acknowledged
 
     def _headers(self, row: asyncpg.Record) -> list[tuple[str, str | bytes | None]]:
-        """The CloudEvents Kafka binding, binary mode (the trace headers are added beside them)."""
-        return [
-            ("ce_specversion", b"1.0"),
-            ("ce_id", str(row["event_id"]).encode()),
-            ("ce_source", self._settings.source.encode()),
-            ("ce_type", row["event_type"].encode()),
-            ("ce_time", row["occurred_at"].isoformat().replace("+00:00", "Z").encode()),
-            ("ce_subject", str(row["booking_id"]).encode()),
-            ("ce_dataschema", DATA_SCHEMA.encode()),
-            ("content-type", b"application/protobuf"),
-        ]
+        return [(name, value.encode()) for name, value in cloud_event_headers(row, self._settings.source)]
 
     async def _purge(self, conn: asyncpg.Connection) -> None:
         purged = await conn.execute(
@@ -285,3 +277,18 @@ class OutboxRelay:
         count = int(purged.split()[-1])
         if count:
             log.info("purged sent outbox rows", extra={"count": count})
+
+
+def cloud_event_headers(row: Mapping[str, Any], source: str) -> list[tuple[str, str]]:
+    """The CloudEvents Kafka binding, binary mode, of an outbox row (the trace headers are added
+    beside them); also what the AsyncAPI document describes (entrypoints/asyncapi.py)."""
+    return [
+        ("ce_specversion", "1.0"),
+        ("ce_id", str(row["event_id"])),
+        ("ce_source", source),
+        ("ce_type", row["event_type"]),
+        ("ce_time", row["occurred_at"].isoformat().replace("+00:00", "Z")),
+        ("ce_subject", str(row["booking_id"])),
+        ("ce_dataschema", DATA_SCHEMA),
+        ("content-type", CONTENT_TYPE),
+    ]
