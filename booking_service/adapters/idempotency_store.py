@@ -9,7 +9,9 @@ taken over.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.groups import from_group_snapshot, group_snapshot
@@ -75,13 +77,22 @@ class PostgresIdempotencyStore(IdempotencyStore):
                 return None
             return await self.claim(scope, key, fingerprint, now, ttl, owner)
         stored = found["response"]
+        if stored is not None and "answer" in stored:  # neither a booking nor a group (an erasure's)
+            return StoredKey(bytes(found["fingerprint"]), None, answer=stored["answer"])
         if stored is not None and "group" in stored:  # a group call's answer
             return StoredKey(bytes(found["fingerprint"]), None, from_group_snapshot(stored))
         response = from_snapshot(stored) if stored is not None else None
         return StoredKey(bytes(found["fingerprint"]), response)
 
-    async def complete(self, scope: str, key: str, response: Booking | BookingGroup) -> None:
-        data = group_snapshot(response) if isinstance(response, BookingGroup) else snapshot(response)
+    async def complete(
+        self, scope: str, key: str, response: Booking | BookingGroup | Mapping[str, Any]
+    ) -> None:
+        if isinstance(response, BookingGroup):
+            data = group_snapshot(response)
+        elif isinstance(response, Booking):
+            data = snapshot(response)
+        else:
+            data = {"answer": dict(response)}
         await self._db.execute(_COMPLETE, scope, key, json.dumps(data))
 
     async def release(self, scope: str, key: str, owner: str | None = None) -> None:

@@ -97,6 +97,8 @@ bookings = Table(
     Column("rules", JSONB, nullable=True),
     # The booking group the booking is an item of (NULL for one made on its own; see 0010).
     Column("group_id", UUID(as_uuid=False), nullable=True),
+    # The version at which the guest's personal data was erased (NULL: never; see 0013).
+    Column("guest_erased_version", BigInteger, nullable=True),
     CheckConstraint("end_time > start_time", name="bookings_end_after_start"),
     CheckConstraint(f"status IN ({_ALL_STATUSES})", name="bookings_status_known"),
     CheckConstraint("version >= 1", name="bookings_version_positive"),
@@ -234,6 +236,16 @@ booking_sagas = Table(
         unique=True,
         postgresql_where=text("status = 'running' AND kind IN ('update', 'confirm')"),
     ),
+)
+
+#: Guests whose personal data was erased (EraseGuestData): a booking or group written later for the
+#: guest id is stored erased (adapters/erasure.py; domain/erasure.py says what is personal data).
+erased_guests = Table(
+    "erased_guests",
+    metadata,
+    Column("guest_id", Text, primary_key=True),
+    Column("erase_time", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
 )
 
 #: A venue's own booking rules (domain/venue_policy.py): only what the venue sets, by limit name

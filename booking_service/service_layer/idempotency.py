@@ -20,7 +20,7 @@ import enum
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -81,6 +81,14 @@ async def claim(
     return stored.response if stored is not None else None
 
 
+async def claim_answer(
+    uow: UnitOfWork, scope: str, key: str, command: Command, now: datetime, ttl: timedelta
+) -> Mapping[str, Any] | None:
+    """claim, for a call that answers neither a booking nor a group (its answer kept as JSON)."""
+    stored = await _claim(uow, scope, key, command, now, ttl)
+    return stored.answer if stored is not None else None
+
+
 async def claim_group(
     uow: UnitOfWork, scope: str, key: str, command: Command, now: datetime, ttl: timedelta
 ) -> BookingGroup | None:
@@ -111,7 +119,7 @@ async def _claim(
             "use a new key for a new request.",
             {"idempotency_key": key, "method": _method(scope)},
         )
-    if stored.response is None and stored.group is None:
+    if stored.response is None and stored.group is None and stored.answer is None:
         raise IdempotencyKeyInProgress(
             f"A {_method(scope)} request with idempotency key {key!r} is still in progress; retry shortly.",
             {"idempotency_key": key, "method": _method(scope)},
@@ -119,7 +127,9 @@ async def _claim(
     return stored
 
 
-async def complete(uow: UnitOfWork, scope: str, key: str, answer: Booking | BookingGroup) -> None:
+async def complete(
+    uow: UnitOfWork, scope: str, key: str, answer: Booking | BookingGroup | Mapping[str, Any]
+) -> None:
     if key:
         await uow.idempotency.complete(scope, key, answer)
 

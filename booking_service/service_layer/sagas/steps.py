@@ -112,7 +112,7 @@ async def give_up(ctx: Context, saga: Saga, reason: str) -> None:
     saga.status, saga.error = NEEDS_ATTENTION, reason[:500]
     uow = ctx.uow()
     async with uow:
-        booking = await uow.bookings.get(saga.booking_id)
+        booking = await uow.bookings.get(saga.booking_id, for_update=True)
         if booking is not None:
             booking.need_attention(saga.saga_id, saga.kind, saga.error, ctx.clock())
             if booking.saga_id == saga.saga_id:
