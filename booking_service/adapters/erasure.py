@@ -49,10 +49,16 @@ _ERASE_HISTORY = (
     f" AND source = '{ChangeSource.API.value}' AND reason NOT IN ('', $2)"
 )
 _ANSWERS = (
-    "SELECT scope, key, response FROM idempotency_keys WHERE response->>'booking_id' = ANY($1::text[])"
-    " OR response->'group'->>'group_id' = ANY($2::text[]) ORDER BY scope, key FOR UPDATE"
+    "SELECT scope, key, response, erased_fingerprint IS NOT NULL AS digested FROM idempotency_keys"
+    " WHERE response->>'booking_id' = ANY($1::text[]) OR response->'group'->>'group_id' = ANY($2::text[])"
+    " ORDER BY scope, key FOR UPDATE"
 )
-_SET_ANSWER = "UPDATE idempotency_keys SET response = $3 WHERE scope = $1 AND key = $2"
+# The request's digest goes with the answer (idempotency.erased_fingerprint; a key claimed before
+# 0013 has none to put instead, and keeps its digest until it expires).
+_SET_ANSWER = (
+    "UPDATE idempotency_keys SET response = $3, fingerprint = coalesce(erased_fingerprint, fingerprint),"
+    " erased_fingerprint = NULL WHERE scope = $1 AND key = $2"
+)
 _EVENTS = "SELECT id, payload FROM booking_outbox WHERE booking_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
 _SET_EVENT = "UPDATE booking_outbox SET payload = $2 WHERE id = $1"
 #: An operator's note on a saga they resolved (saga_log.resolve writes `... | resolved: <note>`).
@@ -96,7 +102,7 @@ class PostgresGuestErasures(GuestErasures):
         for row in await self._db.fetch(_ANSWERS, booking_ids, group_ids):
             stored = _decoded(row["response"])
             erased = erased_answer(stored)
-            if erased != stored:
+            if erased != stored or row["digested"]:
                 await self._db.execute(_SET_ANSWER, row["scope"], row["key"], json.dumps(erased))
                 changed += 1
         return changed

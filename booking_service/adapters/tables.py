@@ -185,6 +185,9 @@ idempotency_keys = Table(
     # The saga of the request that claimed the key, when it runs one: only that saga may give the
     # key back (a late compensation never frees a later request's claim).
     Column("owner", Text, nullable=True),
+    # The request's digest with the guest's personal data erased: it replaces `fingerprint` once
+    # the guest is erased (0013; NULL for a key claimed before, or once it replaced it).
+    Column("erased_fingerprint", LargeBinary, nullable=True),
     Index("idempotency_keys_expiry", "expires_at"),
 )
 

@@ -13,12 +13,16 @@ Kept, so that the booking keeps working and its books stay right: ids (the guest
 group ids and references, payment and reservation ids, idempotency keys), times, statuses, money,
 the venue, and text the service writes itself (reasons of source SYSTEM: expiry, refunds, a saga's
 error).
+
+The same data as requests name it (the commands an idempotency key's fingerprint digests): `guest`
+(name, email, phone), `guest_name`, `guest_email`, `guest_phone`, `special_requests` (of a booking
+or of a group's item) and `reason` (erased_request).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from booking_service.domain.values import Actor, ChangeSource, Guest
 
@@ -57,3 +61,27 @@ def with_erased_reason(record: T) -> T:
     if not reason or not isinstance(actor, Actor) or erased_reason(reason, actor) == reason:
         return record
     return dataclasses.replace(record, reason=erased_reason(reason, actor))  # type: ignore[type-var]
+
+
+_REQUEST_TEXTS = frozenset({"guest_name", "special_requests", "reason"})
+_REQUEST_CONTACTS = frozenset({"guest_email", "guest_phone"})
+
+
+def erased_request(data: Any) -> Any:
+    """A request as JSON-ready data (a command, as its idempotency fingerprint reads it) with the
+    personal data erased, at any depth; a field left out (None) stays left out."""
+    if isinstance(data, list):
+        return [erased_request(value) for value in data]
+    if not isinstance(data, dict):
+        return data
+    erased: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "guest" and isinstance(value, dict):
+            erased[name] = {**value, "name": MARKER, "email": "", "phone": ""}
+        elif name in _REQUEST_TEXTS and isinstance(value, str):
+            erased[name] = erased_text(value)
+        elif name in _REQUEST_CONTACTS and isinstance(value, str):
+            erased[name] = ""
+        else:
+            erased[name] = erased_request(value)
+    return erased

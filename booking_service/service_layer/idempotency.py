@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+from booking_service.domain import erasure
 from booking_service.domain.commands import Command
 from booking_service.domain.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from booking_service.domain.group import BookingGroup
@@ -47,13 +48,25 @@ def _method(scope: str) -> str:
 
 def fingerprint(command: Command) -> bytes:
     """A digest of what the command asks for (its kind and every field but actor and key)."""
+    return hashlib.sha256(_canonical(command).encode()).digest()
+
+
+def erased_fingerprint(command: Command) -> bytes:
+    """The digest of the command with the guest's personal data erased (domain/erasure.py): what a
+    key's record keeps instead of `fingerprint` once the guest is erased, so that no digest of their
+    data is left, and a retry of the same request with the key is still recognised (and replayed)."""
+    kind, fields = json.loads(_canonical(command))
+    erased = json.dumps([kind, erasure.erased_request(fields), erasure.MARKER], sort_keys=True)
+    return hashlib.sha256(erased.encode()).digest()
+
+
+def _canonical(command: Command) -> str:
     fields = {
         f.name: getattr(command, f.name)
         for f in dataclasses.fields(command)
         if f.name not in _NOT_FINGERPRINTED
     }
-    canonical = json.dumps([type(command).__name__, fields], default=_plain, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).digest()
+    return json.dumps([type(command).__name__, fields], default=_plain, sort_keys=True)
 
 
 def _plain(value: Any) -> Any:
@@ -109,11 +122,11 @@ async def _claim(
     """The stored answer to replay, or None once the key is this unit of work's (or there is none)."""
     if not key:
         return None
-    digest = fingerprint(command)
-    stored = await uow.idempotency.claim(scope, key, digest, now, ttl, owner)
+    digest, erased = fingerprint(command), erased_fingerprint(command)
+    stored = await uow.idempotency.claim(scope, key, digest, now, ttl, owner, erased_fingerprint=erased)
     if stored is None:
         return None
-    if stored.fingerprint != digest:
+    if stored.fingerprint not in (digest, erased):  # erased: the guest's data was erased since
         raise IdempotencyKeyReused(
             f"Idempotency key {key!r} was already used for a different {_method(scope)} request; "
             "use a new key for a new request.",

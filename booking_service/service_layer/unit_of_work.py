@@ -118,10 +118,14 @@ class IdempotencyStore(abc.ABC):
         now: datetime,
         ttl: timedelta,
         owner: str | None = None,
+        *,
+        erased_fingerprint: bytes | None = None,
     ) -> StoredKey | None:
         """Claims the key for this transaction (None), or returns the live record of an earlier
         claim. A concurrent claim of the same key waits until this transaction ends. `owner`: the
-        saga of the claiming request, the only one that may give the key back."""
+        saga of the claiming request, the only one that may give the key back. `erased_fingerprint`:
+        the request's digest with the guest's data erased, which replaces `fingerprint` once the
+        answer is erased (the guest's data erased before or after the answer is kept)."""
 
     @abc.abstractmethod
     async def complete(

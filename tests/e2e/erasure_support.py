@@ -111,3 +111,13 @@ async def mark_sent(database_url: str, booking_id: str) -> None:
         )
     finally:
         await connection.close()
+
+
+async def kept_fingerprint(database_url: str, key: str) -> bytes:
+    """The request digest an idempotency key's record keeps."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        kept = await connection.fetchval("SELECT fingerprint FROM idempotency_keys WHERE key = $1", key)
+        return bytes(kept)
+    finally:
+        await connection.close()

@@ -21,11 +21,14 @@ from sqlalchemy import text
 
 from booking_service.bootstrap import Application
 from booking_service.domain.erasure import ERASED_FIELDS
+from booking_service.domain.values import Actor
 from booking_service.entrypoints.auth.guard import CallGuard
+from booking_service.entrypoints.grpc.mapping import create_command
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.grpc.services import interceptors
+from booking_service.service_layer.idempotency import erased_fingerprint, fingerprint
 from tests.conftest import NOW
-from tests.e2e.erasure_support import MARKER, Person, mark_sent, outbox, traces
+from tests.e2e.erasure_support import MARKER, Person, kept_fingerprint, mark_sent, outbox, traces
 from tests.e2e.groups_support import group_request
 from tests.e2e.peers_support import World, assert_converged, hotel_booking, world
 from tests.e2e.security_support import TokenMaker, pem_verifier
@@ -182,6 +185,10 @@ async def test_replaying_a_create_after_the_erasure_answers_the_erased_booking(
     request.idempotency_key = ids("key")
     made = await w.stub.CreateBooking(request)
     await w.stub.EraseGuestData(ada.erase())
+    # The key's record keeps no digest of the guest's data: the digest of the request erased instead.
+    command = create_command(request, Actor.system())
+    kept = await kept_fingerprint(database_url, request.idempotency_key)
+    assert kept == erased_fingerprint(command) != fingerprint(command)
     replayed = await w.stub.CreateBooking(request)  # the same key and the same request
     assert (replayed.booking_id, replayed.booking_reference) == (made.booking_id, made.booking_reference)
     assert erased(replayed.guest, ada.guest_id)
@@ -212,6 +219,7 @@ async def test_a_create_in_flight_when_the_guest_is_erased_is_stored_erased(
     ada = Person.make(ids)
     await w.faults(peer="inventory", latency_ms=250)  # the saga's persist step comes after the erasure
     request = dinner(new_booking, ids, ada, "t1")
+    request.idempotency_key = ids("key")
     creating = asyncio.ensure_future(w.stub.CreateBooking(request))
     await running_create(w, request.venue.venue_id)
     answer = await w.stub.EraseGuestData(ada.erase())
@@ -221,6 +229,8 @@ async def test_a_create_in_flight_when_the_guest_is_erased_is_stored_erased(
     assert erased(made.guest, ada.guest_id)
     assert made.special_requests == MARKER
     assert await traces(database_url, ada.values) == {}
+    command = create_command(request, Actor.system())
+    assert await kept_fingerprint(database_url, request.idempotency_key) == erased_fingerprint(command)
     await assert_converged(w, request.venue.venue_id)
 
 
