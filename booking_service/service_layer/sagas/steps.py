@@ -62,7 +62,7 @@ async def take(
     """Gives the booking to the saga, in the caller's unit of work (which also writes the saga):
     raises BookingNotFound, VersionMismatch, Contention (another saga has it), or what `check`
     raises when the booking no longer allows the change."""
-    booking = await uow.bookings.get(saga.booking_id)
+    booking = await uow.bookings.get(saga.booking_id, for_update=True)
     if booking is None:
         raise BookingNotFound(f"There is no booking {saga.booking_id}.", {"booking_id": saga.booking_id})
     booking.ensure_version(expected_version)
