@@ -21,12 +21,14 @@ from sqlalchemy import text
 
 from booking_service.bootstrap import Application
 from booking_service.domain.erasure import ERASED_FIELDS
-from booking_service.domain.values import Actor
+from booking_service.domain.values import Actor, ChangeSource
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.grpc.mapping import create_command
 from booking_service.entrypoints.grpc.server import GrpcServer
 from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.service_layer.idempotency import erased_fingerprint, fingerprint
+from booking_service.service_layer.sagas import operators
+from booking_service.service_layer.sagas.log import NEEDS_ATTENTION
 from tests.conftest import NOW
 from tests.e2e.erasure_support import MARKER, Person, kept_fingerprint, mark_sent, outbox, traces
 from tests.e2e.groups_support import group_request
@@ -196,6 +198,24 @@ async def test_replaying_a_create_after_the_erasure_answers_the_erased_booking(
     assert await traces(database_url, ada.values) == {}
 
 
+async def test_an_operators_note_on_a_resolved_saga_is_erased(
+    w: World, database_url: str, new_booking: Make, ids: Callable[[str], str]
+) -> None:
+    ada = Person.make(ids)
+    booking = await w.stub.CreateBooking(dinner(new_booking, ids, ada, "t1"))
+    del w.sandbox.state.inventory.holds[booking.inventory_reservation_id]  # the release will need an operator
+    await w.stub.CancelBooking(pb.CancelBookingRequest(booking_id=booking.booking_id, expected_version=1))
+    [saga] = await operators.list_sagas(w.app.use_cases.ctx, (NEEDS_ATTENTION,), booking.booking_id, 10)
+    ops = Actor("ops-desk", ChangeSource.API)
+    await operators.resolve_saga(
+        w.app.use_cases.ctx, saga.saga_id, ada.note, ops
+    )  # in the saga, history, event
+    assert ada.note in (await traces(database_url, ada.values))
+    answer = await w.stub.EraseGuestData(ada.erase())
+    assert (answer.saga_records_erased, answer.history_entries_erased) == (1, 1)
+    assert await traces(database_url, ada.values) == {}
+
+
 async def running_create(w: World, venue_id: str) -> None:
     """Waits (bounded) until a create saga for the venue is between its peer calls."""
     for _ in range(300):
@@ -261,6 +281,8 @@ async def test_a_reschedule_in_flight_lands_on_the_erased_booking(
 async def test_erasures_racing_creates_and_cancels_leave_nothing_and_refuse_nothing(
     w: World, database_url: str, new_booking: Make, ids: Callable[[str], str]
 ) -> None:
+    """Per guest at once: a booking made, a group made, a booking cancelled with a reason, and the
+    erasure. Whichever commits first, every call succeeds and nothing of the guest is left."""
     people = [Person.make(ids, f"guest{n}") for n in range(6)]
     firsts = [await w.stub.CreateBooking(dinner(new_booking, ids, p, f"a{n}")) for n, p in enumerate(people)]
     calls = []
@@ -268,14 +290,19 @@ async def test_erasures_racing_creates_and_cancels_leave_nothing_and_refuse_noth
         cancel = pb.CancelBookingRequest(
             booking_id=first.booking_id, expected_version=1, reason=person.cancel_reason
         )
+        group = group_request(ids(f"inn{n}"), [ids(f"room{n}")], guest_id=person.guest_id)
+        group.guest.CopyFrom(person.guest)
+        group.items[0].special_requests = person.special_requests
         calls += [
             w.stub.CreateBooking(dinner(new_booking, ids, person, f"b{n}")),
+            w.stub.CreateBookingGroup(group),
             w.stub.CancelBooking(cancel),
             w.stub.EraseGuestData(person.erase()),
         ]
     answers = await asyncio.gather(*calls)  # every call succeeds, whichever came first
-    for made, cancelled in zip(answers[0::3], answers[1::3], strict=True):
+    for made, grouped, cancelled in zip(answers[0::4], answers[1::4], answers[2::4], strict=True):
         assert made.status == S.BOOKING_STATUS_PENDING
+        assert [b.status for b in grouped.bookings] == [S.BOOKING_STATUS_PENDING]
         assert cancelled.status == S.BOOKING_STATUS_CANCELLED
     assert await traces(database_url, tuple(v for p in people for v in p.values)) == {}
 
