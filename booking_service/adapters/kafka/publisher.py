@@ -56,6 +56,9 @@ class KafkaPublisher:
         self._delivery_timeout = delivery_timeout
         self._closing = threading.Event()
 
+    async def prepare(self) -> None:
+        """Nothing to declare: the topic is the cluster's (the embedded broker's: events.py)."""
+
     async def publish(self, rows: Sequence[Row]) -> list[int]:
         return await asyncio.to_thread(self._publish, rows)
 

@@ -29,6 +29,11 @@ Row: TypeAlias = Mapping[str, Any]
 
 
 class Publisher(Protocol):
+    async def prepare(self) -> None:
+        """Connects ahead of the first batch, declaring what it publishes to (RabbitMQ's exchange),
+        so that consumers can bind to it; a broker that does not answer is no error here."""
+        ...
+
     async def publish(self, rows: Sequence[Row]) -> list[int]:
         """Publishes the rows (in id order) and returns the ids the broker acknowledged, for each
         booking only those before its first failure (in_booking_order)."""

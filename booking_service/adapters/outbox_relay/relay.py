@@ -116,6 +116,7 @@ class OutboxRelay:
         self.held, self._next_claim = set(), 0.0
         try:
             await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
+            await self._publisher.prepare()
             last_purge = 0.0
             retry_delay = 0.0
             while True:

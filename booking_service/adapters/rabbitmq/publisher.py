@@ -1,8 +1,9 @@
 """The outbox relay's RabbitMQ publisher (aio-pika, AMQP 0-9-1).
 
 - The exchange is a durable topic exchange named like the Kafka topic (BOOKING_EVENTS_TOPIC,
-  `booking.events`), declared at each connection; the routing key is the event type
-  (`booking.created`, `booking.status_changed`, ...), so consumers bind `booking.#`, `#` or one type.
+  `booking.events`), declared at each connection (the first when the relay starts); the routing key
+  is the event type (`booking.created`, `booking.status_changed`, ...), so consumers bind
+  `booking.#`, `#` or one type.
 - Messages are persistent (delivery mode 2) and carry the CloudEvents AMQP binding in binary mode:
   the attributes as `cloudEvents_*` headers (the `_` separator the binding prefers, for JMS
   clients), the data's content type as the `content_type` property (application/protobuf), the
@@ -93,6 +94,9 @@ class RabbitPublisher:
         self._exchange: AbstractExchange | None = None
         self._closing = asyncio.Event()
         self._down_since_logged = False
+
+    async def prepare(self) -> None:
+        await self._ready()
 
     async def publish(self, rows: Sequence[Row]) -> list[int]:
         if self._closing.is_set():

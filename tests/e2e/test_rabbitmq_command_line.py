@@ -1,0 +1,136 @@
+"""`serve` with EVENTS_BROKER=rabbitmq and `events tail` on RabbitMQ, as a user runs them: real
+processes and the machine's RabbitMQ server, on an exchange of the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aio_pika
+import pytest
+from aio_pika.exceptions import ChannelNotFoundEntity
+
+from tests.e2e.rabbitmq_support import rabbitmq_url
+from tests.e2e.test_command_line import BIN, booking_request, environment, free_port, grpcurl, serve
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def exchange() -> Iterator[str]:
+    name = f"booking.events.test-{uuid.uuid4().hex[:10]}"
+    yield name
+    asyncio.run(_delete_exchange(name))
+
+
+async def _delete_exchange(name: str) -> None:
+    connection = await aio_pika.connect(rabbitmq_url())
+    async with connection:
+        channel = await connection.channel()
+        await channel.exchange_delete(name)
+
+
+async def _exchange_exists(name: str) -> bool:
+    connection = await aio_pika.connect(rabbitmq_url())
+    async with connection:
+        channel = await connection.channel()
+        try:
+            await channel.get_exchange(name, ensure=True)
+        except ChannelNotFoundEntity:
+            return False
+        return True
+
+
+@contextmanager
+def tail(log: Path, *args: str, **env: str) -> Iterator[subprocess.Popen[str]]:
+    """`events tail` running, its standard error going to `log`."""
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [str(BIN / "booking-service"), "events", "tail", *args],
+            env=environment(**env),
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            text=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def wait_for(log: Path, text: str, process: subprocess.Popen[str], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"no {text!r} in:\n{log.read_text()}"
+        time.sleep(0.1)
+
+
+def run_tail(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "booking-service"), "events", "tail", *args],
+        env=environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_publishes_to_rabbitmq_and_events_tail_reads_it(tmp_path: Path, exchange: str) -> None:
+    url = rabbitmq_url()
+    broker = {"EVENTS_BROKER": "rabbitmq", "RABBITMQ_URL": url, "BOOKING_EVENTS_TOPIC": exchange}
+    port = free_port()
+    with serve(tmp_path / "data", port, tmp_path / "serve.log", dev=True, **broker) as service:
+        assert asyncio.run(_exchange_exists(exchange))  # declared as the relay starts
+        line = next(json.loads(x) for x in service.log.splitlines() if "booking-service serving" in x)
+        assert line["dependencies"]["events broker"] == "real"
+        with tail(tmp_path / "tail.log", "--max-messages", "1", "--timeout", "10", **broker) as reader:
+            wait_for(tmp_path / "tail.log", "reading the events exchange", reader)
+            start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+            created = grpcurl(port, "booking.v1.BookingService/CreateBooking", data=booking_request(start))
+            assert created.returncode == 0, created.stderr
+            booking_id = json.loads(created.stdout)["booking_id"]
+            out, _ = reader.communicate(timeout=30)
+            assert reader.returncode == 0, (tmp_path / "tail.log").read_text()
+    [printed] = [json.loads(x) for x in out.splitlines()]
+    assert printed["routing_key"] == "booking.created"
+    assert printed["key"] == booking_id
+    assert printed["content_type"] == "application/protobuf"
+    assert printed["message_id"] == printed["event"]["event_id"] == printed["headers"]["cloudEvents_id"]
+    assert printed["headers"]["cloudEvents_type"] == "booking.created"
+    assert printed["event"]["booking_id"] == booking_id
+
+
+def test_events_tail_on_rabbitmq_without_the_exchange_names_it(exchange: str) -> None:
+    result = run_tail("--rabbitmq-url", rabbitmq_url(), BOOKING_EVENTS_TOPIC=exchange)
+    assert result.returncode == 1
+    assert f"has no exchange {exchange}: check BOOKING_EVENTS_TOPIC" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_events_tail_on_rabbitmq_gives_up_where_nothing_answers() -> None:
+    port = free_port()
+    result = run_tail(
+        "--timeout", "1", EVENTS_BROKER="rabbitmq", RABBITMQ_URL=f"amqp://guest:secret@127.0.0.1:{port}/"
+    )
+    assert result.returncode == 1
+    assert f"no RabbitMQ broker answered at 127.0.0.1:{port}/ within 1 s (from RABBITMQ_URL" in result.stderr
+    assert "secret" not in result.stderr
+
+
+def test_events_tail_on_rabbitmq_refuses_from_beginning() -> None:
+    result = run_tail("--from-beginning", "--rabbitmq-url", "amqp://127.0.0.1:5672/")
+    assert result.returncode != 0
+    assert "RabbitMQ keeps none for a new queue" in result.stderr
