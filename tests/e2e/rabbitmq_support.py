@@ -31,6 +31,7 @@ from booking_service.bootstrap import Application, PeerUrls, bootstrap
 from booking_service.config import Settings
 from booking_service.entrypoints.grpc.server import GrpcServer
 from tests.conftest import FakeClock, missing_server
+from tests.e2e.tcp_proxy import TcpProxy
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -45,6 +46,12 @@ def rabbitmq_url() -> str:
     except OSError:
         missing_server("rabbitmq", f"no RabbitMQ listens on {host}:{port} (RABBITMQ_TEST_URL)")
     return url
+
+
+def proxy_before(url: str) -> TcpProxy:
+    """A TCP proxy (not started) in front of the server `url` names."""
+    parts = urlsplit(url)
+    return TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672)
 
 
 def through(url: str, port: int) -> str:

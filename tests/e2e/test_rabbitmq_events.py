@@ -17,8 +17,15 @@ from booking.v1 import booking_pb2 as pb
 
 from booking_service.adapters.outbox_relay.publisher import DATA_SCHEMA
 from tests.conftest import NOW
-from tests.e2e.rabbitmq_support import RabbitWorld, distinct, per_booking, rabbit_world, rabbitmq_url
-from tests.e2e.tcp_proxy import TcpProxy
+from tests.e2e.rabbitmq_support import (
+    RabbitWorld,
+    distinct,
+    per_booking,
+    proxy_before,
+    rabbit_world,
+    rabbitmq_url,
+    through,
+)
 
 Make = Callable[..., pb.CreateBookingRequest]
 S = pb.BookingStatus
@@ -112,12 +119,10 @@ async def test_events_wait_in_the_outbox_while_rabbitmq_is_cut_off(
     world: RabbitWorld, new_booking: Make
 ) -> None:
     consumer = await world.consumer()
-    proxy = TcpProxy("127.0.0.1", 5672)
+    proxy = proxy_before(world.url)
     await proxy.start()
     try:
-        url = world.url.replace("127.0.0.1:5672", f"127.0.0.1:{proxy.port}")
-        assert url != world.url
-        world.start_relay(url, delivery_timeout=timedelta(seconds=1))
+        world.start_relay(through(world.url, proxy.port), delivery_timeout=timedelta(seconds=1))
         first = await world.stub.CreateBooking(new_booking(unit_id=""))
         assert len(await consumer.until(distinct(1))) == 1
         proxy.cut()  # the relay's connection reset; new ones refused
@@ -136,6 +141,36 @@ async def test_events_wait_in_the_outbox_while_rabbitmq_is_cut_off(
         for booking in bookings:
             assert order[booking.booking_id] == CREATED_AND_CONFIRMED
         await until_unsent(world, 0)
+    finally:
+        await proxy.close()
+
+
+async def test_events_wait_while_rabbitmq_goes_silent_and_go_once_it_answers(
+    world: RabbitWorld, new_booking: Make
+) -> None:
+    """A broker that vanishes without a word (nothing passes, nothing closes): no confirmation comes
+    within the delivery timeout, the rows stay unsent, and the relay's next connection publishes them."""
+    consumer = await world.consumer()
+    proxy = proxy_before(world.url)
+    await proxy.start()
+    try:
+        relay = world.start_relay(through(world.url, proxy.port), delivery_timeout=timedelta(seconds=1))
+        first = await world.stub.CreateBooking(new_booking(unit_id=""))
+        await until_unsent(world, 0)
+        proxy.hole()
+        first = await move(world, first, S.BOOKING_STATUS_CONFIRMED)
+        second = await world.stub.CreateBooking(new_booking(unit_id=""))
+        await asyncio.sleep(3)  # a round times out waiting for its confirms, the next cannot connect
+        assert await unsent(world) == 3
+        assert relay.published == 1
+        assert proxy.accepted >= 2  # the silent connection was given up, a new one tried
+        proxy.mend()
+        await until_unsent(world, 0, wait=60)
+        got = await consumer.until(distinct(4))
+        assert per_booking(got) == {
+            first.booking_id: CREATED_AND_CONFIRMED,
+            second.booking_id: [(1, "booking.created")],
+        }
     finally:
         await proxy.close()
 

@@ -81,6 +81,12 @@ async def open_exchange(
     return connection, exchange
 
 
+async def _close(connection: AbstractConnection) -> None:
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(2):
+            await connection.close()
+
+
 def rabbit_publisher(url: str, settings: RelaySettings) -> RabbitPublisher:
     """The relay's publisher to the RabbitMQ at `url` (the exchange: settings.topic)."""
     return RabbitPublisher(url, settings.topic, settings.source, settings.delivery_timeout)
@@ -93,7 +99,7 @@ class RabbitPublisher:
         self._connection: AbstractConnection | None = None
         self._exchange: AbstractExchange | None = None
         self._closing = asyncio.Event()
-        self._down_since_logged = False
+        self._closing_connections: set[asyncio.Task[None]] = set()
 
     async def prepare(self) -> None:
         await self._ready()
@@ -121,7 +127,7 @@ class RabbitPublisher:
         if len(outcome) < len(rows) or any(
             e is not None and not isinstance(e, DeliveryError) for e in outcome.values()
         ):
-            await self._drop()  # a channel that failed or withheld confirms is not trusted again
+            await self._drop(wait=False)  # a channel that failed or withheld confirms is not trusted
         return in_booking_order(rows, outcome)
 
     async def _send(self, exchange: AbstractExchange, row: Row, outcome: dict[int, object | None]) -> None:
@@ -181,12 +187,18 @@ class RabbitPublisher:
         log.info("connected to RabbitMQ", extra={"broker": where(self._url), "exchange": self._exchange_name})
         return self._exchange
 
-    async def _drop(self) -> None:
+    async def _drop(self, *, wait: bool = True) -> None:
+        """Forgets the connection and closes it: at once, or (not `wait`: it may be one the broker
+        went silent on) in the background, bounded, so the relay's next round need not wait."""
         connection, self._connection, self._exchange = self._connection, None, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2):
-                    await connection.close()
+        if connection is None:
+            return
+        closing = asyncio.create_task(_close(connection))
+        if wait:
+            await closing
+        else:
+            self._closing_connections.add(closing)
+            closing.add_done_callback(self._closing_connections.discard)
 
     def close(self) -> None:
         self._closing.set()
@@ -194,3 +206,4 @@ class RabbitPublisher:
     async def aclose(self) -> None:
         self._closing.set()
         await self._drop()
+        await asyncio.gather(*self._closing_connections, return_exceptions=True)
