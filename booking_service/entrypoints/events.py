@@ -31,13 +31,16 @@ from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.adapters.kafka.publisher import kafka_publisher
 from booking_service.adapters.outbox_relay.publisher import Publisher
 from booking_service.adapters.outbox_relay.relay import OutboxRelay, RelaySettings
-from booking_service.adapters.rabbitmq.publisher import rabbit_publisher
+from booking_service.adapters.rabbitmq.publisher import BrokerRefused, check_broker, rabbit_publisher
 from booking_service.bootstrap import session_limits
-from booking_service.config import Settings
+from booking_service.config import ConfigError, Settings
 from booking_service.entrypoints import running
 
 log = logging.getLogger("booking_service")
 TOPIC_PARTITIONS = 4
+#: How long serve waits at start for RabbitMQ to answer its check (a refusal stops the start; no
+#: answer only delays the events).
+BROKER_CHECK_SECONDS = 5.0
 #: The logger librdkafka's own messages go to.
 KAFKA_LOG = "booking_service.kafka"
 
@@ -53,6 +56,12 @@ async def events_broker(settings: Settings) -> AsyncIterator[str]:
     address while it runs. A broker that does not answer is no reason not to start: the events wait
     in the outbox until it does (the relay logs it, and the outbox gauges of /metrics show it)."""
     if settings.rabbitmq and settings.rabbitmq_url:
+        try:
+            await check_broker(settings.rabbitmq_url, settings.events_topic, BROKER_CHECK_SECONDS)
+        except BrokerRefused as refused:
+            raise ConfigError(
+                f"{refused}: check RABBITMQ_URL (user, password, vhost) and BOOKING_EVENTS_TOPIC"
+            ) from None
         yield settings.rabbitmq_url
         return
     if settings.kafka_bootstrap_servers:

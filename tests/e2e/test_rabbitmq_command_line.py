@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
@@ -134,3 +135,52 @@ def test_events_tail_on_rabbitmq_refuses_from_beginning() -> None:
     result = run_tail("--from-beginning", "--rabbitmq-url", "amqp://127.0.0.1:5672/")
     assert result.returncode != 0
     assert "RabbitMQ keeps none for a new queue" in result.stderr
+
+
+def run_serve(data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`serve --dev` as it fails at start (a serve that starts is stopped by the timeout: a failure)."""
+    command = [
+        str(BIN / "booking-service"),
+        "serve",
+        "--dev",
+        "--data-dir",
+        str(data_dir),
+        "--host",
+        "127.0.0.1",
+    ]
+    ports = ["--grpc-port", str(free_port()), "--http-port", str(free_port())]
+    return subprocess.run(
+        [*command, *ports], env=environment(**env), capture_output=True, text=True, timeout=90, check=False
+    )
+
+
+def test_serve_refuses_rabbitmq_credentials_the_broker_refuses(tmp_path: Path, exchange: str) -> None:
+    parts = urlsplit(rabbitmq_url())
+    wrong = parts._replace(netloc=f"guest:not-the-password@{parts.hostname}:{parts.port or 5672}").geturl()
+    result = run_serve(
+        tmp_path / "data", EVENTS_BROKER="rabbitmq", RABBITMQ_URL=wrong, BOOKING_EVENTS_TOPIC=exchange
+    )
+    assert result.returncode == 2, result.stderr
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("booking-service: ")]
+    assert "refused the login" in line
+    assert "check RABBITMQ_URL (user, password, vhost)" in line
+    assert "not-the-password" not in result.stderr
+
+
+def test_serve_refuses_an_exchange_that_is_no_durable_topic_exchange(tmp_path: Path, exchange: str) -> None:
+    asyncio.run(_declare(exchange, aio_pika.ExchangeType.FANOUT))
+    result = run_serve(
+        tmp_path / "data",
+        EVENTS_BROKER="rabbitmq",
+        RABBITMQ_URL=rabbitmq_url(),
+        BOOKING_EVENTS_TOPIC=exchange,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"has an exchange {exchange} that is not a durable topic exchange" in result.stderr
+
+
+async def _declare(name: str, kind: aio_pika.ExchangeType) -> None:
+    connection = await aio_pika.connect(rabbitmq_url())
+    async with connection:
+        channel = await connection.channel()
+        await channel.declare_exchange(name, kind, durable=False)

@@ -34,7 +34,13 @@ from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractExchange
-from aio_pika.exceptions import DeliveryError
+from aio_pika.exceptions import (
+    ChannelClosed,
+    ChannelPreconditionFailed,
+    DeliveryError,
+    ProbableAuthenticationError,
+    ProtocolSyntaxError,
+)
 
 from booking_service.adapters.outbox_relay.publisher import (
     CONTENT_TYPE,
@@ -79,6 +85,46 @@ async def open_exchange(
             await connection.close()
         raise
     return connection, exchange
+
+
+class BrokerRefused(Exception):
+    """RabbitMQ answered and refused what RABBITMQ_URL or the exchange asks: the credentials, the
+    vhost, or the exchange (one by that name, but not a durable topic exchange). No retry mends
+    that: a setting must change."""
+
+
+async def check_broker(url: str, exchange: str, wait_seconds: float) -> bool:
+    """Connects once and declares the exchange, as the relay will: True if that worked, False (and
+    a warning) if the broker did not answer within `wait_seconds` (events wait in the outbox until it
+    does); BrokerRefused if it answered with a refusal."""
+    try:
+        async with asyncio.timeout(wait_seconds):
+            connection, _ = await open_exchange(
+                url, exchange, step_seconds=wait_seconds, connection_name="booking-service-check"
+            )
+    except ProbableAuthenticationError as exc:
+        raise BrokerRefused(
+            f"RabbitMQ at {where(url)} refused the login: {exc.args[0] if exc.args else exc}"
+        ) from None
+    except ProtocolSyntaxError as exc:  # the vhost: the broker closes the connection instead of opening it
+        raise BrokerRefused(
+            f"RabbitMQ at {where(url)} refused the connection (is the vhost there, and open to this "
+            f"user?): {exc}"
+        ) from None
+    except ChannelPreconditionFailed as exc:
+        raise BrokerRefused(
+            f"RabbitMQ at {where(url)} has an exchange {exchange} that is not a durable topic exchange: {exc}"
+        ) from None
+    except ChannelClosed as exc:  # ACCESS_REFUSED, typically: the user may not declare it
+        raise BrokerRefused(f"RabbitMQ at {where(url)} refused the exchange {exchange}: {exc}") from None
+    except Exception as exc:
+        log.warning(
+            "RabbitMQ does not answer: events wait in the outbox until it does",
+            extra={"broker": where(url), "error": f"{type(exc).__name__}: {exc}"[:300]},
+        )
+        return False
+    await _close(connection)
+    return True
 
 
 async def _close(connection: AbstractConnection) -> None:
