@@ -89,11 +89,14 @@ def run_tail(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_serve_publishes_to_rabbitmq_and_events_tail_reads_it(tmp_path: Path, exchange: str) -> None:
+def test_serve_publishes_to_rabbitmq_and_events_tail_reads_it(
+    tmp_path: Path, exchange: str, database_url: str
+) -> None:
     url = rabbitmq_url()
     broker = {"EVENTS_BROKER": "rabbitmq", "RABBITMQ_URL": url, "BOOKING_EVENTS_TOPIC": exchange}
     port = free_port()
-    with serve(tmp_path / "data", port, tmp_path / "serve.log", dev=True, **broker) as service:
+    database = {"DATABASE_URL": database_url}
+    with serve(tmp_path / "data", port, tmp_path / "serve.log", dev=True, **broker, **database) as service:
         assert asyncio.run(_exchange_exists(exchange))  # declared as the relay starts
         line = next(json.loads(x) for x in service.log.splitlines() if "booking-service serving" in x)
         assert line["dependencies"]["events broker"] == "real"
@@ -138,7 +141,9 @@ def test_events_tail_on_rabbitmq_refuses_from_beginning() -> None:
 
 
 def run_serve(data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`serve --dev` as it fails at start (a serve that starts is stopped by the timeout: a failure)."""
+    """`serve --dev` as it fails at start (a serve that starts is stopped by the timeout: a failure);
+    give it DATABASE_URL, so that no embedded PostgreSQL starts in a pytest directory (another pytest
+    session may close those to other users, the embedded server's included)."""
     command = [
         str(BIN / "booking-service"),
         "serve",
@@ -154,11 +159,17 @@ def run_serve(data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_serve_refuses_rabbitmq_credentials_the_broker_refuses(tmp_path: Path, exchange: str) -> None:
+def test_serve_refuses_rabbitmq_credentials_the_broker_refuses(
+    tmp_path: Path, exchange: str, database_url: str
+) -> None:
     parts = urlsplit(rabbitmq_url())
     wrong = parts._replace(netloc=f"guest:not-the-password@{parts.hostname}:{parts.port or 5672}").geturl()
     result = run_serve(
-        tmp_path / "data", EVENTS_BROKER="rabbitmq", RABBITMQ_URL=wrong, BOOKING_EVENTS_TOPIC=exchange
+        tmp_path / "data",
+        EVENTS_BROKER="rabbitmq",
+        RABBITMQ_URL=wrong,
+        BOOKING_EVENTS_TOPIC=exchange,
+        DATABASE_URL=database_url,
     )
     assert result.returncode == 2, result.stderr
     [line] = [x for x in result.stderr.splitlines() if x.startswith("booking-service: ")]

@@ -64,22 +64,18 @@ def where(url: str) -> str:
 
 
 async def open_exchange(
-    url: str, name: str, *, step_seconds: float, connection_name: str, passive: bool = False
+    url: str, name: str, *, step_seconds: float, connection_name: str
 ) -> tuple[AbstractConnection, AbstractExchange]:
     """A connection, a channel with publisher confirms and the durable topic exchange `name`
-    (declared, or only looked up when `passive`: ChannelNotFoundEntity if missing); each step
-    bounded by `step_seconds`."""
+    (declared); each step bounded by `step_seconds`."""
     connection = await aio_pika.connect(
         url, timeout=step_seconds, client_properties={"connection_name": connection_name}
     )
     try:
         channel = await connection.channel(publisher_confirms=True)
-        if passive:
-            exchange = await channel.get_exchange(name, ensure=True)
-        else:
-            exchange = await channel.declare_exchange(
-                name, aio_pika.ExchangeType.TOPIC, durable=True, timeout=step_seconds
-            )
+        exchange = await channel.declare_exchange(
+            name, aio_pika.ExchangeType.TOPIC, durable=True, timeout=step_seconds
+        )
     except BaseException:
         with contextlib.suppress(Exception):
             await connection.close()
