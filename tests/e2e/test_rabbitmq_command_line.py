@@ -103,7 +103,9 @@ def test_serve_publishes_to_rabbitmq_and_events_tail_reads_it(
         with tail(tmp_path / "tail.log", "--max-messages", "1", "--timeout", "10", **broker) as reader:
             wait_for(tmp_path / "tail.log", "reading the events exchange", reader)
             start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
-            created = grpcurl(port, "booking.v1.BookingService/CreateBooking", data=booking_request(start))
+            request = booking_request(start)  # its own key and unit: the test database is shared
+            request.update(idempotency_key=f"rabbit-{uuid.uuid4()}", unit_id=f"room-{uuid.uuid4().hex[:8]}")
+            created = grpcurl(port, "booking.v1.BookingService/CreateBooking", data=request)
             assert created.returncode == 0, created.stderr
             booking_id = json.loads(created.stdout)["booking_id"]
             out, _ = reader.communicate(timeout=30)
