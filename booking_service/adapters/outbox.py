@@ -33,6 +33,7 @@ from booking_service.domain.events import (
     BookingUpdated,
     Event,
     GuestContact,
+    GuestErased,
     PaymentEvent,
     StatusEvent,
 )
@@ -88,6 +89,8 @@ def event_message(
         message.reason = event.reason
     if isinstance(event, AttentionEvent):
         message.saga_id, message.reason = event.saga_id, event.reason
+    if isinstance(event, GuestErased):
+        message.change.changed_fields.extend(event.erased_fields)
     return message
 
 

@@ -15,7 +15,9 @@ from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from booking_service.adapters.kafka.relay import RelaySettings, cloud_event_headers
+from booking_service.adapters.kafka.publisher import kafka_headers
+from booking_service.adapters.outbox_relay.relay import RelaySettings
+from booking_service.adapters.rabbitmq.publisher import amqp_headers
 from booking_service.config import Settings
 from booking_service.domain.events import EVENT_TYPES, GUEST_CONTACT_FIELDS, GuestContact
 from booking_service.entrypoints.asyncapi import build, document_for, sample, text
@@ -62,18 +64,20 @@ def test_the_channels_are_where_the_relay_publishes() -> None:
     }
 
 
-def test_the_kafka_headers_are_the_ones_the_relay_writes(document: dict[str, Any]) -> None:
+def test_the_headers_are_the_ones_the_publishers_write(document: dict[str, Any]) -> None:
     example = sample.created_event(GuestContact.OMIT)
-    written = dict(cloud_event_headers(sample.outbox_row(example), RelaySettings().source))
+    row = sample.outbox_row(example)
+    written = dict(kafka_headers(row, RelaySettings().source))
     kafka = document["components"]["messages"]["kafkaBookingEvent"]
     assert kafka["headers"]["required"] == list(written)
     assert set(kafka["headers"]["properties"]) == {*written, "traceparent", "tracestate"}
     assert kafka["examples"][0]["headers"] == written
     assert kafka["headers"]["properties"]["ce_source"]["const"] == "/booking-service"
     amqp = document["components"]["messages"]["amqpBookingEvent"]
-    assert amqp["headers"]["required"] == [
-        f"cloudEvents_{n.removeprefix('ce_')}" for n in written if n[:3] == "ce_"
-    ]
+    amqp_written = amqp_headers(row, RelaySettings().source)
+    assert amqp["headers"]["required"] == list(amqp_written)
+    assert amqp["examples"][0]["headers"] == amqp_written
+    assert amqp["headers"]["properties"]["cloudEvents_partitionkey"]["format"] == "uuid"
     assert kafka["contentType"] == amqp["contentType"] == written["content-type"] == "application/protobuf"
 
 

@@ -24,8 +24,11 @@ from typing import Any, cast
 
 from google.protobuf.descriptor import Descriptor
 
-from booking_service.adapters.kafka.relay import CONTENT_TYPE, RelaySettings, producer_config
+from booking_service.adapters.kafka.publisher import producer_config
 from booking_service.adapters.outbox import BOOKING_FIELDS_NOT_IN_EVENTS
+from booking_service.adapters.outbox_relay.publisher import CONTENT_TYPE
+from booking_service.adapters.outbox_relay.relay import RelaySettings
+from booking_service.adapters.rabbitmq.publisher import APP_ID, DELIVERY_MODE, MANDATORY
 from booking_service.config import Settings
 from booking_service.domain.events import EVENT_TYPES, GUEST_CONTACT_FIELDS, GuestContact
 from booking_service.entrypoints.asyncapi import headers, sample
@@ -118,7 +121,11 @@ def build(relay: RelaySettings, guest_contact: GuestContact, comments: Comments)
                 "messages": [{"$ref": "#/channels/rabbitmq/messages/bookingEvent"}],
                 "summary": "The outbox relay publishes every committed change (EVENTS_BROKER=rabbitmq).",
                 "bindings": {
-                    "amqp": {"deliveryMode": 2, "mandatory": False, "bindingVersion": AMQP_BINDINGS}
+                    "amqp": {
+                        "deliveryMode": int(DELIVERY_MODE),
+                        "mandatory": MANDATORY,
+                        "bindingVersion": AMQP_BINDINGS,
+                    }
                 },
             },
         },
@@ -137,7 +144,7 @@ def build(relay: RelaySettings, guest_contact: GuestContact, comments: Comments)
                 ),
                 "amqpBookingEvent": _message(
                     "A booking event on RabbitMQ",
-                    _AMQP_MESSAGE.format(content_type=CONTENT_TYPE),
+                    _AMQP_MESSAGE.format(content_type=CONTENT_TYPE, app_id=APP_ID),
                     headers.schema(amqp_headers, headers.amqp(sample.OTHER_ROW, relay.source), AMQP_PREFIX),
                     payload,
                     {"amqp": {"bindingVersion": AMQP_BINDINGS}},
@@ -270,5 +277,8 @@ _KAFKA_MESSAGE = """A record of the topic `{topic}`: the key is the booking id, 
 BookingEvent, the headers the CloudEvents Kafka binding in binary mode (`ce_` attributes and
 `content-type`)."""
 _AMQP_MESSAGE = """A persistent message on the exchange, routed by its event type: the body is the serialized
-BookingEvent; the properties carry `content_type` ({content_type}) and `message_id` (the event id);
-the headers the CloudEvents AMQP binding in binary mode (`cloudEvents_` attributes)."""
+BookingEvent; the properties carry `content_type` ({content_type}), `message_id` (the event id),
+`type` (the event type), `timestamp` (the event's time) and `app_id` ({app_id}); the headers the
+CloudEvents AMQP binding in binary mode (`cloudEvents_` attributes, `cloudEvents_partitionkey` being
+the booking id). Not `mandatory`: a message no queue is bound for is dropped, so bind a durable
+queue before the events you need are published."""

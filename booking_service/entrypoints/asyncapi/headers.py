@@ -1,10 +1,9 @@
 """The headers of the events on each broker, as the AsyncAPI document describes them (document.py).
 
-The Kafka headers are the relay's own (cloud_event_headers, adapters/kafka/relay.py): the document
-describes what an outbox row is published with, and a header the relay adds without a word here fails
-the build. The AMQP headers are the same CloudEvents attributes in the CloudEvents AMQP binding
-(`cloudEvents_` application properties; the content type is the message's content_type property).
-Both carry the W3C trace context when the change was traced.
+They are the publishers' own (kafka_headers, adapters/kafka/publisher.py; amqp_headers,
+adapters/rabbitmq/publisher.py), made for a sample outbox row: the document describes what a row is
+published with, and a header a publisher adds without a word here fails the build. Both carry the
+W3C trace context beside them when the change was traced.
 """
 
 from __future__ import annotations
@@ -12,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from booking_service.adapters.kafka.relay import cloud_event_headers
+from booking_service.adapters.kafka.publisher import kafka_headers
+from booking_service.adapters.rabbitmq.publisher import PREFIX, amqp_headers
 from booking_service.domain.events import EVENT_TYPES
 from booking_service.observability.tracing import TRACE_HEADERS
 
 KAFKA_PREFIX = "ce_"
-#: The CloudEvents AMQP binding's prefix of attribute headers (`_`, which the binding prefers).
-AMQP_PREFIX = "cloudEvents_"
+AMQP_PREFIX = PREFIX
 #: What each CloudEvents attribute says.
 ATTRIBUTES = {
     "specversion": "The CloudEvents version.",
@@ -41,16 +40,12 @@ TRACE = {
 
 def kafka(row: Mapping[str, Any], source: str) -> dict[str, str]:
     """The headers the relay publishes an outbox row with on Kafka (the trace headers aside)."""
-    return dict(cloud_event_headers(row, source))
+    return dict(kafka_headers(row, source))
 
 
 def amqp(row: Mapping[str, Any], source: str) -> dict[str, str]:
-    """The same CloudEvents attributes as AMQP headers."""
-    return {
-        AMQP_PREFIX + name.removeprefix(KAFKA_PREFIX): value
-        for name, value in kafka(row, source).items()
-        if name.startswith(KAFKA_PREFIX)
-    }
+    """The headers the relay publishes an outbox row with on RabbitMQ (the trace headers aside)."""
+    return amqp_headers(row, source)
 
 
 def schema(example: dict[str, str], other: dict[str, str], prefix: str) -> dict[str, Any]:

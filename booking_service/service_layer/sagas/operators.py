@@ -10,6 +10,7 @@ fails again sets it again.
 
 from __future__ import annotations
 
+from booking_service.domain import erasure
 from booking_service.domain.errors import BookingError
 from booking_service.domain.model import Booking
 from booking_service.domain.validation import is_uuid
@@ -73,6 +74,8 @@ async def resolve_saga(ctx: Context, saga_id: str, note: str, actor: Actor) -> S
         if booking is not None:
             booking.resolve_attention(saga.saga_id, f"resolved by an operator: {note}", actor, ctx.clock())
             await uow.bookings.save(booking)
+            if booking.guest_erased_version is not None:  # the note may speak of the guest
+                note = erasure.erased_text(note)
         try:
             await uow.sagas.resolve(saga, f"{note} (by {actor.actor_id})", ctx.clock())
         except SagaTakenOver:
@@ -84,7 +87,7 @@ async def resolve_saga(ctx: Context, saga_id: str, note: str, actor: Actor) -> S
 async def _free(uow: UnitOfWork, saga: Saga) -> Booking | None:
     """The saga's booking, if it has one and no other saga holds it (an operator waits for that one
     to end, as every other change does); raises OperatorError otherwise."""
-    booking = await uow.bookings.get(saga.booking_id)
+    booking = await uow.bookings.get(saga.booking_id, for_update=True)
     if booking is not None:
         try:
             booking.ensure_free()
