@@ -47,6 +47,7 @@ _INSERT_WITH_HISTORY = (
 )
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM bookings WHERE "
 _BY_ID = _SELECT + "booking_id = $1"
+_BY_ID_FOR_UPDATE = _BY_ID + " FOR UPDATE"
 _BY_REFERENCE = _SELECT + "booking_reference = $1"
 _HISTORY = (
     "SELECT "
@@ -94,8 +95,10 @@ class PostgresBookingRepository(BookingRepository):
         booking.stored_version, booking.stored_saga_id = booking.version, booking.saga_id
         self.seen.append(booking)
 
-    async def get(self, booking_id: str, *, with_history: bool = False) -> Booking | None:
-        return await self._one(_BY_ID, booking_id, with_history)
+    async def get(
+        self, booking_id: str, *, with_history: bool = False, for_update: bool = False
+    ) -> Booking | None:
+        return await self._one(_BY_ID_FOR_UPDATE if for_update else _BY_ID, booking_id, with_history)
 
     async def get_by_reference(self, reference: str, *, with_history: bool = False) -> Booking | None:
         return await self._one(_BY_REFERENCE, reference, with_history)

@@ -31,7 +31,11 @@ class BookingRepository(abc.ABC):
         """Stores a new booking (raises UnitUnavailable, DuplicateReference)."""
 
     @abc.abstractmethod
-    async def get(self, booking_id: str, *, with_history: bool = False) -> Booking | None: ...
+    async def get(
+        self, booking_id: str, *, with_history: bool = False, for_update: bool = False
+    ) -> Booking | None:
+        """The booking; `for_update` locks its row for this unit of work (a change made from what
+        was read, which no other change can then slip under)."""
 
     @abc.abstractmethod
     async def get_by_reference(self, reference: str, *, with_history: bool = False) -> Booking | None: ...
@@ -83,8 +87,9 @@ class GroupRepository(abc.ABC):
     async def get(
         self, group_id: str, *, for_update: bool = False, with_history: bool = False
     ) -> BookingGroup | None:
-        """The group with its bookings; `for_update` locks the group's row for this unit of work
-        (the one change of a group at a time)."""
+        """The group with its bookings; `for_update` locks the group's row, then each item's row in
+        the group's order, for this unit of work (the one change of a group at a time, and no
+        single-booking change slips between reading an item and saving it)."""
 
     @abc.abstractmethod
     async def save(self, group: BookingGroup) -> None:
