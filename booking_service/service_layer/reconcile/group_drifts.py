@@ -67,6 +67,16 @@ def of_group(
     return found if of_items else found + _sums(group_id, items, intent)
 
 
+def intent_unknown(intent_id: str, items: Sequence[Booking]) -> list[Drift]:
+    """The drifts of items whose group's intent the payment service does not know: each capture
+    an item records is absent there."""
+    return [
+        Drift("capture_recorded_but_absent", item.booking_id, f"intent {intent_id} is unknown there")
+        for item in items
+        if item.payment is not None and item.payment.captured is not None
+    ]
+
+
 def held_by(item: Booking, intent: Intent) -> Money:
     """What of the group's intent an item holds (minor units of the intent's currency): its
     capture less its refunds as the payment service confirmed them; a PENDING item's share once

@@ -28,48 +28,74 @@ OPEN = "open_intent_on_closed_booking"
 
 
 async def check(ctx: Context, report: Report, group_id: str, fix: bool) -> None:
-    """Compares the group's intents with its items; with `fix`, settles what can be settled."""
+    """Compares the group's intents with its items; with `fix`, settles what can be settled, then
+    reads the peers again: a drift is fixed when it is gone (a fix of one item may settle another's,
+    through the group's shares)."""
     group = await _read(ctx, group_id)
     if group is None or not group.payment_intent_id:
         return
     if any(item.saga_id is not None for item in group.bookings):
         report.in_flight += 1
         return
-    payments = ctx.peers.payments
-    found: list[Drift] = []
-    others: list[Intent] = []
-    for intent in await payments.intents(group_id):
-        if intent.intent_id != group.payment_intent_id:
-            others.append(intent)
-            continue
-        refunds = await payments.refunds(intent.intent_id) if intent.captured else []
-        found += group_drifts.of_group(group_id, group.bookings, intent, refunds)
-    stray = PeerView((), others, {})
-    found += drifts.of_unknown_booking(group_id, stray)
+    found, stray = await _drifts(ctx, group)
     if found and _moved(group, await _read(ctx, group_id)):
         report.in_flight += 1  # it changed while the payment service was read
         return
     report.drifts += found
-    if fix and any(d.fixable for d in found):
-        await _fix(ctx, report, group, found, stray)
+    if not fix or not any(d.fixable for d in found):
+        return
+    failures = await _fix(ctx, group, found, stray)
+    after = await _read(ctx, group_id)
+    left = {d.booking_id: d for d in (await _drifts(ctx, after))[0]} if after is not None else {}
+    for owner in {d.booking_id for d in found if d.fixable}:
+        if owner in failures:
+            report.fixed(owner, failures[owner])
+        else:
+            report.fixed(owner, f"not fixed: {left[owner].kind} is left" if owner in left else "fixed")
 
 
-async def _fix(
-    ctx: Context, report: Report, group: BookingGroup, found: list[Drift], stray: PeerView
-) -> None:
+async def _drifts(ctx: Context, group: BookingGroup) -> tuple[list[Drift], PeerView]:
+    """The group's drifts, and the intents of its id that are not its own (a view of them)."""
+    payments = ctx.peers.payments
+    found: list[Drift] = []
+    others: list[Intent] = []
+    own = False
+    for intent in await payments.intents(group.group_id):
+        if intent.intent_id != group.payment_intent_id:
+            others.append(intent)
+            continue
+        own = True
+        refunds = await payments.refunds(intent.intent_id) if intent.captured else []
+        found += group_drifts.of_group(group.group_id, group.bookings, intent, refunds)
+    if not own:
+        found += group_drifts.intent_unknown(group.payment_intent_id, group.bookings)
+    stray = PeerView((), others, {})
+    return found + drifts.of_unknown_booking(group.group_id, stray), stray
+
+
+async def _fix(ctx: Context, group: BookingGroup, found: list[Drift], stray: PeerView) -> dict[str, str]:
+    """Settles the fixable drifts; returns what could not be tried, by owner."""
+    failures: dict[str, str] = {}
     for item in group.bookings:
         mine = [d for d in found if d.booking_id == item.booking_id]
-        if any(d.fixable for d in mine):
-            outcome = await fixes.attempt(fixes.repair(ctx, item, mine, PeerView((), (), {})))
-            report.fixed(item.booking_id, outcome)
+        current = await ctx.reads.get(item.booking_id)
+        if not any(d.fixable for d in mine) or current is None or current.version != item.version:
+            continue  # nothing to fix, or a fix of another item settled it meanwhile (its shares)
+        outcome = await fixes.attempt(fixes.repair(ctx, item, mine, PeerView((), (), {})))
+        if outcome != "fixed":
+            failures[item.booking_id] = outcome
     open_ones = [d for d in found if d.booking_id == group.group_id and d.kind == OPEN]
     if any(d.detail.startswith(f"intent {group.payment_intent_id} ") for d in open_ones):
-        closed = [item for item in group.bookings if item.status in TERMINAL]
-        report.fixed(group.group_id, await fixes.attempt(fixes.release_again(ctx, closed[0])))
-    if stray.intents and len(open_ones) > 0:
-        report.fixed(
-            group.group_id, await fixes.attempt(fixes.compensate_unknown(ctx, group.group_id, stray))
-        )
+        now = await _read(ctx, group.group_id)
+        closed = [item for item in now.bookings if item.status in TERMINAL] if now is not None else []
+        outcome = await fixes.attempt(fixes.release_again(ctx, closed[0])) if closed else "fixed"
+        if outcome != "fixed":
+            failures[group.group_id] = outcome
+    if stray.intents and open_ones:
+        outcome = await fixes.attempt(fixes.compensate_unknown(ctx, group.group_id, stray))
+        if outcome != "fixed":
+            failures[group.group_id] = outcome
+    return failures
 
 
 async def _read(ctx: Context, group_id: str) -> BookingGroup | None:
