@@ -23,7 +23,14 @@ from booking_service.adapters.booking_proto import (
 )
 from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.tables import booking_outbox
-from booking_service.domain.events import AttentionEvent, BookingUpdated, Event, PaymentEvent, StatusEvent
+from booking_service.domain.events import (
+    AttentionEvent,
+    BookingUpdated,
+    Event,
+    GuestErased,
+    PaymentEvent,
+    StatusEvent,
+)
 from booking_service.domain.model import Booking
 from booking_service.observability.tracing import current_trace_context
 
@@ -67,6 +74,8 @@ def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.B
         message.reason = event.reason
     if isinstance(event, AttentionEvent):
         message.saga_id, message.reason = event.saga_id, event.reason
+    if isinstance(event, GuestErased):
+        message.change.changed_fields.extend(event.erased_fields)
     return message
 
 

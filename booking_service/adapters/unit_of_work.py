@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking_service.adapters import outbox
 from booking_service.adapters.driver import DriverSession
+from booking_service.adapters.erasure import PostgresGuestErasures
 from booking_service.adapters.errors import translate, unavailable
 from booking_service.adapters.groups import PostgresGroupRepository
 from booking_service.adapters.idempotency_store import PostgresIdempotencyStore
@@ -51,8 +52,9 @@ class PostgresUnitOfWork(UnitOfWork):
             if not isinstance(exc, Exception):
                 raise
             raise (translate(exc) or unavailable(exc)) from exc
-        self.bookings = PostgresBookingRepository(self._session)
-        self.groups = PostgresGroupRepository(self._session, self.bookings)
+        self.erasures = PostgresGuestErasures(self._session)
+        self.bookings = PostgresBookingRepository(self._session, self.erasures)
+        self.groups = PostgresGroupRepository(self._session, self.bookings, self.erasures)
         self.idempotency = PostgresIdempotencyStore(self._session)
         self.sagas = PostgresSagaLog(self._session)
         self.venue_policies = PostgresVenuePolicies(self._session)

@@ -131,6 +131,14 @@ class AttentionResolved(AttentionEvent):
     type: ClassVar[str] = "booking.attention_resolved"
 
 
+@dataclass(frozen=True, slots=True)
+class GuestErased(Event):
+    """The guest's personal data in the booking was replaced (erasure.py): `erased_fields` name what."""
+
+    type: ClassVar[str] = "booking.guest_erased"
+    erased_fields: tuple[str, ...]
+
+
 #: The event specific to each status a booking can move to.
 STATUS_EVENTS: dict[BookingStatus, type[StatusEvent]] = {
     BookingStatus.CONFIRMED: BookingConfirmed,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from booking_service.domain import erasure
 from booking_service.domain.commands import Command, CreateBooking, VenueDetails
 from booking_service.domain.deadlines import Deadlines
 from booking_service.domain.errors import (
@@ -145,6 +146,11 @@ class BookingGroup:
     #: The items, in booking_ids order, when loaded with the group.
     bookings: list[Booking] = field(default_factory=list)
     stored_version: int = 0
+
+    def keep_erased(self) -> None:
+        """Puts the group in its erased form (erasure.py): the guest's data, the cancellation's reason."""
+        self.guest = erasure.erased_guest(self.guest)
+        self.cancellation_reason = erasure.erased_text(self.cancellation_reason)
 
     def ensure_version(self, expected: int) -> None:
         if expected != self.version:

@@ -10,6 +10,7 @@ history row and booking.attention_resolved), and a retry that fails again sets i
 
 from __future__ import annotations
 
+from booking_service.domain import erasure
 from booking_service.domain.errors import BookingError
 from booking_service.domain.model import Booking
 from booking_service.domain.validation import is_uuid
@@ -72,6 +73,8 @@ async def resolve_saga(ctx: Context, saga_id: str, note: str, actor: Actor) -> S
         for booking in await _free(uow, saga):
             booking.resolve_attention(saga.saga_id, f"resolved by an operator: {note}", actor, ctx.clock())
             await uow.bookings.save(booking)
+            if booking.guest_erased_version is not None:  # the note may speak of the guest
+                note = erasure.erased_text(note)
         try:
             await uow.sagas.resolve(saga, f"{note} (by {actor.actor_id})", ctx.clock())
         except SagaTakenOver:
@@ -82,11 +85,11 @@ async def resolve_saga(ctx: Context, saga_id: str, note: str, actor: Actor) -> S
 
 async def _free(uow: UnitOfWork, saga: Saga) -> list[Booking]:
     """The stored bookings the saga concerns (its own, or the items of a group it names:
-    steps.concerns), if no other saga holds one (an operator waits for that one to end, as every
-    other change does); raises OperatorError otherwise."""
+    steps.concerns), read FOR UPDATE, if no other saga holds one (an operator waits for that one to
+    end, as every other change does); raises OperatorError otherwise."""
     found = []
     for booking_id in steps.concerns(saga):
-        booking = await uow.bookings.get(booking_id)
+        booking = await uow.bookings.get(booking_id, for_update=True)
         if booking is None:
             continue
         try:

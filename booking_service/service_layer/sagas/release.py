@@ -204,7 +204,7 @@ async def _record(ctx: Context, saga: Saga, change: Callable[[Booking], None]) -
     transaction (a saga taken over meanwhile writes nothing)."""
     uow = ctx.uow()
     async with uow:
-        booking = await uow.bookings.get(saga.booking_id)
+        booking = await uow.bookings.get(saga.booking_id, for_update=True)
         assert booking is not None
         change(booking)
         await uow.bookings.save(booking)

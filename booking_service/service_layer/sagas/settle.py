@@ -81,7 +81,7 @@ async def run(ctx: Context, saga: Saga) -> None:
     planned = None
     uow = ctx.uow()
     async with uow:
-        booking = await uow.bookings.get(saga.booking_id)
+        booking = await uow.bookings.get(saga.booking_id, for_update=True)
         now = ctx.clock()
         if (
             booking is not None

@@ -62,7 +62,7 @@ async def take(
     """Gives the booking to the saga, in the caller's unit of work (which also writes the saga):
     raises BookingNotFound, VersionMismatch, Contention (another saga has it), or what `check`
     raises when the booking no longer allows the change."""
-    booking = await uow.bookings.get(saga.booking_id)
+    booking = await uow.bookings.get(saga.booking_id, for_update=True)
     if booking is None:
         raise BookingNotFound(f"There is no booking {saga.booking_id}.", {"booking_id": saga.booking_id})
     booking.ensure_version(expected_version)
@@ -122,7 +122,7 @@ async def give_up(ctx: Context, saga: Saga, reason: str) -> None:
     uow = ctx.uow()
     async with uow:
         for booking_id in concerns(saga):
-            booking = await uow.bookings.get(booking_id)
+            booking = await uow.bookings.get(booking_id, for_update=True)
             if booking is None:
                 continue  # never stored (a create that gave up compensating): the saga says it
             booking.need_attention(saga.saga_id, saga.kind, saga.error, ctx.clock())
