@@ -72,7 +72,7 @@ async def run(ctx: Context, saga: Saga) -> None:
     planned: list[Saga] = []
     uow = ctx.uow()
     async with uow:
-        group = await uow.groups.get(saga.booking_id)
+        group = await uow.groups.get(saga.booking_id, for_update=True)  # as every writer reads
         for item in group.bookings if group is not None else []:
             if item.saga_id is not None or not lags(item, intent):
                 continue  # in line, or a release holds it (it settles the shares again at its end)
