@@ -47,21 +47,29 @@ VOIDED_WITH_THE_GROUP = "the group's payment was voided"
 
 async def settle_shares(ctx: Context, group_id: str | None) -> None:
     """After an item of the group recorded a capture or void of the group's intent, or let go of
-    an item: starts (and runs) a group_shares saga when a closed item that no saga holds lags what
-    another item of the group records. Never raises a peer's error (the caller's change stands)."""
+        an item: starts (and runs) a group_shares saga when a closed item that no saga holds lags what
+        another item of the group records. Raises no BookingError (the caller's change stands: an
+    operator sees the log line, and reconcile what lags)."""
     if group_id is None:
         return
-    uow = ctx.uow()
-    async with uow:
-        group = await uow.groups.get(group_id)
-        lagging = _lagging_by_records(group.bookings if group is not None else [])
-        if not lagging or group is None:
-            return
-        saga = steps.new_saga(
-            ctx, KIND, group_id, {"intent_id": group.payment_intent_id, "concerns": lagging}
+    try:
+        uow = ctx.uow()
+        async with uow:
+            group = await uow.groups.get(group_id)
+            lagging = _lagging_by_records(group.bookings if group is not None else [])
+            if not lagging or group is None:
+                return
+            saga = steps.new_saga(
+                ctx, KIND, group_id, {"intent_id": group.payment_intent_id, "concerns": lagging}
+            )
+            await uow.sagas.add(saga)
+            await uow.commit()
+    except BookingError as error:  # the caller's change stands; reconcile finds what lags
+        log.error(
+            "could not start settling the shares of a group's closed items",
+            extra={"group_id": group_id, "error": error.message},
         )
-        await uow.sagas.add(saga)
-        await uow.commit()
+        return
     await run_now(ctx, saga)
 
 
