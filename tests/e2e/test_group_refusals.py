@@ -75,7 +75,7 @@ async def test_a_group_cancel_raced_by_a_change_of_one_item_cancels_it_as_it_now
                 gpb.CancelBookingGroupRequest(group_id=group.group_id, expected_version=1)
             )
         )
-        await asyncio.sleep(0.5)  # the cancel has read the group and waits on the item's row
+        await _waiting_on_a_lock(w)  # the cancel has read the group and waits on the item's row
         assert not cancel.done()
         await other.execute(
             text(
@@ -103,3 +103,19 @@ async def test_a_group_cancel_raced_by_a_change_of_one_item_cancels_it_as_it_now
     assert cancelled.bookings[1].special_requests == "late checkout"
     assert cancelled.bookings[1].version == 3
     await check_groups(w, venue)
+
+
+async def _waiting_on_a_lock(w: World) -> None:
+    """Waits (bounded) until a statement of this database waits for a row lock."""
+    for _ in range(500):
+        async with w.app.engine.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the group cancel never waited on the item's row")
