@@ -64,7 +64,7 @@ class PostgresGroupRepository(GroupRepository):
             return None
         group = group_of(row)
         for booking_id in group.booking_ids:
-            booking = await self._bookings.get(booking_id, with_history=with_history)
+            booking = await self._bookings.get(booking_id, with_history=with_history, for_update=for_update)
             assert booking is not None, f"group {group_id} lost booking {booking_id}"
             group.bookings.append(booking)
         return group

@@ -17,6 +17,7 @@ from booking_service.domain.commands import Command, CreateBooking, VenueDetails
 from booking_service.domain.deadlines import Deadlines
 from booking_service.domain.errors import (
     BookingError,
+    Contention,
     FieldViolation,
     GroupVersionMismatch,
     InvalidTransition,
@@ -167,7 +168,12 @@ class BookingGroup:
                 {"group_id": self.group_id, "current_version": str(self.version)},
             )
         for booking in active:
-            booking.ensure_free()
+            if booking.saga_id is not None:
+                raise Contention(
+                    f"Booking group {self.group_id}: another change to its booking {booking.booking_id} "
+                    "is under way; nothing was done. Retry shortly.",
+                    {"group_id": self.group_id, "booking_id": booking.booking_id},
+                )
         for booking in active:
             if not booking.expire_if_overdue(now, deadlines):
                 booking.change_status(BookingStatus.CANCELLED, reason, actor, now, deadlines)

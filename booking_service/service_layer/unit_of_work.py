@@ -35,8 +35,9 @@ class BookingRepository(abc.ABC):
     async def get(
         self, booking_id: str, *, with_history: bool = False, for_update: bool = False
     ) -> Booking | None:
-        """The booking; `for_update` locks its row for this unit of work (a change reads it so, and
-        so lands before an erasure of the guest or meets the booking erased)."""
+        """The booking; `for_update` locks its row for this unit of work (a change reads it so: no
+        other change slips between the read and the save, and it lands before an erasure of the
+        guest or meets the booking erased)."""
 
     @abc.abstractmethod
     async def get_by_reference(self, reference: str, *, with_history: bool = False) -> Booking | None: ...
@@ -88,8 +89,9 @@ class GroupRepository(abc.ABC):
     async def get(
         self, group_id: str, *, for_update: bool = False, with_history: bool = False
     ) -> BookingGroup | None:
-        """The group with its bookings; `for_update` locks the group's row for this unit of work
-        (the one change of a group at a time)."""
+        """The group with its bookings; `for_update` locks the group's row, then each item's row in
+        the group's order, for this unit of work (the one change of a group at a time, and no
+        single-booking change slips between reading an item and saving it)."""
 
     @abc.abstractmethod
     async def save(self, group: BookingGroup) -> None:
