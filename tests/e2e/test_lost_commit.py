@@ -237,6 +237,28 @@ async def test_a_confirmation_whose_commit_never_arrived_is_confirmed_by_recover
     await no_drift(w, booking.venue.venue_id)
 
 
+async def test_a_recovery_whose_commit_never_arrived_leaves_the_saga_running(
+    w: World, proxy: TcpProxy, new_booking: Make
+) -> None:
+    """The recovery worker's own last step (confirming the paid booking) loses its COMMIT: the
+    saga is handed back running (not ended with the DONE its failed finish set), and the next
+    round confirms the booking."""
+    booking = await w.stub.CreateBooking(hotel_booking(new_booking))
+    confirming = pb.UpdateBookingStatusRequest(
+        booking_id=booking.booking_id, expected_version=1, status=S.BOOKING_STATUS_CONFIRMED
+    )
+    proxy.lose_commit(CHANGES_A_BOOKING, "commit")
+    await unavailable(w.stub.UpdateBookingStatus(confirming))
+    proxy.lose_commit(CHANGES_A_BOOKING, "commit")
+    assert await w.recover() == 1
+    assert proxy.lost == 2
+    assert await saga_statuses(w, booking.booking_id) == [("create", "done"), ("confirm", "running")]
+    assert await w.recover() == 1
+    current = await w.stub.GetBooking(pb.GetBookingRequest(booking_id=booking.booking_id))
+    assert (current.status, current.version) == (S.BOOKING_STATUS_CONFIRMED, 2)
+    await no_drift(w, booking.venue.venue_id)
+
+
 async def test_a_confirmation_whose_commit_answer_is_lost_answers_the_confirmed_booking(
     w: World, proxy: TcpProxy, new_booking: Make
 ) -> None:
