@@ -44,6 +44,9 @@ _SAVE = (
 _LET_GO = "UPDATE bookings SET saga_id = NULL WHERE booking_id = $1 AND saga_id = $2::uuid"
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM booking_sagas WHERE "
 _GET = _SELECT + "saga_id = $1::uuid"
+# FOR SHARE waits for a transaction that is writing the row (a saga's finishing transaction whose
+# COMMIT may still be on its way) to end, and then reads the row as that transaction left it.
+_GET_SETTLED = _GET + " FOR SHARE"
 _LIST = _SELECT + "status = ANY($1::text[]) ORDER BY updated_at DESC LIMIT $2"
 _UNFINISHED_CREATES = (
     _SELECT + f"kind IN ('create', 'group_create') AND status <> '{DONE}' AND created_at >= $1"
@@ -121,8 +124,8 @@ class PostgresSagaLog(SagaLog):
             await self._db.execute(_LET_GO, saga.booking_id, saga.saga_id)
         _count(saga, found["step"])
 
-    async def get(self, saga_id: str) -> Saga | None:
-        row = await self._db.fetchrow(_GET, saga_id)
+    async def get(self, saga_id: str, *, settled: bool = False) -> Saga | None:
+        row = await self._db.fetchrow(_GET_SETTLED if settled else _GET, saga_id)
         return _saga(row) if row is not None else None
 
     async def listing(self, statuses: tuple[str, ...], booking_id: str | None, limit: int) -> list[Saga]:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from booking_service.domain.commands import CancelBooking, ChangeBookingStatus, UpdateBooking
-from booking_service.domain.errors import AwaitingOperator, BookingError, BookingNotFound, StorageUnavailable
+from booking_service.domain.errors import AwaitingOperator, BookingNotFound
 from booking_service.domain.model import Booking
 from booking_service.domain.status import TERMINAL, BookingStatus
 from booking_service.service_layer import idempotency
@@ -33,13 +33,6 @@ from booking_service.service_layer.unit_of_work import UnitOfWork
 
 Mutation = Callable[[Booking, datetime], object]
 Command = UpdateBooking | CancelBooking | ChangeBookingStatus
-
-
-def outcome_unknown(error: BaseException) -> bool:
-    """Whether the database step may have committed although it raised `error`: a domain refusal
-    (or a lock the database gave up waiting for) rolled it back; a cancelled call, a lost
-    connection or anything unexpected may have ended after the commit."""
-    return not isinstance(error, BookingError) or isinstance(error, StorageUnavailable)
 
 
 class PathChanged(Exception):

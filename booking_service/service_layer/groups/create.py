@@ -9,11 +9,11 @@
 |         | reserve, the create saga's step)                  | made, or that may have been made     |
 | intent  | one payment intent for the total, if the venue is | cancel it (key booking:<group>:void) |
 |         | paid up front (key booking:<group>:intent)        |                                      |
-| persist | the group and every item (PENDING, with its hold, | none: the last step                  |
-|         | its share of the intent and its frozen quote),    |                                      |
-|         | the saga's end and the key's answer, in ONE       |                                      |
-|         | transaction: the exclusion constraint decides     |                                      |
-|         | every unit at once                                |                                      |
+| persist | the group and every item (PENDING, with its hold, | a refusal (a unit taken): all the    |
+|         | its share of the intent and its frozen quote),    | above; any other failure may have    |
+|         | the saga's end and the key's answer, in ONE       | committed: asked first, as a single  |
+|         | transaction: the exclusion constraint decides     | create's (sagas/create.py,           |
+|         | every unit at once                                | steps.committed_anyway)              |
 
 The saga (kind `group_create`, its booking_id the group's id) records the holds and the prepayment
 once every item is held, then the intent; a request that fails compensates at once, and the
@@ -25,6 +25,7 @@ them. Items reuse the single-booking create's steps (sagas/create.py) and its va
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,7 @@ async def create_group(cmd: CreateBookingGroup, *, ctx: Context) -> BookingGroup
     if replay is not None:
         return replay
     tried: set[str] = set()
+    persisting = False
     taken_over = "Creating the booking group took too long and was rolled back; retry the request."
     async with steps.lease_kept(ctx, saga, taken_over, scope=scope, key=cmd.idempotency_key):
         try:
@@ -107,13 +109,27 @@ async def create_group(cmd: CreateBookingGroup, *, ctx: Context) -> BookingGroup
                 intent = await ctx.peers.payments.create_intent(step_key(group_id, "intent"), group_id, total)
                 intent_id = intent.intent_id
                 await steps.record(ctx, saga, "intent_opened", intent_id=intent_id)
+            persisting = True
             return await _persist(ctx, cmd, saga, venue, rules, pricings, intent_id)
         except SagaTakenOver:
             raise
         except BaseException as error:
+            if persisting:  # its transaction may have committed: asked before anything is undone
+                stored = await steps.committed_anyway(ctx, saga, error, _the_group(saga))
+                if stored is not None:
+                    return stored
             await compensate(ctx, saga, str(error) or type(error).__name__, tried)
             await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
             raise
+
+
+def _the_group(saga: Saga) -> Callable[[UnitOfWork], Awaitable[BookingGroup]]:
+    async def read(uow: UnitOfWork) -> BookingGroup:
+        group = await uow.groups.get(saga.booking_id)
+        assert group is not None, "stored with the saga's end"
+        return group
+
+    return read
 
 
 def _stay(cmd: CreateBookingGroup, index: int, venue: Venue) -> Stay:

@@ -9,6 +9,8 @@
 |         |                                                     | stays PENDING; no answer: recovery  |
 |         |                                                     | asks the payment service            |
 | persist | CONFIRMED with the capture recorded, the saga ended | recovery confirms the paid booking  |
+|         | (one transaction)                                   | (unless it committed after all:     |
+|         |                                                     | steps.committed_anyway)             |
 | shares  | an item of a booking group: the other items closed  | a group_shares saga, retried by the |
 |         | before the capture get their release again, which  | recovery worker (the confirmation   |
 |         | refunds their share (groups/shares.py)              | stands)                             |
@@ -118,10 +120,14 @@ async def _take_payment(
     except SagaTakenOver:
         raise
     except BaseException as error:
-        # Paid, but the database step failed: the recovery worker, due at once, confirms the paid
-        # booking (the saga still holds it, so nothing else can have changed it).
-        await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
-        await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
-        raise
+        # Paid, but the database step failed. It may have committed (steps.committed_anyway): the
+        # booking as stored is the answer. Else the recovery worker, due at once, confirms the
+        # paid booking (the saga still holds it, so nothing else can have changed it).
+        stored = await steps.committed_anyway(ctx, saga, error, steps.the_booking(saga))
+        if stored is None:
+            await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
+            await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
+            raise
+        confirmed = stored
     await settle_shares(ctx, confirmed.group_id)
     return confirmed

@@ -5,9 +5,9 @@
 | price   | pricing calculate (no side effect)           | none                              |
 | reserve | inventory reserve (key booking:<id>:reserve) | inventory release                 |
 | intent  | payment intent, if the venue is paid up front | cancel the intent                |
-| persist | the booking (PENDING, with hold, intent and   | none: the last step               |
-|         | frozen quote), the saga's end and the answer  |                                   |
-|         | to the idempotency key, in one transaction    |                                   |
+| persist | the booking (PENDING, with hold, intent and   | a refusal (the unit taken): all   |
+|         | frozen quote), the saga's end and the answer  | the above; any other failure may  |
+|         | to the idempotency key, in one transaction    | have committed: see below         |
 
 A unit already held by an active booking of ours is refused before anything else happens: in the
 transaction that claims the key, so that nothing is kept and no peer is called (500 requests for
@@ -21,6 +21,15 @@ which is then undone. If the saga's lease runs out while a step is slow, the rec
 takes it over and compensates it, and the request answers UNAVAILABLE (steps.lease_kept). If a
 compensation cannot run now (a peer is down), the saga is left to the
 recovery worker; so is a saga whose process died between two steps.
+
+The persist step's transaction can fail after it committed (its COMMIT's answer lost with the
+connection, or the call cancelled at the commit): the booking is then stored, claiming the hold and
+the intent, and undoing them would break it. So its failure is settled first by the saga's row
+(steps.committed_anyway), which that transaction ends: DONE, the request answers the stored
+booking (the key's answer was stored with it); still running, it compensates; the database
+unreachable, it undoes nothing, answers UNAVAILABLE and leaves the saga to the recovery worker,
+which leaves a DONE saga alone and compensates a running one (never one whose booking is stored:
+recovery.py).
 """
 
 from __future__ import annotations
@@ -83,6 +92,7 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
     if replay is not None:
         return replay
     attempted: set[str] = set()
+    persisting = False
     taken_over = "Creating the booking took too long and was rolled back; retry the request."
     async with steps.lease_kept(ctx, saga, taken_over, scope=scope, key=cmd.idempotency_key):
         try:
@@ -103,6 +113,7 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
                 )
                 intent_id = intent.intent_id
                 await steps.record(ctx, saga, "intent_opened", intent_id=intent_id)
+            persisting = True
             try:
                 return await _persist(ctx, cmd, saga, venue, rules, pricing, reservation_id, intent_id)
             except UnitUnavailable as refused:  # the exclusion constraint's, after a race
@@ -110,6 +121,10 @@ async def create_booking(cmd: CreateBooking, *, ctx: Context) -> Booking:
         except SagaTakenOver:
             raise  # the recovery worker compensates it now
         except BaseException as error:
+            if persisting:  # its transaction may have committed: asked before anything is undone
+                stored = await steps.committed_anyway(ctx, saga, error, steps.the_booking(saga))
+                if stored is not None:
+                    return stored
             await compensate(ctx, saga, str(error) or type(error).__name__, attempted)
             await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
             raise

@@ -41,7 +41,10 @@ class SagaLog(abc.ABC):
         booking's saga_id), so save the booking first when both change in one unit of work."""
 
     @abc.abstractmethod
-    async def get(self, saga_id: str) -> Saga | None: ...
+    async def get(self, saga_id: str, *, settled: bool = False) -> Saga | None:
+        """The saga as stored; `settled`: once no other transaction is writing it (a transaction
+        still committing a change to it is waited for, then its outcome read), the row locked
+        against writers for this unit of work."""
 
     @abc.abstractmethod
     async def listing(self, statuses: tuple[str, ...], booking_id: str | None, limit: int) -> list[Saga]:

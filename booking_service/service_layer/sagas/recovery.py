@@ -6,12 +6,18 @@ finish them too), and, per kind:
 | saga    | left between steps means           | recovery                                             |
 |---------|------------------------------------|------------------------------------------------------|
 | create  | the booking was never stored       | compensate: cancel the intent, release the hold      |
+|         | (its saga ends DONE in the same    | (a booking stored all the same: nothing is undone,   |
+|         | transaction that stores it)        | the saga needs an operator)                          |
 | confirm | the payment may have been taken    | taken: confirm the booking (the saga still holds it) |
 | update  | the hold may have moved            | the booking kept its old stay: move the hold back    |
 | expire  | the intent may have been voided    | carry on: confirm if paid, else expire and release   |
 | release | the hold or payment not let go yet | carry on (hold released, payment voided/refunded)    |
 | group_create | no item was stored            | compensate: void the group's intent, release every hold |
 | group_shares | closed items' records lag the group's intent | carry on (groups/shares.py)            |
+
+A saga whose last step's commit may have landed although its answer was lost is not special here:
+that step ends the saga DONE in its own transaction, so a saga the worker takes over (a running
+one) is one whose last step did not commit (steps.committed_anyway).
 
 A saga whose peer is down is tried again later, with a growing pause (2, 4, ... 60 s). One that a
 peer refused for good (a 4xx other than 408/425/429), or that is still failing after
@@ -64,15 +70,37 @@ async def resume(ctx: Context, saga: Saga) -> None:
 
 
 async def _create(ctx: Context, saga: Saga) -> None:
+    if await _stored_all_the_same(ctx, saga):
+        return
     await create.compensate(ctx, saga, "interrupted before the booking was stored")
     scope, key = saga.data.get("idempotency", ["", ""])
     await idempotency.abandon(ctx, scope, key, saga)
 
 
 async def _group_create(ctx: Context, saga: Saga) -> None:
+    if await _stored_all_the_same(ctx, saga):
+        return
     await group_create.compensate(ctx, saga, "interrupted before the group was stored")
     scope, key = saga.data.get("idempotency", ["", ""])
     await idempotency.abandon(ctx, scope, key, saga)
+
+
+STORED_ALL_THE_SAME = "its booking is stored although the saga never ended; nothing was undone"
+
+
+async def _stored_all_the_same(ctx: Context, saga: Saga) -> bool:
+    """Whether what a create saga makes is stored although the saga is running (its end commits with
+    it, so this cannot happen): compensating would release the hold and void the payment a stored
+    booking claims. Such a saga is given to an operator instead."""
+    uow = ctx.uow()
+    async with uow:
+        if saga.kind == group_create.KIND:
+            stored = await uow.groups.get(saga.booking_id) is not None
+        else:
+            stored = await uow.bookings.get(saga.booking_id) is not None
+    if stored:
+        await steps.give_up(ctx, saga, STORED_ALL_THE_SAME)
+    return stored
 
 
 async def _confirm(ctx: Context, saga: Saga) -> None:

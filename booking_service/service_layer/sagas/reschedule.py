@@ -8,7 +8,13 @@ saga).
 | price    | pricing calculate (no side effect); a prepaid      | none: nothing moved yet              |
 |          | booking keeps its price (PRICE_CHANGED otherwise)  |                                      |
 | move     | inventory update-reservation (keyed by the saga)   | move the hold back                   |
-| persist  | the new stay and quote, the saga ended             | move the hold back                   |
+| persist  | the new stay and quote, the saga ended             | a refusal: move the hold back; any   |
+|          | (one transaction)                                  | other failure may have committed:    |
+|          |                                                    | the saga's row says (DONE: answer    |
+|          |                                                    | the stored booking; running: move    |
+|          |                                                    | the hold back; no database: leave it |
+|          |                                                    | to the recovery worker), as a        |
+|          |                                                    | create's (steps.committed_anyway)    |
 
 The new quote's cancellation policy applies, except that one whose free cancellation has lapsed
 stays lapsed (PricingSnapshot.rescheduled): no reschedule buys back a better refund.
@@ -29,13 +35,7 @@ from booking_service.domain.values import Money
 from booking_service.request_context import compensating
 from booking_service.service_layer import idempotency
 from booking_service.service_layer.availability import explained
-from booking_service.service_layer.booking_change import (
-    PathChanged,
-    begin_saga,
-    change,
-    change_claiming,
-    outcome_unknown,
-)
+from booking_service.service_layer.booking_change import PathChanged, begin_saga, change, change_claiming
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay, step_key
 from booking_service.service_layer.sagas import steps
@@ -133,14 +133,11 @@ async def _move(
     except SagaTakenOver:
         raise  # the recovery worker owns the saga now
     except BaseException as error:
-        reason = str(error) or type(error).__name__
-        if storing and outcome_unknown(error):
-            # The database step may have committed (the call was cancelled at its commit, the
-            # connection was lost): the recovery worker looks at the booking as stored and either
-            # finds the saga done or moves the hold back.
-            await steps.hand_to_recovery(ctx, saga, reason)
-        else:
-            await revert(ctx, saga, reason, moved=moving)
+        if storing:  # the database step may have committed: asked before the hold is moved back
+            stored = await steps.committed_anyway(ctx, saga, error, steps.the_booking(saga))
+            if stored is not None:
+                return stored
+        await revert(ctx, saga, str(error) or type(error).__name__, moved=moving)
         await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
         raise
 

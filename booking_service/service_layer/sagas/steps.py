@@ -6,27 +6,54 @@ transaction that writes the saga down and before any peer is called: the save is
 the booking being free and at the expected version, so of two such changes only one ever starts,
 and the other is refused (CONTENTION, or VERSION_MISMATCH) with nothing done. The saga lets go of
 the booking when it stops running (SagaLog.save).
+
+A saga's finishing transaction (what it made stored, and the saga DONE, in ONE transaction) can
+raise although it committed: the COMMIT reached the server and its answer was lost (the connection
+dropped), or the call was cancelled while the COMMIT was on its way. Undoing the peers' work then
+would leave a stored booking claiming a hold released and a payment voided. So a failure of that
+transaction is never compensated on sight (`committed_anyway`): a definite refusal from a
+statement (UnitUnavailable, VersionMismatch, any BookingError but StorageUnavailable) rolled it
+back; anything else is settled by reading the saga's row afresh (waiting for a transaction still
+writing it): DONE, the transaction committed and the request answers what it stored; still
+running, it did not, and the saga compensates as before; the database unreachable, nothing is
+undone now: the saga is left to the recovery worker, which meets it DONE (and leaves it) or
+running (and compensates it), and the request answers UNAVAILABLE. Handing a saga to recovery
+always leaves it running (`hand_to_recovery`), whatever status a failed finish had set in memory.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from booking_service.domain.errors import BookingError, BookingNotFound, PeerRejected, PeerUnavailable
+from booking_service.domain.errors import (
+    BookingError,
+    BookingNotFound,
+    PeerRejected,
+    PeerUnavailable,
+    StorageUnavailable,
+)
 from booking_service.domain.model import Booking
 from booking_service.domain.values import TimeSlot, VenueType
 from booking_service.service_layer import idempotency
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Stay
-from booking_service.service_layer.sagas.log import COMPENSATED, DONE, NEEDS_ATTENTION, Saga, SagaTakenOver
+from booking_service.service_layer.sagas.log import (
+    COMPENSATED,
+    DONE,
+    NEEDS_ATTENTION,
+    RUNNING,
+    Saga,
+    SagaTakenOver,
+)
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger("booking_service.sagas")
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -89,7 +116,8 @@ async def finish(
     ctx: Context, saga: Saga, status: str, error: str = "", uow: UnitOfWork | None = None
 ) -> None:
     """Marks the saga done or compensated; in the caller's unit of work when given (so it commits
-    with the step that finished it)."""
+    with the step that finished it: should that transaction raise, `committed_anyway` says whether
+    it committed)."""
     assert status in (DONE, COMPENSATED)
     saga.status, saga.error = status, error[:500]
     if uow is not None:
@@ -157,8 +185,11 @@ def over_budget(ctx: Context, saga: Saga) -> bool:
 
 
 async def hand_to_recovery(ctx: Context, saga: Saga, error: str, retry_in: timedelta = timedelta(0)) -> None:
-    """Leaves a saga whose next step could not run now to the recovery worker, due after `retry_in`."""
-    saga.error = error[:500]
+    """Leaves a saga whose next step could not run now to the recovery worker, due after `retry_in`.
+    The saga stays running: a finish whose transaction failed set DONE (or COMPENSATED) in memory
+    only, and writing that now would end a saga whose work was not stored. One whose finish did
+    commit is no longer running, and is left as it is."""
+    saga.status, saga.error = RUNNING, error[:500]
     saga.lease_until = ctx.clock() + retry_in
     own = ctx.uow()
     try:
@@ -176,6 +207,68 @@ async def hand_to_recovery(ctx: Context, saga: Saga, error: str, retry_in: timed
         "saga left to the recovery worker",
         extra={"saga": saga.kind, "booking_id": saga.booking_id, "error": error},
     )
+
+
+def outcome_unknown(error: BaseException) -> bool:
+    """Whether a transaction may have committed although it raised `error`: a domain refusal (or a
+    lock the database gave up waiting for) rolled it back; a cancelled call, a lost connection or
+    anything unexpected may have ended after the commit."""
+    return not isinstance(error, BookingError) or isinstance(error, StorageUnavailable)
+
+
+async def committed_anyway(
+    ctx: Context, saga: Saga, error: BaseException, answer: Callable[[UnitOfWork], Awaitable[T]]
+) -> T | None:
+    """The rule (module docstring) for a saga whose finishing transaction raised `error`, asked
+    before anything is undone. None: it did not commit (a definite refusal, or the saga's row still
+    running at this owner's attempt; the saga is running in memory again too): the caller
+    compensates. Else `answer`, read in the unit of work that found the saga DONE: what was stored
+    (a cancellation is passed on instead, with nothing undone). Raises StorageUnavailable (or the
+    cancellation) when the database cannot tell (unreachable, or the row still locked after
+    lock_timeout), the saga left to the recovery worker; SagaTakenOver when the worker has it."""
+    if not outcome_unknown(error):
+        return None
+    saga.status, saga.error = RUNNING, ""  # as stored unless the finish committed
+    try:
+        uow = ctx.uow()
+        async with uow:
+            stored = await uow.sagas.get(saga.saga_id, settled=True)
+            committed = stored is not None and stored.status == DONE and stored.attempts == saga.attempts
+            found = await answer(uow) if committed else None
+    except BookingError as unknown:
+        reason = f"the outcome of its last step is unknown ({unknown.message})"
+        await hand_to_recovery(ctx, saga, reason)
+        if not isinstance(error, Exception):
+            raise error from unknown
+        raise StorageUnavailable(
+            "The booking database did not answer; whether the change was stored is not known yet. "
+            "Read the booking, or retry with the same idempotency key (it answers what was stored), "
+            "shortly.",
+            {"booking_id": saga.booking_id},
+        ) from error
+    if stored is None or stored.attempts != saga.attempts or stored.status not in (DONE, RUNNING):
+        raise SagaTakenOver(saga.saga_id)
+    if stored.status == RUNNING:
+        return None
+    saga.status = DONE
+    log.warning(
+        "a saga's last step committed although its answer was lost",
+        extra={"saga": saga.kind, "saga_id": saga.saga_id, "booking_id": saga.booking_id},
+    )
+    if not isinstance(error, Exception):
+        raise error
+    return found
+
+
+def the_booking(saga: Saga) -> Callable[[UnitOfWork], Awaitable[Booking]]:
+    """`committed_anyway`'s answer for a saga of one booking: the booking as stored."""
+
+    async def read(uow: UnitOfWork) -> Booking:
+        booking = await uow.bookings.get(saga.booking_id)
+        assert booking is not None, "stored with the saga's end"
+        return booking
+
+    return read
 
 
 def stay_of(booking: Booking) -> Stay:
