@@ -3,7 +3,9 @@
 Each row holds the event as the protobuf BookingEvent it is published as, the booking it belongs
 to and the outbox partition that booking hashes to (the relays share the work by partition, so one
 booking's events are always published by one relay, in order), and the W3C trace context of the
-call that wrote it when tracing is on (the relay publishes the event in that trace).
+call that wrote it when tracing is on (the relay publishes the event in that trace). For
+WatchBookings, each row also names the booking's venue and guest, and keeps the id of the
+transaction that wrote it (the `xid` column's default, pg_current_xact_id(): see domain/watch.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import uuid
 import zlib
 
-from booking.v1 import events_pb2
+from booking.v1 import booking_pb2
 
 from booking_service.adapters.booking_proto import (
     SOURCE_TO_PB,
@@ -30,7 +32,7 @@ from booking_service.observability.tracing import current_trace_context
 #: How many partitions the outbox is split into (one advisory lock each); fixed, as rows carry it.
 PARTITIONS = 16
 
-_COLUMNS = columns(booking_outbox, without=("id", "created_at", "sent_at"))
+_COLUMNS = columns(booking_outbox, without=("id", "created_at", "sent_at", "xid"))
 _INSERT = insert_sql(booking_outbox, _COLUMNS)
 
 
@@ -38,8 +40,8 @@ def partition_of(booking_id: str) -> int:
     return zlib.crc32(booking_id.encode()) % PARTITIONS
 
 
-def event_message(event: Event, booking: Booking, event_id: str) -> events_pb2.BookingEvent:
-    message = events_pb2.BookingEvent(
+def event_message(event: Event, booking: Booking, event_id: str) -> booking_pb2.BookingEvent:
+    message = booking_pb2.BookingEvent(
         event_id=event_id,
         type=event.type,
         event_time=stamp(event.occurred_at),
@@ -88,6 +90,9 @@ async def write(db: DriverSession, raised: list[tuple[Event, Booking]]) -> None:
                 "payload": event_message(event, booking, event_id).SerializeToString(),
                 "occurred_at": event.occurred_at,
                 "trace_context": trace_context,
+                # For WatchBookings (outbox_watch.py); `xid` is the column's default.
+                "venue_id": booking.venue.venue_id,
+                "guest_id": booking.guest.guest_id,
             }
         )
     values = [[row[name] for name in _COLUMNS] for row in rows]
