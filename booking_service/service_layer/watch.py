@@ -15,10 +15,12 @@ A stream's life (`watch`):
 3. Catch-up: it subscribes (every row above the hub's cursor C at that moment will be offered to
    it), then reads its own scope's rows in (position, C] from the database, at the client's pace.
 4. Live: the subscription's buffer, at most `buffer_events` changes. The hub never waits for a
-   buffer: when one is full, it is dropped, and the stream ends with WatcherTooSlow naming the
-   position to resume from (the last change the client was given). The hub and every other stream
-   go on as before. A buffer that overflows during catch-up is not the client's fault: the stream
-   subscribes again and catches up further, from the database.
+   buffer: when one is full, it is dropped. If changes of an earlier read were still waiting in it,
+   the client fell more than `buffer_events` behind: the stream ends with WatcherTooSlow naming the
+   position to resume from (the last change the client was given), and the hub and every other
+   stream go on as before. A buffer that overflows in one read (a burst: the client had been given
+   everything before it) or during catch-up is not the client's fault: the stream subscribes again
+   and catches up from the database, at its own pace.
 5. Heartbeats: after `keepalive` without a message, one without an event, whose position is the
    hub's cursor (the buffer is empty, so every change of the scope up to it was given).
 6. close(): every stream ends with WatchClosed (UNAVAILABLE, naming its position), so that a
@@ -98,14 +100,19 @@ class _Subscription:
         self.queue: deque[Change] = deque()
         self.ready = asyncio.Event()
         self.live = False
-        #: None while it keeps up; else whether it overflowed live (the client) or catching up.
+        #: None while it keeps up; True: it fell behind (the client is too slow); False: it overflowed
+        #: in one burst, or while catching up, having been given all that came before (not too slow).
         self.overflowed: bool | None = None
+        self._round = -1
+        self._behind = False  # whether changes of an earlier round were still waiting
 
-    def offer(self, change: Change) -> None:
+    def offer(self, change: Change, round_number: int) -> None:
         if self.overflowed is not None:
             return
+        if round_number != self._round:
+            self._round, self._behind = round_number, bool(self.queue)
         if len(self.queue) >= self.capacity:
-            self.overflowed = self.live
+            self.overflowed = self.live and self._behind
             self.queue.clear()
         else:
             self.queue.append(change)
@@ -122,6 +129,7 @@ class WatchHub:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._rounds = 0
         #: Streams open now.
         self.streams = 0
 
@@ -171,6 +179,7 @@ class WatchHub:
                 async for item in self._live(subscription, position):
                     position = item.position
                     yield item
+                # (_live returns after a burst larger than the buffer: catch up from the database)
             finally:
                 self._unsubscribe(subscription)
 
@@ -186,6 +195,8 @@ class WatchHub:
                     last = time.monotonic()
             if subscription.overflowed:
                 raise WatcherTooSlow(subscription.capacity, str(position))
+            if subscription.overflowed is False:
+                return
             if self._closed:
                 raise WatchClosed(str(position))
             subscription.ready.clear()
@@ -256,13 +267,14 @@ class WatchHub:
                 return False
         assert after is not None
         changes, now = await session.read_new(after, self._settings.batch_size)
+        self._rounds += 1
         for change in changes:  # from here to the cursor's move, no await: subscriptions see all
             if change.venue_id is not None:
                 for subscription in self._subscriptions.get(WatchScope(venue_id=change.venue_id), ()):
-                    subscription.offer(change)
+                    subscription.offer(change, self._rounds)
             if change.guest_id is not None:
                 for subscription in self._subscriptions.get(WatchScope(guest_id=change.guest_id), ()):
-                    subscription.offer(change)
+                    subscription.offer(change, self._rounds)
             self._cursor = change.position
         if len(changes) < self._settings.batch_size:
             self._cursor = max(changes[-1].position if changes else after, now)

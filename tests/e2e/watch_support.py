@@ -76,7 +76,9 @@ class Watcher:
             self.call = None
 
 
-async def outbox_events(database_url: str, *, venue_id: str = "", guest_id: str = "") -> list[tuple[str, str]]:
+async def outbox_events(
+    database_url: str, *, venue_id: str = "", guest_id: str = ""
+) -> list[tuple[str, str]]:
     """(event id, position) of the venue's or guest's outbox rows, in position order."""
     column, value = ("venue_id", venue_id) if venue_id else ("guest_id", guest_id)
     conn = await asyncpg.connect(database_url)
@@ -94,7 +96,9 @@ async def lagging_change(database_url: str, venue_id: str, guest_id: str, hold: 
     seconds before committing: rows with larger ids commit before it. Marked sent (no relay runs
     here, and another test's relay must not publish it). Returns its event id."""
     event_id, booking_id = str(uuid.uuid4()), str(uuid.uuid4())
-    event = pb.BookingEvent(event_id=event_id, type="booking.updated", booking_id=booking_id, booking_version=2)
+    event = pb.BookingEvent(
+        event_id=event_id, type="booking.updated", booking_id=booking_id, booking_version=2
+    )
     event.booking.venue.venue_id, event.booking.guest.guest_id = venue_id, guest_id
     conn = await asyncpg.connect(database_url)
     try:
