@@ -15,12 +15,16 @@ A stream's life (`watch`):
 3. Catch-up: it subscribes (every row above the hub's cursor C at that moment will be offered to
    it), then reads its own scope's rows in (position, C] from the database, at the client's pace.
 4. Live: the subscription's buffer, at most `buffer_events` changes. The hub never waits for a
-   buffer: when one is full, it is dropped. If changes of an earlier read were still waiting in it,
-   the client fell more than `buffer_events` behind: the stream ends with WatcherTooSlow naming the
-   position to resume from (the last change the client was given), and the hub and every other
-   stream go on as before. A buffer that overflows in one read (a burst: the client had been given
-   everything before it) or during catch-up is not the client's fault: the stream subscribes again
-   and catches up from the database, at its own pace.
+   buffer. When one fills, it is dropped, and what happens depends on the client:
+   - it took nothing for `stall` (1 s) around the time the buffer filled (the message being sent
+     then waited that long: HTTP/2 flow control, or a full socket for server-sent events): it is
+     too slow. The stream ends with
+     WatcherTooSlow naming the position to resume from (the last change it was given); nothing
+     else waits for it, and the hub and every other stream go on as before;
+   - it was taking what it was given (a burst larger than the buffer, or changes that came while
+     it caught up): the stream subscribes afresh and catches up from the database, at the
+     client's own pace (so a reader that keeps reading, however slowly, holds at most one
+     buffer's worth of changes in memory, read from the database in batches of that size).
 5. Heartbeats: after `keepalive` without a message, one without an event, whose position is the
    hub's cursor (the buffer is empty, so every change of the scope up to it was given).
 6. close(): every stream ends with WatchClosed (UNAVAILABLE, naming its position), so that a
@@ -68,6 +72,8 @@ class WatchSettings:
     max_streams: int = 256
     poll_interval: timedelta = timedelta(seconds=1)
     batch_size: int = 500
+    #: A stream whose client took nothing for this long when its buffer filled is dropped.
+    stall: timedelta = timedelta(seconds=1)
     #: How long a stream waits for the hub's first read before UNAVAILABLE.
     start_timeout: timedelta = timedelta(seconds=10)
 
@@ -95,24 +101,24 @@ class ChangeFeed(Protocol):
 
 
 class _Subscription:
-    def __init__(self, scope: WatchScope, start: Position, capacity: int) -> None:
-        self.scope, self.start, self.capacity = scope, start, capacity
+    def __init__(self, scope: WatchScope, start: Position, capacity: int, stall: float) -> None:
+        self.scope, self.start, self.capacity, self._stall = scope, start, capacity, stall
         self.queue: deque[Change] = deque()
         self.ready = asyncio.Event()
-        self.live = False
-        #: None while it keeps up; True: it fell behind (the client is too slow); False: it overflowed
-        #: in one burst, or while catching up, having been given all that came before (not too slow).
+        #: Since when the stream has been handing one message to its client (None: it is not).
+        self.sending_since: float | None = None
+        #: None while the buffer has room; True: it filled while the client took nothing for
+        #: `stall` seconds (too slow: dropped); False: it filled while the client was taking what
+        #: it was given (a burst: the stream catches up from the database instead), unless the
+        #: message being sent then takes `stall` in all (WatchHub._sent).
         self.overflowed: bool | None = None
-        self._round = -1
-        self._behind = False  # whether changes of an earlier round were still waiting
 
-    def offer(self, change: Change, round_number: int) -> None:
+    def offer(self, change: Change) -> None:
         if self.overflowed is not None:
             return
-        if round_number != self._round:
-            self._round, self._behind = round_number, bool(self.queue)
         if len(self.queue) >= self.capacity:
-            self.overflowed = self.live and self._behind
+            since = self.sending_since
+            self.overflowed = since is not None and time.monotonic() - since >= self._stall
             self.queue.clear()
         else:
             self.queue.append(change)
@@ -129,7 +135,6 @@ class WatchHub:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._rounds = 0
         #: Streams open now.
         self.streams = 0
 
@@ -160,7 +165,7 @@ class WatchHub:
         head = await self._feed.head()
         position = head.now if start is None else _checked(start, head)
         yield WatchItem(position)
-        batch = self._settings.batch_size
+        batch = min(self._settings.batch_size, self._settings.buffer_events)  # memory: one buffer
         while True:
             subscription = self._subscribe(scope)
             try:
@@ -170,20 +175,35 @@ class WatchHub:
                     changes = await self._feed.read_scope(scope, position, subscription.start, batch)
                     for change in changes:
                         position = change.position
+                        subscription.sending_since = time.monotonic()
                         yield WatchItem(position, change.payload)
+                        self._sent(subscription, position)
                     if len(changes) < batch:
                         position = subscription.start
-                if subscription.overflowed is not None:
-                    continue  # overflowed while catching up: subscribe afresh, catch up further
-                subscription.live = True
-                async for item in self._live(subscription, position):
-                    position = item.position
-                    yield item
-                # (_live returns after a burst larger than the buffer: catch up from the database)
+                if subscription.overflowed is None:
+                    async for item in self._live(subscription, position):
+                        position = item.position
+                        subscription.sending_since = time.monotonic()
+                        yield item
+                        self._sent(subscription, position)
+                if subscription.overflowed:
+                    raise WatcherTooSlow(subscription.capacity, str(position))
+                # A burst filled the buffer: subscribe afresh and catch up from the database.
             finally:
                 self._unsubscribe(subscription)
 
+    def _sent(self, subscription: _Subscription, position: Position) -> None:
+        """After the client took a message: WatcherTooSlow if the buffer filled meanwhile and the
+        client had taken nothing for `stall` (the hub saw the overflow; only now can it be told)."""
+        since, subscription.sending_since = subscription.sending_since, None
+        stalled = since is not None and time.monotonic() - since >= self._settings.stall.total_seconds()
+        if subscription.overflowed is not None and stalled:
+            subscription.overflowed = True
+        if subscription.overflowed:
+            raise WatcherTooSlow(subscription.capacity, str(position))
+
     async def _live(self, subscription: _Subscription, position: Position) -> AsyncIterator[WatchItem]:
+        """The subscription's changes and heartbeats, until it overflows (or the hub closes)."""
         keepalive = self._settings.keepalive.total_seconds()
         last = time.monotonic()
         while True:
@@ -193,22 +213,23 @@ class WatchHub:
                     position = change.position
                     yield WatchItem(position, change.payload)
                     last = time.monotonic()
-            if subscription.overflowed:
-                raise WatcherTooSlow(subscription.capacity, str(position))
-            if subscription.overflowed is False:
+            if subscription.overflowed is not None:
                 return
             if self._closed:
                 raise WatchClosed(str(position))
-            subscription.ready.clear()
-            try:
-                async with asyncio.timeout(max(0.0, last + keepalive - time.monotonic())):
-                    await subscription.ready.wait()
-            except TimeoutError:
-                # The buffer is empty: every change of the scope up to the hub's cursor was given.
+            idle = time.monotonic() - last
+            if idle >= keepalive:
+                # Decided with no await since the checks above: the buffer is empty and whole, so
+                # every change of the scope up to the hub's cursor was given.
                 assert self._cursor is not None
                 position = max(position, self._cursor)
                 yield WatchItem(position)
                 last = time.monotonic()
+                continue
+            subscription.ready.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(keepalive - idle):
+                    await subscription.ready.wait()
 
     async def _started(self, start: Position | None) -> None:
         if self._task is None and not self._closed:
@@ -223,7 +244,9 @@ class WatchHub:
 
     def _subscribe(self, scope: WatchScope) -> _Subscription:
         assert self._cursor is not None
-        subscription = _Subscription(scope, self._cursor, self._settings.buffer_events)
+        subscription = _Subscription(
+            scope, self._cursor, self._settings.buffer_events, self._settings.stall.total_seconds()
+        )
         self._subscriptions.setdefault(scope, set()).add(subscription)
         return subscription
 
@@ -267,14 +290,13 @@ class WatchHub:
                 return False
         assert after is not None
         changes, now = await session.read_new(after, self._settings.batch_size)
-        self._rounds += 1
         for change in changes:  # from here to the cursor's move, no await: subscriptions see all
             if change.venue_id is not None:
                 for subscription in self._subscriptions.get(WatchScope(venue_id=change.venue_id), ()):
-                    subscription.offer(change, self._rounds)
+                    subscription.offer(change)
             if change.guest_id is not None:
                 for subscription in self._subscriptions.get(WatchScope(guest_id=change.guest_id), ()):
-                    subscription.offer(change, self._rounds)
+                    subscription.offer(change)
             self._cursor = change.position
         if len(changes) < self._settings.batch_size:
             self._cursor = max(changes[-1].position if changes else after, now)

@@ -48,7 +48,8 @@ class Watcher:
         request.start_position = self.last
         self.call = self.stub.WatchBookings(request, metadata=self.metadata)
         first: pb.WatchBookingsResponse = await self.call.read()
-        assert first.heartbeat and not first.HasField("event"), first
+        assert first.heartbeat, first
+        assert not first.HasField("event"), first
         self.last = first.position
         return first
 
@@ -64,11 +65,20 @@ class Watcher:
         self.last = message.position
         return message  # type: ignore[no-any-return]
 
-    async def until(self, count: int, timeout: float = 30) -> Events:
-        async with asyncio.timeout(timeout):
+    async def until(self, count: int, within: float = 30) -> Events:
+        async with asyncio.timeout(within):
             while len(self.got.events) < count:
                 await self.read()
         return self.got
+
+    async def ended(self) -> grpc.aio.AioRpcError:
+        """Reads on until the stream ends with an error; the error."""
+        try:
+            async with asyncio.timeout(60):
+                while True:
+                    await self.read()
+        except grpc.aio.AioRpcError as error:
+            return error
 
     async def close(self) -> None:
         if self.call is not None:

@@ -202,29 +202,27 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             code, reason, caller, sent = grpc.StatusCode.OK, "", "", 0
             transport, peer = getattr(context, "transport", "grpc"), context.peer()
             answer_id = ((REQUEST_ID_HEADER, request_id),)
+            status: Any = None
             try:
                 context.set_trailing_metadata(answer_id)
-                try:
-                    if decode is not None:
-                        try:
-                            request = decode(request)
-                        except DecodeError:
-                            guard.admit(method, None, metadata, context.auth_context(), peer)
-                            raise malformed(method) from None
-                    admitted = guard.admit(method, request, metadata, context.auth_context(), peer)
-                    caller = admitted.subject
-                    caller_var.set(admitted)
-                    async for response in behavior(request, context):
-                        sent += 1
-                        yield response
-                except CallRefused as refusal:
-                    code, reason = refusal.code, refusal.reason
-                    await context.abort(
-                        **_abort_args(rpc_status.to_status(refusal_status(refusal)), answer_id)
-                    )
-                except BookingError as error:
-                    code, reason = code_for(error), error.reason
-                    await context.abort(**_abort_args(rpc_status.to_status(status_of(error)), answer_id))
+                if decode is not None:
+                    try:
+                        request = decode(request)
+                    except DecodeError:
+                        guard.admit(method, None, metadata, context.auth_context(), peer)
+                        raise malformed(method) from None
+                admitted = guard.admit(method, request, metadata, context.auth_context(), peer)
+                caller = admitted.subject
+                caller_var.set(admitted)
+                async for response in behavior(request, context):
+                    sent += 1
+                    yield response
+            except CallRefused as refusal:
+                code, reason = refusal.code, refusal.reason
+                status = refusal_status(refusal)
+            except BookingError as error:
+                code, reason = code_for(error), error.reason
+                status = status_of(error)
             except grpc.aio.AbortError:
                 code = context.code() or code
                 raise
@@ -234,9 +232,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             except Exception:
                 code, reason = grpc.StatusCode.INTERNAL, "INTERNAL"
                 log.exception("unexpected error", extra={"method": method, "request_id": request_id})
-                await context.abort(
-                    **_abort_args(rpc_status.to_status(internal_status(request_id)), answer_id)
-                )
+                status = internal_status(request_id)
             finally:
                 elapsed = time.perf_counter() - started
                 observe_call(transport, method, code.name, elapsed)
@@ -254,6 +250,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                         "request_id": request_id,
                     },
                 )
+            if status is not None:
+                try:
+                    await context.abort(**_abort_args(rpc_status.to_status(status), answer_id))
+                except grpc.aio.AbortError:
+                    raise
+                except Exception:  # the call ended first (the client left): no one to tell
+                    log.debug("a stream's status could not be sent", extra={"request_id": request_id})
 
         return call
 
