@@ -16,10 +16,7 @@ Create Date: 2026-12-07
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
-
-from booking_service.adapters.tables import Xid8
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -28,18 +25,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("booking_outbox", sa.Column("xid", Xid8(), nullable=True))
-    op.alter_column("booking_outbox", "xid", server_default=sa.text("pg_current_xact_id()"))
-    op.add_column("booking_outbox", sa.Column("venue_id", sa.Text, nullable=True))
-    op.add_column("booking_outbox", sa.Column("guest_id", sa.Text, nullable=True))
-    op.create_table(
-        "booking_outbox_horizon",
-        sa.Column("singleton", sa.SmallInteger, primary_key=True, server_default=sa.text("1")),
-        sa.Column("xid", Xid8(), nullable=False, server_default=sa.text("'0'::xid8")),
-        sa.Column("id", sa.BigInteger, nullable=False, server_default=sa.text("0")),
-        sa.CheckConstraint("singleton = 1", name="booking_outbox_horizon_one_row"),
+    # Repeatable, as 0009 and 0010 are: a run cut off half-way runs again over itself.
+    op.execute("ALTER TABLE booking_outbox ADD COLUMN IF NOT EXISTS xid xid8")
+    op.execute("ALTER TABLE booking_outbox ALTER COLUMN xid SET DEFAULT pg_current_xact_id()")
+    op.execute("ALTER TABLE booking_outbox ADD COLUMN IF NOT EXISTS venue_id text")
+    op.execute("ALTER TABLE booking_outbox ADD COLUMN IF NOT EXISTS guest_id text")
+    op.execute(
+        "CREATE TABLE IF NOT EXISTS booking_outbox_horizon ("
+        " singleton smallint DEFAULT 1 NOT NULL,"
+        " xid xid8 DEFAULT '0'::xid8 NOT NULL,"
+        " id bigint DEFAULT 0 NOT NULL,"
+        " CONSTRAINT booking_outbox_horizon_pkey PRIMARY KEY (singleton),"
+        " CONSTRAINT booking_outbox_horizon_one_row CHECK (singleton = 1))"
     )
-    op.execute("INSERT INTO booking_outbox_horizon DEFAULT VALUES")
+    op.execute("INSERT INTO booking_outbox_horizon DEFAULT VALUES ON CONFLICT DO NOTHING")
 
 
 def downgrade() -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import base as postgresql_types
 from sqlalchemy.types import UserDefinedType
 
 from booking_service.domain.status import ACTIVE, BookingStatus
@@ -195,6 +196,10 @@ class Xid8(UserDefinedType[int]):
 
     def get_col_spec(self, **kw: object) -> str:
         return "xid8"
+
+
+# So that reflection (the schema check of tests/integration/test_migrations.py) knows the type.
+postgresql_types.ischema_names["xid8"] = Xid8
 
 
 #: Events written in the transaction of the change that raised them, published by the relay.
