@@ -62,6 +62,7 @@ VOLATILE = frozenset(
         "saga_id",
         "bootstrap_servers",
         "pid",
+        "position",
     }
 )
 SERVICE_ITSELF = re.compile(r"^(\.venv/bin/)?booking-service serve\s*(#.*)?$")
