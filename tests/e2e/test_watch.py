@@ -12,10 +12,13 @@ import asyncio
 import contextlib
 import json
 import random
+import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -34,6 +37,7 @@ from booking_service.entrypoints.grpc.services import interceptors
 from booking_service.entrypoints.rest.server import RestServer, build_gateway
 from tests.conftest import FakeClock
 from tests.e2e.security_support import TokenMaker, pem_verifier
+from tests.e2e.test_command_line import BIN, free_port, serve
 from tests.e2e.watch_support import Watcher, lagging_change, outbox_events, sse_events
 from tests.helpers import rich_error
 
@@ -499,3 +503,48 @@ async def test_a_watch_needs_the_read_scope(app: Application, new_booking: Make)
         await channel.close()
         await rest_server.stop(1)
         await server.stop(1)
+
+
+@pytest.mark.slow
+def test_serve_ends_open_streams_on_sigterm_instead_of_waiting_out_its_grace(
+    tmp_path: Path, database_url: str
+) -> None:
+    """`booking-service serve` with a gRPC watch and a server-sent events watch open: SIGTERM ends
+    both at once (UNAVAILABLE, WATCH_CLOSED), and the stop takes far less than the 12 s of its
+    20 s budget that calls in flight may have (waiting out open streams took all of it)."""
+    port, http_port = free_port(), free_port()
+    env = {"DATABASE_URL": database_url, "SHUTDOWN_GRACE_SECONDS": "20"}
+    with serve(tmp_path / "data", port, tmp_path / "serve.log", http_port, dev=True, **env) as service:
+        watch = [
+            "-d",
+            '{"venue_id": "v-sigterm"}',
+            f"127.0.0.1:{port}",
+            "booking.v1.BookingService/WatchBookings",
+        ]
+        grpc_watch = subprocess.Popen(
+            [str(BIN / "grpcurl"), "-plaintext", *watch],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        sse_watch = subprocess.Popen(
+            ["curl", "-sN", f"http://127.0.0.1:{http_port}/api/v1/bookings/watch?venue_id=v-sigterm"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert grpc_watch.stdout is not None
+        assert sse_watch.stdout is not None
+        assert '"heartbeat": true' in "".join(grpc_watch.stdout.readline() for _ in range(4))
+        assert sse_watch.stdout.readline().strip() == ": keep-alive"
+        began = time.monotonic()
+        service.process.send_signal(signal.SIGTERM)
+        assert service.process.wait(timeout=30) == 0
+        took = time.monotonic() - began
+        grpc_said, _ = grpc_watch.communicate(timeout=10)
+        sse_said, _ = sse_watch.communicate(timeout=10)
+    print(f"serve stopped in {took:.1f} s with two watch streams open")
+    assert "Unavailable" in grpc_said, grpc_said
+    assert "WATCH_CLOSED" in grpc_said, grpc_said
+    assert "event: error" in sse_said, sse_said
+    assert "WATCH_CLOSED" in sse_said, sse_said
+    assert took < 8, f"the stop waited {took:.1f} s for open streams"
