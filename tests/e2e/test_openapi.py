@@ -74,6 +74,12 @@ async def test_the_document_carries_the_proto_comments_and_shapes(rest: httpx.As
     }
     assert links["ListGuestBookings"]["parameters"] == {"path.guest_id": "$response.body#/guest/guest_id"}
     assert "links" not in listing["responses"]["200"]  # a page holds many bookings: no one to link
+    watch = document["paths"]["/api/v1/bookings/watch"]["get"]
+    stream = watch["responses"]["200"]["content"]["text/event-stream"]
+    assert stream["x-event-data"] == {"$ref": "#/components/schemas/booking.v1.WatchBookingsResponse"}
+    assert {"venue_id", "guest_id", "start_position", "Last-Event-ID"} <= {
+        p["name"] for p in watch["parameters"]
+    }
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
