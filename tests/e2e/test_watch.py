@@ -548,3 +548,9 @@ def test_serve_ends_open_streams_on_sigterm_instead_of_waiting_out_its_grace(
     assert "event: error" in sse_said, sse_said
     assert "WATCH_CLOSED" in sse_said, sse_said
     assert took < 8, f"the stop waited {took:.1f} s for open streams"
+
+
+async def test_head_of_the_stream_answers_at_once(service: Service) -> None:
+    answer = await service.rest.head("/api/v1/bookings/watch", params={"venue_id": "v"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/event-stream"

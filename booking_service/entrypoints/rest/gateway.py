@@ -359,6 +359,8 @@ class RestGateway:
             raise _invalid(str(exc), exc.violations) from None
         context = RestServicerContext(metadata, _peer(scope), _auth_context(scope), timeout=timeout)
         if match.route.method.server_streaming:
+            if scope["method"] == "HEAD":  # the head of a stream that never ends: not opened
+                return _Answer(200, b"", sse.CONTENT_TYPE)
             sse.resume_from(request, headers.get(sse.LAST_EVENT_ID))
             return await self._open_stream(match, request, context, metadata)
         try:
