@@ -18,9 +18,10 @@ A stream's life (`watch`):
    buffer. When one fills, it is dropped, and what happens depends on the client:
    - it took nothing for `stall` (1 s) around the time the buffer filled (the message being sent
      then waited that long: HTTP/2 flow control, or a full socket for server-sent events): it is
-     too slow. The stream ends with
-     WatcherTooSlow naming the position to resume from (the last change it was given); nothing
-     else waits for it, and the hub and every other stream go on as before;
+     too slow. The stream ends with WatcherTooSlow naming the position to resume from (the last
+     change it was given), at once if it is not stuck in a send, else as soon as that send is
+     done; nothing else waits for it, the dropped buffer is freed, and the hub and every other
+     stream go on as before;
    - it was taking what it was given (a burst larger than the buffer, or changes that came while
      it caught up): the stream subscribes afresh and catches up from the database, at the
      client's own pace (so a reader that keeps reading, however slowly, holds at most one
@@ -32,7 +33,16 @@ A stream's life (`watch`):
 
 No loss, no repeat: each change is given once, in position order: catch-up gives (position, C],
 the subscription gives only rows above C, and a live change at or below the stream's position
-(a client that resumed ahead of this process's hub) is skipped.
+(a client that resumed ahead of this process's hub) is skipped. A heartbeat's position is taken
+with no await after checking that the buffer is empty and did not overflow (else a burst that
+overflowed it meanwhile would be skipped by the heartbeat's position).
+
+Memory: at most `buffer_events` changes per stream (its buffer, or one catch-up batch), so
+WATCH_MAX_STREAMS x WATCH_BUFFER_EVENTS x the size of an event (about 1.5 KB) in all: 256 x 256
+x 1.5 KB, about 100 MB, at the defaults, reached only if every stream is full at once.
+Latency: a change waits for the transactions that began before it (a long transaction delays
+the streams; it never makes them lose a change), then for the hub's next read (a NOTIFY, or the
+poll): measured in process at a median of 2-3 ms from commit with 1 to 100 streams.
 """
 
 from __future__ import annotations
