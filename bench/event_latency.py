@@ -21,12 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from booking.v1 import booking_pb2
-from confluent_kafka import OFFSET_END, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
-from booking_service.adapters.kafka.relay import OutboxRelay, RelaySettings, producer_config
+from booking_service.adapters.kafka.publisher import kafka_publisher
+from booking_service.adapters.outbox_relay.relay import OutboxRelay, RelaySettings
 from booking_service.bootstrap import bootstrap
 from booking_service.config import Settings
 from booking_service.domain.commands import CreateBooking, VenueDetails
@@ -65,9 +66,7 @@ async def main(bookings: int) -> None:
         await migrations.upgrade(url)
         app = bootstrap(Settings(), url)
         settings = RelaySettings(topic="bench.events")
-        relay = OutboxRelay(
-            url, Producer(producer_config(kafka.bootstrap_servers, settings.delivery_timeout)), settings
-        )
+        relay = OutboxRelay(url, kafka_publisher(kafka.bootstrap_servers, settings), settings)
         relay_task = asyncio.create_task(relay.run())
         seen: dict[str, float] = {}
         stop, ready = threading.Event(), threading.Event()

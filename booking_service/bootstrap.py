@@ -117,7 +117,9 @@ def bootstrap(
         peer("payments", peer_urls.payments),
     )
     ctx = Context(
-        uow=lambda: PostgresUnitOfWork(engine, per_transaction=per_transaction),
+        uow=lambda: PostgresUnitOfWork(
+            engine, per_transaction=per_transaction, guest_contact=settings.events_guest_contact
+        ),
         clock=clock,
         policy=policy,
         peers=Peers(InventoryClient(inventory), PricingClient(pricing), PaymentsClient(payments)),

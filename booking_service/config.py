@@ -1,8 +1,9 @@
 """Configuration: every setting, read from environment variables in this one place.
 
 The names follow the seed (DATABASE_URL, INVENTORY_SERVICE_URL, PRICING_SERVICE_URL,
-PAYMENT_SERVICE_URL, KAFKA_BOOTSTRAP_SERVERS) and DESIGN.md (GRPC_PORT, HTTP_PORT, BOOKING_DATA_DIR,
-BOOKING_EVENTS_TOPIC). Unset means the embedded default: an embedded PostgreSQL in the data directory.
+PAYMENT_SERVICE_URL, KAFKA_BOOTSTRAP_SERVERS, RABBITMQ_URL) and DESIGN.md (GRPC_PORT, HTTP_PORT,
+BOOKING_DATA_DIR, BOOKING_EVENTS_TOPIC, EVENTS_BROKER). Unset means the embedded default: an
+embedded PostgreSQL in the data directory.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import platformdirs
 
 from booking_service.adapters.database import async_url
 from booking_service.adapters.kafka.security import KafkaSecurity
+from booking_service.domain.events import GuestContact
 from booking_service.domain.limits import MAX_BUFFER, BookingLimits
 from booking_service.domain.validation import is_time_zone
 
@@ -34,6 +36,9 @@ MIN_PAGE_TOKEN_SECRET_LENGTH = 32
 MAX_WORKERS = 64
 #: The levels LOG_LEVEL takes, and the other names logging gives two of them.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The brokers EVENTS_BROKER names: the outbox relay publishes to one of them.
+EVENTS_BROKERS = ("kafka", "rabbitmq")
+RABBITMQ_URL_EXAMPLE = "amqp://booking:secret@rabbitmq:5672/bookings"
 _LOG_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 
 T = TypeVar("T")
@@ -77,7 +82,14 @@ class Settings:
     payment_service_url: str | None = None
     kafka_bootstrap_servers: str | None = None
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    #: Where the outbox relay publishes (EVENTS_BROKER): Kafka, or RabbitMQ at RABBITMQ_URL.
+    events_broker: str = "kafka"
+    rabbitmq_url: str | None = None
+    #: The Kafka topic, or the RabbitMQ topic exchange (BOOKING_EVENTS_TOPIC).
     events_topic: str = "booking.events"
+    #: Whether events carry the guest's email and phone (EVENTS_GUEST_CONTACT); by default they
+    #: carry the guest's id and name only.
+    events_guest_contact: GuestContact = GuestContact.OMIT
     events_delivery_timeout: timedelta = timedelta(seconds=30)
     outbox_retention: timedelta = timedelta(days=7)
     # WatchBookings (service_layer/watch.py): a heartbeat after this long idle, the changes one
@@ -180,7 +192,7 @@ class Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         defaults = cls()
-        return cls(
+        settings = cls(
             database_url=reader.database_url("DATABASE_URL"),
             database_session_url=reader.database_url("DATABASE_SESSION_URL"),
             db_transaction_pooling=reader.flag("DB_TRANSACTION_POOLING", defaults.db_transaction_pooling),
@@ -194,7 +206,14 @@ class Settings:
             payment_service_url=reader.url("PAYMENT_SERVICE_URL", "http://payment:8003"),
             kafka_bootstrap_servers=reader.bootstrap_servers("KAFKA_BOOTSTRAP_SERVERS"),
             kafka_security=_kafka_security(reader),
+            events_broker=reader.choice("EVENTS_BROKER", EVENTS_BROKERS, defaults.events_broker),
+            rabbitmq_url=reader.amqp_url("RABBITMQ_URL"),
             events_topic=reader.text("BOOKING_EVENTS_TOPIC") or defaults.events_topic,
+            events_guest_contact=GuestContact(
+                reader.choice(
+                    "EVENTS_GUEST_CONTACT", tuple(GuestContact), defaults.events_guest_contact.value
+                )
+            ),
             events_delivery_timeout=reader.seconds(
                 "EVENTS_DELIVERY_TIMEOUT_SECONDS", defaults.events_delivery_timeout
             ),
@@ -295,6 +314,8 @@ class Settings:
             otel_exporter_otlp_endpoint=reader.url("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
             otel_service_name=reader.text("OTEL_SERVICE_NAME") or defaults.otel_service_name,
         )
+        settings.check_events_broker()
+        return settings
 
     @property
     def tls(self) -> bool:
@@ -310,8 +331,33 @@ class Settings:
         """Whether callers must prove who they are (a token, or a client certificate)."""
         return self.bearer_tokens or self.grpc_client_ca_file is not None
 
+    @property
+    def rabbitmq(self) -> bool:
+        """Whether events go to RabbitMQ (EVENTS_BROKER=rabbitmq), not Kafka."""
+        return self.events_broker == "rabbitmq"
+
+    def check_events_broker(self) -> None:
+        """One broker, fully named: RabbitMQ needs its URL (there is no embedded RabbitMQ), and the
+        other broker's address is refused rather than ignored (events would not go where it says)."""
+        if self.rabbitmq and not self.rabbitmq_url:
+            raise ConfigError(
+                f"EVENTS_BROKER=rabbitmq needs RABBITMQ_URL, such as {RABBITMQ_URL_EXAMPLE} (there is "
+                "no embedded RabbitMQ)"
+            )
+        if self.rabbitmq and self.kafka_bootstrap_servers:
+            raise ConfigError(
+                "KAFKA_BOOTSTRAP_SERVERS is set, but EVENTS_BROKER=rabbitmq publishes to RABBITMQ_URL: "
+                "unset KAFKA_BOOTSTRAP_SERVERS, or set EVENTS_BROKER=kafka"
+            )
+        if not self.rabbitmq and self.rabbitmq_url:
+            raise ConfigError(
+                f"RABBITMQ_URL is set, but events go to Kafka (EVENTS_BROKER={self.events_broker}): set "
+                "EVENTS_BROKER=rabbitmq to publish them to RabbitMQ, or unset RABBITMQ_URL"
+            )
+
     def check(self) -> None:
         """Refuses combinations that cannot work, before anything starts."""
+        self.check_events_broker()
         if (self.grpc_tls_cert_file is None) != (self.grpc_tls_key_file is None):
             raise ConfigError("GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE go together")
         if self.grpc_client_ca_file is not None and not self.tls:
@@ -497,6 +543,17 @@ def is_http_url(value: str, *, https_unless_loopback: bool = False) -> bool:
     return url.scheme in ("http", "https")
 
 
+def is_amqp_url(value: str) -> bool:
+    """Whether `value` is an amqp:// or amqps:// URL naming a host (and a port, if any, that is one):
+    `amqp://user:password@host:5672/vhost` (the vhost `/` is written `%2F`, or left out)."""
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 (a port that is no number, or out of range, raises ValueError)
+    except ValueError:
+        return False
+    return url.scheme in ("amqp", "amqps") and bool(url.hostname) and not any(c.isspace() for c in value)
+
+
 def _url_refusal(name: str, value: str, example: str, *, https_unless_loopback: bool = False) -> str:
     if https_unless_loopback:
         return f"{name} must be an https URL (http only to a loopback address), not {_shown(value)!r}"
@@ -636,6 +693,16 @@ class _Reader:
         command, not only serve's check(), refuses it by name."""
         raw = self.text(name)
         _check_database_url(name, raw)
+        return raw
+
+    def amqp_url(self, name: str) -> str | None:
+        """An amqp:// or amqps:// URL naming a host (is_amqp_url)."""
+        raw = self.text(name)
+        if raw is not None and not is_amqp_url(raw):
+            raise ConfigError(
+                f"{name} must be an amqp:// or amqps:// URL with a host, such as {RABBITMQ_URL_EXAMPLE}, "
+                f"not {_shown(raw)!r}"
+            )
         return raw
 
     def bootstrap_servers(self, name: str) -> str | None:

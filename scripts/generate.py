@@ -1,12 +1,15 @@
-"""Regenerate the typed stubs in generated/ from protos/ (the only way generated/ changes).
+"""Regenerate the typed stubs in generated/ from protos/ (the only way generated/ changes), and the
+AsyncAPI document of the events made from them and the relay's default settings
+(generated/asyncapi.json, booking_service/entrypoints/asyncapi/).
 
 Run with the project's virtualenv: `.venv/bin/python scripts/generate.py`. CI runs it and fails when
-`git diff --exit-code generated/` shows that the committed stubs are stale.
+`git diff --exit-code generated/` shows that the committed stubs or document are stale.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -58,6 +61,11 @@ def main() -> int:
         shutil.rmtree(OUT, ignore_errors=True)
         shutil.copytree(staging, OUT)
         OUT.chmod(0o755)  # not the private mode of the temporary directory
+    # In a new interpreter, which imports the stubs just written.
+    document = [sys.executable, "-m", "booking_service.entrypoints.asyncapi", str(OUT / "asyncapi.json")]
+    if subprocess.run(document, cwd=ROOT, check=False).returncode != 0:
+        print("the AsyncAPI document could not be written", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -19,7 +19,12 @@ from booking_service.adapters.rows import from_snapshot, snapshot
 from booking_service.adapters.tables import booking_groups
 from booking_service.domain.group import BookingGroup
 from booking_service.domain.values import Guest, Money, Venue, VenueType
-from booking_service.service_layer.unit_of_work import BookingRepository, DuplicateReference, GroupRepository
+from booking_service.service_layer.unit_of_work import (
+    BookingRepository,
+    DuplicateReference,
+    GroupRepository,
+    GuestErasures,
+)
 
 _COLUMNS = columns(booking_groups)
 _INSERT = insert_sql(booking_groups, _COLUMNS)
@@ -34,11 +39,14 @@ _FOR_UPDATE = _BY_ID + " FOR UPDATE"
 
 
 class PostgresGroupRepository(GroupRepository):
-    def __init__(self, session: DriverSession, bookings: BookingRepository) -> None:
+    def __init__(self, session: DriverSession, bookings: BookingRepository, erasures: GuestErasures) -> None:
         self._db = session
         self._bookings = bookings
+        self._erasures = erasures
 
     async def add(self, group: BookingGroup) -> None:
+        if await self._erasures.erased(group.guest.guest_id):  # stored erased (adapters/erasure.py)
+            group.keep_erased()
         row = group_row(group)
         try:
             await self._db.execute(_INSERT, *(row[name] for name in _COLUMNS))
@@ -56,7 +64,7 @@ class PostgresGroupRepository(GroupRepository):
             return None
         group = group_of(row)
         for booking_id in group.booking_ids:
-            booking = await self._bookings.get(booking_id, with_history=with_history)
+            booking = await self._bookings.get(booking_id, with_history=with_history, for_update=for_update)
             assert booking is not None, f"group {group_id} lost booking {booking_id}"
             group.bookings.append(booking)
         return group
@@ -64,6 +72,10 @@ class PostgresGroupRepository(GroupRepository):
     async def save(self, group: BookingGroup) -> None:
         if group.version == group.stored_version:
             return
+        # Read FOR UPDATE, as an erasure reads it: an erasure of the guest is committed by now, or
+        # waits for this change (and erases it); so no lock is taken here (it would deadlock).
+        if await self._erasures.erased(group.guest.guest_id, hold=False):
+            group.keep_erased()
         values = [getattr(group, name) for name in _SET]
         status = await self._db.execute(_UPDATE, *values, group.group_id, group.stored_version)
         assert status == "UPDATE 1", "a group is saved only after it was read FOR UPDATE"

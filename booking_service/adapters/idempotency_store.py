@@ -9,12 +9,15 @@ taken over.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.groups import from_group_snapshot, group_snapshot
 from booking_service.adapters.rows import from_snapshot, snapshot
 from booking_service.adapters.tables import idempotency_keys
+from booking_service.domain.erasure import is_erased_guest
 from booking_service.domain.group import BookingGroup
 from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import IdempotencyStore, StoredKey
@@ -33,6 +36,11 @@ _TAKE_OVER = insert_sql(
 )
 _FIND = "SELECT fingerprint, response, expires_at FROM idempotency_keys WHERE scope = $1 AND key = $2"
 _COMPLETE = "UPDATE idempotency_keys SET response = $3 WHERE scope = $1 AND key = $2"
+#: An answer of an erased guest: the request's digest goes too (adapters/erasure.py does the same).
+_COMPLETE_ERASED = (
+    "UPDATE idempotency_keys SET response = $3, fingerprint = coalesce(erased_fingerprint, fingerprint),"
+    " erased_fingerprint = NULL WHERE scope = $1 AND key = $2"
+)
 # Only a claim still in progress, and only by its owner: a key whose answer is stored is never given
 # back, and a late compensation never frees a later request's claim (a claim from before owners
 # were recorded, owner NULL, goes to whoever gives it back).
@@ -55,9 +63,12 @@ class PostgresIdempotencyStore(IdempotencyStore):
         now: datetime,
         ttl: timedelta,
         owner: str | None = None,
+        *,
+        erased_fingerprint: bytes | None = None,
     ) -> StoredKey | None:
         values = {
             "owner": owner,
+            "erased_fingerprint": erased_fingerprint,
             "scope": scope,
             "key": key,
             "fingerprint": fingerprint,
@@ -73,16 +84,28 @@ class PostgresIdempotencyStore(IdempotencyStore):
             # Purged meanwhile, or past its retention: take the key over as if it were new.
             if await self._db.fetchrow(_TAKE_OVER, *row) is not None:
                 return None
-            return await self.claim(scope, key, fingerprint, now, ttl, owner)
+            return await self.claim(
+                scope, key, fingerprint, now, ttl, owner, erased_fingerprint=erased_fingerprint
+            )
         stored = found["response"]
+        if stored is not None and "answer" in stored:  # neither a booking nor a group (an erasure's)
+            return StoredKey(bytes(found["fingerprint"]), None, answer=stored["answer"])
         if stored is not None and "group" in stored:  # a group call's answer
             return StoredKey(bytes(found["fingerprint"]), None, from_group_snapshot(stored))
         response = from_snapshot(stored) if stored is not None else None
         return StoredKey(bytes(found["fingerprint"]), response)
 
-    async def complete(self, scope: str, key: str, response: Booking | BookingGroup) -> None:
-        data = group_snapshot(response) if isinstance(response, BookingGroup) else snapshot(response)
-        await self._db.execute(_COMPLETE, scope, key, json.dumps(data))
+    async def complete(
+        self, scope: str, key: str, response: Booking | BookingGroup | Mapping[str, Any]
+    ) -> None:
+        erased = False
+        if isinstance(response, BookingGroup):
+            data, erased = group_snapshot(response), is_erased_guest(response.guest)
+        elif isinstance(response, Booking):
+            data, erased = snapshot(response), response.guest_erased_version is not None
+        else:
+            data = {"answer": dict(response)}
+        await self._db.execute(_COMPLETE_ERASED if erased else _COMPLETE, scope, key, json.dumps(data))
 
     async def release(self, scope: str, key: str, owner: str | None = None) -> None:
         await self._db.execute(_RELEASE, scope, key, owner)

@@ -3,8 +3,13 @@
 Each row holds the event as the protobuf BookingEvent it is published as, the booking it belongs
 to and the outbox partition that booking hashes to (the relays share the work by partition, so one
 booking's events are always published by one relay, in order), and the W3C trace context of the
-call that wrote it when tracing is on (the relay publishes the event in that trace). For
-WatchBookings, each row also names the booking's venue and guest, and keeps the id of the
+call that wrote it when tracing is on (the relay publishes the event in that trace).
+
+The event's booking carries the guest's email and phone only with GuestContact.INCLUDE
+(EVENTS_GUEST_CONTACT=include): whatever reads the outbox (each broker's relay, a feed replaying
+it) gets the same minimal form, and the table keeps no more than the events may say.
+
+For WatchBookings, each row also names the booking's venue and guest, and keeps the id of the
 transaction that wrote it (the `xid` column's default, pg_current_xact_id(): see domain/watch.py).
 """
 
@@ -25,12 +30,24 @@ from booking_service.adapters.booking_proto import (
 )
 from booking_service.adapters.driver import DriverSession, columns, insert_sql
 from booking_service.adapters.tables import booking_outbox
-from booking_service.domain.events import AttentionEvent, BookingUpdated, Event, PaymentEvent, StatusEvent
+from booking_service.domain.events import (
+    GUEST_CONTACT_FIELDS,
+    AttentionEvent,
+    BookingUpdated,
+    Event,
+    GuestContact,
+    GuestErased,
+    PaymentEvent,
+    StatusEvent,
+)
 from booking_service.domain.model import Booking
 from booking_service.observability.tracing import current_trace_context
 
 #: How many partitions the outbox is split into (one advisory lock each); fixed, as rows carry it.
 PARTITIONS = 16
+
+#: The booking's fields an event never carries: its history (each event is one entry of it).
+BOOKING_FIELDS_NOT_IN_EVENTS = ("history",)
 
 _COLUMNS = columns(booking_outbox, without=("id", "created_at", "sent_at", "xid"))
 _INSERT = insert_sql(booking_outbox, _COLUMNS)
@@ -40,7 +57,9 @@ def partition_of(booking_id: str) -> int:
     return zlib.crc32(booking_id.encode()) % PARTITIONS
 
 
-def event_message(event: Event, booking: Booking, event_id: str) -> booking_pb2.BookingEvent:
+def event_message(
+    event: Event, booking: Booking, event_id: str, *, guest_contact: GuestContact
+) -> booking_pb2.BookingEvent:
     message = booking_pb2.BookingEvent(
         event_id=event_id,
         type=event.type,
@@ -53,7 +72,11 @@ def event_message(event: Event, booking: Booking, event_id: str) -> booking_pb2.
         booking=booking_message(booking),
         group_id=booking.group_id or "",
     )
-    message.booking.ClearField("history")  # each event is one entry of it; never part of an event
+    for name in BOOKING_FIELDS_NOT_IN_EVENTS:
+        message.booking.ClearField(name)
+    if guest_contact is not GuestContact.INCLUDE:
+        for name in GUEST_CONTACT_FIELDS:
+            message.booking.guest.ClearField(name)
     if isinstance(event, StatusEvent):
         message.previous_status = STATUS_TO_PB[event.from_status]
         message.status = STATUS_TO_PB[event.to_status]
@@ -69,10 +92,14 @@ def event_message(event: Event, booking: Booking, event_id: str) -> booking_pb2.
         message.reason = event.reason
     if isinstance(event, AttentionEvent):
         message.saga_id, message.reason = event.saga_id, event.reason
+    if isinstance(event, GuestErased):
+        message.change.changed_fields.extend(event.erased_fields)
     return message
 
 
-async def write(db: DriverSession, raised: list[tuple[Event, Booking]]) -> None:
+async def write(
+    db: DriverSession, raised: list[tuple[Event, Booking]], *, guest_contact: GuestContact
+) -> None:
     if not raised:
         return
     rows = []
@@ -87,7 +114,9 @@ async def write(db: DriverSession, raised: list[tuple[Event, Booking]]) -> None:
                 "booking_version": event.version,
                 "event_type": event.type,
                 "partition": partition_of(event.booking_id),
-                "payload": event_message(event, booking, event_id).SerializeToString(),
+                "payload": event_message(
+                    event, booking, event_id, guest_contact=guest_contact
+                ).SerializeToString(),
                 "occurred_at": event.occurred_at,
                 "trace_context": trace_context,
                 # For WatchBookings (outbox_watch.py); `xid` is the column's default.

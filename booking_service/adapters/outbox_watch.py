@@ -12,7 +12,7 @@ Three reads:
   the purge horizon of the same snapshot: when the purge passed `after`, WatchPositionPurged rather
   than a silent gap.
 
-Rows written before migration 0012 have no xid, venue or guest and are never read here.
+Rows written before migration 0014 have no xid, venue or guest and are never read here.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking_service.adapters.driver import DriverSession
 from booking_service.adapters.errors import translate
-from booking_service.adapters.kafka.relay import CHANNEL
+from booking_service.adapters.outbox_relay.relay import CHANNEL
 from booking_service.domain.errors import WatchPositionPurged
 from booking_service.domain.watch import Change, Head, Position, WatchScope
 

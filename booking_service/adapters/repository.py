@@ -4,7 +4,8 @@ Saves are conditional on the version that was loaded (`WHERE version = $n`), so 
 changes made from the same version exactly one lands, and on the saga that held the booking when it
 was loaded (`saga_id`), so that no change lands while another saga changes its money or hold (and a
 saga takes the booking only while it is free); the exclusion constraint turns an overlapping claim
-on a unit into UnitUnavailable.
+on a unit into UnitUnavailable. A booking of a guest whose data was erased is stored erased
+(adapters/erasure.py says why nothing personal slips past an erasure).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from booking_service.domain.model import Booking
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.unit_conflicts import unit_taken_at_write
 from booking_service.domain.values import TimeSlot
-from booking_service.service_layer.unit_of_work import BookingRepository, DuplicateReference
+from booking_service.service_layer.unit_of_work import BookingRepository, DuplicateReference, GuestErasures
 
 _COLUMNS = columns(bookings)
 _INSERT = insert_sql(bookings, _COLUMNS)
@@ -47,6 +48,7 @@ _INSERT_WITH_HISTORY = (
 )
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM bookings WHERE "
 _BY_ID = _SELECT + "booking_id = $1"
+_BY_ID_FOR_UPDATE = _BY_ID + " FOR UPDATE"
 _BY_REFERENCE = _SELECT + "booking_reference = $1"
 _HISTORY = (
     "SELECT "
@@ -76,11 +78,16 @@ _NO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 class PostgresBookingRepository(BookingRepository):
-    def __init__(self, session: DriverSession) -> None:
+    def __init__(self, session: DriverSession, erasures: GuestErasures) -> None:
         super().__init__()
         self._db = session
+        self._erasures = erasures
 
     async def add(self, booking: Booking) -> None:
+        if booking.guest_erased_version is None and await self._erasures.erased(booking.guest.guest_id):
+            booking.guest_erased_version = booking.version  # born erased: the guest was erased before
+        if booking.guest_erased_version is not None:
+            booking.keep_erased()
         values = arguments(booking_row(booking), _COLUMNS)
         statement, history = _INSERT, _history_values(booking)
         if len(history) == 1:
@@ -94,8 +101,10 @@ class PostgresBookingRepository(BookingRepository):
         booking.stored_version, booking.stored_saga_id = booking.version, booking.saga_id
         self.seen.append(booking)
 
-    async def get(self, booking_id: str, *, with_history: bool = False) -> Booking | None:
-        return await self._one(_BY_ID, booking_id, with_history)
+    async def get(
+        self, booking_id: str, *, with_history: bool = False, for_update: bool = False
+    ) -> Booking | None:
+        return await self._one(_BY_ID_FOR_UPDATE if for_update else _BY_ID, booking_id, with_history)
 
     async def get_by_reference(self, reference: str, *, with_history: bool = False) -> Booking | None:
         return await self._one(_BY_REFERENCE, reference, with_history)
@@ -103,6 +112,8 @@ class PostgresBookingRepository(BookingRepository):
     async def save(self, booking: Booking) -> None:
         if booking.version == booking.stored_version and booking.saga_id == booking.stored_saga_id:
             return
+        if booking.guest_erased_version is not None:
+            booking.keep_erased()
         values = arguments(booking_row(booking), _SET)
         values += [booking.booking_id, booking.stored_version, booking.stored_saga_id]
         try:

@@ -65,6 +65,7 @@ def booking_row(booking: Booking) -> dict[str, Any]:
         "policy_version": booking.policy_version,
         "rules": limits_json(rules) if rules else None,
         "group_id": booking.group_id,
+        "guest_erased_version": booking.guest_erased_version,
         "payment_intent_id": booking.payment_intent_id,
         "inventory_reservation_id": booking.inventory_reservation_id,
         "version": booking.version,
@@ -118,6 +119,7 @@ def booking_of(row: Mapping[Any, Any], history: list[HistoryEntry] | None = None
         rules=limits_of(_decoded(row.get("rules"))),
         policy_version=row.get("policy_version") or 0,
         cancellation_reason=row["cancellation_reason"],
+        guest_erased_version=row.get("guest_erased_version"),  # a snapshot from before 0013 has none
         confirm_time=row["confirm_time"],
         check_in_time=row["check_in_time"],
         complete_time=row["complete_time"],

@@ -10,13 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from booking_service.adapters import outbox
 from booking_service.adapters.driver import DriverSession
+from booking_service.adapters.erasure import PostgresGuestErasures
 from booking_service.adapters.errors import translate, unavailable
 from booking_service.adapters.groups import PostgresGroupRepository
 from booking_service.adapters.idempotency_store import PostgresIdempotencyStore
 from booking_service.adapters.repository import PostgresBookingRepository
 from booking_service.adapters.saga_log import PostgresSagaLog
 from booking_service.adapters.venue_policies import PostgresVenuePolicies
-from booking_service.domain.events import Event
+from booking_service.domain.events import Event, GuestContact
 from booking_service.domain.model import Booking
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
@@ -27,12 +28,20 @@ class PostgresUnitOfWork(UnitOfWork):
     the server ended the session, or a statement was cut off half-way). Database failures a client
     can act on leave as domain errors (Contention, StorageUnavailable)."""
 
-    def __init__(self, engine: AsyncEngine, *, per_transaction: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        per_transaction: str | None = None,
+        guest_contact: GuestContact = GuestContact.OMIT,
+    ) -> None:
         """`per_transaction`: statements run right after BEGIN (behind a transaction pooler, the
-        limits as `SET LOCAL`: SessionLimits.per_transaction)."""
+        limits as `SET LOCAL`: SessionLimits.per_transaction). `guest_contact`: whether the events
+        it writes carry the guest's email and phone (EVENTS_GUEST_CONTACT; outbox.py)."""
         super().__init__()
         self._engine = engine
         self._per_transaction = per_transaction
+        self._guest_contact = guest_contact
         self._pooled: AsyncConnection | None = None
         self._session: DriverSession | None = None
         self._transaction: Any = None  # an asyncpg Transaction while one is open
@@ -51,8 +60,9 @@ class PostgresUnitOfWork(UnitOfWork):
             if not isinstance(exc, Exception):
                 raise
             raise (translate(exc) or unavailable(exc)) from exc
-        self.bookings = PostgresBookingRepository(self._session)
-        self.groups = PostgresGroupRepository(self._session, self.bookings)
+        self.erasures = PostgresGuestErasures(self._session)
+        self.bookings = PostgresBookingRepository(self._session, self.erasures)
+        self.groups = PostgresGroupRepository(self._session, self.bookings, self.erasures)
         self.idempotency = PostgresIdempotencyStore(self._session)
         self.sagas = PostgresSagaLog(self._session)
         self.venue_policies = PostgresVenuePolicies(self._session)
@@ -81,7 +91,7 @@ class PostgresUnitOfWork(UnitOfWork):
 
     async def _store_events(self, raised: list[tuple[Event, Booking]]) -> None:
         assert self._session is not None, "commit outside `async with uow`"
-        await outbox.write(self._session, raised)
+        await outbox.write(self._session, raised, guest_contact=self._guest_contact)
 
     async def _commit(self) -> None:
         assert self._transaction is not None, "commit outside `async with uow`"

@@ -5,12 +5,18 @@ BookingStatusChanged and then the event specific to the new status, both carryin
 before and after. What the payment service confirmed about the booking's money raises a payment
 event (captured, voided, a refund that succeeded or failed), and a saga that cannot finish without
 an operator raises booking.attention_needed (booking.attention_resolved once settled).
+
+EVENT_TYPES lists every type, from the classes below: the one list the event contract (the AsyncAPI
+document, events.proto's comment) is checked against. GuestContact says whether the guest's email
+and phone travel in events (EVENTS_GUEST_CONTACT); by default they do not: events carry the guest's
+id and name only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 from booking_service.domain.status import BookingStatus
@@ -131,6 +137,14 @@ class AttentionResolved(AttentionEvent):
     type: ClassVar[str] = "booking.attention_resolved"
 
 
+@dataclass(frozen=True, slots=True)
+class GuestErased(Event):
+    """The guest's personal data in the booking was replaced (erasure.py): `erased_fields` name what."""
+
+    type: ClassVar[str] = "booking.guest_erased"
+    erased_fields: tuple[str, ...]
+
+
 #: The event specific to each status a booking can move to.
 STATUS_EVENTS: dict[BookingStatus, type[StatusEvent]] = {
     BookingStatus.CONFIRMED: BookingConfirmed,
@@ -140,3 +154,33 @@ STATUS_EVENTS: dict[BookingStatus, type[StatusEvent]] = {
     BookingStatus.EXPIRED: BookingExpired,
     BookingStatus.NO_SHOW: BookingNoShow,
 }
+
+
+class GuestContact(StrEnum):
+    """Whether the guest's contact details (GUEST_CONTACT_FIELDS) leave the service in events:
+    EVENTS_GUEST_CONTACT. Every consumer of the outbox (the brokers, a feed replaying it) gets what
+    was written there, so this is decided where the event is written."""
+
+    OMIT = "omit"
+    INCLUDE = "include"
+
+
+#: The guest's fields that events carry only with GuestContact.INCLUDE (its id and name always).
+GUEST_CONTACT_FIELDS = ("email", "phone")
+
+
+def _types(cls: type[Event]) -> list[str]:
+    """The event types of `cls`'s subclasses in this module, depth first, in definition order."""
+    found: list[str] = []
+    for sub in cls.__subclasses__():
+        if globals().get(sub.__name__) is not sub:  # another module's, or the class that
+            continue  # @dataclass(slots=True) replaced with a new one
+        if "type" in sub.__dict__:
+            found.append(sub.type)
+        found.extend(_types(sub))
+    return found
+
+
+#: Every event type, in definition order: each concrete event class above, found by its own `type`
+#: (a class added here is in it without another edit).
+EVENT_TYPES: tuple[str, ...] = tuple(_types(Event))

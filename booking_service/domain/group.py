@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from booking_service.domain import erasure
 from booking_service.domain.commands import Command, CreateBooking, VenueDetails
 from booking_service.domain.deadlines import Deadlines
 from booking_service.domain.errors import (
     BookingError,
+    Contention,
     FieldViolation,
     GroupVersionMismatch,
     InvalidTransition,
@@ -145,6 +147,11 @@ class BookingGroup:
     bookings: list[Booking] = field(default_factory=list)
     stored_version: int = 0
 
+    def keep_erased(self) -> None:
+        """Puts the group in its erased form (erasure.py): the guest's data, the cancellation's reason."""
+        self.guest = erasure.erased_guest(self.guest)
+        self.cancellation_reason = erasure.erased_text(self.cancellation_reason)
+
     def ensure_version(self, expected: int) -> None:
         if expected != self.version:
             raise GroupVersionMismatch(self.group_id, expected, self.version)
@@ -161,7 +168,12 @@ class BookingGroup:
                 {"group_id": self.group_id, "current_version": str(self.version)},
             )
         for booking in active:
-            booking.ensure_free()
+            if booking.saga_id is not None:
+                raise Contention(
+                    f"Booking group {self.group_id}: another change to its booking {booking.booking_id} "
+                    "is under way; nothing was done. Retry shortly.",
+                    {"group_id": self.group_id, "booking_id": booking.booking_id},
+                )
         for booking in active:
             if not booking.expire_if_overdue(now, deadlines):
                 booking.change_status(BookingStatus.CANCELLED, reason, actor, now, deadlines)

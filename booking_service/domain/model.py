@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
+from booking_service.domain import erasure
 from booking_service.domain import events as ev
 from booking_service.domain.commands import BookingChanges
 from booking_service.domain.deadlines import Deadlines
@@ -105,6 +106,9 @@ class Booking:
     #: The version of the venue's policy those rules came from (0: the settings alone).
     policy_version: int = 0
     cancellation_reason: str = ""
+    #: The version at which the guest's personal data was erased (erasure.py); None: it was not.
+    #: An erased booking is stored erased after every later change as well (keep_erased).
+    guest_erased_version: int | None = None
     confirm_time: datetime | None = None
     check_in_time: datetime | None = None
     complete_time: datetime | None = None
@@ -190,8 +194,14 @@ class Booking:
         return captured
 
     def ensure_version(self, expected: int) -> None:
-        if expected != self.version:
-            raise VersionMismatch(self.booking_id, expected, self.version)
+        """Refuses a change made from another version than the current one; an erasure of the
+        guest's data changed nothing the caller decides on, so a change made from the version just
+        before it still lands (a request in flight while the guest was erased goes through)."""
+        if expected == self.version:
+            return
+        if self.guest_erased_version == self.version and expected == self.version - 1:
+            return
+        raise VersionMismatch(self.booking_id, expected, self.version)
 
     def ensure_free(self, saga_id: str | None = None) -> None:
         """Refuses a change while a saga other than `saga_id` changes the booking's money or hold
@@ -422,6 +432,30 @@ class Booking:
             fields = ("attention", "payment")
         self._record(self.status, note, actor, now, fields)
         self.events.append(ev.AttentionResolved(self.booking_id, self.version, now, actor, saga_id, note))
+
+    # --- the guest's personal data (erasure.py) ------------------------------------------------
+
+    def erase_guest_data(self, actor: Actor, now: datetime) -> bool:
+        """Replaces the guest's personal data and free text with their erased form: a change of its
+        own (version, history entry, booking.guest_erased) that leaves ids, times, statuses and
+        money as they are. False, and nothing changes, when the booking was erased already."""
+        if self.guest_erased_version is not None:
+            return False
+        self.keep_erased()
+        self._record(self.status, "", actor, now, erasure.ERASED_FIELDS)
+        self.guest_erased_version = self.version
+        self.events.append(ev.GuestErased(self.booking_id, self.version, now, actor, erasure.ERASED_FIELDS))
+        return True
+
+    def keep_erased(self) -> None:
+        """Puts the booking in its erased form: the guest's data, its free text, and the reasons
+        people gave for the changes made since it was loaded (history and events alike)."""
+        self.guest = erasure.erased_guest(self.guest)
+        self.special_requests = erasure.erased_text(self.special_requests)
+        self.cancellation_reason = erasure.erased_text(self.cancellation_reason)
+        self.history = [erasure.with_erased_reason(entry) for entry in self.history]
+        self.new_history = [erasure.with_erased_reason(entry) for entry in self.new_history]
+        self.events = [erasure.with_erased_reason(event) for event in self.events]
 
     def expire_if_overdue(self, now: datetime, deadlines: Deadlines) -> bool:
         """Expires an overdue PENDING booking (correctness never waits for a sweeper)."""

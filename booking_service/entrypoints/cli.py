@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from booking_service.config import ConfigError, Settings, read_as
-from booking_service.entrypoints import events, failures, health_probe, logs, reconcile, sagas, serve, workers
+from booking_service.entrypoints import (
+    events,
+    failures,
+    health_probe,
+    logs,
+    rabbitmq_tail,
+    reconcile,
+    sagas,
+    serve,
+    workers,
+)
 from booking_service.entrypoints.sandbox import run_sandbox
 
 T = TypeVar("T")
@@ -78,10 +88,16 @@ def parser(defaults: Settings) -> argparse.ArgumentParser:
         dest="action", required=True
     )
     tail = topic.add_parser("tail", help="print the topic's events, decoded, as JSON lines")
-    tail.add_argument(
+    broker = tail.add_mutually_exclusive_group()
+    broker.add_argument(
         "--bootstrap-servers",
         type=_as_setting("KAFKA_BOOTSTRAP_SERVERS", lambda reader, name: reader.bootstrap_servers(name)),
-        help="the broker (KAFKA_BOOTSTRAP_SERVERS; else the embedded one of serve)",
+        help="the Kafka broker (KAFKA_BOOTSTRAP_SERVERS; else the embedded one of serve)",
+    )
+    broker.add_argument(
+        "--rabbitmq-url",
+        type=_as_setting("RABBITMQ_URL", lambda reader, name: reader.amqp_url(name)),
+        help="read RabbitMQ at this amqp:// URL (RABBITMQ_URL, with EVENTS_BROKER=rabbitmq)",
     )
     tail.add_argument(
         "--from-beginning", action="store_true", help="start at the oldest event, not the next one"
@@ -146,6 +162,17 @@ def _command(args: argparse.Namespace, settings: Settings) -> int:
         healthy, line = health_probe.check(settings)
         print(line)
         return 0 if healthy else 1
+    if args.command == "events" and (args.rabbitmq_url or (settings.rabbitmq and not args.bootstrap_servers)):
+        if args.from_beginning:
+            rabbitmq_tail.refuse_from_beginning()
+        return rabbitmq_tail.tail(
+            settings,
+            url=args.rabbitmq_url or settings.rabbitmq_url or "",
+            source="from --rabbitmq-url" if args.rabbitmq_url else "from RABBITMQ_URL",
+            max_messages=args.max_messages,
+            idle_timeout=args.idle_timeout,
+            timeout=args.timeout,
+        )
     if args.command == "events":
         return events.tail(
             settings,

@@ -45,10 +45,10 @@ def dependencies(settings: Settings) -> list[Dependency]:
             bool(settings.database_url),
             "the bookings would live in an embedded PostgreSQL in the data directory",
         ),
-        Dependency(
+        Dependency(  # RabbitMQ has no stand-in: config.py refuses EVENTS_BROKER=rabbitmq without its URL
             "events broker",
-            "KAFKA_BOOTSTRAP_SERVERS",
-            bool(settings.kafka_bootstrap_servers),
+            "RABBITMQ_URL" if settings.rabbitmq else "KAFKA_BOOTSTRAP_SERVERS",
+            bool(settings.rabbitmq_url if settings.rabbitmq else settings.kafka_bootstrap_servers),
             "events would go to an in-memory broker and be lost",
         ),
         Dependency(

@@ -1,5 +1,6 @@
-"""The events side of the service: the broker (configured or embedded), the outbox relay, and
-`booking-service events tail`, a consumer that prints decoded events for debugging."""
+"""The events side of the service: the broker (Kafka, configured or embedded, or RabbitMQ), the
+outbox relay, and `booking-service events tail`, a consumer that prints decoded events for debugging
+(Kafka's; RabbitMQ's is rabbitmq_tail.py)."""
 
 from __future__ import annotations
 
@@ -21,20 +22,25 @@ from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
-    Producer,
     TopicPartition,
 )
 from google.protobuf import json_format
 
 from booking_service.adapters.database import open_session
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
-from booking_service.adapters.kafka.relay import OutboxRelay, RelaySettings, producer_config
+from booking_service.adapters.kafka.publisher import kafka_publisher
+from booking_service.adapters.outbox_relay.publisher import Publisher
+from booking_service.adapters.outbox_relay.relay import OutboxRelay, RelaySettings
+from booking_service.adapters.rabbitmq.publisher import BrokerRefused, check_broker, rabbit_publisher
 from booking_service.bootstrap import session_limits
-from booking_service.config import Settings
+from booking_service.config import ConfigError, Settings
 from booking_service.entrypoints import running
 
 log = logging.getLogger("booking_service")
 TOPIC_PARTITIONS = 4
+#: How long serve waits at start for RabbitMQ to answer its check (a refusal stops the start; no
+#: answer only delays the events).
+BROKER_CHECK_SECONDS = 5.0
 #: The logger librdkafka's own messages go to.
 KAFKA_LOG = "booking_service.kafka"
 
@@ -46,7 +52,18 @@ def address_file(settings: Settings) -> Path:
 
 @contextlib.asynccontextmanager
 async def events_broker(settings: Settings) -> AsyncIterator[str]:
-    """KAFKA_BOOTSTRAP_SERVERS, or an embedded broker's address while it runs."""
+    """RABBITMQ_URL (EVENTS_BROKER=rabbitmq), KAFKA_BOOTSTRAP_SERVERS, or an embedded Kafka broker's
+    address while it runs. A broker that does not answer is no reason not to start: the events wait
+    in the outbox until it does (the relay logs it, and the outbox gauges of /metrics show it)."""
+    if settings.rabbitmq and settings.rabbitmq_url:
+        try:
+            await check_broker(settings.rabbitmq_url, settings.events_topic, BROKER_CHECK_SECONDS)
+        except BrokerRefused as refused:
+            raise ConfigError(
+                f"{refused}: check RABBITMQ_URL (user, password, vhost) and BOOKING_EVENTS_TOPIC"
+            ) from None
+        yield settings.rabbitmq_url
+        return
     if settings.kafka_bootstrap_servers:
         yield settings.kafka_bootstrap_servers
         return
@@ -67,17 +84,27 @@ async def events_broker(settings: Settings) -> AsyncIterator[str]:
         broker.close()
 
 
-def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -> OutboxRelay:
-    """The relay on a session of its own (Settings.session_url: its advisory locks and LISTEN stay
-    with that session), held to the service's limits; ConfigError as session_url raises it."""
-    relay_settings = RelaySettings(
+def relay_settings(settings: Settings) -> RelaySettings:
+    """What the outbox relay publishes to and how; the AsyncAPI document describes the same."""
+    return RelaySettings(
         topic=settings.events_topic,
         delivery_timeout=settings.events_delivery_timeout,
         retention=settings.outbox_retention,
     )
-    # The embedded broker speaks plaintext only: the security settings are for the configured one.
-    security = settings.kafka_security if settings.kafka_bootstrap_servers else None
-    producer = Producer(producer_config(bootstrap_servers, relay_settings.delivery_timeout, security))
+
+
+def build_relay(settings: Settings, database_url: str, broker: str) -> OutboxRelay:
+    """The relay on a session of its own (Settings.session_url: its advisory locks and LISTEN stay
+    with that session), held to the service's limits, publishing to `broker` (events_broker's
+    address: RabbitMQ's URL, or Kafka's bootstrap servers); ConfigError as session_url raises it."""
+    publishing = relay_settings(settings)
+    publisher: Publisher
+    if settings.rabbitmq:
+        publisher = rabbit_publisher(broker, publishing)
+    else:
+        # The embedded broker speaks plaintext only: the security settings are for the configured one.
+        security = settings.kafka_security if settings.kafka_bootstrap_servers else None
+        publisher = kafka_publisher(broker, publishing, security)
     connect = functools.partial(
         open_session,
         limits=session_limits(settings),
@@ -85,7 +112,7 @@ def build_relay(settings: Settings, database_url: str, bootstrap_servers: str) -
         # Behind PgBouncer (DATABASE_SESSION_URL may be a session-mode pool) the limits are SET.
         startup=not settings.db_transaction_pooling,
     )
-    return OutboxRelay(settings.session_url(database_url), producer, relay_settings, connect=connect)
+    return OutboxRelay(settings.session_url(database_url), publisher, publishing, connect=connect)
 
 
 class BrokerUnavailable(Exception):

@@ -163,6 +163,7 @@ async def _running(
             guard=guard,
             max_body_bytes=settings.max_request_bytes,
             metrics=metrics,
+            events=settings,
         )
         rest_server = RestServer(
             gateway,

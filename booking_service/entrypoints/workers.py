@@ -59,7 +59,8 @@ async def supervise(settings: Settings, workers: int, *, dev: bool = False) -> i
             env = {
                 **os.environ,
                 "DATABASE_URL": database_url,
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+                # The embedded broker's address (RabbitMQ's URL is in the environment already).
+                **({} if settings.rabbitmq else {"KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers}),
                 "INVENTORY_SERVICE_URL": peers.inventory,
                 "PRICING_SERVICE_URL": peers.pricing,
                 "PAYMENT_SERVICE_URL": peers.payments,

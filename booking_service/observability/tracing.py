@@ -1,6 +1,7 @@
 """OpenTelemetry traces: a SERVER span per call, CLIENT spans per SQL statement and peer request, a
 PRODUCER span per published event, and the W3C trace context passed on to the peers and, through the
-outbox, into the events' Kafka headers, so that one booking can be followed across services.
+outbox, into the events' message headers (Kafka's or RabbitMQ's), so that one booking can be
+followed across services.
 
 Off unless configured (OTEL_EXPORTER_OTLP_ENDPOINT, or OTEL_TRACES_EXPORTER=otlp|console): then each
 hook returns at its first line, and nothing is extracted, injected or stored.
@@ -246,7 +247,7 @@ def current_trace_context() -> dict[str, str] | None:
 
 
 class ProducerSpan:
-    """The PRODUCER span of one event; `headers` are the trace headers its Kafka message carries."""
+    """The PRODUCER span of one event; `headers` are the trace headers its message carries."""
 
     __slots__ = ("_span", "headers")
 
@@ -263,10 +264,13 @@ class ProducerSpan:
         span.end()
 
 
-def producer_span(topic: str, event_id: str, key: str, stored: object) -> ProducerSpan:
+def producer_span(
+    topic: str, event_id: str, key: str, stored: object, *, routing_key: str | None = None
+) -> ProducerSpan:
     """Publishing one event in the trace of the call that wrote it (`stored`: the outbox's
     trace_context, as JSON text or a mapping). With tracing off here the stored headers pass as
-    they are; an event without a trace gets no span."""
+    they are; an event without a trace gets no span. `routing_key`: published to RabbitMQ (the
+    exchange `topic`, with this routing key), else to Kafka (the topic, with message key `key`)."""
     carrier = _stored_headers(stored)
     tracer = _tracer
     if tracer is None or not carrier:
@@ -276,11 +280,17 @@ def producer_span(topic: str, event_id: str, key: str, stored: object) -> Produc
         context=_W3C.extract(carrier, context=otel_context.Context()),
         kind=SpanKind.PRODUCER,
         attributes={
-            "messaging.system": "kafka",
             "messaging.operation": "publish",
             "messaging.destination.name": topic,
             "messaging.message.id": event_id,
-            "messaging.kafka.message.key": key,
+            **(
+                {"messaging.system": "kafka", "messaging.kafka.message.key": key}
+                if routing_key is None
+                else {
+                    "messaging.system": "rabbitmq",
+                    "messaging.rabbitmq.destination.routing_key": routing_key,
+                }
+            ),
         },
     )
     headers: dict[str, str] = {}

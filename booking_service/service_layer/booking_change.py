@@ -90,7 +90,7 @@ async def change(
                 replay = await idempotency.claim(uow, scope, cmd.idempotency_key, cmd, now, ttl)
                 if replay is not None:
                     return replay
-            booking = await uow.bookings.get(cmd.booking_id)
+            booking = await uow.bookings.get(cmd.booking_id, for_update=True)
             if booking is None:
                 raise BookingNotFound(
                     f"There is no booking {cmd.booking_id}.", {"booking_id": cmd.booking_id}

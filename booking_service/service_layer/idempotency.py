@@ -20,10 +20,11 @@ import enum
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+from booking_service.domain import erasure
 from booking_service.domain.commands import Command
 from booking_service.domain.errors import IdempotencyKeyInProgress, IdempotencyKeyReused
 from booking_service.domain.group import BookingGroup
@@ -47,13 +48,25 @@ def _method(scope: str) -> str:
 
 def fingerprint(command: Command) -> bytes:
     """A digest of what the command asks for (its kind and every field but actor and key)."""
+    return hashlib.sha256(_canonical(command).encode()).digest()
+
+
+def erased_fingerprint(command: Command) -> bytes:
+    """The digest of the command with the guest's personal data erased (domain/erasure.py): what a
+    key's record keeps instead of `fingerprint` once the guest is erased, so that no digest of their
+    data is left, and a retry of the same request with the key is still recognised (and replayed)."""
+    kind, fields = json.loads(_canonical(command))
+    erased = json.dumps([kind, erasure.erased_request(fields), erasure.MARKER], sort_keys=True)
+    return hashlib.sha256(erased.encode()).digest()
+
+
+def _canonical(command: Command) -> str:
     fields = {
         f.name: getattr(command, f.name)
         for f in dataclasses.fields(command)
         if f.name not in _NOT_FINGERPRINTED
     }
-    canonical = json.dumps([type(command).__name__, fields], default=_plain, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).digest()
+    return json.dumps([type(command).__name__, fields], default=_plain, sort_keys=True)
 
 
 def _plain(value: Any) -> Any:
@@ -81,6 +94,14 @@ async def claim(
     return stored.response if stored is not None else None
 
 
+async def claim_answer(
+    uow: UnitOfWork, scope: str, key: str, command: Command, now: datetime, ttl: timedelta
+) -> Mapping[str, Any] | None:
+    """claim, for a call that answers neither a booking nor a group (its answer kept as JSON)."""
+    stored = await _claim(uow, scope, key, command, now, ttl)
+    return stored.answer if stored is not None else None
+
+
 async def claim_group(
     uow: UnitOfWork, scope: str, key: str, command: Command, now: datetime, ttl: timedelta
 ) -> BookingGroup | None:
@@ -101,17 +122,17 @@ async def _claim(
     """The stored answer to replay, or None once the key is this unit of work's (or there is none)."""
     if not key:
         return None
-    digest = fingerprint(command)
-    stored = await uow.idempotency.claim(scope, key, digest, now, ttl, owner)
+    digest, erased = fingerprint(command), erased_fingerprint(command)
+    stored = await uow.idempotency.claim(scope, key, digest, now, ttl, owner, erased_fingerprint=erased)
     if stored is None:
         return None
-    if stored.fingerprint != digest:
+    if stored.fingerprint not in (digest, erased):  # erased: the guest's data was erased since
         raise IdempotencyKeyReused(
             f"Idempotency key {key!r} was already used for a different {_method(scope)} request; "
             "use a new key for a new request.",
             {"idempotency_key": key, "method": _method(scope)},
         )
-    if stored.response is None and stored.group is None:
+    if stored.response is None and stored.group is None and stored.answer is None:
         raise IdempotencyKeyInProgress(
             f"A {_method(scope)} request with idempotency key {key!r} is still in progress; retry shortly.",
             {"idempotency_key": key, "method": _method(scope)},
@@ -119,7 +140,9 @@ async def _claim(
     return stored
 
 
-async def complete(uow: UnitOfWork, scope: str, key: str, answer: Booking | BookingGroup) -> None:
+async def complete(
+    uow: UnitOfWork, scope: str, key: str, answer: Booking | BookingGroup | Mapping[str, Any]
+) -> None:
     if key:
         await uow.idempotency.complete(scope, key, answer)
 

@@ -5,10 +5,11 @@ that makes their changes one transaction (`async with uow:` rolls back unless `a
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from booking_service.domain.events import Event
 from booking_service.domain.group import BookingGroup
@@ -31,7 +32,12 @@ class BookingRepository(abc.ABC):
         """Stores a new booking (raises UnitUnavailable, DuplicateReference)."""
 
     @abc.abstractmethod
-    async def get(self, booking_id: str, *, with_history: bool = False) -> Booking | None: ...
+    async def get(
+        self, booking_id: str, *, with_history: bool = False, for_update: bool = False
+    ) -> Booking | None:
+        """The booking; `for_update` locks its row for this unit of work (a change reads it so: no
+        other change slips between the read and the save, and it lands before an erasure of the
+        guest or meets the booking erased)."""
 
     @abc.abstractmethod
     async def get_by_reference(self, reference: str, *, with_history: bool = False) -> Booking | None: ...
@@ -83,8 +89,9 @@ class GroupRepository(abc.ABC):
     async def get(
         self, group_id: str, *, for_update: bool = False, with_history: bool = False
     ) -> BookingGroup | None:
-        """The group with its bookings; `for_update` locks the group's row for this unit of work
-        (the one change of a group at a time)."""
+        """The group with its bookings; `for_update` locks the group's row, then each item's row in
+        the group's order, for this unit of work (the one change of a group at a time, and no
+        single-booking change slips between reading an item and saving it)."""
 
     @abc.abstractmethod
     async def save(self, group: BookingGroup) -> None:
@@ -99,6 +106,8 @@ class StoredKey:
     response: Booking | None  # None while the first request is still running
     #: The answer kept for a group call (response is None then).
     group: BookingGroup | None = None
+    #: The answer kept for a call that answers neither a booking nor a group (an erasure's report).
+    answer: Mapping[str, Any] | None = None
 
 
 class IdempotencyStore(abc.ABC):
@@ -111,13 +120,20 @@ class IdempotencyStore(abc.ABC):
         now: datetime,
         ttl: timedelta,
         owner: str | None = None,
+        *,
+        erased_fingerprint: bytes | None = None,
     ) -> StoredKey | None:
         """Claims the key for this transaction (None), or returns the live record of an earlier
         claim. A concurrent claim of the same key waits until this transaction ends. `owner`: the
-        saga of the claiming request, the only one that may give the key back."""
+        saga of the claiming request, the only one that may give the key back. `erased_fingerprint`:
+        the request's digest with the guest's data erased, which replaces `fingerprint` once the
+        answer is erased (the guest's data erased before or after the answer is kept)."""
 
     @abc.abstractmethod
-    async def complete(self, scope: str, key: str, response: Booking | BookingGroup) -> None: ...
+    async def complete(
+        self, scope: str, key: str, response: Booking | BookingGroup | Mapping[str, Any]
+    ) -> None:
+        """Keeps the answer to replay: a booking, a group, or JSON-ready data (another answer)."""
 
     @abc.abstractmethod
     async def release(self, scope: str, key: str, owner: str | None = None) -> None:
@@ -126,6 +142,39 @@ class IdempotencyStore(abc.ABC):
     @abc.abstractmethod
     async def purge(self, now: datetime) -> int:
         """Deletes keys past their retention; returns how many."""
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedRecords:
+    """How many records of each kind one erasure of a guest's data changed (besides the bookings)."""
+
+    booking_groups: int = 0
+    history_entries: int = 0
+    idempotency_records: int = 0
+    outbox_events: int = 0
+    saga_records: int = 0
+
+
+class GuestErasures(abc.ABC):
+    """Guests whose personal data was erased (domain/erasure.py), and the erasure of their records."""
+
+    @abc.abstractmethod
+    async def erased(self, guest_id: str, *, hold: bool = True) -> bool:
+        """Whether the guest's data was erased: ask it in the transaction that stores a new booking
+        or group of the guest, and store it erased if so. `hold`: wait for an erasure of the guest
+        in progress, and hold the next one off until this unit of work ends (for a new record; a
+        change to a row read FOR UPDATE needs no hold, the row lock orders it)."""
+
+    @abc.abstractmethod
+    async def begin(self, guest_id: str, actor: str, now: datetime) -> tuple[datetime, list[str]]:
+        """Marks the guest erased for good (the first erasure's time is kept), holds new bookings of
+        the guest off until this unit of work ends, and locks the guest's groups and bookings:
+        returns the first erasure's time and the guest's booking ids."""
+
+    @abc.abstractmethod
+    async def erase_records(self, guest_id: str, booking_ids: list[str]) -> ErasedRecords:
+        """Erases the guest's groups and what else holds the bookings' personal data: history
+        reasons, answers kept under idempotency keys, outbox events (sent or not), saga notes."""
 
 
 class VenuePolicyStore(abc.ABC):
@@ -148,6 +197,7 @@ class UnitOfWork(abc.ABC):
     groups: GroupRepository
     idempotency: IdempotencyStore
     sagas: SagaLog
+    erasures: GuestErasures
 
     async def __aenter__(self) -> Self:
         return self

@@ -19,9 +19,17 @@ from booking_service.domain.group import BookingGroup, CancelBookingGroup, Creat
 from booking_service.domain.model import Booking
 from booking_service.domain.venue_policy import VenuePolicy
 from booking_service.domain.watch import Position, WatchScope
-from booking_service.service_layer import availability, change_booking, queries, sweeper, venue_policies
+from booking_service.service_layer import (
+    availability,
+    change_booking,
+    erasure,
+    queries,
+    sweeper,
+    venue_policies,
+)
 from booking_service.service_layer.availability import Availability, CheckAvailability
 from booking_service.service_layer.context import Context
+from booking_service.service_layer.erasure import EraseGuestData, GuestErasure
 from booking_service.service_layer.groups import cancel as group_cancel
 from booking_service.service_layer.groups import create as group_create
 from booking_service.service_layer.groups import read as group_read
@@ -89,6 +97,9 @@ class UseCases:
 
     async def cancel_booking_group(self, cmd: CancelBookingGroup) -> BookingGroup:
         return await group_cancel.cancel_group(cmd, ctx=self.ctx)
+
+    async def erase_guest_data(self, cmd: EraseGuestData) -> GuestErasure:
+        return await erasure.erase_guest_data(cmd, ctx=self.ctx)
 
     async def _answer(self, change: Awaitable[Booking]) -> Booking:
         return await queries.with_history(await change, reads=self.ctx.reads)

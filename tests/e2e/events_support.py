@@ -14,10 +14,11 @@ from typing import Any
 import asyncpg
 import grpc
 from booking.v1 import booking_pb2, booking_pb2_grpc
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
-from booking_service.adapters.kafka.relay import OutboxRelay, RelaySettings, producer_config
+from booking_service.adapters.kafka.publisher import kafka_publisher
+from booking_service.adapters.outbox_relay.relay import OutboxRelay, RelaySettings
 from booking_service.bootstrap import Application, PeerUrls, bootstrap
 from booking_service.config import Settings
 from booking_service.entrypoints.grpc.server import GrpcServer
@@ -51,8 +52,8 @@ class EventWorld:
         relay_settings = replace(
             RelaySettings(topic=self.topic, poll_interval=timedelta(milliseconds=200)), **settings
         )
-        producer = Producer(producer_config(self.kafka.bootstrap_servers, relay_settings.delivery_timeout))
-        relay = OutboxRelay(database_url or self.database_url, producer, relay_settings, connect=connect)
+        publisher = kafka_publisher(self.kafka.bootstrap_servers, relay_settings)
+        relay = OutboxRelay(database_url or self.database_url, publisher, relay_settings, connect=connect)
         self.relays.append((relay, asyncio.create_task(relay.run())))
         return relay
 

@@ -10,8 +10,9 @@ from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 from sqlalchemy import text
 
-from booking_service.domain.payment import RefundStatus
-from booking_service.domain.status import ACTIVE
+from booking_service.domain.model import Booking
+from booking_service.domain.payment import PaymentStatus, RefundStatus
+from booking_service.domain.status import ACTIVE, BookingStatus
 from tests.conftest import NOW
 from tests.e2e.peers_support import World
 
@@ -113,27 +114,63 @@ async def _group_sagas(w: World, venue_id: str) -> list[str]:
 
 
 async def _agrees(w: World, intent_id: str, booking_ids: list[str]) -> None:
-    """The group's intent and its items' money records say the same: each refund the payment
-    service made is recorded SUCCEEDED on the item it was made for, and nothing else is; a
-    captured intent is recorded by every item that left PENDING, as its own price."""
+    """The group's intent and its items' money records say the same (minor units, EUR):
+    - each refund the payment service made is recorded SUCCEEDED on the item it was made for,
+      and nothing else is; none is left pending;
+    - a captured intent is recorded by every item that left PENDING, as its own price; an intent
+      not captured by none; a voided one is recorded VOIDED by every item, and an open one is
+      kept open only while an item is active (no orphan hold of money);
+    - the sum over the items of what each holds (captured - refunded, or a PENDING item's share
+      of a captured intent) is what the payment service holds net for the intent;
+    - no closed item holds more than its frozen policy keeps (a cancelled one the fee at the time
+      it was cancelled, an expired one nothing), unless it visibly awaits an operator."""
     intent = w.sandbox.state.payments.intents[intent_id]
     items = [await w.app.use_cases.ctx.reads.get(b) for b in booking_ids]
     theirs = {
         r["refund_id"]: r for r in w.sandbox.state.payments.refunds.values() if r["intent_id"] == intent_id
     }
     ours: dict[str, int] = {}
+    held = 0
     for item in items:
         assert item is not None
         assert item.payment is not None
-        assert item.payment.intent_id == intent_id
-        assert item.payment.refund_pending.amount_minor == 0, item.payment
-        for refund in item.payment.refunds:
+        record = item.payment
+        assert record.intent_id == intent_id
+        assert record.refund_pending.amount_minor == 0, record
+        for refund in record.refunds:
             assert refund.status is RefundStatus.SUCCEEDED, refund
             ours[refund.refund_id] = refund.amount.amount_minor
             assert theirs[refund.refund_id]["metadata"]["booking_id"] == item.booking_id
-        if intent.status == "succeeded" and item.status.value != "PENDING":
-            assert item.payment.captured == item.price, item.payment
+        pending = item.status is BookingStatus.PENDING
+        if intent.status == "succeeded" and not pending:
+            assert record.captured == item.price, (item.status, record)
         if intent.status != "succeeded":
-            assert item.payment.captured is None, item.payment
+            assert record.captured is None, record
+        if intent.status == "canceled":
+            assert record.status is PaymentStatus.VOIDED, (item.booking_id, item.status, record)
+        if record.captured is not None:
+            mine = record.captured.amount_minor - record.refunded.amount_minor
+        else:
+            mine = record.amount.amount_minor if intent.status == "succeeded" and pending else 0
+        held += mine
+        if item.status not in ACTIVE and not item.attention:
+            assert mine == _kept(item), (item.booking_id, item.status, record)
+    if intent.status == "requires_confirmation":
+        assert any(item is not None and item.status in ACTIVE for item in items), f"orphan open {intent}"
     assert ours == {k: int(r["amount_minor"]) for k, r in theirs.items()}, "a refund unrecorded or never made"
     assert sum(ours.values()) == intent.refunded_minor
+    net = intent.amount_minor - intent.refunded_minor if intent.status == "succeeded" else 0
+    assert held == net, f"the items hold {held}, the payment service {net} of {intent}"
+
+
+def _kept(item: Booking) -> int:
+    """What a closed item keeps of its captured share under its own rules (minor units)."""
+    record = item.payment
+    if record is None or record.captured is None:
+        return 0
+    if item.status is BookingStatus.CANCELLED and item.pricing is not None:
+        back = item.pricing.refund_on_cancel(record.captured, item.cancel_time or item.update_time)
+        return record.captured.amount_minor - back.amount_minor
+    if item.status is BookingStatus.EXPIRED:
+        return 0
+    return record.captured.amount_minor

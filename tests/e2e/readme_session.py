@@ -50,6 +50,7 @@ VOLATILE = frozenset(
         "request_time",
         "settle_time",
         "event_time",
+        "erase_time",
         "event_id",
         "ce_id",
         "ce_time",

@@ -18,6 +18,8 @@ class TcpProxy:
         self._passing.set()
         self._cut = False
         self.port = 0
+        #: Connections accepted so far (refused ones included).
+        self.accepted = 0
 
     @classmethod
     def before(cls, url: str) -> TcpProxy:
@@ -57,6 +59,7 @@ class TcpProxy:
         self._pipes.clear()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         if self._cut:
             writer.transport.abort()
             return

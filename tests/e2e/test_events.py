@@ -12,7 +12,7 @@ import pytest
 from booking.v1 import booking_pb2 as pb
 
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
-from booking_service.adapters.kafka.relay import DATA_SCHEMA
+from booking_service.adapters.outbox_relay.publisher import DATA_SCHEMA
 from tests.conftest import NOW
 from tests.e2e.events_support import EventWorld, count, event_world, per_booking
 

@@ -21,6 +21,7 @@ import pytest
 from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc, slots_pb2
+from booking.v1 import guest_erasure_pb2 as epb
 from booking.v1 import venue_policy_pb2 as vp
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.duration_pb2 import Duration
@@ -114,6 +115,10 @@ def valid_requests(booking: pb.Booking) -> dict[str, Message]:
         "GetBookingGroup": gpb.GetBookingGroupRequest(group_id=booking.booking_id),
         "CancelBookingGroup": gpb.CancelBookingGroupRequest(
             group_id=booking.booking_id, expected_version=3, reason="fuzz", idempotency_key="fuzz-cancel"
+        ),
+        # Another guest than the fuzzed booking's: an erasure that lands erases nobody the test reads.
+        "EraseGuestData": epb.EraseGuestDataRequest(
+            guest_id="fuzz-erased-guest", idempotency_key="fuzz-erase"
         ),
         "WatchBookings": pb.WatchBookingsRequest(venue_id=booking.venue.venue_id),
     }

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import KafkaException, Producer
 
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
-from booking_service.adapters.kafka.relay import producer_config
+from booking_service.adapters.kafka.publisher import producer_config
 from booking_service.adapters.kafka.security import KafkaSecurity
 
 PLAIN = KafkaSecurity(protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN", sasl_username="u", sasl_password="p")

@@ -33,6 +33,7 @@ SEED_PATHS = {
     ("post", "/api/v1/booking-groups"),
     ("get", "/api/v1/booking-groups/{group_id}"),
     ("post", "/api/v1/booking-groups/{group_id}/cancel"),
+    ("post", "/api/v1/guests/{guest_id}/erase"),
     ("get", "/api/v1/bookings/watch"),
 }
 

@@ -16,8 +16,8 @@ from booking.v1 import booking_pb2 as pb
 
 from booking_service.adapters.database import SessionLimits
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
-from booking_service.adapters.kafka.relay import OutboxRelay
 from booking_service.adapters.outbox import PARTITIONS
+from booking_service.adapters.outbox_relay.relay import OutboxRelay
 from tests.e2e.events_support import EventWorld, count, event_world
 from tests.e2e.tcp_proxy import TcpProxy
 

@@ -28,7 +28,7 @@ from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from booking_service.adapters.kafka.relay import OutboxRelay, RelaySettings
+from booking_service.adapters.outbox_relay.relay import OutboxRelay, RelaySettings
 from booking_service.bootstrap import Application, PeerUrls, bootstrap
 from booking_service.config import Settings
 from booking_service.entrypoints.auth.guard import CallGuard

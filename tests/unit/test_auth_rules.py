@@ -37,6 +37,7 @@ def test_every_rpc_of_the_service_has_a_scope() -> None:
             "bookings.write",
             "bookings.operate",
             "venues.manage",
+            "guests.erase",
         }, name
 
 

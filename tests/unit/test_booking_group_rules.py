@@ -111,7 +111,9 @@ def test_a_saga_holding_an_item_refuses_the_whole_cancellation() -> None:
     items = [booking("a", 1), booking("b", 2)]
     items[1].saga_id = "s"
     g = BookingGroup("g", "GR-1", SINGLE.guest, items[0].venue, ("a", "b"), 1, NOW, NOW, bookings=items)
-    with pytest.raises(Contention):
+    with pytest.raises(Contention) as raised:
         g.cancel("trip off", API, NOW, Deadlines())
+    assert raised.value.message.startswith("Booking group g: another change to its booking b")
+    assert raised.value.metadata == {"group_id": "g", "booking_id": "b"}
     assert [b.status for b in items] == [BookingStatus.PENDING] * 2
     assert g.version == 1

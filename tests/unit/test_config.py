@@ -9,6 +9,7 @@ import pytest
 
 from booking_service.adapters.database import SessionLimits
 from booking_service.config import ConfigError, Settings
+from booking_service.domain.events import GuestContact
 from booking_service.entrypoints.cli import parser
 
 
@@ -199,6 +200,15 @@ def test_an_unknown_log_level_is_refused_like_an_unknown_log_format() -> None:
     assert Settings.from_env({"LOG_LEVEL": "debug"}).log_level == "DEBUG"
     assert Settings.from_env({"LOG_LEVEL": "warn"}).log_level == "WARNING"  # logging's own alias
     assert Settings.from_env({}).log_level == "INFO"
+
+
+def test_events_carry_the_guests_contact_only_when_told_to() -> None:
+    assert Settings.from_env({}).events_guest_contact is GuestContact.OMIT
+    assert Settings.from_env({"EVENTS_GUEST_CONTACT": "include"}).events_guest_contact is GuestContact.INCLUDE
+    assert Settings.from_env({"EVENTS_GUEST_CONTACT": "Omit"}).events_guest_contact is GuestContact.OMIT
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"EVENTS_GUEST_CONTACT": "yes"})
+    assert str(raised.value) == "EVENTS_GUEST_CONTACT must be one of omit, include, not 'yes'"
 
 
 @pytest.mark.parametrize(

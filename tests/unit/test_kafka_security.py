@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from booking_service.adapters.kafka.relay import producer_config
+from booking_service.adapters.kafka.publisher import producer_config
 from booking_service.config import ConfigError, Settings
 
 SCRAM = {

@@ -1,1 +1,1 @@
-"""Kafka: the embedded broker for development and tests, and the outbox relay."""
+"""Kafka: the embedded broker for development and tests, and the outbox relay's publisher."""

@@ -10,7 +10,9 @@ WRITE = "bookings.write"
 OPERATE = "bookings.operate"
 #: Changing a venue's booking rules (UpdateVenuePolicy).
 MANAGE_VENUES = "venues.manage"
-ALL_SCOPES = frozenset({READ, WRITE, OPERATE, MANAGE_VENUES})
+#: Erasing a guest's personal data (EraseGuestData): irreversible, and no booking flow needs it.
+ERASE_GUESTS = "guests.erase"
+ALL_SCOPES = frozenset({READ, WRITE, OPERATE, MANAGE_VENUES, ERASE_GUESTS})
 
 
 @dataclass(frozen=True, slots=True)

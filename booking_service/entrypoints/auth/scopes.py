@@ -2,7 +2,10 @@
 
 Reads need bookings.read, changes a guest or a booking platform makes need bookings.write, and the
 status changes staff make at the venue (check-in, complete, no-show) need bookings.operate, and
-changing a venue's booking rules needs venues.manage (reading them is a read). Health
+changing a venue's booking rules needs venues.manage (reading them is a read), and erasing a guest's
+personal data needs guests.erase: a scope of its own, since it cannot be undone and is the business
+of whoever answers a guest's erasure request (not of a booking platform's writes or the venue's
+staff, who operate bookings but must not wipe guests). Health
 is public; reflection is a read unless AUTH_PUBLIC_REFLECTION says otherwise. A method not in the
 table is refused (deny by default).
 """
@@ -14,7 +17,7 @@ from typing import Any
 
 from booking.v1 import booking_pb2 as pb
 
-from booking_service.entrypoints.auth.caller import MANAGE_VENUES, OPERATE, READ, WRITE
+from booking_service.entrypoints.auth.caller import ERASE_GUESTS, MANAGE_VENUES, OPERATE, READ, WRITE
 
 _SERVICE = "/booking.v1.BookingService/"
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
@@ -57,6 +60,7 @@ REQUIRED_SCOPE: dict[str, str | Callable[[Any], str]] = {
     _SERVICE + "GetBookingGroup": READ,
     _SERVICE + "CreateBookingGroup": WRITE,
     _SERVICE + "CancelBookingGroup": WRITE,
+    _SERVICE + "EraseGuestData": ERASE_GUESTS,
     **dict.fromkeys(REFLECTION_METHODS, READ),
     METRICS: READ,
     #: A method this server does not have: a reader learns so (UNIMPLEMENTED); an anonymous caller

@@ -13,14 +13,16 @@ import grpc
 from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
+from booking.v1 import guest_erasure_pb2 as epb
 from booking.v1 import slots_pb2 as spb
 from booking.v1 import venue_policy_pb2 as vp
 
-from booking_service.adapters.booking_proto import booking_message
+from booking_service.adapters.booking_proto import booking_message, stamp
 from booking_service.domain.values import Actor, ChangeSource
 from booking_service.domain.watch import Position, WatchScope
 from booking_service.entrypoints.auth.caller import caller_var
 from booking_service.entrypoints.grpc import group_mapping, mapping, slots_mapping, venue_policy_mapping
+from booking_service.service_layer.erasure import EraseGuestData
 from booking_service.service_layer.use_cases import UseCases
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -129,6 +131,25 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
     ) -> pb.BookingGroup:
         command = group_mapping.cancel_group_command(request, actor_of(context), key_owner())
         return group_mapping.group_message(await self._use_cases.cancel_booking_group(command))
+
+    async def EraseGuestData(
+        self, request: epb.EraseGuestDataRequest, context: Context
+    ) -> epb.EraseGuestDataResponse:
+        command = EraseGuestData(
+            actor_of(context), request.guest_id, request.idempotency_key, caller=key_owner()
+        )
+        erased = await self._use_cases.erase_guest_data(command)
+        records = erased.records
+        return epb.EraseGuestDataResponse(
+            guest_id=erased.guest_id,
+            erase_time=stamp(erased.erase_time),
+            bookings_erased=erased.bookings,
+            booking_groups_erased=records.booking_groups,
+            history_entries_erased=records.history_entries,
+            idempotency_records_erased=records.idempotency_records,
+            outbox_events_erased=records.outbox_events,
+            saga_records_erased=records.saga_records,
+        )
 
     async def WatchBookings(
         self, request: pb.WatchBookingsRequest, context: Context

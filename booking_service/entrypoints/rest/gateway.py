@@ -131,6 +131,7 @@ class RestGateway:
         *,
         ready: Callable[[], Awaitable[bool]],
         openapi: dict[str, Any],
+        asyncapi: dict[str, Any],
         docs: DocsAssets,
         guard: CallGuard,
         max_body_bytes: int = 1 << 20,
@@ -140,6 +141,7 @@ class RestGateway:
         self._routes = routes
         self._ready = ready
         self._openapi = json.dumps(openapi, ensure_ascii=False).encode()
+        self._asyncapi = json.dumps(asyncapi, ensure_ascii=False).encode()
         self._docs = docs
         self._max_body = max_body_bytes
         self._guard = guard
@@ -249,7 +251,7 @@ class RestGateway:
         )
 
     async def _fixed(self, method: str, path: str, scope: Scope, headers: RequestHeaders) -> _Answer | None:
-        """Health, metrics, the OpenAPI document and the docs pages."""
+        """Health, metrics, the OpenAPI and AsyncAPI documents and the docs pages."""
         if method not in ("GET", "HEAD"):
             return None
         if path == "/healthz":
@@ -263,6 +265,8 @@ class RestGateway:
             return _Answer(200, body, content_type)
         if path == "/openapi.json":
             return _Answer(200, self._openapi)
+        if path == "/asyncapi.json":
+            return _Answer(200, self._asyncapi)
         if path in ("/docs", "/docs/"):
             return _Answer(200, self._docs.swagger_page, "text/html; charset=utf-8")
         if path in ("/redoc", "/redoc/"):

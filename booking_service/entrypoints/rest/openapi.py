@@ -2,7 +2,7 @@
 
 Paths and parameters come from the google.api.http rules, schemas from the messages (proto3 JSON:
 int64 as strings, enums as names, timestamps as date-time strings), descriptions from the proto
-comments (kept in the descriptor set that scripts/generate.py writes beside the stubs).
+comments (both: proto_schema.py, which the AsyncAPI document of the events shares).
 
 Links (OpenAPI 3 section 4.7.22) are derived too: an answer links to every operation whose path
 variables it holds by name (a Booking's `booking_id` and `booking_reference`, its `guest.guest_id` and
@@ -13,38 +13,15 @@ to drive create -> update -> cancel -> get sequences (tests/e2e/test_openapi.py)
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
-from google.api import field_behavior_pb2
-from google.protobuf import descriptor_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
+from booking_service.entrypoints.proto_schema import STRING_TYPES, Comments, Schemas, message_of
 from booking_service.entrypoints.rest.routes import Route, RouteTable
 
-_INT64 = {
-    FieldDescriptor.TYPE_INT64,
-    FieldDescriptor.TYPE_UINT64,
-    FieldDescriptor.TYPE_SINT64,
-    FieldDescriptor.TYPE_FIXED64,
-    FieldDescriptor.TYPE_SFIXED64,
-}
-_INT32 = {
-    FieldDescriptor.TYPE_INT32,
-    FieldDescriptor.TYPE_UINT32,
-    FieldDescriptor.TYPE_SINT32,
-    FieldDescriptor.TYPE_FIXED32,
-    FieldDescriptor.TYPE_SFIXED32,
-}
-#: Well-known types that proto3 JSON writes as one string.
-_STRING_TYPES = {
-    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
-    "google.protobuf.Duration": {"type": "string", "example": "1.5s"},
-    "google.protobuf.FieldMask": {"type": "string", "description": "Comma-separated field paths."},
-}
-#: Well-known types whose JSON carries fields of their own choosing (Any: "@type" and the packed
-#: message's fields).
-_OPEN_TYPES = {"google.protobuf.Any", "google.protobuf.Struct", "google.protobuf.Value"}
+__all__ = ["Comments", "build"]
+
 _REQUEST_HEADERS = [
     {
         "name": "X-Request-Id",
@@ -61,144 +38,8 @@ _REQUEST_HEADERS = [
 ]
 
 
-class Comments:
-    """Leading comments of proto elements, by full name, from a descriptor set with source info."""
-
-    def __init__(self, files: descriptor_pb2.FileDescriptorSet) -> None:
-        self._by_name: dict[str, str] = {}
-        for file in files.file:
-            comments = {
-                tuple(loc.path): loc.leading_comments.strip() for loc in file.source_code_info.location
-            }
-            prefix = file.package
-            for i, message in enumerate(file.message_type):
-                self._message(comments, (4, i), f"{prefix}.{message.name}", message)
-            for i, enum in enumerate(file.enum_type):
-                self._enum(comments, (5, i), f"{prefix}.{enum.name}", enum)
-            for i, service in enumerate(file.service):
-                name = f"{prefix}.{service.name}"
-                self._keep(name, comments.get((6, i)))
-                for j, method in enumerate(service.method):
-                    self._keep(f"{name}.{method.name}", comments.get((6, i, 2, j)))
-
-    @classmethod
-    def packaged(cls) -> Comments:
-        data = resources.files("booking").joinpath("descriptors.binpb").read_bytes()
-        return cls(descriptor_pb2.FileDescriptorSet.FromString(data))
-
-    def of(self, full_name: str) -> str:
-        return self._by_name.get(full_name, "")
-
-    def _keep(self, name: str, comment: str | None) -> None:
-        if comment:
-            self._by_name[name] = comment
-
-    def _message(
-        self, comments: dict[tuple[int, ...], str], path: tuple[int, ...], name: str, message: Any
-    ) -> None:
-        self._keep(name, comments.get(path))
-        for i, field in enumerate(message.field):
-            self._keep(f"{name}.{field.name}", comments.get((*path, 2, i)))
-        for i, nested in enumerate(message.nested_type):
-            self._message(comments, (*path, 3, i), f"{name}.{nested.name}", nested)
-        for i, enum in enumerate(message.enum_type):
-            self._enum(comments, (*path, 4, i), f"{name}.{enum.name}", enum)
-
-    def _enum(
-        self, comments: dict[tuple[int, ...], str], path: tuple[int, ...], name: str, enum: Any
-    ) -> None:
-        self._keep(name, comments.get(path))
-
-
-class _Schemas:
-    def __init__(self, comments: Comments) -> None:
-        self.comments = comments
-        self.components: dict[str, Any] = {}
-
-    def ref(
-        self, message: Descriptor, *, without: frozenset[str] = frozenset(), suffix: str = ""
-    ) -> dict[str, Any]:
-        name = message.full_name + suffix
-        if name not in self.components:
-            self.components[name] = {}  # placeholder: messages may refer to themselves
-            self.components[name] = self._object(message, without)
-        return {"$ref": f"#/components/schemas/{name}"}
-
-    def _object(self, message: Descriptor, without: frozenset[str]) -> dict[str, Any]:
-        properties, required = {}, []
-        for field in message.fields:
-            if field.name in without:
-                continue
-            properties[field.name] = self.field(field)
-            if field_behavior_pb2.REQUIRED in _behaviors(field):
-                required.append(field.name)
-        schema: dict[str, Any] = {"type": "object", "properties": properties}
-        if message.full_name not in _OPEN_TYPES:
-            # The gateway refuses a field the message does not have (proto3 JSON parsing).
-            schema["additionalProperties"] = False
-        if required:
-            schema["required"] = required
-        if description := self.comments.of(message.full_name):
-            schema["description"] = description
-        return schema
-
-    def field(self, field: FieldDescriptor) -> dict[str, Any]:
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            value = field.message_type.fields_by_name["value"]
-            schema: dict[str, Any] = {"type": "object", "additionalProperties": self.single(value)}
-        elif field.is_repeated:
-            schema = {"type": "array", "items": self.single(field)}
-        else:
-            schema = self.single(field)
-        if "$ref" in schema:
-            schema = {"allOf": [schema]}
-        if description := self.comments.of(field.full_name):
-            schema["description"] = description
-        if field_behavior_pb2.OUTPUT_ONLY in _behaviors(field):
-            schema["readOnly"] = True
-        return schema
-
-    def single(self, field: FieldDescriptor) -> dict[str, Any]:
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            message = _message(field)
-            special = _STRING_TYPES.get(message.full_name)
-            if special is not None:
-                return dict(special)
-            if message.full_name == "google.protobuf.Any":
-                return {
-                    "type": "object",
-                    "properties": {"@type": {"type": "string"}},
-                    "additionalProperties": True,
-                }
-            return self.ref(message)
-        if field.type == FieldDescriptor.TYPE_ENUM:
-            assert field.enum_type is not None
-            return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
-        if field.type in _INT64:
-            unsigned = field.type in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64)
-            return {"type": "string", "format": "int64", "pattern": "^[0-9]+$" if unsigned else "^-?[0-9]+$"}
-        if field.type in _INT32:
-            return {"type": "integer", "format": "int32"}
-        if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
-            return {"type": "number"}
-        if field.type == FieldDescriptor.TYPE_BOOL:
-            return {"type": "boolean"}
-        if field.type == FieldDescriptor.TYPE_BYTES:
-            return {"type": "string", "format": "byte"}
-        return {"type": "string"}
-
-
-def _message(field: FieldDescriptor) -> Descriptor:
-    assert field.message_type is not None, f"{field.full_name} is not a message field"
-    return field.message_type
-
-
-def _behaviors(field: FieldDescriptor) -> list[int]:
-    return list(field.GetOptions().Extensions[field_behavior_pb2.field_behavior])
-
-
 def build(routes: RouteTable, comments: Comments, *, title: str, version: str) -> dict[str, Any]:
-    schemas = _Schemas(comments)
+    schemas = Schemas(comments)
     from google.rpc import status_pb2
 
     error = {
@@ -233,7 +74,7 @@ def build(routes: RouteTable, comments: Comments, *, title: str, version: str) -
     }
 
 
-def _operation(route: Route, schemas: _Schemas, error: dict[str, Any]) -> dict[str, Any]:
+def _operation(route: Route, schemas: Schemas, error: dict[str, Any]) -> dict[str, Any]:
     method: MethodDescriptor = route.method
     request = method.input_type
     in_path = frozenset(v.field_path for v in route.template.variables)
@@ -307,7 +148,7 @@ def _operation(route: Route, schemas: _Schemas, error: dict[str, Any]) -> dict[s
     return operation
 
 
-def _answer(route: Route, schemas: _Schemas) -> dict[str, Any]:
+def _answer(route: Route, schemas: Schemas) -> dict[str, Any]:
     output = route.method.output_type
     schema = (
         schemas.single(output.fields_by_name[route.response_body])
@@ -367,14 +208,14 @@ def _pointer(message: Descriptor, name: str) -> str | None:
         return f"/{name}"
     for parent in message.fields:
         if parent.type == FieldDescriptor.TYPE_MESSAGE and not parent.is_repeated:
-            child = _message(parent).fields_by_name.get(name)
+            child = message_of(parent).fields_by_name.get(name)
             if child is not None and child.type != FieldDescriptor.TYPE_MESSAGE and not child.is_repeated:
                 return f"/{parent.name}/{name}"
     return None
 
 
 def _query_parameters(
-    message: Descriptor, prefix: str, skip: frozenset[str] | set[str], schemas: _Schemas
+    message: Descriptor, prefix: str, skip: frozenset[str] | set[str], schemas: Schemas
 ) -> list[dict[str, Any]]:
     parameters = []
     for field in message.fields:
@@ -382,9 +223,9 @@ def _query_parameters(
         if name in skip:
             continue
         repeated = field.is_repeated
-        if field.type == FieldDescriptor.TYPE_MESSAGE and _message(field).full_name not in _STRING_TYPES:
+        if field.type == FieldDescriptor.TYPE_MESSAGE and message_of(field).full_name not in STRING_TYPES:
             if not repeated:
-                parameters.extend(_query_parameters(_message(field), name + ".", skip, schemas))
+                parameters.extend(_query_parameters(message_of(field), name + ".", skip, schemas))
             continue
         schema = {"type": "array", "items": schemas.single(field)} if repeated else schemas.single(field)
         parameters.append(
@@ -402,5 +243,5 @@ def _query_parameters(
 def _field(message: Descriptor, path: str) -> FieldDescriptor:
     *parents, last = path.split(".")
     for name in parents:
-        message = _message(message.fields_by_name[name])
+        message = message_of(message.fields_by_name[name])
     return message.fields_by_name[last]

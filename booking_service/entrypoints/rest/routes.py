@@ -22,7 +22,17 @@ _PATTERNS = ("get", "put", "post", "delete", "patch")
 
 #: The gateway's own paths, which carry no data: logged as they are.
 PLAIN_PATHS = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/", "/redoc", "/redoc/"}
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/asyncapi.json",
+        "/docs",
+        "/docs/",
+        "/redoc",
+        "/redoc/",
+    }
 )
 
 

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 
+from booking_service.config import Settings
+from booking_service.entrypoints import asyncapi
 from booking_service.entrypoints.auth.guard import CallGuard
 from booking_service.entrypoints.grpc.in_process import InProcessInvoker
 from booking_service.entrypoints.grpc.services import SERVICE, add_servicers, interceptors
@@ -30,8 +32,10 @@ def build_gateway(
     guard: CallGuard | None = None,
     max_body_bytes: int = 1 << 20,
     metrics: MetricsEndpoint | None = None,
+    events: Settings | None = None,
 ) -> RestGateway:
-    """`chain` and `guard`: the ones the gRPC server uses (the guard also decides who reads /metrics)."""
+    """`chain` and `guard`: the ones the gRPC server uses (the guard also decides who reads /metrics);
+    `events`: the settings whose events /asyncapi.json describes (None: the defaults')."""
     routes = RouteTable.from_services([SERVICE])
     document = openapi.build(routes, openapi.Comments.packaged(), title=TITLE, version="v1")
     invoker = InProcessInvoker(
@@ -42,6 +46,7 @@ def build_gateway(
         routes,
         ready=ready,
         openapi=document,
+        asyncapi=asyncapi.document_for(events or Settings()),
         docs=DocsAssets(TITLE),
         guard=guard or CallGuard(),
         max_body_bytes=max_body_bytes,

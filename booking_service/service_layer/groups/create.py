@@ -35,6 +35,7 @@ from booking_service.domain.model import Booking
 from booking_service.domain.payment import PaymentRecord
 from booking_service.domain.pricing import PricingSnapshot
 from booking_service.domain.reference import GROUP_PREFIX, new_reference
+from booking_service.domain.unit_conflicts import unit_held
 from booking_service.domain.values import Money, TimeSlot, Venue
 from booking_service.request_context import compensating
 from booking_service.service_layer import idempotency
@@ -132,24 +133,24 @@ def _total(pricings: list[PricingSnapshot]) -> Money:
 
 
 async def _units_free(uow: UnitOfWork, ctx: Context, stays: list[Stay], limits: BookingLimits) -> None:
-    """Refuses the group when an active booking holds one of its units (or two items ask for one
-    unit over overlapping times), naming the item; nothing is kept, no peer is called."""
+    """Refuses the group when an active booking holds one of its units, or when two of its items
+    would block one unit over times that meet (each widened by the venue's turnover buffers, as
+    the exclusion constraint widens them), naming the item in CreateBooking's words; nothing is
+    kept, no peer is called."""
     for index, stay in enumerate(stays):
         try:
             await create.unit_free(uow, ctx, stay, limits)
         except UnitUnavailable as taken:
             raise of_item(taken, index) from None
-        for earlier in stays[:index]:
-            overlap = earlier.slot.overlaps(stay.slot)
-            if stay.unit_id is not None and earlier.unit_id == stay.unit_id and overlap:
-                raise of_item(
-                    UnitUnavailable(
-                        f"Unit {stay.unit_id} is asked for by another item of the group over an "
-                        "overlapping time.",
-                        {"venue_id": stay.venue_id, "unit_id": stay.unit_id},
-                    ),
-                    index,
-                )
+        if stay.unit_id is None:
+            continue
+        for other, earlier in enumerate(stays[:index]):
+            if earlier.unit_id == stay.unit_id and limits.blocked(earlier.slot).overlaps(
+                limits.blocked(stay.slot)
+            ):
+                refusal = unit_held(stay.venue_id, stay.unit_id, stay.slot, limits, earlier.slot, limits)
+                refusal.metadata["other_item_index"] = str(other)
+                raise of_item(refusal, index)
 
 
 async def _persist(

@@ -15,6 +15,12 @@
 | refund_recorded_but_absent    | a refund the booking records as made, unknown there | none: an operator    |
 | refund_pending                | a refund asked for and not made, nothing running    | ask for it again     |
 | money_on_unknown_booking      | a captured intent for a never-stored booking        | none: an operator    |
+| group_money_differs           | a group's items hold (captured - refunded, minor    | none: an operator    |
+|                               | units) other than the group's intent holds net, or  |                      |
+|                               | their shares do not add up to the intent            |                      |
+
+The items of a booking group share one intent (opened under the group's id): group_drifts.py
+compares each item with it, and the group as a whole.
 
 A booking that a saga holds right now is in flight, not drifting: it is skipped.
 """
@@ -41,6 +47,7 @@ KINDS = (
     "refund_recorded_but_absent",
     "refund_pending",
     "money_on_unknown_booking",
+    "group_money_differs",
 )
 #: The kinds --fix settles through the sagas; the others need an operator.
 FIXABLE = frozenset(
@@ -78,7 +85,7 @@ def of_booking(booking: Booking, view: PeerView) -> list[Drift]:
     """The drifts between a stored booking and the peers' view of it."""
     found = [*_holds(booking, view.holds)]
     for intent in view.intents:
-        found += _money(booking, intent, view.refunds.get(intent.intent_id, ()))
+        found += money_of(booking, intent, view.refunds.get(intent.intent_id, ()))
     return found
 
 
@@ -138,7 +145,9 @@ def _holds(booking: Booking, holds: Sequence[Hold]) -> list[Drift]:
     return found
 
 
-def _money(booking: Booking, intent: Intent, refunds: Sequence[PeerRefund]) -> list[Drift]:
+def money_of(booking: Booking, intent: Intent, refunds: Sequence[PeerRefund]) -> list[Drift]:
+    """The drifts between a booking's money record and one intent opened for it (and that intent's
+    refunds made for the booking); group_drifts.py adds what sharing an intent allows."""
     record, bid = booking.payment, booking.booking_id
     if record is None or record.intent_id != intent.intent_id:
         if intent.status == "requires_confirmation":

@@ -9,9 +9,9 @@
 |         |                                                     | stays PENDING; no answer: recovery  |
 |         |                                                     | asks the payment service            |
 | persist | CONFIRMED with the capture recorded, the saga ended | recovery confirms the paid booking  |
-| shares  | an item of a booking group: the other items closed  | logged (the confirmation stands)    |
-|         | before the capture get their release again, which  |                                     |
-|         | refunds their share (groups/shares.py)              |                                     |
+| shares  | an item of a booking group: the other items closed  | a group_shares saga, retried by the |
+|         | before the capture get their release again, which  | recovery worker (the confirmation   |
+|         | refunds their share (groups/shares.py)              | stands)                             |
 
 While the saga holds the booking nothing else can change it (a cancel racing the confirmation is
 refused, CONTENTION, and has nothing done for it), so a payment taken always lands on a booking
@@ -35,7 +35,7 @@ from booking_service.domain.status import BookingStatus
 from booking_service.service_layer import idempotency
 from booking_service.service_layer.booking_change import PathChanged, begin_saga, change, change_claiming
 from booking_service.service_layer.context import Context
-from booking_service.service_layer.groups.shares import settle_closed_shares
+from booking_service.service_layer.groups.shares import settle_shares
 from booking_service.service_layer.peers import step_key
 from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
@@ -123,5 +123,5 @@ async def _take_payment(
         await steps.hand_to_recovery(ctx, saga, str(error) or type(error).__name__)
         await idempotency.abandon(ctx, scope, cmd.idempotency_key, saga)
         raise
-    await settle_closed_shares(ctx, confirmed)
+    await settle_shares(ctx, confirmed.group_id)
     return confirmed

@@ -4,18 +4,19 @@ A saga needs attention when a peer refused one of its steps for good, or it kept
 SAGA_MAX_ATTEMPTS (steps.give_up); its booking says so (`attention`). An operator either fixes the
 cause (the peer, its data) and retries the saga, which then runs again from where it stopped with a
 fresh budget, or settles the matter by hand and resolves the saga with a note. Either way the
-booking's attention is cleared (a history row and booking.attention_resolved), and a retry that
-fails again sets it again.
+attention of its booking (of each item it names, for a saga of a booking group) is cleared (a
+history row and booking.attention_resolved), and a retry that fails again sets it again.
 """
 
 from __future__ import annotations
 
+from booking_service.domain import erasure
 from booking_service.domain.errors import BookingError
 from booking_service.domain.model import Booking
 from booking_service.domain.validation import is_uuid
 from booking_service.domain.values import Actor
 from booking_service.service_layer.context import Context
-from booking_service.service_layer.sagas import recovery
+from booking_service.service_layer.sagas import recovery, steps
 from booking_service.service_layer.sagas.log import NEEDS_ATTENTION, STATUSES, Saga, SagaTakenOver
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
@@ -47,11 +48,11 @@ async def retry_saga(ctx: Context, saga_id: str, actor: Actor) -> Saga:
     uow = ctx.uow()
     async with uow:
         saga = await _needing_attention(uow, saga_id)
-        booking = await _free(uow, saga)
-        if booking is not None:
+        for booking in await _free(uow, saga):
             note = f"saga {saga.kind} retried by an operator"
             booking.resolve_attention(saga.saga_id, note, actor, ctx.clock(), retry=True)
-            booking.saga_id = saga.saga_id
+            if booking.booking_id == saga.booking_id:  # a group's saga holds none of its items
+                booking.saga_id = saga.saga_id
             await uow.bookings.save(booking)
         try:
             await uow.sagas.reopen(saga, ctx.clock())
@@ -69,10 +70,11 @@ async def resolve_saga(ctx: Context, saga_id: str, note: str, actor: Actor) -> S
     uow = ctx.uow()
     async with uow:
         saga = await _needing_attention(uow, saga_id)
-        booking = await _free(uow, saga)
-        if booking is not None:
+        for booking in await _free(uow, saga):
             booking.resolve_attention(saga.saga_id, f"resolved by an operator: {note}", actor, ctx.clock())
             await uow.bookings.save(booking)
+            if booking.guest_erased_version is not None:  # the note may speak of the guest
+                note = erasure.erased_text(note)
         try:
             await uow.sagas.resolve(saga, f"{note} (by {actor.actor_id})", ctx.clock())
         except SagaTakenOver:
@@ -81,16 +83,21 @@ async def resolve_saga(ctx: Context, saga_id: str, note: str, actor: Actor) -> S
     return saga
 
 
-async def _free(uow: UnitOfWork, saga: Saga) -> Booking | None:
-    """The saga's booking, if it has one and no other saga holds it (an operator waits for that one
-    to end, as every other change does); raises OperatorError otherwise."""
-    booking = await uow.bookings.get(saga.booking_id)
-    if booking is not None:
+async def _free(uow: UnitOfWork, saga: Saga) -> list[Booking]:
+    """The stored bookings the saga concerns (its own, or the items of a group it names:
+    steps.concerns), read FOR UPDATE, if no other saga holds one (an operator waits for that one to
+    end, as every other change does); raises OperatorError otherwise."""
+    found = []
+    for booking_id in steps.concerns(saga):
+        booking = await uow.bookings.get(booking_id, for_update=True)
+        if booking is None:
+            continue
         try:
             booking.ensure_free()
         except BookingError as busy:
             raise OperatorError(f"booking {booking.booking_id} is busy: {busy.message}") from None
-    return booking
+        found.append(booking)
+    return found
 
 
 async def _needing_attention(uow: UnitOfWork, saga_id: str) -> Saga:

@@ -11,6 +11,7 @@ finish them too), and, per kind:
 | expire  | the intent may have been voided    | carry on: confirm if paid, else expire and release   |
 | release | the hold or payment not let go yet | carry on (hold released, payment voided/refunded)    |
 | group_create | no item was stored            | compensate: void the group's intent, release every hold |
+| group_shares | closed items' records lag the group's intent | carry on (groups/shares.py)            |
 
 A saga whose peer is down is tried again later, with a growing pause (2, 4, ... 60 s). One that a
 peer refused for good (a 4xx other than 408/425/429), or that is still failing after
@@ -27,7 +28,7 @@ from booking_service.domain.values import Actor
 from booking_service.service_layer import idempotency
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.groups import create as group_create
-from booking_service.service_layer.groups.shares import settle_closed_shares
+from booking_service.service_layer.groups import shares
 from booking_service.service_layer.sagas import create, release, reschedule, settle, steps
 from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
 
@@ -100,7 +101,7 @@ async def _confirm(ctx: Context, saga: Saga) -> None:
         await steps.finish(ctx, saga, DONE, uow=uow)
         await uow.commit()
     if booking is not None and booking.status is BookingStatus.CONFIRMED:
-        await settle_closed_shares(ctx, booking)
+        await shares.settle_shares(ctx, booking.group_id)
 
 
 async def _update(ctx: Context, saga: Saga) -> None:
@@ -119,4 +120,5 @@ RECOVER = {
     "expire": settle.run,
     "release": release.run,
     "group_create": _group_create,
+    shares.KIND: shares.run,
 }

@@ -54,6 +54,8 @@ async def close(ctx: Context, uow: UnitOfWork, booking: Booking, *, again: bool 
     }
     if again:
         data["again"] = True
+    if booking.group_id is not None:
+        data["group_id"] = booking.group_id
     saga = steps.new_saga(ctx, KIND, booking.booking_id, data)
     saga.step = "planned"
     await uow.sagas.add(saga)
@@ -89,6 +91,20 @@ async def run(ctx: Context, saga: Saga) -> None:
         await steps.give_up(ctx, saga, "; ".join(refused))
     else:
         await steps.finish(ctx, saga, DONE)
+    await _group_shares(ctx, saga)
+
+
+async def _group_shares(ctx: Context, saga: Saga) -> None:
+    """Once a group's item is let go of: the shares of the group's closed items are settled
+    against what the items record of the group's intent (a capture or void this release made, or
+    one another item's saga made while this release held the item: groups/shares.py)."""
+    group_id = saga.data.get("group_id")
+    if group_id is None:
+        return
+    # Imported here: the group's shares are settled by releasing items again (this module).
+    from booking_service.service_layer.groups.shares import settle_shares
+
+    await settle_shares(ctx, group_id)
 
 
 async def run_now(ctx: Context, saga: Saga) -> None:
@@ -188,7 +204,7 @@ async def _record(ctx: Context, saga: Saga, change: Callable[[Booking], None]) -
     transaction (a saga taken over meanwhile writes nothing)."""
     uow = ctx.uow()
     async with uow:
-        booking = await uow.bookings.get(saga.booking_id)
+        booking = await uow.bookings.get(saga.booking_id, for_update=True)
         assert booking is not None
         change(booking)
         await uow.bookings.save(booking)

@@ -19,6 +19,7 @@ from booking_service.domain.model import Booking
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor, Money
 from booking_service.service_layer.context import Context
+from booking_service.service_layer.groups import shares
 from booking_service.service_layer.peers import step_key
 from booking_service.service_layer.sagas import release, steps
 from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
@@ -80,7 +81,7 @@ async def run(ctx: Context, saga: Saga) -> None:
     planned = None
     uow = ctx.uow()
     async with uow:
-        booking = await uow.bookings.get(saga.booking_id)
+        booking = await uow.bookings.get(saga.booking_id, for_update=True)
         now = ctx.clock()
         if (
             booking is not None
@@ -107,3 +108,5 @@ async def run(ctx: Context, saga: Saga) -> None:
         await uow.commit()
     if planned is not None:
         await release.run_now(ctx, planned)
+    elif booking is not None and booking.status is BookingStatus.CONFIRMED:
+        await shares.settle_shares(ctx, booking.group_id)  # the capture took the closed items' shares

@@ -4,8 +4,9 @@ A group paid up front has one intent for its total; each item's money record hol
 (its price: Booking.capture_share). Closing one item must not void the intent while another item
 of the group is still active (that item could then never be paid): the intent is voided by the
 release or expiry of the last active item. Refunds are per item, of its own share, tagged with
-the item's booking id (sagas/release.py); a capture that takes the share of an item closed before
-it is given back by groups/shares.py.
+the item's booking id (sagas/release.py). The item whose saga captured or voided the intent
+records it; every other closed item is brought in line by groups/shares.py (a capture that took
+its share gives that share back by its own rules; a void is recorded on it).
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ async def take(
     """Gives the booking to the saga, in the caller's unit of work (which also writes the saga):
     raises BookingNotFound, VersionMismatch, Contention (another saga has it), or what `check`
     raises when the booking no longer allows the change."""
-    booking = await uow.bookings.get(saga.booking_id)
+    booking = await uow.bookings.get(saga.booking_id, for_update=True)
     if booking is None:
         raise BookingNotFound(f"There is no booking {saga.booking_id}.", {"booking_id": saga.booking_id})
     booking.ensure_version(expected_version)
@@ -105,15 +105,26 @@ async def finish(
     )
 
 
+def concerns(saga: Saga) -> list[str]:
+    """The bookings a saga is about: its own booking, or, for a saga of a booking group (whose
+    booking_id is the group's), the items it names (`concerns`, else every item it made)."""
+    named = saga.data.get("concerns") or [item["booking_id"] for item in saga.data.get("items", ())]
+    return [str(booking_id) for booking_id in named] or [saga.booking_id]
+
+
 async def give_up(ctx: Context, saga: Saga, reason: str) -> None:
     """Stops retrying a saga that cannot finish without an operator: a peer refused a step for good,
     or it kept failing past the budget. The saga needs attention (metric, `booking-service sagas`),
-    its booking says so (history row, booking.attention_needed) and is let go."""
+    and every stored booking it concerns says so (history row, booking.attention_needed): the
+    saga's own booking, or the items of a group a group saga names; a booking the saga held is
+    let go (one another saga holds stays that saga's)."""
     saga.status, saga.error = NEEDS_ATTENTION, reason[:500]
     uow = ctx.uow()
     async with uow:
-        booking = await uow.bookings.get(saga.booking_id)
-        if booking is not None:
+        for booking_id in concerns(saga):
+            booking = await uow.bookings.get(booking_id, for_update=True)
+            if booking is None:
+                continue  # never stored (a create that gave up compensating): the saga says it
             booking.need_attention(saga.saga_id, saga.kind, saga.error, ctx.clock())
             if booking.saga_id == saga.saga_id:
                 booking.saga_id = None

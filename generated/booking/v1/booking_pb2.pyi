@@ -1,6 +1,7 @@
 import datetime
 
 from booking.v1 import booking_group_pb2 as _booking_group_pb2
+from booking.v1 import guest_erasure_pb2 as _guest_erasure_pb2
 from booking.v1 import slots_pb2 as _slots_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2

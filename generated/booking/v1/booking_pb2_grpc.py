@@ -5,6 +5,7 @@ import warnings
 
 from booking.v1 import booking_group_pb2 as booking_dot_v1_dot_booking__group__pb2
 from booking.v1 import booking_pb2 as booking_dot_v1_dot_booking__pb2
+from booking.v1 import guest_erasure_pb2 as booking_dot_v1_dot_guest__erasure__pb2
 from booking.v1 import slots_pb2 as booking_dot_v1_dot_slots__pb2
 from booking.v1 import venue_policy_pb2 as booking_dot_v1_dot_venue__policy__pb2
 
@@ -123,6 +124,11 @@ class BookingServiceStub:
                 '/booking.v1.BookingService/CancelBookingGroup',
                 request_serializer=booking_dot_v1_dot_booking__group__pb2.CancelBookingGroupRequest.SerializeToString,
                 response_deserializer=booking_dot_v1_dot_booking__pb2.BookingGroup.FromString,
+                _registered_method=True)
+        self.EraseGuestData = channel.unary_unary(
+                '/booking.v1.BookingService/EraseGuestData',
+                request_serializer=booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataResponse.FromString,
                 _registered_method=True)
         self.WatchBookings = channel.unary_stream(
                 '/booking.v1.BookingService/WatchBookings',
@@ -291,6 +297,21 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseGuestData(self, request, context):
+        """Erases one guest's personal data: their name, email and phone, and the free text of their
+        bookings (special requests, cancellation reasons, the reasons callers gave for changes), in
+        their bookings, groups, history, the answers kept under idempotency keys and every retained
+        outbox event, sent or not. Ids, times, statuses and money stay, so every booking keeps working.
+        Each booking erased raises booking.guest_erased (its next version). The guest stays erased: a
+        booking or group written for the guest id afterwards (a create in flight, say) is stored
+        erased. Idempotent: a second call changes nothing and answers zero counts. Events already
+        delivered to consumers are beyond reach: consumers erase on booking.guest_erased. Needs the
+        scope guests.erase.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchBookings(self, request, context):
         """Streams the committed changes of one venue's or one guest's bookings (exactly one of
         `venue_id`, `guest_id`), in commit order, each as the BookingEvent the events topic carries,
@@ -396,6 +417,11 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.CancelBookingGroup,
                     request_deserializer=booking_dot_v1_dot_booking__group__pb2.CancelBookingGroupRequest.FromString,
                     response_serializer=booking_dot_v1_dot_booking__pb2.BookingGroup.SerializeToString,
+            ),
+            'EraseGuestData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseGuestData,
+                    request_deserializer=booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataResponse.SerializeToString,
             ),
             'WatchBookings': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchBookings,
@@ -820,6 +846,33 @@ class BookingService:
             '/booking.v1.BookingService/CancelBookingGroup',
             booking_dot_v1_dot_booking__group__pb2.CancelBookingGroupRequest.SerializeToString,
             booking_dot_v1_dot_booking__pb2.BookingGroup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseGuestData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/booking.v1.BookingService/EraseGuestData',
+            booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataRequest.SerializeToString,
+            booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,7 @@ isort:skip_file
 
 from booking.v1 import booking_group_pb2 as _booking_group_pb2
 from booking.v1 import booking_pb2 as _booking_pb2
+from booking.v1 import guest_erasure_pb2 as _guest_erasure_pb2
 from booking.v1 import slots_pb2 as _slots_pb2
 from booking.v1 import venue_policy_pb2 as _venue_policy_pb2
 from collections import abc as _abc
@@ -131,6 +132,17 @@ class BookingServiceStub:
     (CONTENTION) while a saga changes one of its bookings, FAILED_PRECONDITION
     (INVALID_TRANSITION) when no booking of the group is active: nothing is cancelled then.
     """
+    EraseGuestData: _grpc.UnaryUnaryMultiCallable[_guest_erasure_pb2.EraseGuestDataRequest, _guest_erasure_pb2.EraseGuestDataResponse]
+    """Erases one guest's personal data: their name, email and phone, and the free text of their
+    bookings (special requests, cancellation reasons, the reasons callers gave for changes), in
+    their bookings, groups, history, the answers kept under idempotency keys and every retained
+    outbox event, sent or not. Ids, times, statuses and money stay, so every booking keeps working.
+    Each booking erased raises booking.guest_erased (its next version). The guest stays erased: a
+    booking or group written for the guest id afterwards (a create in flight, say) is stored
+    erased. Idempotent: a second call changes nothing and answers zero counts. Events already
+    delivered to consumers are beyond reach: consumers erase on booking.guest_erased. Needs the
+    scope guests.erase.
+    """
     WatchBookings: _grpc.UnaryStreamMultiCallable[_booking_pb2.WatchBookingsRequest, _booking_pb2.WatchBookingsResponse]
     """Streams the committed changes of one venue's or one guest's bookings (exactly one of
     `venue_id`, `guest_id`), in commit order, each as the BookingEvent the events topic carries,
@@ -255,6 +267,17 @@ class BookingServiceAsyncStub(BookingServiceStub):
     payment service confirmed. ABORTED (VERSION_MISMATCH) when the group moved on, ABORTED
     (CONTENTION) while a saga changes one of its bookings, FAILED_PRECONDITION
     (INVALID_TRANSITION) when no booking of the group is active: nothing is cancelled then.
+    """
+    EraseGuestData: _aio.UnaryUnaryMultiCallable[_guest_erasure_pb2.EraseGuestDataRequest, _guest_erasure_pb2.EraseGuestDataResponse]  # type: ignore[assignment]
+    """Erases one guest's personal data: their name, email and phone, and the free text of their
+    bookings (special requests, cancellation reasons, the reasons callers gave for changes), in
+    their bookings, groups, history, the answers kept under idempotency keys and every retained
+    outbox event, sent or not. Ids, times, statuses and money stay, so every booking keeps working.
+    Each booking erased raises booking.guest_erased (its next version). The guest stays erased: a
+    booking or group written for the guest id afterwards (a create in flight, say) is stored
+    erased. Idempotent: a second call changes nothing and answers zero counts. Events already
+    delivered to consumers are beyond reach: consumers erase on booking.guest_erased. Needs the
+    scope guests.erase.
     """
     WatchBookings: _aio.UnaryStreamMultiCallable[_booking_pb2.WatchBookingsRequest, _booking_pb2.WatchBookingsResponse]  # type: ignore[assignment]
     """Streams the committed changes of one venue's or one guest's bookings (exactly one of
@@ -467,6 +490,23 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         payment service confirmed. ABORTED (VERSION_MISMATCH) when the group moved on, ABORTED
         (CONTENTION) while a saga changes one of its bookings, FAILED_PRECONDITION
         (INVALID_TRANSITION) when no booking of the group is active: nothing is cancelled then.
+        """
+
+    @_abc_1.abstractmethod
+    def EraseGuestData(
+        self,
+        request: _guest_erasure_pb2.EraseGuestDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_guest_erasure_pb2.EraseGuestDataResponse, _abc.Awaitable[_guest_erasure_pb2.EraseGuestDataResponse]]:
+        """Erases one guest's personal data: their name, email and phone, and the free text of their
+        bookings (special requests, cancellation reasons, the reasons callers gave for changes), in
+        their bookings, groups, history, the answers kept under idempotency keys and every retained
+        outbox event, sent or not. Ids, times, statuses and money stay, so every booking keeps working.
+        Each booking erased raises booking.guest_erased (its next version). The guest stays erased: a
+        booking or group written for the guest id afterwards (a create in flight, say) is stored
+        erased. Idempotent: a second call changes nothing and answers zero counts. Events already
+        delivered to consumers are beyond reach: consumers erase on booking.guest_erased. Needs the
+        scope guests.erase.
         """
 
     @_abc_1.abstractmethod

@@ -1,4 +1,5 @@
-"""The outbox relay: publishes committed booking events to Kafka, in order per booking.
+"""The outbox relay: publishes committed booking events to the broker (Kafka or RabbitMQ), in order
+per booking.
 
 Why several relays (one per replica) are safe together:
 - The outbox is split into PARTITIONS by a hash of the booking id, so all events of one booking sit
@@ -10,12 +11,15 @@ Why several relays (one per replica) are safe together:
   are given at insert and one booking's changes commit one after another (a change reads the
   version its predecessor committed), so a booking's rows appear in id order, and a row that
   commits late (a smaller id of another booking) is simply read in a later round.
-- A row is marked sent only after the broker acknowledged it (acks=all, idempotent producer, the
-  booking id as message key so one booking's events share a Kafka partition and its order). If a
-  message fails, none of that booking's later rows in the round are marked sent, and the round is
-  retried. Delivery is therefore at least once: a relay that dies between the acknowledgement and
-  the mark sends a row again. Consumers deduplicate by event id (the `ce_id` header) and can tell
-  a repeat or a gap from `booking_version`.
+- A row is marked sent only after the broker acknowledged it. The broker's part sits behind a
+  Publisher (publisher.py): Kafka's (acks=all, an idempotent producer, the booking id as message key
+  so one booking's events share a Kafka partition and its order: adapters/kafka/publisher.py) or
+  RabbitMQ's (persistent messages on one channel with publisher confirms, to a durable topic
+  exchange: adapters/rabbitmq/publisher.py). If a message fails, none of that booking's later rows
+  in the round are marked sent, and the round is retried. Delivery is therefore at least once: a
+  relay that dies between the acknowledgement and the mark sends a row again. Consumers deduplicate
+  by event id (the CloudEvents `id`: `ce_id`, `cloudEvents_id`) and can tell a repeat or a gap from
+  `booking_version`.
 
 The relay wakes on LISTEN/NOTIFY (a trigger notifies on every insert) and polls as a fallback,
 since a listener misses notifications while it is disconnected. Sent rows are purged after a
@@ -29,27 +33,23 @@ import asyncio
 import contextlib
 import logging
 import random
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from confluent_kafka import KafkaError, Message, Producer
 
-from booking_service.adapters.kafka.security import KafkaSecurity
 from booking_service.adapters.outbox import PARTITIONS
+from booking_service.adapters.outbox_relay.publisher import Publisher
 from booking_service.observability.metrics import OUTBOX_PUBLISHED
-from booking_service.observability.tracing import ProducerSpan, producer_span
 
 log = logging.getLogger("booking_service.relay")
 
 #: The advisory lock class of outbox partitions ("bkox"); the partition number is the object id.
 LOCK_CLASS = 0x626B6F78
 CHANNEL = "booking_outbox"
-DATA_SCHEMA = "type.googleapis.com/booking.v1.BookingEvent"
 
 #: Deletes the sent rows past retention and, in the same statement, raises the purge horizon to the
 #: highest watch position deleted (WatchBookings refuses to resume below it: outbox_watch.py). Rows
@@ -69,6 +69,7 @@ SELECT count(*) FROM gone
 
 @dataclass(frozen=True, slots=True)
 class RelaySettings:
+    #: The Kafka topic, or the RabbitMQ exchange (BOOKING_EVENTS_TOPIC).
     topic: str = "booking.events"
     source: str = "/booking-service"
     batch_size: int = 500
@@ -81,27 +82,11 @@ class RelaySettings:
     max_partitions: int = PARTITIONS
 
 
-def producer_config(
-    bootstrap_servers: str, delivery_timeout: timedelta, security: KafkaSecurity | None = None
-) -> dict[str, Any]:
-    """The relay producer's librdkafka settings; `security`: TLS and SASL (security.py)."""
-    return {
-        **(security or KafkaSecurity()).client_config(),
-        "bootstrap.servers": bootstrap_servers,
-        "enable.idempotence": True,  # with acks=all: no duplicates or reordering from retries
-        "acks": "all",
-        "linger.ms": 5,
-        "message.timeout.ms": int(delivery_timeout.total_seconds() * 1000),
-        "client.id": "booking-service-outbox-relay",
-        "logger": logging.getLogger("booking_service.kafka"),
-    }
-
-
 class OutboxRelay:
     def __init__(
         self,
         database_url: str,
-        producer: Producer,
+        publisher: Publisher,
         settings: RelaySettings,
         *,
         connect: Callable[[str], Any] = asyncpg.connect,
@@ -109,11 +94,10 @@ class OutboxRelay:
         """`connect`: opens the relay's session (with the service's SessionLimits, events.py: a
         statement that gets no answer ends the session, and its partitions go to another relay)."""
         self._database_url = database_url
-        self._producer = producer
+        self._publisher = publisher
         self._settings = settings
         self._connect = connect
         self._wake = asyncio.Event()
-        self._closing = threading.Event()
         self._idle = asyncio.Condition()
         self._round = 0  # the number of the round in progress (or last done)
         self._idle_round = -1  # the last round that found nothing left to publish
@@ -123,25 +107,32 @@ class OutboxRelay:
         self.published = 0
 
     async def run(self) -> None:
-        """Relays until cancelled; reconnects after database failures."""
+        """Relays until cancelled; reconnects after database failures (the publisher reconnects to
+        its broker by itself). Cancelled, it releases the publisher's connections."""
         backoff = 0.5
-        while True:
-            try:
-                await self._session()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception(
-                    "outbox relay lost its database session; reconnecting", extra={"in_seconds": backoff}
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        try:
+            while True:
+                try:
+                    await self._session()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception(
+                        "outbox relay lost its database session; reconnecting", extra={"in_seconds": backoff}
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await asyncio.shield(self._publisher.aclose())
 
     async def _session(self) -> None:
         conn: asyncpg.Connection = await self._connect(self._database_url)
         self.held, self._next_claim = set(), 0.0
         try:
             await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
+            await self._publisher.prepare()
             last_purge = 0.0
             retry_delay = 0.0
             while True:
@@ -174,13 +165,10 @@ class OutboxRelay:
                 await asyncio.shield(conn.close(timeout=2))
 
     def close(self) -> None:
-        """Stops waiting for the broker: what it has not acknowledged is dropped from the producer's
-        queue and stays unsent in the outbox (published by the next start, at least once). A stop
-        then fits its budget even with the broker gone (a flush waited its delivery timeout, in a
-        thread the process waited for at exit)."""
-        self._closing.set()
-        with contextlib.suppress(Exception):
-            self._producer.purge()
+        """Stops waiting for the broker: what it has not acknowledged stays unsent in the outbox
+        (published by the next start, at least once). A stop then fits its budget even with the
+        broker gone."""
+        self._publisher.close()
 
     async def flushed(self) -> None:
         """Returns once a round started after this call found nothing to publish (used when
@@ -219,7 +207,7 @@ class OutboxRelay:
         )
         if not rows:
             return 0, False
-        delivered = await asyncio.to_thread(self._publish, rows)
+        delivered = await self._publisher.publish(rows)
         if delivered:
             await conn.execute(
                 "UPDATE booking_outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", delivered
@@ -227,72 +215,6 @@ class OutboxRelay:
             self.published += len(delivered)
             OUTBOX_PUBLISHED.inc(len(delivered))
         return len(delivered), len(delivered) < len(rows)
-
-    def _publish(self, rows: Sequence[asyncpg.Record]) -> list[int]:
-        """Produces the rows and waits for the broker; returns the ids it acknowledged, keeping for
-        each booking only the rows before its first failure (so its order holds on the retry)."""
-        outcome: dict[int, KafkaError | None] = {}
-        topic = self._settings.topic
-        spans: list[ProducerSpan] = []
-        for row in rows:
-            span = producer_span(topic, str(row["event_id"]), str(row["booking_id"]), row["trace_context"])
-            spans.append(span)
-            headers = [*self._headers(row), *span.headers]
-
-            def delivered(
-                error: KafkaError | None, _: Message, row_id: int = row["id"], span: ProducerSpan = span
-            ) -> None:
-                outcome[row_id] = error
-                span.end(error)
-
-            while True:
-                try:
-                    self._producer.produce(
-                        topic,
-                        key=str(row["booking_id"]).encode(),
-                        value=bytes(row["payload"]),
-                        headers=headers,
-                        on_delivery=delivered,
-                    )
-                    break
-                except BufferError:  # the local queue is full: let it drain
-                    self._producer.poll(0.1)
-        # Bounded: a message the broker has not acknowledged within its delivery timeout fails (and is
-        # retried next round); and a relay that is closing stops waiting at once (close()): the
-        # rows not acknowledged stay unsent, for the next round or the next start.
-        give_up = time.monotonic() + self._settings.delivery_timeout.total_seconds() + 5
-        while self._producer.flush(0.2) > 0:
-            if self._closing.is_set() or time.monotonic() > give_up:
-                break
-        for span in spans:
-            span.end("no delivery report")  # those reported have ended already
-        acknowledged, failed_bookings = [], set()
-        for row in rows:
-            error = outcome.get(row["id"], "no delivery report")
-            if error is None and row["booking_id"] not in failed_bookings:
-                acknowledged.append(row["id"])
-            elif error is not None:
-                failed_bookings.add(row["booking_id"])
-        if failed_bookings:
-            errors = {str(e) for e in outcome.values() if e is not None}
-            log.warning(
-                "events not delivered; will retry",
-                extra={"bookings": len(failed_bookings), "errors": sorted(errors)[:3]},
-            )
-        return acknowledged
-
-    def _headers(self, row: asyncpg.Record) -> list[tuple[str, str | bytes | None]]:
-        """The CloudEvents Kafka binding, binary mode (the trace headers are added beside them)."""
-        return [
-            ("ce_specversion", b"1.0"),
-            ("ce_id", str(row["event_id"]).encode()),
-            ("ce_source", self._settings.source.encode()),
-            ("ce_type", row["event_type"].encode()),
-            ("ce_time", row["occurred_at"].isoformat().replace("+00:00", "Z").encode()),
-            ("ce_subject", str(row["booking_id"]).encode()),
-            ("ce_dataschema", DATA_SCHEMA.encode()),
-            ("content-type", b"application/protobuf"),
-        ]
 
     async def _purge(self, conn: asyncpg.Connection) -> None:
         count = await conn.fetchval(_PURGE, self._settings.retention)
