@@ -20,7 +20,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from booking.v1 import events_pb2
+from booking.v1 import booking_pb2
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from booking_service.adapters import migrations
@@ -48,7 +48,7 @@ def consume(
         if not ready.is_set():
             ready.set()
         if message is not None and not message.error():
-            event = events_pb2.BookingEvent.FromString(message.value() or b"")
+            event = booking_pb2.BookingEvent.FromString(message.value() or b"")
             if event.type == "booking.created":
                 seen[event.booking_id] = time.perf_counter()
     consumer.close()

@@ -5,13 +5,15 @@ Nothing is created at import time; tests call bootstrap() with their own databas
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking_service.adapters.booking_reads import PostgresBookingReads
-from booking_service.adapters.database import SessionLimits, create_engine
+from booking_service.adapters.database import SessionLimits, create_engine, open_session
+from booking_service.adapters.outbox_watch import PostgresChangeFeed
 from booking_service.adapters.peers.breaker import CircuitBreaker
 from booking_service.adapters.peers.clients import InventoryClient, PaymentsClient, PricingClient
 from booking_service.adapters.peers.engine import peer_transport
@@ -25,6 +27,7 @@ from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.peers import Peers
 from booking_service.service_layer.policy import Clock, Policy, utc_now
 from booking_service.service_layer.use_cases import UseCases
+from booking_service.service_layer.watch import WatchHub, WatchSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,7 @@ class Application:
         return True
 
     async def aclose(self) -> None:
+        await self.use_cases.watches.close()
         for peer in self.peers:
             await peer.aclose()
         await self.engine.dispose()
@@ -123,5 +127,20 @@ def bootstrap(
         saga_lease=settings.saga_lease,
         saga_max_attempts=settings.saga_max_attempts,
     )
-    use_cases = UseCases(ctx, PageTokens(settings.page_token_secret.encode()))
+    feed = PostgresChangeFeed(
+        engine,
+        settings.database_session_url or database_url,  # LISTEN needs a session of its own
+        functools.partial(
+            open_session, limits=limits, application="booking-service-watch", startup=not pooling
+        ),
+    )
+    watches = WatchHub(
+        feed,
+        WatchSettings(
+            keepalive=settings.watch_keepalive,
+            buffer_events=settings.watch_buffer_events,
+            max_streams=settings.watch_max_streams,
+        ),
+    )
+    use_cases = UseCases(ctx, PageTokens(settings.page_token_secret.encode()), watches)
     return Application(use_cases, engine, [inventory, pricing, payments])

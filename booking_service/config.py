@@ -92,6 +92,11 @@ class Settings:
     events_guest_contact: GuestContact = GuestContact.OMIT
     events_delivery_timeout: timedelta = timedelta(seconds=30)
     outbox_retention: timedelta = timedelta(days=7)
+    # WatchBookings (service_layer/watch.py): a heartbeat after this long idle, the changes one
+    # stream may have waiting before it is dropped as too slow, and the open streams per process.
+    watch_keepalive: timedelta = timedelta(seconds=15)
+    watch_buffer_events: int = 256
+    watch_max_streams: int = 256
     sweep_interval: timedelta = timedelta(seconds=30)
     peer_timeout: timedelta = timedelta(seconds=2)
     peer_retries: int = 2
@@ -213,6 +218,11 @@ class Settings:
                 "EVENTS_DELIVERY_TIMEOUT_SECONDS", defaults.events_delivery_timeout
             ),
             outbox_retention=reader.seconds("OUTBOX_RETENTION_SECONDS", defaults.outbox_retention),
+            watch_keepalive=reader.seconds("WATCH_KEEPALIVE_SECONDS", defaults.watch_keepalive),
+            watch_buffer_events=reader.integer(
+                "WATCH_BUFFER_EVENTS", defaults.watch_buffer_events, minimum=1, maximum=100_000
+            ),
+            watch_max_streams=reader.integer("WATCH_MAX_STREAMS", defaults.watch_max_streams, minimum=1),
             sweep_interval=reader.seconds("SWEEP_INTERVAL_SECONDS", defaults.sweep_interval),
             peer_timeout=reader.seconds("PEER_TIMEOUT_SECONDS", defaults.peer_timeout),
             peer_retries=reader.integer("PEER_RETRIES", defaults.peer_retries, minimum=0, maximum=10),

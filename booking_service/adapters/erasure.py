@@ -19,8 +19,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from booking.v1 import booking_pb2
 from booking.v1 import booking_pb2 as pb
-from booking.v1 import events_pb2
 
 from booking_service.adapters.driver import DriverSession
 from booking_service.domain import erasure
@@ -140,8 +140,8 @@ def _erased_row(row: dict[str, Any]) -> dict[str, Any]:
 def erased_event(payload: bytes) -> bytes | None:
     """A BookingEvent as published, erased (the booking's guest and its free text, a person's
     reason); None when there was nothing to erase."""
-    original = events_pb2.BookingEvent.FromString(payload)
-    message = events_pb2.BookingEvent()
+    original = booking_pb2.BookingEvent.FromString(payload)
+    message = booking_pb2.BookingEvent()
     message.CopyFrom(original)
     booking = message.booking
     if booking.HasField("guest"):

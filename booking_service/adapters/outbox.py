@@ -8,6 +8,9 @@ call that wrote it when tracing is on (the relay publishes the event in that tra
 The event's booking carries the guest's email and phone only with GuestContact.INCLUDE
 (EVENTS_GUEST_CONTACT=include): whatever reads the outbox (each broker's relay, a feed replaying
 it) gets the same minimal form, and the table keeps no more than the events may say.
+
+For WatchBookings, each row also names the booking's venue and guest, and keeps the id of the
+transaction that wrote it (the `xid` column's default, pg_current_xact_id(): see domain/watch.py).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import uuid
 import zlib
 
-from booking.v1 import events_pb2
+from booking.v1 import booking_pb2
 
 from booking_service.adapters.booking_proto import (
     SOURCE_TO_PB,
@@ -46,7 +49,7 @@ PARTITIONS = 16
 #: The booking's fields an event never carries: its history (each event is one entry of it).
 BOOKING_FIELDS_NOT_IN_EVENTS = ("history",)
 
-_COLUMNS = columns(booking_outbox, without=("id", "created_at", "sent_at"))
+_COLUMNS = columns(booking_outbox, without=("id", "created_at", "sent_at", "xid"))
 _INSERT = insert_sql(booking_outbox, _COLUMNS)
 
 
@@ -56,8 +59,8 @@ def partition_of(booking_id: str) -> int:
 
 def event_message(
     event: Event, booking: Booking, event_id: str, *, guest_contact: GuestContact
-) -> events_pb2.BookingEvent:
-    message = events_pb2.BookingEvent(
+) -> booking_pb2.BookingEvent:
+    message = booking_pb2.BookingEvent(
         event_id=event_id,
         type=event.type,
         event_time=stamp(event.occurred_at),
@@ -116,6 +119,9 @@ async def write(
                 ).SerializeToString(),
                 "occurred_at": event.occurred_at,
                 "trace_context": trace_context,
+                # For WatchBookings (outbox_watch.py); `xid` is the column's default.
+                "venue_id": booking.venue.venue_id,
+                "guest_id": booking.guest.guest_id,
             }
         )
     values = [[row[name] for name in _COLUMNS] for row in rows]

@@ -28,6 +28,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import base as postgresql_types
+from sqlalchemy.types import UserDefinedType
 
 from booking_service.domain.status import ACTIVE, BookingStatus
 
@@ -191,6 +193,20 @@ idempotency_keys = Table(
     Index("idempotency_keys_expiry", "expires_at"),
 )
 
+
+class Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (`pg_current_xact_id()`), read and written as an int."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "xid8"
+
+
+# So that reflection (the schema check of tests/integration/test_migrations.py) knows the type.
+postgresql_types.ischema_names["xid8"] = Xid8
+
+
 #: Events written in the transaction of the change that raised them, published by the relay.
 booking_outbox = Table(
     "booking_outbox",
@@ -209,6 +225,25 @@ booking_outbox = Table(
     Column("trace_context", JSONB(none_as_null=True), nullable=True),
     Index("booking_outbox_unsent", "partition", "id", postgresql_where=text("sent_at IS NULL")),
     Index("booking_outbox_sent", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
+    # WatchBookings (adapters/outbox_watch.py): the writing transaction's id, set by the column's
+    # default, and whose booking it is. Rows written before 0014 have none of them: never streamed.
+    Column("xid", Xid8(), nullable=True, server_default=text("pg_current_xact_id()")),
+    Column("venue_id", Text, nullable=True),
+    Column("guest_id", Text, nullable=True),
+    Index("booking_outbox_watch", "xid", "id", postgresql_where=text("xid IS NOT NULL")),
+    Index("booking_outbox_watch_venue", "venue_id", "xid", "id", postgresql_where=text("xid IS NOT NULL")),
+    Index("booking_outbox_watch_guest", "guest_id", "xid", "id", postgresql_where=text("xid IS NOT NULL")),
+)
+
+#: The highest watch position the relay's purge has deleted (one row): a watch may resume only
+#: from a position at or above it (adapters/outbox_watch.py).
+booking_outbox_horizon = Table(
+    "booking_outbox_horizon",
+    metadata,
+    Column("singleton", SmallInteger, primary_key=True, server_default=text("1")),
+    Column("xid", Xid8(), nullable=False, server_default=text("'0'::xid8")),
+    Column("id", BigInteger, nullable=False, server_default=text("0")),
+    CheckConstraint("singleton = 1", name="booking_outbox_horizon_one_row"),
 )
 
 #: Multi-step changes that talk to the peers, with how far they got (see service_layer/sagas).

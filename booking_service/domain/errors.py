@@ -25,7 +25,11 @@ BookingError
  ├── PaymentDeclined         the payment service refused to take the payment
  ├── PriceChanged            a change to a prepaid booking would change what was paid
  ├── PeerRejected            a peer refused a request as malformed (a bug on one side)
- └── PeerUnavailable         a peer did not answer in time, failed, or its circuit is open
+ ├── PeerUnavailable         a peer did not answer in time, failed, or its circuit is open
+ ├── WatchPositionPurged     a watch's start position is older than what the outbox still keeps
+ ├── WatcherTooSlow          a watcher fell further behind than its buffer (resume from a position)
+ ├── TooManyWatchers         this process serves as many watch streams as it may
+ └── WatchClosed             the server stops: the watch ends (resume from a position elsewhere)
 
 `transient` says whether trying the same thing again later may succeed: True only for
 PeerUnavailable (a peer's transient failure, DESIGN.md "Peer errors have two kinds"); a peer's
@@ -218,4 +222,49 @@ class VenueZoneConflict(ValidationFailed):
                     f"{policy_zone}: leave it out or name {policy_zone}",
                 )
             ]
+        )
+
+
+class WatchPositionPurged(BookingError):
+    """The changes after a watch's start position are no longer all kept (domain/watch.py)."""
+
+    reason = "WATCH_POSITION_PURGED"
+
+    def __init__(self, position: str, oldest: str) -> None:
+        super().__init__(
+            f"Position {position} is older than the changes this service still keeps: some after it "
+            f"were purged. Read the bookings again, then watch from position {oldest} or from the present.",
+            {"start_position": position, "oldest_position": oldest},
+        )
+
+
+class WatcherTooSlow(BookingError):
+    reason = "WATCHER_TOO_SLOW"
+
+    def __init__(self, behind: int, position: str) -> None:
+        super().__init__(
+            f"The watcher fell more than {behind} events behind and was dropped; "
+            f"resume from position {position}.",
+            {"buffer_events": str(behind), "resume_position": position},
+        )
+
+
+class TooManyWatchers(BookingError):
+    reason = "TOO_MANY_WATCHERS"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This server already serves {limit} watch streams (WATCH_MAX_STREAMS); retry later or "
+            "on another replica.",
+            {"max_streams": str(limit)},
+        )
+
+
+class WatchClosed(BookingError):
+    reason = "WATCH_CLOSED"
+    transient = True
+
+    def __init__(self, position: str) -> None:
+        super().__init__(
+            f"The server is stopping; resume from position {position}.", {"resume_position": position}
         )

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from booking.v1 import events_pb2
+from booking.v1 import booking_pb2
 from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_END,
@@ -273,7 +273,7 @@ class _Stream:
                 raise BrokerUnavailable(f"the broker at {self.servers} failed while read: {problem.str()}")
             last_event = last_answer = now
             self.watch.answered()
-            event = events_pb2.BookingEvent.FromString(message.value() or b"")
+            event = booking_pb2.BookingEvent.FromString(message.value() or b"")
             line = {
                 "partition": message.partition(),
                 "offset": message.offset(),

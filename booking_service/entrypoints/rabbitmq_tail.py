@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity
-from booking.v1 import events_pb2
+from booking.v1 import booking_pb2
 from google.protobuf import json_format
 
 from booking_service.adapters.rabbitmq.publisher import PREFIX, where
@@ -140,7 +140,7 @@ async def _print_events(
 
 def _line(message: AbstractIncomingMessage) -> dict[str, Any]:
     headers = {k: _text(v) for k, v in (message.headers or {}).items()}
-    event = events_pb2.BookingEvent.FromString(message.body)
+    event = booking_pb2.BookingEvent.FromString(message.body)
     return {
         "routing_key": message.routing_key,
         "key": headers.get(f"{PREFIX}partitionkey", ""),

@@ -242,6 +242,9 @@ async def _running(
         budget = settings.shutdown_grace.total_seconds()
         done_by = asyncio.get_running_loop().time() + budget
         calls = budget * _CALLS_SHARE
+        # Watch streams never end on their own: each ends now with UNAVAILABLE naming its position
+        # (clients resume on another replica), so that the servers' stop waits for calls only.
+        await app.use_cases.watches.close()
         await asyncio.gather(grpc_server.stop(calls), rest_server.stop(calls))
         try:
             async with asyncio.timeout(max(0.0, done_by - asyncio.get_running_loop().time() - _CLOSING)):

@@ -5,7 +5,7 @@ bootstrap() builds it; tests build it with their own parts (a fixed clock, say).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from booking_service.domain.commands import (
@@ -18,6 +18,7 @@ from booking_service.domain.commands import (
 from booking_service.domain.group import BookingGroup, CancelBookingGroup, CreateBookingGroup
 from booking_service.domain.model import Booking
 from booking_service.domain.venue_policy import VenuePolicy
+from booking_service.domain.watch import Position, WatchScope
 from booking_service.service_layer import (
     availability,
     change_booking,
@@ -38,12 +39,15 @@ from booking_service.service_layer.queries import BookingPage, ListBookings
 from booking_service.service_layer.sagas import create, recovery
 from booking_service.service_layer.slot_search import SearchSlots, SlotSearch, search_available_slots
 from booking_service.service_layer.unit_of_work import UnitOfWork
+from booking_service.service_layer.watch import WatchHub, WatchItem
 
 
 @dataclass(frozen=True, slots=True)
 class UseCases:
     ctx: Context
     page_tokens: PageTokens
+    #: WatchBookings' shared reader of the outbox (service_layer/watch.py).
+    watches: WatchHub
 
     @property
     def uow(self) -> Callable[[], UnitOfWork]:
@@ -71,6 +75,9 @@ class UseCases:
 
     async def change_booking_status(self, cmd: ChangeBookingStatus) -> Booking:
         return await self._answer(change_booking.change_booking_status(cmd, ctx=self.ctx))
+
+    def watch_bookings(self, scope: WatchScope, start: Position | None) -> AsyncIterator[WatchItem]:
+        return self.watches.watch(scope, start)
 
     async def get_booking(self, booking_id: str) -> Booking:
         return await queries.get_booking(booking_id, ctx=self.ctx)

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 import grpc
-from booking.v1 import booking_pb2_grpc, events_pb2
+from booking.v1 import booking_pb2, booking_pb2_grpc
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
@@ -29,7 +29,7 @@ from tests.conftest import FakeClock
 class Received:
     key: str
     headers: dict[str, str]
-    event: events_pb2.BookingEvent
+    event: booking_pb2.BookingEvent
     partition: int
     offset: int
 
@@ -116,7 +116,7 @@ def consume(
                 Received(
                     key=(message.key() or b"").decode(),
                     headers=headers,
-                    event=events_pb2.BookingEvent.FromString(message.value() or b""),
+                    event=booking_pb2.BookingEvent.FromString(message.value() or b""),
                     partition=message.partition(),
                     offset=message.offset(),
                 )

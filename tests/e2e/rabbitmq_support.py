@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import aio_pika
 import grpc
 from aio_pika.abc import AbstractIncomingMessage
-from booking.v1 import booking_pb2_grpc, events_pb2
+from booking.v1 import booking_pb2, booking_pb2_grpc
 
 from booking_service.adapters.outbox_relay.relay import OutboxRelay, RelaySettings
 from booking_service.adapters.rabbitmq.publisher import rabbit_publisher
@@ -68,7 +68,7 @@ class Got:
     message_id: str | None
     content_type: str | None
     delivery_mode: int
-    event: events_pb2.BookingEvent
+    event: booking_pb2.BookingEvent
 
 
 class Consumer:
@@ -89,7 +89,7 @@ class Consumer:
                 message.message_id,
                 message.content_type,
                 int(message.delivery_mode or 0),
-                events_pb2.BookingEvent.FromString(message.body),
+                booking_pb2.BookingEvent.FromString(message.body),
             )
         )
         self._arrived.set()

@@ -63,6 +63,7 @@ VOLATILE = frozenset(
         "saga_id",
         "bootstrap_servers",
         "pid",
+        "position",
     }
 )
 SERVICE_ITSELF = re.compile(r"^(\.venv/bin/)?booking-service serve\s*(#.*)?$")

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from booking.v1 import booking_group_pb2 as gpb
 from booking.v1 import booking_pb2 as pb
-from booking.v1 import events_pb2
 from booking.v1 import venue_policy_pb2 as vp
 from sqlalchemy import text
 
@@ -279,7 +278,7 @@ async def test_the_items_events_carry_the_group_id(w: World, venue: str) -> None
                 {"ids": [b.booking_id for b in group.bookings]},
             )
         ).scalars()
-        events = [events_pb2.BookingEvent.FromString(payload) for payload in payloads]
+        events = [pb.BookingEvent.FromString(payload) for payload in payloads]
     assert {e.type for e in events} >= {"booking.created", "booking.cancelled"}
     assert {(e.group_id, e.booking.group_id) for e in events} == {(group.group_id, group.group_id)}
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import asyncpg
 import pytest
+from booking.v1 import booking_pb2
 from booking.v1 import booking_pb2 as pb
-from booking.v1 import events_pb2
 
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.config import Settings
@@ -64,7 +64,7 @@ async def test_events_carry_the_guests_email_and_phone_only_when_told_to(
     assert len(payloads) == 3
     published = [r.event.SerializeToString() for r in received]
     for payload in payloads + published:
-        guest = events_pb2.BookingEvent.FromString(payload).booking.guest
+        guest = booking_pb2.BookingEvent.FromString(payload).booking.guest
         assert (guest.guest_id, guest.name) == (booking.guest.guest_id, "Ada Lovelace")
         if contact is GuestContact.INCLUDE:
             assert (guest.email, guest.phone) == (EMAIL, PHONE)

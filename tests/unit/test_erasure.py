@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from booking.v1 import booking_pb2
 from booking.v1 import booking_pb2 as pb
-from booking.v1 import events_pb2
 
 from booking_service.adapters.erasure import erased_answer, erased_event
 from booking_service.adapters.outbox import event_message
@@ -72,7 +72,7 @@ def test_a_kept_answer_and_a_published_event_are_erased_once() -> None:
     payload = event_message(event, booking, "e-1", guest_contact=GuestContact.INCLUDE).SerializeToString()
     erased = erased_event(payload)
     assert erased is not None
-    message = events_pb2.BookingEvent.FromString(erased)
+    message = booking_pb2.BookingEvent.FromString(erased)
     assert message.booking.guest == pb.Guest(guest_id="g", name=MARKER)
     assert (message.booking.special_requests, message.booking.cancellation_reason) == (MARKER, MARKER)
     assert (message.reason, message.event_id, message.booking_version) == (MARKER, "e-1", 2)

@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 import pytest
-from booking.v1 import booking_pb2, events_pb2
+from booking.v1 import booking_pb2
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
@@ -21,7 +21,7 @@ from booking_service.entrypoints.rest.marshal import JSON
 TYPES = sorted(
     {
         descriptor.full_name: descriptor
-        for module in (booking_pb2, events_pb2)
+        for module in (booking_pb2,)
         for descriptor in module.DESCRIPTOR.message_types_by_name.values()
     }.items()
 )

@@ -23,7 +23,8 @@ Why several relays (one per replica) are safe together:
 
 The relay wakes on LISTEN/NOTIFY (a trigger notifies on every insert) and polls as a fallback,
 since a listener misses notifications while it is disconnected. Sent rows are purged after a
-retention period.
+retention period, and the purge horizon (the highest WatchBookings position purged) is raised with
+them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,21 @@ log = logging.getLogger("booking_service.relay")
 #: The advisory lock class of outbox partitions ("bkox"); the partition number is the object id.
 LOCK_CLASS = 0x626B6F78
 CHANNEL = "booking_outbox"
+
+#: Deletes the sent rows past retention and, in the same statement, raises the purge horizon to the
+#: highest watch position deleted (WatchBookings refuses to resume below it: outbox_watch.py). Rows
+#: are purged by when they were sent, not in position order, so "the oldest row kept" would not do.
+_PURGE = """
+WITH gone AS (
+    DELETE FROM booking_outbox WHERE sent_at < now() - $1::interval RETURNING xid, id
+), highest AS (
+    SELECT xid, id FROM gone WHERE xid IS NOT NULL ORDER BY xid DESC, id DESC LIMIT 1
+), raised AS (
+    UPDATE booking_outbox_horizon AS h SET xid = highest.xid, id = highest.id FROM highest
+    WHERE (highest.xid, highest.id) > (h.xid, h.id)
+)
+SELECT count(*) FROM gone
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,9 +217,6 @@ class OutboxRelay:
         return len(delivered), len(delivered) < len(rows)
 
     async def _purge(self, conn: asyncpg.Connection) -> None:
-        purged = await conn.execute(
-            "DELETE FROM booking_outbox WHERE sent_at < now() - $1::interval", self._settings.retention
-        )
-        count = int(purged.split()[-1])
+        count = await conn.fetchval(_PURGE, self._settings.retention)
         if count:
             log.info("purged sent outbox rows", extra={"count": count})

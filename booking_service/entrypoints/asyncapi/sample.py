@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from booking.v1 import events_pb2
+from booking.v1 import booking_pb2
 from google.protobuf import json_format
 
 from booking_service.adapters.outbox import event_message
@@ -50,14 +50,14 @@ def sample_booking() -> Booking:
     )
 
 
-def created_event(guest_contact: GuestContact) -> events_pb2.BookingEvent:
+def created_event(guest_contact: GuestContact) -> booking_pb2.BookingEvent:
     """The sample booking's booking.created, as event_message writes it to the outbox."""
     booking = sample_booking()
     [event] = booking.events
     return event_message(event, booking, EVENT_ID, guest_contact=guest_contact)
 
 
-def outbox_row(message: events_pb2.BookingEvent) -> dict[str, Any]:
+def outbox_row(message: booking_pb2.BookingEvent) -> dict[str, Any]:
     """The outbox columns the relay reads for an event (as outbox.write stores them)."""
     return {
         "event_id": message.event_id,
@@ -67,7 +67,7 @@ def outbox_row(message: events_pb2.BookingEvent) -> dict[str, Any]:
     }
 
 
-def as_json(message: events_pb2.BookingEvent) -> dict[str, Any]:
+def as_json(message: booking_pb2.BookingEvent) -> dict[str, Any]:
     """The event's proto3 JSON form, as `booking-service events tail` prints it (proto field names,
     fields at their default value left out)."""
     return json_format.MessageToDict(message, preserving_proto_field_name=True)

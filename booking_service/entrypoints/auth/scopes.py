@@ -48,6 +48,8 @@ REQUIRED_SCOPE: dict[str, str | Callable[[Any], str]] = {
     _SERVICE + "ListGuestBookings": READ,
     _SERVICE + "ListVenueBookings": READ,
     _SERVICE + "CheckAvailability": READ,
+    #: Any reader may watch any venue or guest, as any reader may list them (no per-guest rule yet).
+    _SERVICE + "WatchBookings": READ,
     _SERVICE + "SearchAvailableSlots": READ,
     _SERVICE + "CreateBooking": WRITE,
     _SERVICE + "UpdateBooking": WRITE,

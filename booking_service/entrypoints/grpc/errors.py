@@ -41,6 +41,10 @@ ERROR_CODES: dict[type[errors.BookingError], grpc.StatusCode] = {
     errors.PriceChanged: grpc.StatusCode.FAILED_PRECONDITION,
     errors.PeerRejected: grpc.StatusCode.INTERNAL,
     errors.PeerUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.WatchPositionPurged: grpc.StatusCode.OUT_OF_RANGE,
+    errors.WatcherTooSlow: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.TooManyWatchers: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.WatchClosed: grpc.StatusCode.UNAVAILABLE,
 }
 
 

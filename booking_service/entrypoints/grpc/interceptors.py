@@ -84,6 +84,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
+        if handler.unary_stream is not None and not method.startswith(HEALTH_PREFIX):
+            decode = DECODERS.get(method) if handler.request_deserializer is None else None
+            return grpc.unary_stream_rpc_method_handler(
+                self._server_stream(method, cast(StreamBehavior, handler.unary_stream), decode),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         if handler.stream_stream is not None and not method.startswith(HEALTH_PREFIX):
             # Server reflection (an async generator): the same guard as any read.
             return grpc.stream_stream_rpc_method_handler(
@@ -177,6 +184,79 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                             },
                         )
                     request_id_var.reset(token)
+
+        return call
+
+    def _server_stream(self, method: str, behavior: StreamBehavior, decode: Decoder | None) -> StreamBehavior:
+        """A server-streaming RPC (WatchBookings) takes the unary path's request id, decoding, guard,
+        error statuses (raised before or between messages) and one access-log line when it ends.
+        Not the calls-in-flight limit nor the default deadline: a stream is meant to stay open
+        (the RPC has its own limit on open streams); a deadline the client sets still ends it."""
+        guard = self._guard
+
+        async def call(request: Any, context: Context) -> AsyncIterator[Any]:
+            metadata = tuple(context.invocation_metadata() or ())
+            request_id = _request_id(metadata)
+            request_id_var.set(request_id)
+            started = time.perf_counter()
+            code, reason, caller, sent = grpc.StatusCode.OK, "", "", 0
+            transport, peer = getattr(context, "transport", "grpc"), context.peer()
+            answer_id = ((REQUEST_ID_HEADER, request_id),)
+            status: Any = None
+            try:
+                context.set_trailing_metadata(answer_id)
+                if decode is not None:
+                    try:
+                        request = decode(request)
+                    except DecodeError:
+                        guard.admit(method, None, metadata, context.auth_context(), peer)
+                        raise malformed(method) from None
+                admitted = guard.admit(method, request, metadata, context.auth_context(), peer)
+                caller = admitted.subject
+                caller_var.set(admitted)
+                async for response in behavior(request, context):
+                    sent += 1
+                    yield response
+            except CallRefused as refusal:
+                code, reason = refusal.code, refusal.reason
+                status = refusal_status(refusal)
+            except BookingError as error:
+                code, reason = code_for(error), error.reason
+                status = status_of(error)
+            except grpc.aio.AbortError:
+                code = context.code() or code
+                raise
+            except (asyncio.CancelledError, GeneratorExit):
+                code = grpc.StatusCode.CANCELLED  # the client left (or the server stopped it)
+                raise
+            except Exception:
+                code, reason = grpc.StatusCode.INTERNAL, "INTERNAL"
+                log.exception("unexpected error", extra={"method": method, "request_id": request_id})
+                status = internal_status(request_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                observe_call(transport, method, code.name, elapsed)
+                log.info(
+                    "rpc",
+                    extra={
+                        "method": method,
+                        "code": code.name,
+                        "reason": reason,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "messages": sent,
+                        "caller": caller,
+                        "peer": peer,
+                        "transport": transport,
+                        "request_id": request_id,
+                    },
+                )
+            if status is not None:
+                try:
+                    await context.abort(**_abort_args(rpc_status.to_status(status), answer_id))
+                except grpc.aio.AbortError:
+                    raise
+                except Exception:  # the call ended first (the client left): no one to tell
+                    log.debug("a stream's status could not be sent", extra={"request_id": request_id})
 
         return call
 

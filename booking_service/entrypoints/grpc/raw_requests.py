@@ -61,7 +61,13 @@ class RawRequests:
 
 
 def _raw(method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-    if method not in DECODERS or handler.unary_unary is None:
+    if method not in DECODERS:
+        return handler
+    if handler.unary_stream is not None:  # WatchBookings
+        return grpc.unary_stream_rpc_method_handler(
+            handler.unary_stream, request_deserializer=None, response_serializer=handler.response_serializer
+        )
+    if handler.unary_unary is None:
         return handler
     return grpc.unary_unary_rpc_method_handler(
         handler.unary_unary, request_deserializer=None, response_serializer=handler.response_serializer

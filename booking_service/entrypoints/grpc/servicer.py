@@ -6,6 +6,7 @@ method alike.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -18,6 +19,7 @@ from booking.v1 import venue_policy_pb2 as vp
 
 from booking_service.adapters.booking_proto import booking_message, stamp
 from booking_service.domain.values import Actor, ChangeSource
+from booking_service.domain.watch import Position, WatchScope
 from booking_service.entrypoints.auth.caller import caller_var
 from booking_service.entrypoints.grpc import group_mapping, mapping, slots_mapping, venue_policy_mapping
 from booking_service.service_layer.erasure import EraseGuestData
@@ -148,3 +150,14 @@ class BookingServicer(booking_pb2_grpc.BookingServiceServicer):
             outbox_events_erased=records.outbox_events,
             saga_records_erased=records.saga_records,
         )
+
+    async def WatchBookings(
+        self, request: pb.WatchBookingsRequest, context: Context
+    ) -> AsyncIterator[pb.WatchBookingsResponse]:
+        scope = WatchScope.of(request.venue_id, request.guest_id)
+        start = Position.parse(request.start_position) if request.start_position else None
+        async for item in self._use_cases.watch_bookings(scope, start):
+            message = pb.WatchBookingsResponse(position=str(item.position), heartbeat=item.payload is None)
+            if item.payload is not None:
+                message.event.MergeFromString(item.payload)
+            yield message

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,7 +26,7 @@ from booking_service.entrypoints.auth.refusal import CallRefused
 from booking_service.entrypoints.auth.scopes import METRICS
 from booking_service.entrypoints.grpc.errors import internal_status, refusal_status, rich_status, status_of
 from booking_service.entrypoints.grpc.in_process import InProcessInvoker
-from booking_service.entrypoints.rest import etags, marshal
+from booking_service.entrypoints.rest import etags, marshal, sse
 from booking_service.entrypoints.rest.binding import BindingError, bind
 from booking_service.entrypoints.rest.context import RestServicerContext
 from booking_service.entrypoints.rest.docs import ASSET_PREFIX, DocsAssets
@@ -58,6 +58,15 @@ class _Answer:
     body: bytes
     content_type: str = "application/json"
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Streamed:
+    """A server-streaming RPC's answer (sse.py): its first message, the rest, and its context."""
+
+    first: Message
+    rest: AsyncIterator[Message]
+    context: RestServicerContext
 
 
 class _Refusal(Exception):
@@ -192,6 +201,9 @@ class RestGateway:
                 extra={"path": self._routes.template_of(method, path), "request_id": request_id},
             )
             answer = _error(internal_status(request_id), 500, responder)
+        if isinstance(answer, _Streamed):
+            await self._stream(answer, send, receive, method, path, request_id, started)
+            return
         answer.headers.append((b"x-request-id", request_id.encode("latin-1", "replace")))
         if unread.left:  # answered before the body was read (a 404, a refusal): what follows it on
             answer.headers.append((b"connection", b"close"))  # the connection is not a next request
@@ -207,6 +219,36 @@ class RestGateway:
             }
         )
         await send({"type": "http.response.body", "body": answer.body})
+
+    async def _stream(
+        self,
+        answer: _Streamed,
+        send: Send,
+        receive: Receive,
+        method: str,
+        path: str,
+        request_id: str,
+        started: float,
+    ) -> None:
+        def on_error(error: BaseException) -> status_pb2.Status:
+            if isinstance(error, grpc.aio.AbortError):
+                return _status_of(answer.context)
+            log.error("unexpected error in a stream", exc_info=error, extra={"request_id": request_id})
+            return internal_status(request_id)
+
+        request_header = [(b"x-request-id", request_id.encode("latin-1", "replace"))]
+        outcome = await sse.relay(send, receive, answer.first, answer.rest, on_error, request_header)
+        log.info(
+            "http",
+            extra={
+                "method": method,
+                "path": self._routes.template_of(method, path),
+                "status": 200,
+                "reason": outcome,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "request_id": request_id,
+            },
+        )
 
     async def _fixed(self, method: str, path: str, scope: Scope, headers: RequestHeaders) -> _Answer | None:
         """Health, metrics, the OpenAPI and AsyncAPI documents and the docs pages."""
@@ -248,7 +290,7 @@ class RestGateway:
         headers: RequestHeaders,
         request_id: str,
         responder: marshal.Marshaler,
-    ) -> _Answer:
+    ) -> _Answer | _Streamed:
         method, path = scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         try:  # HEAD is GET without the body, which uvicorn leaves out (RFC 9110 9.3.2)
             match = self._routes.match("GET" if method == "HEAD" else method, path)
@@ -286,7 +328,7 @@ class RestGateway:
         headers: RequestHeaders,
         request_id: str,
         responder: marshal.Marshaler,
-    ) -> _Answer:
+    ) -> _Answer | _Streamed:
         """The matched route's call: who calls, the body, then the RPC through the chain."""
         for name in _TEXT_HEADERS:  # the others are forwarded (_metadata) or read as numbers
             if name in headers:
@@ -320,6 +362,11 @@ class RestGateway:
                 raise _refusal(grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST", str(exc)) from None
             raise _invalid(str(exc), exc.violations) from None
         context = RestServicerContext(metadata, _peer(scope), _auth_context(scope), timeout=timeout)
+        if match.route.method.server_streaming:
+            if scope["method"] == "HEAD":  # the head of a stream that never ends: not opened
+                return _Answer(200, b"", sse.CONTENT_TYPE)
+            sse.resume_from(request, headers.get(sse.LAST_EVENT_ID))
+            return await self._open_stream(match, request, context, metadata)
         try:
             response = await self._invoker.call(match.route.rpc, request, context, metadata)
         except grpc.aio.AbortError:
@@ -337,6 +384,22 @@ class RestGateway:
         if "version" in response.DESCRIPTOR.fields_by_name and response.version > 0:
             answer.headers.append((b"etag", etags.etag(response.version).encode()))
         return answer
+
+    async def _open_stream(
+        self,
+        match: Match,
+        request: Message,
+        context: RestServicerContext,
+        metadata: tuple[tuple[str, str], ...],
+    ) -> _Answer | _Streamed:
+        """The stream's first message, or the error it ended with before one (an ordinary answer)."""
+        rest = self._invoker.stream(match.route.rpc, request, context, metadata)
+        try:
+            first = await anext(rest)
+        except grpc.aio.AbortError:
+            code = context.code() or grpc.StatusCode.UNKNOWN
+            return _error(_status_of(context), HTTP_STATUS.get(code, 500), marshal.JSON)
+        return _Streamed(first, rest, context)
 
     async def _read_body(self, receive: Receive, declared: int | None) -> bytes:
         """The body, refused with 413 as soon as it (or its Content-Length) passes the limit."""

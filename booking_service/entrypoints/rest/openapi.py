@@ -117,6 +117,15 @@ def _operation(route: Route, schemas: Schemas, error: dict[str, Any]) -> dict[st
             }
         )
     parameters.extend(_REQUEST_HEADERS)
+    if method.server_streaming and "start_position" in fields:
+        parameters.append(
+            {
+                "name": "Last-Event-ID",
+                "in": "header",
+                "schema": {"type": "string"},
+                "description": "Instead of start_position: the `id:` of the last event received.",
+            }
+        )
     operation: dict[str, Any] = {
         "operationId": f"{method.containing_service.name}_{method.name}"
         + (f"_{route.binding}" if route.binding else ""),
@@ -147,6 +156,18 @@ def _answer(route: Route, schemas: Schemas) -> dict[str, Any]:
         else schemas.ref(output)
     )
     headers: dict[str, Any] = {"X-Request-Id": {"schema": {"type": "string"}}}
+    if route.method.server_streaming:  # server-sent events (sse.py): one JSON message per event
+        return {
+            "description": (
+                f"A stream of server-sent events (text/event-stream) that stays open: each event's "
+                f"`data:` is one {output.name} as JSON (`x-event-data` gives its schema), its `id:` "
+                "the message's position (send it back as Last-Event-ID, or as start_position, to "
+                "resume); heartbeats are comment lines (`: keep-alive`) with an `id:`. An error "
+                "after the first event comes as a last event `error` holding a google.rpc.Status."
+            ),
+            "headers": headers,
+            "content": {"text/event-stream": {"schema": {"type": "string"}, "x-event-data": schema}},
+        }
     if "version" in output.fields_by_name:
         headers["ETag"] = {
             "schema": {"type": "string"},

@@ -530,3 +530,77 @@ class BookingGroup(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     cancel_time: _timestamp_pb2.Timestamp
     def __init__(self, group_id: _Optional[str] = ..., group_reference: _Optional[str] = ..., bookings: _Optional[_Iterable[_Union[Booking, _Mapping]]] = ..., version: _Optional[int] = ..., guest: _Optional[_Union[Guest, _Mapping]] = ..., venue: _Optional[_Union[Venue, _Mapping]] = ..., total_price: _Optional[_Union[Money, _Mapping]] = ..., payment_intent_id: _Optional[str] = ..., cancellation_reason: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchBookingsRequest(_message.Message):
+    __slots__ = ("venue_id", "guest_id", "start_position")
+    VENUE_ID_FIELD_NUMBER: _ClassVar[int]
+    GUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    START_POSITION_FIELD_NUMBER: _ClassVar[int]
+    venue_id: str
+    guest_id: str
+    start_position: str
+    def __init__(self, venue_id: _Optional[str] = ..., guest_id: _Optional[str] = ..., start_position: _Optional[str] = ...) -> None: ...
+
+class WatchBookingsResponse(_message.Message):
+    __slots__ = ("position", "event", "heartbeat")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    position: str
+    event: BookingEvent
+    heartbeat: bool
+    def __init__(self, position: _Optional[str] = ..., event: _Optional[_Union[BookingEvent, _Mapping]] = ..., heartbeat: _Optional[bool] = ...) -> None: ...
+
+class BookingEvent(_message.Message):
+    __slots__ = ("event_id", "type", "event_time", "booking_id", "booking_version", "previous_status", "status", "reason", "actor", "source", "booking", "change", "payment_change", "saga_id", "group_id")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    SAGA_ID_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    event_time: _timestamp_pb2.Timestamp
+    booking_id: str
+    booking_version: int
+    previous_status: BookingStatus
+    status: BookingStatus
+    reason: str
+    actor: str
+    source: ChangeSource
+    booking: Booking
+    change: BookingChange
+    payment_change: PaymentChange
+    saga_id: str
+    group_id: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., booking_id: _Optional[str] = ..., booking_version: _Optional[int] = ..., previous_status: _Optional[_Union[BookingStatus, str]] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ..., source: _Optional[_Union[ChangeSource, str]] = ..., booking: _Optional[_Union[Booking, _Mapping]] = ..., change: _Optional[_Union[BookingChange, _Mapping]] = ..., payment_change: _Optional[_Union[PaymentChange, _Mapping]] = ..., saga_id: _Optional[str] = ..., group_id: _Optional[str] = ...) -> None: ...
+
+class PaymentChange(_message.Message):
+    __slots__ = ("amount", "refund_id")
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    amount: Money
+    refund_id: str
+    def __init__(self, amount: _Optional[_Union[Money, _Mapping]] = ..., refund_id: _Optional[str] = ...) -> None: ...
+
+class BookingChange(_message.Message):
+    __slots__ = ("changed_fields", "previous_start_time", "previous_end_time", "previous_unit_id")
+    CHANGED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_START_TIME_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_END_TIME_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_UNIT_ID_FIELD_NUMBER: _ClassVar[int]
+    changed_fields: _containers.RepeatedScalarFieldContainer[str]
+    previous_start_time: _timestamp_pb2.Timestamp
+    previous_end_time: _timestamp_pb2.Timestamp
+    previous_unit_id: str
+    def __init__(self, changed_fields: _Optional[_Iterable[str]] = ..., previous_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., previous_end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., previous_unit_id: _Optional[str] = ...) -> None: ...

@@ -130,6 +130,11 @@ class BookingServiceStub:
                 request_serializer=booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataRequest.SerializeToString,
                 response_deserializer=booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataResponse.FromString,
                 _registered_method=True)
+        self.WatchBookings = channel.unary_stream(
+                '/booking.v1.BookingService/WatchBookings',
+                request_serializer=booking_dot_v1_dot_booking__pb2.WatchBookingsRequest.SerializeToString,
+                response_deserializer=booking_dot_v1_dot_booking__pb2.WatchBookingsResponse.FromString,
+                _registered_method=True)
 
 
 class BookingServiceServicer:
@@ -307,6 +312,34 @@ class BookingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchBookings(self, request, context):
+        """Streams the committed changes of one venue's or one guest's bookings (exactly one of
+        `venue_id`, `guest_id`), in commit order, each as the BookingEvent the events topic carries,
+        with its `position`. Built on the transactional outbox, not on the broker: a change is streamed
+        once its transaction committed and every transaction that began before it has ended.
+
+        Resuming: a client that lost the stream calls again with `start_position` set to the last
+        `position` it received (an event's or a heartbeat's) and gets every later change once, none
+        lost and none repeated. Without `start_position` the stream starts at the present. Positions
+        are opaque strings: store them and send them back; do not compare or parse them. A position
+        older than what the outbox still keeps (OUTBOX_RETENTION_SECONDS after the events were
+        published) is refused with OUT_OF_RANGE (reason WATCH_POSITION_PURGED) naming the oldest
+        position the stream can resume from; nothing is ever skipped silently.
+
+        A message without `event` is a heartbeat (`heartbeat` is true): one when the stream starts,
+        then one every WATCH_KEEPALIVE_SECONDS (15) without changes, so that proxies do not cut an
+        idle stream; its `position` is where to resume from. A watcher that falls more than
+        WATCH_BUFFER_EVENTS behind the changes is ended with RESOURCE_EXHAUSTED (reason
+        WATCHER_TOO_SLOW) naming the position to resume from; past WATCH_MAX_STREAMS open streams
+        in one process a new one is refused with RESOURCE_EXHAUSTED (TOO_MANY_WATCHERS); a server
+        that stops ends its streams with UNAVAILABLE (WATCH_CLOSED), also naming the position.
+        Over REST this is a server-sent event stream (`text/event-stream`): each event's `id:` is its
+        position, so a reconnecting EventSource resumes from `Last-Event-ID`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -389,6 +422,11 @@ def add_BookingServiceServicer_to_server(servicer, server):
                     servicer.EraseGuestData,
                     request_deserializer=booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataRequest.FromString,
                     response_serializer=booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataResponse.SerializeToString,
+            ),
+            'WatchBookings': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchBookings,
+                    request_deserializer=booking_dot_v1_dot_booking__pb2.WatchBookingsRequest.FromString,
+                    response_serializer=booking_dot_v1_dot_booking__pb2.WatchBookingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -835,6 +873,33 @@ class BookingService:
             '/booking.v1.BookingService/EraseGuestData',
             booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataRequest.SerializeToString,
             booking_dot_v1_dot_guest__erasure__pb2.EraseGuestDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchBookings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/booking.v1.BookingService/WatchBookings',
+            booking_dot_v1_dot_booking__pb2.WatchBookingsRequest.SerializeToString,
+            booking_dot_v1_dot_booking__pb2.WatchBookingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -143,6 +143,30 @@ class BookingServiceStub:
     delivered to consumers are beyond reach: consumers erase on booking.guest_erased. Needs the
     scope guests.erase.
     """
+    WatchBookings: _grpc.UnaryStreamMultiCallable[_booking_pb2.WatchBookingsRequest, _booking_pb2.WatchBookingsResponse]
+    """Streams the committed changes of one venue's or one guest's bookings (exactly one of
+    `venue_id`, `guest_id`), in commit order, each as the BookingEvent the events topic carries,
+    with its `position`. Built on the transactional outbox, not on the broker: a change is streamed
+    once its transaction committed and every transaction that began before it has ended.
+
+    Resuming: a client that lost the stream calls again with `start_position` set to the last
+    `position` it received (an event's or a heartbeat's) and gets every later change once, none
+    lost and none repeated. Without `start_position` the stream starts at the present. Positions
+    are opaque strings: store them and send them back; do not compare or parse them. A position
+    older than what the outbox still keeps (OUTBOX_RETENTION_SECONDS after the events were
+    published) is refused with OUT_OF_RANGE (reason WATCH_POSITION_PURGED) naming the oldest
+    position the stream can resume from; nothing is ever skipped silently.
+
+    A message without `event` is a heartbeat (`heartbeat` is true): one when the stream starts,
+    then one every WATCH_KEEPALIVE_SECONDS (15) without changes, so that proxies do not cut an
+    idle stream; its `position` is where to resume from. A watcher that falls more than
+    WATCH_BUFFER_EVENTS behind the changes is ended with RESOURCE_EXHAUSTED (reason
+    WATCHER_TOO_SLOW) naming the position to resume from; past WATCH_MAX_STREAMS open streams
+    in one process a new one is refused with RESOURCE_EXHAUSTED (TOO_MANY_WATCHERS); a server
+    that stops ends its streams with UNAVAILABLE (WATCH_CLOSED), also naming the position.
+    Over REST this is a server-sent event stream (`text/event-stream`): each event's `id:` is its
+    position, so a reconnecting EventSource resumes from `Last-Event-ID`.
+    """
 
 @_typing.type_check_only
 class BookingServiceAsyncStub(BookingServiceStub):
@@ -254,6 +278,30 @@ class BookingServiceAsyncStub(BookingServiceStub):
     erased. Idempotent: a second call changes nothing and answers zero counts. Events already
     delivered to consumers are beyond reach: consumers erase on booking.guest_erased. Needs the
     scope guests.erase.
+    """
+    WatchBookings: _aio.UnaryStreamMultiCallable[_booking_pb2.WatchBookingsRequest, _booking_pb2.WatchBookingsResponse]  # type: ignore[assignment]
+    """Streams the committed changes of one venue's or one guest's bookings (exactly one of
+    `venue_id`, `guest_id`), in commit order, each as the BookingEvent the events topic carries,
+    with its `position`. Built on the transactional outbox, not on the broker: a change is streamed
+    once its transaction committed and every transaction that began before it has ended.
+
+    Resuming: a client that lost the stream calls again with `start_position` set to the last
+    `position` it received (an event's or a heartbeat's) and gets every later change once, none
+    lost and none repeated. Without `start_position` the stream starts at the present. Positions
+    are opaque strings: store them and send them back; do not compare or parse them. A position
+    older than what the outbox still keeps (OUTBOX_RETENTION_SECONDS after the events were
+    published) is refused with OUT_OF_RANGE (reason WATCH_POSITION_PURGED) naming the oldest
+    position the stream can resume from; nothing is ever skipped silently.
+
+    A message without `event` is a heartbeat (`heartbeat` is true): one when the stream starts,
+    then one every WATCH_KEEPALIVE_SECONDS (15) without changes, so that proxies do not cut an
+    idle stream; its `position` is where to resume from. A watcher that falls more than
+    WATCH_BUFFER_EVENTS behind the changes is ended with RESOURCE_EXHAUSTED (reason
+    WATCHER_TOO_SLOW) naming the position to resume from; past WATCH_MAX_STREAMS open streams
+    in one process a new one is refused with RESOURCE_EXHAUSTED (TOO_MANY_WATCHERS); a server
+    that stops ends its streams with UNAVAILABLE (WATCH_CLOSED), also naming the position.
+    Over REST this is a server-sent event stream (`text/event-stream`): each event's `id:` is its
+    position, so a reconnecting EventSource resumes from `Last-Event-ID`.
     """
 
 class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -459,6 +507,36 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         erased. Idempotent: a second call changes nothing and answers zero counts. Events already
         delivered to consumers are beyond reach: consumers erase on booking.guest_erased. Needs the
         scope guests.erase.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchBookings(
+        self,
+        request: _booking_pb2.WatchBookingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_booking_pb2.WatchBookingsResponse], _abc.AsyncIterator[_booking_pb2.WatchBookingsResponse]]:
+        """Streams the committed changes of one venue's or one guest's bookings (exactly one of
+        `venue_id`, `guest_id`), in commit order, each as the BookingEvent the events topic carries,
+        with its `position`. Built on the transactional outbox, not on the broker: a change is streamed
+        once its transaction committed and every transaction that began before it has ended.
+
+        Resuming: a client that lost the stream calls again with `start_position` set to the last
+        `position` it received (an event's or a heartbeat's) and gets every later change once, none
+        lost and none repeated. Without `start_position` the stream starts at the present. Positions
+        are opaque strings: store them and send them back; do not compare or parse them. A position
+        older than what the outbox still keeps (OUTBOX_RETENTION_SECONDS after the events were
+        published) is refused with OUT_OF_RANGE (reason WATCH_POSITION_PURGED) naming the oldest
+        position the stream can resume from; nothing is ever skipped silently.
+
+        A message without `event` is a heartbeat (`heartbeat` is true): one when the stream starts,
+        then one every WATCH_KEEPALIVE_SECONDS (15) without changes, so that proxies do not cut an
+        idle stream; its `position` is where to resume from. A watcher that falls more than
+        WATCH_BUFFER_EVENTS behind the changes is ended with RESOURCE_EXHAUSTED (reason
+        WATCHER_TOO_SLOW) naming the position to resume from; past WATCH_MAX_STREAMS open streams
+        in one process a new one is refused with RESOURCE_EXHAUSTED (TOO_MANY_WATCHERS); a server
+        that stops ends its streams with UNAVAILABLE (WATCH_CLOSED), also naming the position.
+        Over REST this is a server-sent event stream (`text/event-stream`): each event's `id:` is its
+        position, so a reconnecting EventSource resumes from `Last-Event-ID`.
         """
 
 def add_BookingServiceServicer_to_server(servicer: BookingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
