@@ -54,7 +54,7 @@ _ANSWERS = (
     " ORDER BY scope, key FOR UPDATE"
 )
 # The request's digest goes with the answer (idempotency.erased_fingerprint; a key claimed before
-# 0013 has none to put instead, and keeps its digest until it expires).
+# 0012 has none to put instead, and keeps its digest until it expires).
 _SET_ANSWER = (
     "UPDATE idempotency_keys SET response = $3, fingerprint = coalesce(erased_fingerprint, fingerprint),"
     " erased_fingerprint = NULL WHERE scope = $1 AND key = $2"

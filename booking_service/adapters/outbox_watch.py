@@ -12,7 +12,7 @@ Three reads:
   the purge horizon of the same snapshot: when the purge passed `after`, WatchPositionPurged rather
   than a silent gap.
 
-Rows written before migration 0014 have no xid, venue or guest and are never read here.
+Rows written before migration 0013 have no xid, venue or guest and are never read here.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ bookings = Table(
     Column("rules", JSONB, nullable=True),
     # The booking group the booking is an item of (NULL for one made on its own; see 0010).
     Column("group_id", UUID(as_uuid=False), nullable=True),
-    # The version at which the guest's personal data was erased (NULL: never; see 0013).
+    # The version at which the guest's personal data was erased (NULL: never; see 0012).
     Column("guest_erased_version", BigInteger, nullable=True),
     CheckConstraint("end_time > start_time", name="bookings_end_after_start"),
     CheckConstraint(f"status IN ({_ALL_STATUSES})", name="bookings_status_known"),
@@ -188,7 +188,7 @@ idempotency_keys = Table(
     # key back (a late compensation never frees a later request's claim).
     Column("owner", Text, nullable=True),
     # The request's digest with the guest's personal data erased: it replaces `fingerprint` once
-    # the guest is erased (0013; NULL for a key claimed before, or once it replaced it).
+    # the guest is erased (0012; NULL for a key claimed before, or once it replaced it).
     Column("erased_fingerprint", LargeBinary, nullable=True),
     Index("idempotency_keys_expiry", "expires_at"),
 )
@@ -226,7 +226,7 @@ booking_outbox = Table(
     Index("booking_outbox_unsent", "partition", "id", postgresql_where=text("sent_at IS NULL")),
     Index("booking_outbox_sent", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
     # WatchBookings (adapters/outbox_watch.py): the writing transaction's id, set by the column's
-    # default, and whose booking it is. Rows written before 0014 have none of them: never streamed.
+    # default, and whose booking it is. Rows written before 0013 have none of them: never streamed.
     Column("xid", Xid8(), nullable=True, server_default=text("pg_current_xact_id()")),
     Column("venue_id", Text, nullable=True),
     Column("guest_id", Text, nullable=True),

@@ -12,8 +12,8 @@
 A nullable column without a default (two of them) changes the catalogue only (no table rewrite); its ACCESS
 EXCLUSIVE lock is asked for with a short lock_timeout, as 0010 does.
 
-Revision ID: 0013
-Revises: 0011 (0012 is another branch's: whichever merges second points its down_revision at the other)
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -4,13 +4,13 @@ Adding the columns rewrites nothing: they are nullable, and the default of `xid`
 (pg_current_xact_id(), volatile) is set after the column is added, so it applies to new rows only
 (adding a column with a volatile default would rewrite the whole outbox under an exclusive lock).
 Rows written before this migration keep NULLs and are never streamed by WatchBookings. Their
-indexes are built concurrently in 0015, a migration of their own (tests/unit/test_migration_locks.py).
+indexes are built concurrently in 0014, a migration of their own (tests/unit/test_migration_locks.py).
 
 booking_outbox_horizon holds the highest watch position the relay's purge has deleted: a watch
 asked to resume below it is refused rather than silently missing the purged changes.
 
-Revision ID: 0014
-Revises: 0013 (this branch was planned as 0012 and merged after 0013_guest_erasure)
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,10 +3,10 @@
 One in (xid, id) for the process's shared reader of every new change, one per venue and one per
 guest for a watch that catches up from its start position (adapters/outbox_watch.py). Built
 concurrently, alone in their migration (adapters/migrations.py, tests/unit/test_migration_locks.py):
-the outbox may hold a week of rows. Partial: rows written before 0014 (no xid) are never streamed.
+the outbox may hold a week of rows. Partial: rows written before 0013 (no xid) are never streamed.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from booking_service.adapters.migrations import create_index_concurrently, drop_index_concurrently
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
