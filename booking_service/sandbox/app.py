@@ -3,9 +3,10 @@
 One ASGI application serves all three. Mutating calls honour an `Idempotency-Key` header (the same
 key with the same body replays the first answer; with another body it is refused with 422). A
 malformed request is a 4xx with a message. `/admin/...` sets faults (latency, error and timeout
-rates, a switch to go down, a targeted failure of the next calls to a path, before or after the
-work is done), capacities and declines, and shows the state, so tests and demos can break the peers
-on purpose and check that the booking service converges.
+rates, a switch to go down, a targeted failure of the next calls to a path: before or after the
+work is done, or late, the work done only after the caller gave up), capacities and declines, and
+shows the state, so tests and demos can break the peers on purpose and check that the booking
+service converges.
 """
 
 from __future__ import annotations
@@ -40,10 +41,17 @@ class Faults:
     down: bool = False
 
 
+#: How a call is failed on purpose (/admin/fail-next): before the work (error: a 503 at once;
+#: timeout: no answer for hang_seconds, then a 503), after it (error_after, timeout_after: the work is
+#: done, its answer lost), or late (no answer for hang_seconds, then the work is done and answered:
+#: what a request the caller gave up on does when it reaches the service after all).
+FAIL_MODES = ("error", "timeout", "error_after", "timeout_after", "late")
+
+
 @dataclass
 class FailNext:
     path: str
-    mode: str  # error, timeout, error_after, timeout_after
+    mode: str  # error, timeout, error_after, timeout_after, late (FAIL_MODES)
     count: int
     method: str = ""  # only requests with this method (any, when empty)
 
@@ -189,6 +197,8 @@ class SandboxApp:
             failure = self._take_fail_next(method, path)
             if failure in ("error", "timeout"):
                 return await self._fail(failure)
+            if failure == "late":  # the work is done after the caller gave up (a request that arrives late)
+                await asyncio.sleep(s.hang_seconds)
             try:
                 request = json.loads(body) if body else {}
                 if not isinstance(request, dict):
@@ -339,8 +349,8 @@ class SandboxApp:
 
     def _set_fail_next(self, b: dict[str, Any], _: re.Match[str]) -> dict[str, Any]:
         mode = _text(b, "mode")
-        if mode not in ("error", "timeout", "error_after", "timeout_after"):
-            raise Refused(400, "invalid_mode", "mode is one of error, timeout, error_after, timeout_after")
+        if mode not in FAIL_MODES:
+            raise Refused(400, "invalid_mode", f"mode is one of {', '.join(FAIL_MODES)}")
         method = str(b.get("method", "")).upper()
         self.sandbox.fail_next.append(FailNext(_text(b, "path"), mode, int(b.get("count", 1)), method))
         return {"pending": len(self.sandbox.fail_next)}

@@ -45,7 +45,7 @@ PEER_PATHS = (
     "/api/v1/payments/intents",
     "/api/v1/payments/refunds",
 )
-FAIL_MODES = ("error", "timeout", "error_after", "timeout_after")
+FAIL_MODES = ("error", "timeout", "error_after", "timeout_after", "late")
 
 
 @dataclass(frozen=True)

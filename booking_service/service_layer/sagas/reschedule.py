@@ -7,7 +7,9 @@ saga).
 |          | (one transaction, before any peer is called)       | nothing kept, nothing moved          |
 | price    | pricing calculate (no side effect); a prepaid      | none: nothing moved yet              |
 |          | booking keeps its price (PRICE_CHANGED otherwise)  |                                      |
-| move     | inventory update-reservation (keyed by the saga)   | move the hold back                   |
+| move     | inventory update-reservation (keyed by the saga)   | move the hold back (a move whose     |
+|          |                                                    | answer was lost is asked again with  |
+|          |                                                    | its key first: revert)               |
 | persist  | the new stay and quote, the saga ended             | a refusal: move the hold back; any   |
 |          | (one transaction)                                  | other failure may have committed:    |
 |          |                                                    | the saga's row says (DONE: answer    |
@@ -27,7 +29,7 @@ from contextlib import suppress
 from datetime import datetime
 
 from booking_service.domain.commands import UpdateBooking
-from booking_service.domain.errors import BookingError, PriceChanged, UnitUnavailable
+from booking_service.domain.errors import BookingError, PeerRejected, PriceChanged, SoldOut, UnitUnavailable
 from booking_service.domain.limits import BookingLimits
 from booking_service.domain.model import Booking
 from booking_service.domain.status import TERMINAL
@@ -42,6 +44,8 @@ from booking_service.service_layer.sagas import steps
 from booking_service.service_layer.sagas.log import COMPENSATED, Saga, SagaTakenOver
 
 KIND = "update"
+#: The step the saga records once the inventory answered the move.
+MOVED = "inventory_updated"
 SCOPE = "UpdateBooking"
 
 
@@ -118,11 +122,8 @@ async def _move(
         pricing = await ctx.peers.pricing.calculate(new, ctx.clock())
         _keep_prepaid_price(booking, pricing.total)
         moving = True
-        # Keyed by the saga: another attempt at the same change is another saga, with its own keys.
-        await ctx.peers.inventory.update(
-            step_key(booking.booking_id, f"{saga.saga_id}-update"), booking.inventory_reservation_id, new
-        )
-        await steps.record(ctx, saga, "inventory_updated")
+        await ctx.peers.inventory.update(_move_key(saga), booking.inventory_reservation_id, new)
+        await steps.record(ctx, saga, MOVED)
 
         def moved(b: Booking, now: datetime) -> None:
             b.update(cmd.changes, cmd.actor, now, limits)
@@ -161,11 +162,19 @@ async def revert(ctx: Context, saga: Saga, error: str, *, moved: bool = True) ->
     """Moves the hold to the booking's stay as stored now (where it was, unless the booking changed
     since: after an operator's retry, say), or leaves it to the booking's release saga once the
     booking is closed; `moved=False` when the move was never asked for. The saga lets go of the
-    booking. Idempotent: a move to a stay the hold has already is harmless."""
+    booking. Idempotent: a move to a stay the hold has already is harmless.
+
+    A move whose answer never came (the saga has not recorded it) may still reach the inventory
+    after the move back, and would leave the hold on the new stay: it is asked again with its own
+    key first (`_move_settled`), so that whatever it does happens before the move back, and a late
+    copy of it only replays that answer."""
     try:
         booking = await ctx.reads.get(saga.booking_id)
         if moved and booking is not None and booking.status not in TERMINAL:
             with compensating():  # part of the failed request: the breaker counts its failure once
+                if saga.step != MOVED and not await _move_settled(ctx, saga):
+                    await steps.finish(ctx, saga, COMPENSATED, error)
+                    return  # refused for good: the hold never moved
                 await ctx.peers.inventory.update(
                     step_key(saga.booking_id, f"{saga.saga_id}-revert-v{booking.version}"),
                     saga.data["reservation_id"],
@@ -177,3 +186,22 @@ async def revert(ctx: Context, saga: Saga, error: str, *, moved: bool = True) ->
             await steps.failed(ctx, saga, failure, f"{error}; moving the hold back")
     except SagaTakenOver:
         return  # its new owner moves the hold back (again: every move is keyed)
+
+
+async def _move_settled(ctx: Context, saga: Saga) -> bool:
+    """Asks the inventory for the saga's move again, with the move's key: it answers what the move
+    did, or does it now (the peer keeps one answer per key, so a copy of the first request arriving
+    later changes nothing). True when the hold is on the new stay; False when the inventory refuses
+    the move for good (it never happened). Raises PeerUnavailable when it cannot be asked now."""
+    try:
+        await ctx.peers.inventory.update(
+            _move_key(saga), saga.data["reservation_id"], steps.stay_from_json(saga.data["new"])
+        )
+    except (UnitUnavailable, SoldOut, PeerRejected):
+        return False
+    return True
+
+
+def _move_key(saga: Saga) -> str:
+    """The move's idempotency key: one per saga (another attempt at the same change is another saga)."""
+    return step_key(saga.booking_id, f"{saga.saga_id}-update")
