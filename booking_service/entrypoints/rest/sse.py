@@ -40,9 +40,11 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 
 def resume_from(request: Message, last_event_id: str | None) -> None:
-    """Sets the request's start field from Last-Event-ID, unless the query set it."""
+    """Sets the request's start field from Last-Event-ID, over what the query says: an EventSource
+    reconnects to the same URL (its start_position, if any, from before) with the id of the last
+    event it received, where it must resume (else it would get again what it had)."""
     fields = request.DESCRIPTOR.fields_by_name
-    if last_event_id and START_FIELD in fields and not getattr(request, START_FIELD):
+    if last_event_id and START_FIELD in fields:
         setattr(request, START_FIELD, last_event_id.strip())
 
 
