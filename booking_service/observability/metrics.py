@@ -110,6 +110,12 @@ OUTBOX_PUBLISHED = Counter(
     "Outbox events the relay published (acknowledged by the broker) and marked sent.",
     registry=REGISTRY,
 )
+OUTBOX_NOT_DELIVERED = Counter(
+    "booking_outbox_events_not_delivered",
+    "Outbox events the broker refused or did not confirm (a nack, a failed delivery, no report in "
+    "time, a lost connection), and those of the same bookings held back behind them; all retried.",
+    registry=REGISTRY,
+)
 SCRAPE_ERRORS = Counter(
     "booking_metrics_scrape_errors",
     "Scrape-time reads that failed or timed out (their samples are left out of that scrape), by source.",

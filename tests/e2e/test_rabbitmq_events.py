@@ -16,6 +16,7 @@ from aio_pika.exceptions import ChannelPreconditionFailed
 from booking.v1 import booking_pb2 as pb
 
 from booking_service.adapters.outbox_relay.publisher import DATA_SCHEMA
+from booking_service.observability.metrics import REGISTRY
 from tests.conftest import NOW
 from tests.e2e.rabbitmq_support import (
     RabbitWorld,
@@ -192,9 +193,13 @@ async def test_a_refused_message_holds_back_its_bookings_later_events_until_the_
     a = await world.stub.CreateBooking(new_booking(unit_id=""))
     a = await move(world, a, S.BOOKING_STATUS_CONFIRMED)  # status_changed (refused), confirmed
     b = await world.stub.CreateBooking(new_booking(unit_id=""))
+    counted = "booking_outbox_events_not_delivered_total"
+    not_delivered = REGISTRY.get_sample_value(counted) or 0.0
     relay = world.start_relay(delivery_timeout=timedelta(seconds=2))
     await asyncio.sleep(2)  # a round or more: a's status_changed nacked, its confirmed acked
     assert await unsent(world) == 2  # a's status_changed, and its confirmed behind it
+    # counted, each round it is tried again (the metric README tells operators to watch)
+    assert (REGISTRY.get_sample_value(counted) or 0.0) >= not_delivered + 2
     assert relay.published == 2  # a's created, b's created
     await refusing.delete(if_unused=False, if_empty=False)
     await until_unsent(world, 0)

@@ -17,6 +17,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeAlias
 
+from booking_service.observability.metrics import OUTBOX_NOT_DELIVERED
+
 log = logging.getLogger("booking_service.relay")
 
 #: The protobuf message the event's data holds (the CloudEvents `dataschema` attribute).
@@ -76,6 +78,7 @@ def in_booking_order(rows: Sequence[Row], outcome: Mapping[int, object | None]) 
         elif error is not None:
             failed_bookings.add(row["booking_id"])
     if failed_bookings:
+        OUTBOX_NOT_DELIVERED.inc(len(rows) - len(acknowledged))
         errors = {str(e) for e in outcome.values() if e is not None}
         if len(outcome) < len(rows):
             errors.add("no delivery report")
