@@ -37,11 +37,10 @@ def verifier(
     *,
     max_lifetime: timedelta = timedelta(hours=1),
     token_type: str | None = None,
+    leeway: timedelta = timedelta(seconds=5),
 ) -> TokenVerifier:
-    """A verifier of ISSUER's tokens for AUDIENCE, with 5 s of leeway."""
-    return TokenVerifier(
-        keys, ISSUER, AUDIENCE, timedelta(seconds=5), max_lifetime=max_lifetime, token_type=token_type
-    )
+    """A verifier of ISSUER's tokens for AUDIENCE, with 5 s of leeway unless told."""
+    return TokenVerifier(keys, ISSUER, AUDIENCE, leeway, max_lifetime=max_lifetime, token_type=token_type)
 
 
 def pem_verifier(*keys: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, **rules: Any) -> TokenVerifier:

@@ -57,9 +57,10 @@ class Service:
 
 @contextlib.asynccontextmanager
 async def serving(
-    database_url: str, clock: FakeClock, peers: PeerUrls, **settings: object
+    database_url: str, clock: FakeClock, peers: PeerUrls, guard: CallGuard | None = None, **settings: object
 ) -> AsyncIterator[Service]:
-    """The service with watch settings of its own: a short keep-alive, few streams."""
+    """The service with watch settings of its own: a short keep-alive, few streams (and `guard`'s
+    authentication, when given)."""
     overrides: dict[str, object] = {
         "db_pool_size": 20,
         "db_max_overflow": 20,
@@ -68,9 +69,11 @@ async def serving(
         **settings,
     }
     app = bootstrap(replace(Settings(), **overrides), database_url, peers, clock=clock)  # type: ignore[arg-type]
-    chain = interceptors()
+    chain = interceptors(guard)
     server = GrpcServer(app.use_cases, "127.0.0.1", 0, chain=chain)
-    rest_server = RestServer(build_gateway(app.use_cases, app.is_ready, chain=chain), "127.0.0.1", 0)
+    rest_server = RestServer(
+        build_gateway(app.use_cases, app.is_ready, chain=chain, guard=guard), "127.0.0.1", 0
+    )
     await server.start()
     await rest_server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
@@ -507,6 +510,93 @@ async def test_a_watch_needs_the_read_scope(app: Application, new_booking: Make)
         await channel.close()
         await rest_server.stop(1)
         await server.stop(1)
+
+
+LEEWAY = 1.0
+
+
+@pytest.fixture
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+async def secured(
+    database_url: str, clock: FakeClock, peers: PeerUrls, signing_key: rsa.RSAPrivateKey
+) -> AsyncIterator[Service]:
+    """The service with bearer tokens required, and a leeway of LEEWAY s."""
+    guard = CallGuard(verifier=pem_verifier(signing_key, leeway=timedelta(seconds=LEEWAY)))
+    async with serving(database_url, clock, peers, guard) as running:
+        yield running
+
+
+def _short_lived(key: rsa.RSAPrivateKey) -> tuple[str, float]:
+    """A read token that expires in about 2 s, and when it stops admitting calls (exp + leeway)."""
+    expires = int(time.time()) + 3
+    return TokenMaker(key)("bookings.read", exp=expires), expires + LEEWAY
+
+
+async def test_a_grpc_watch_ends_unauthenticated_when_its_token_expires(
+    secured: Service, signing_key: rsa.RSAPrivateKey, new_booking: Make
+) -> None:
+    writer = (("authorization", f"Bearer {TokenMaker(signing_key)('bookings.write')}"),)
+    token, ends = _short_lived(signing_key)
+    reader = (("authorization", f"Bearer {token}"),)
+    request = new_booking()
+    watcher = Watcher(secured.stub, pb.WatchBookingsRequest(venue_id=request.venue.venue_id), reader)
+    await watcher.open()
+    await secured.stub.CreateBooking(request, metadata=writer)
+    assert len((await watcher.until(1, within=10)).events) == 1  # events flow while the token holds
+    error = await watcher.ended()
+    ended = time.time()
+    refused = rich_error(error)
+    assert (refused.code, refused.reason) == (grpc.StatusCode.UNAUTHENTICATED, "TOKEN_EXPIRED")
+    assert ends <= ended < ends + 2  # at the token's expiry, not at the next event
+    # What a new call with the same token is told.
+    with pytest.raises(grpc.aio.AioRpcError) as again:
+        await Watcher(secured.stub, watcher.request, reader).open()
+    anew = rich_error(again.value)
+    assert (anew.code, anew.reason, anew.message) == (refused.code, refused.reason, refused.message)
+    # A fresh token resumes from the last position: no event lost, none repeated.
+    created = await secured.stub.CreateBooking(new_booking(unit_id="after"), metadata=writer)
+    watcher.metadata = (("authorization", f"Bearer {TokenMaker(signing_key)('bookings.read')}"),)
+    await watcher.open()
+    got = await watcher.until(2, within=10)
+    await watcher.close()
+    assert got.events[1].booking_id == created.booking_id
+
+
+async def test_server_sent_events_end_with_an_error_event_when_the_token_expires(
+    secured: Service, signing_key: rsa.RSAPrivateKey, new_booking: Make
+) -> None:
+    writer = (("authorization", f"Bearer {TokenMaker(signing_key)('bookings.write')}"),)
+    token, ends = _short_lived(signing_key)
+    request = new_booking()
+    path, params = "/api/v1/bookings/watch", {"venue_id": request.venue.venue_id}
+    headers = {"authorization": f"Bearer {token}"}
+    async with secured.rest.stream("GET", path, params=params, headers=headers) as response:
+        assert response.status_code == 200
+        events = sse_events(response)
+        assert (await anext(events)).comments == ["keep-alive"]
+        created = await secured.stub.CreateBooking(request, metadata=writer)
+        async with asyncio.timeout(10):
+            event = await anext(events)
+            while event.data is None:
+                event = await anext(events)
+        assert json.loads(event.data)["event"]["booking_id"] == created.booking_id
+        async with asyncio.timeout(30):
+            while event.event != "error":
+                event = await anext(events)
+            ended = time.time()
+            assert [rest async for rest in events] == []  # the response ends after it
+    status = json.loads(event.data or "{}")
+    assert status["code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]
+    assert status["details"][0]["reason"] == "TOKEN_EXPIRED"
+    assert ends <= ended < ends + 2
+    again = await secured.rest.get(path, params=params, headers=headers)
+    assert again.status_code == 401
+    assert again.json()["message"] == status["message"]
+    assert again.json()["details"][0]["reason"] == "TOKEN_EXPIRED"
 
 
 @pytest.mark.slow

@@ -17,11 +17,14 @@ ALL_SCOPES = frozenset({READ, WRITE, OPERATE, MANAGE_VENUES, ERASE_GUESTS})
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """`subject` becomes the actor of every history row the call causes."""
+    """`subject` becomes the actor of every history row the call causes. `expires_at`: when the
+    credential stops admitting calls (a token's `exp` plus the leeway, as a Unix time), or None
+    when it does not expire; a stream it opened ends then (lifetime.py)."""
 
     subject: str
     scopes: frozenset[str]
     authenticated: bool
+    expires_at: float | None = None
 
 
 ANONYMOUS = Caller("anonymous", ALL_SCOPES, authenticated=False)

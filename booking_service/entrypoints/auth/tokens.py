@@ -4,8 +4,9 @@ The keys come from PEM files or the identity provider's JWKS (keys.py, jwks.py);
 against the keys that may have signed it (the JWKS key its `kid` names, or every PEM key) with only
 the algorithms each key allows, so `alg: none` and HMAC-with-the-public-key are refused whatever the
 header says. After the signature: `exp` (required), `nbf`, `iss`, `aud` and `sub`, with `leeway` of
-clock skew; `exp` at most `max_lifetime` (plus leeway) ahead of now, so that a token minted for a
-century is not a permanent credential; and, when `token_type` is set, the header's `typ` (RFC 9068
+clock skew (a stream the token opened ends once `exp` plus the leeway passes: lifetime.py); `exp`
+at most `max_lifetime` (plus leeway) ahead of now, so that a token minted for a century is not a
+permanent credential; and, when `token_type` is set, the header's `typ` (RFC 9068
 section 2.1: `at+jwt`, so that an ID token of the same issuer is not taken for an access token).
 
 Every refusal is CallRefused(UNAUTHENTICATED) with a reason (TOKEN_EXPIRED, TOKEN_NOT_YET_VALID,
@@ -69,7 +70,7 @@ class TokenVerifier:
                 "The bearer token's lifetime is too long: it expires more than "
                 f"{self._max_lifetime.total_seconds():.0f} s from now.",
             )
-        return _caller(claims)
+        return _caller(claims, expires + self._leeway.total_seconds())
 
     def _decode(self, token: str, keys: Sequence[VerificationKey]) -> dict[str, Any]:
         """The claims, once one of `keys` verifies the signature and the registered claims hold."""
@@ -94,7 +95,7 @@ class TokenVerifier:
 
 def _refusal(exc: jwt.InvalidTokenError) -> CallRefused:
     if isinstance(exc, jwt.ExpiredSignatureError):
-        return unauthenticated("TOKEN_EXPIRED", "The bearer token has expired.")
+        return token_expired()
     if isinstance(exc, jwt.ImmatureSignatureError):
         return unauthenticated("TOKEN_NOT_YET_VALID", "The bearer token is not valid yet.")
     if isinstance(exc, jwt.InvalidIssuerError):
@@ -106,6 +107,11 @@ def _refusal(exc: jwt.InvalidTokenError) -> CallRefused:
     if isinstance(exc, jwt.InvalidAlgorithmError):
         return unauthenticated("INVALID_TOKEN", "The bearer token's algorithm is not accepted.")
     return _malformed()
+
+
+def token_expired() -> CallRefused:
+    """The refusal of a token past its `exp` (plus leeway): of a new call, or of a stream it opened."""
+    return unauthenticated("TOKEN_EXPIRED", "The bearer token has expired.")
 
 
 def _malformed() -> CallRefused:
@@ -120,7 +126,7 @@ def _media_type(typ: object) -> str | None:
     return typ.lower().removeprefix("application/")
 
 
-def _caller(claims: dict[str, Any]) -> Caller:
+def _caller(claims: dict[str, Any], expires_at: float) -> Caller:
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_LENGTH:
         raise _bad_claim("sub")
@@ -131,7 +137,7 @@ def _caller(claims: dict[str, Any]) -> Caller:
         scopes = frozenset(raw)
     else:
         raise _bad_claim("scope")
-    return Caller(subject.strip(), scopes, authenticated=True)
+    return Caller(subject.strip(), scopes, authenticated=True, expires_at=expires_at)
 
 
 def _bad_claim(name: str) -> CallRefused:

@@ -28,6 +28,7 @@ from booking_service.domain.errors import BookingError
 from booking_service.domain.validation import is_uuid
 from booking_service.entrypoints.auth.caller import caller_var
 from booking_service.entrypoints.auth.guard import CallGuard
+from booking_service.entrypoints.auth.lifetime import within_lifetime
 from booking_service.entrypoints.auth.refusal import CallRefused
 from booking_service.entrypoints.auth.scopes import HEALTH_PREFIX, UNKNOWN_METHOD
 from booking_service.entrypoints.grpc.errors import code_for, internal_status, refusal_status, status_of
@@ -191,7 +192,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         """A server-streaming RPC (WatchBookings) takes the unary path's request id, decoding, guard,
         error statuses (raised before or between messages) and one access-log line when it ends.
         Not the calls-in-flight limit nor the default deadline: a stream is meant to stay open
-        (the RPC has its own limit on open streams); a deadline the client sets still ends it."""
+        (the RPC has its own limit on open streams); a deadline the client sets still ends it, and
+        so does the expiry of the token that opened it (auth/lifetime.py), as UNAUTHENTICATED."""
         guard = self._guard
 
         async def call(request: Any, context: Context) -> AsyncIterator[Any]:
@@ -214,7 +216,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 admitted = guard.admit(method, request, metadata, context.auth_context(), peer)
                 caller = admitted.subject
                 caller_var.set(admitted)
-                async for response in behavior(request, context):
+                # No longer than the caller's token: then UNAUTHENTICATED TOKEN_EXPIRED (lifetime.py).
+                async for response in within_lifetime(admitted, behavior(request, context)):
                     sent += 1
                     yield response
             except CallRefused as refusal:
