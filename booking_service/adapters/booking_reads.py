@@ -140,18 +140,25 @@ class PostgresBookingReads(BookingReads):
         return _with_history(rows[0])
 
     async def _fetch(self, statement: str, arguments: list[Any]) -> list[Any]:
-        try:
-            async with self._engine.connect() as conn:
-                session = DriverSession(self._engine, (await conn.get_raw_connection()).driver_connection)
-                try:
-                    rows = await session.fetch(statement, *arguments)
-                except BaseException as exc:
-                    if session.unusable_after(exc):
-                        await conn.invalidate()
-                    raise
-        except Exception as exc:
-            domain_error = translate(exc)
-            if domain_error is None:
+        return await fetch(self._engine, statement, *arguments)
+
+
+async def fetch(engine: AsyncEngine, statement: str, *arguments: Any) -> list[Any]:
+    """One statement on a pooled connection, outside any transaction (a read side's one round
+    trip): its rows. A connection the failure left unusable is dropped from the pool; a database
+    error is raised as its domain error (adapters/errors.translate) where it has one."""
+    try:
+        async with engine.connect() as conn:
+            session = DriverSession(engine, (await conn.get_raw_connection()).driver_connection)
+            try:
+                rows: list[Any] = await session.fetch(statement, *arguments)
+            except BaseException as exc:
+                if session.unusable_after(exc):
+                    await conn.invalidate()
                 raise
-            raise domain_error from exc
-        return rows
+    except Exception as exc:
+        domain_error = translate(exc)
+        if domain_error is None:
+            raise
+        raise domain_error from exc
+    return rows

@@ -24,8 +24,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.adapters.driver import DriverSession
-from booking_service.adapters.errors import translate
+from booking_service.adapters.booking_reads import fetch
 from booking_service.adapters.outbox_relay.relay import CHANNEL
 from booking_service.domain.errors import WatchPositionPurged
 from booking_service.domain.watch import Change, Head, Position, WatchScope
@@ -118,17 +117,4 @@ class PostgresChangeFeed:
         ]
 
     async def _fetch(self, statement: str, *arguments: Any) -> list[Any]:
-        try:
-            async with self._engine.connect() as conn:
-                session = DriverSession(self._engine, (await conn.get_raw_connection()).driver_connection)
-                try:
-                    return await session.fetch(statement, *arguments)
-                except BaseException as exc:
-                    if session.unusable_after(exc):
-                        await conn.invalidate()
-                    raise
-        except Exception as exc:
-            domain_error = translate(exc)
-            if domain_error is None:
-                raise
-            raise domain_error from exc
+        return await fetch(self._engine, statement, *arguments)

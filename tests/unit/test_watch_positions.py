@@ -42,9 +42,12 @@ def test_an_event_is_json_data_with_its_position_as_id_and_a_heartbeat_a_comment
     assert sse.event(heartbeat) == b": keep-alive\nid: 9.0\n\n"
 
 
-def test_last_event_id_resumes_unless_the_query_named_a_start() -> None:
+def test_last_event_id_resumes_over_the_querys_start() -> None:
+    """An EventSource reconnects to the same URL with the id it saw last: that id wins."""
     request = pb.WatchBookingsRequest(venue_id="v")
     sse.resume_from(request, " 7.3 ")
     assert request.start_position == "7.3"
     sse.resume_from(request, "9.9")
-    assert request.start_position == "7.3"
+    assert request.start_position == "9.9"
+    sse.resume_from(request, None)
+    assert request.start_position == "9.9"

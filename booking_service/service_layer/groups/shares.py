@@ -38,7 +38,7 @@ from booking_service.domain.status import TERMINAL
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Intent
 from booking_service.service_layer.sagas import release, steps
-from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
+from booking_service.service_layer.sagas.log import DONE, Saga
 
 log = logging.getLogger("booking_service.sagas")
 KIND = "group_shares"
@@ -99,17 +99,9 @@ async def run(ctx: Context, saga: Saga) -> None:
 
 async def run_now(ctx: Context, saga: Saga) -> None:
     """Runs the saga right after it was written; a peer that is down leaves it to the recovery
-    worker, a refusal for good to an operator (the change that started it stands either way)."""
-    try:
-        try:
-            await run(ctx, saga)
-        except BookingError as error:
-            await steps.failed(ctx, saga, error)
-    except SagaTakenOver:
-        return
-    except Exception as error:  # never the caller's error: the recovery worker tries again
-        log.exception("settling a group's shares failed unexpectedly", extra={"group_id": saga.booking_id})
-        await steps.hand_to_recovery(ctx, saga, f"{type(error).__name__}: {error}")
+    worker, a refusal for good to an operator (the change that started it stands either way:
+    steps.run_after_commit)."""
+    await steps.run_after_commit(ctx, saga, run)
 
 
 def lags(item: Booking, intent: Intent) -> bool:

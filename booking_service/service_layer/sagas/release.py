@@ -22,7 +22,6 @@ each is a change of its own (a version, a history row, an event).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from booking_service.domain.errors import BookingError, PeerRejected
@@ -31,11 +30,10 @@ from booking_service.domain.payment import PaymentStatus, Refund, RefundStatus
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Intent, PeerRefund, step_key
 from booking_service.service_layer.sagas import steps
-from booking_service.service_layer.sagas.log import DONE, Saga, SagaTakenOver
+from booking_service.service_layer.sagas.log import DONE, Saga
 from booking_service.service_layer.sagas.shared_intent import others_active
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
-log = logging.getLogger("booking_service.sagas")
 KIND = "release"
 RELEASED, SETTLED, FAILED = "released", "settled", "failed"
 
@@ -109,17 +107,8 @@ async def _group_shares(ctx: Context, saga: Saga) -> None:
 
 async def run_now(ctx: Context, saga: Saga) -> None:
     """Runs a release right after the transition that planned it; if a peer is down, the recovery
-    worker finishes it later (the caller's change stands either way)."""
-    try:
-        try:
-            await run(ctx, saga)
-        except BookingError as error:
-            await steps.failed(ctx, saga, error)
-    except SagaTakenOver:
-        return  # its lease ran out meanwhile: the recovery worker carries it on
-    except Exception as error:  # the caller's change is committed: never its error (recovery retries)
-        log.exception("a release failed unexpectedly", extra={"booking_id": saga.booking_id})
-        await steps.hand_to_recovery(ctx, saga, f"{type(error).__name__}: {error}")
+    worker finishes it later (the caller's change stands either way: steps.run_after_commit)."""
+    await steps.run_after_commit(ctx, saga, run)
 
 
 async def _settle_payment(ctx: Context, saga: Saga) -> None:

@@ -184,6 +184,23 @@ def over_budget(ctx: Context, saga: Saga) -> bool:
     return saga.attempts - int(saga.data.get("budget_from", 0)) >= ctx.saga_max_attempts
 
 
+async def run_after_commit(ctx: Context, saga: Saga, run: Callable[[Context, Saga], Awaitable[None]]) -> None:
+    """Runs a saga that a committed change wrote (a release, a group's shares) right away. Whatever
+    stops it is never the caller's error, since the change stands: a refusal goes through `failed`
+    (an operator, or the recovery worker later), a take-over to its new owner, anything else to the
+    recovery worker (logged)."""
+    try:
+        try:
+            await run(ctx, saga)
+        except BookingError as error:
+            await failed(ctx, saga, error)
+    except SagaTakenOver:
+        return  # its lease ran out meanwhile: the recovery worker carries it on
+    except Exception as error:
+        log.exception("a saga failed unexpectedly", extra={"saga": saga.kind, "booking_id": saga.booking_id})
+        await hand_to_recovery(ctx, saga, f"{type(error).__name__}: {error}")
+
+
 async def hand_to_recovery(ctx: Context, saga: Saga, error: str, retry_in: timedelta = timedelta(0)) -> None:
     """Leaves a saga whose next step could not run now to the recovery worker, due after `retry_in`.
     The saga stays running: a finish whose transaction failed set DONE (or COMPENSATED) in memory
