@@ -1,9 +1,14 @@
-"""The load generator: a process of its own that drives the service (or the echo server) at a fixed
-number of calls in flight and reports calls/s and latency percentiles.
+"""The load generator: a process of its own that drives the service (or the echo server, or the
+seed-design baseline of bench/baseline/) and reports calls/s, latency percentiles and its own CPU per
+call.
 
 bench/run.py starts it once and sends it one JSON command per line on stdin; each answer is one JSON
 line on stdout. Scenarios are the RPCs the benchmark measures, over gRPC (generated stubs) and over
-REST (the seed's paths, JSON bodies); a lifecycle is create, confirm, check in, complete.
+REST (the seed's paths, JSON bodies); a lifecycle is create, confirm, check in, complete. A
+`measure` runs a closed loop (`concurrency` workers, each sending its next call when the last one
+answered) or, with `mode: "open"`, an open loop at `rate` calls/s (bench/open_loop.py: latency from
+the intended send time, at most `max_in_flight` outstanding). `system: "baseline"` aims the REST
+scenarios at the baseline (seeded over REST), which serves CreateBooking and GetBooking only.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import grpc
@@ -25,10 +31,10 @@ from google.protobuf import json_format
 from google.type import date_pb2
 
 from bench.http1 import Http1Connection
+from bench.open_loop import CALL_ERRORS, OK, cpu_seconds, percentile, run_open, summarize
 
 CALL_TIMEOUT = 30.0
 START = (datetime.now(UTC) + timedelta(days=30)).replace(hour=18, minute=0, second=0, microsecond=0)
-OK = "OK"
 
 
 def create_request(venue_id: str, unit_id: str, start: datetime = START) -> pb.CreateBookingRequest:
@@ -54,12 +60,16 @@ def as_json(message: Any) -> bytes:
 
 
 class Clients:
-    """One gRPC channel per 16 calls in flight, and one HTTP/1.1 connection per call in flight."""
+    """One gRPC channel per 16 calls in flight (or `channels`), and one HTTP/1.1 connection per call
+    in flight (each opened at its first request)."""
 
-    def __init__(self, grpc_target: str, rest_host: str, rest_port: int, concurrency: int) -> None:
-        self.channels = [grpc.aio.insecure_channel(grpc_target) for _ in range(max(1, concurrency // 16))]
+    def __init__(
+        self, grpc_target: str, rest_host: str, rest_port: int, concurrency: int, channels: int = 0
+    ) -> None:
+        channels = channels or max(1, concurrency // 16)
+        self.channels = [grpc.aio.insecure_channel(grpc_target) for _ in range(channels)]
         self.stubs = [booking_pb2_grpc.BookingServiceStub(c) for c in self.channels]
-        self.echo = [c.unary_unary("/bench.Echo/Echo") for c in self.channels]
+        self.echo: list[Any] = [c.unary_unary("/bench.Echo/Echo") for c in self.channels]
         self.http = [Http1Connection(rest_host, rest_port) for _ in range(concurrency)]
 
     async def close(self) -> None:
@@ -85,7 +95,7 @@ def _grpc(call: Callable[[Clients, int, int], Awaitable[Any]]) -> Op:
 
 async def _rest(clients: Clients, worker: int, method: str, path: str, body: bytes = b"") -> tuple[str, Any]:
     status, payload = await clients.http[worker].request(method, path, body)
-    return (OK if status == 200 else str(status)), payload
+    return (OK if 200 <= status < 300 else str(status)), payload
 
 
 class Scenarios:
@@ -212,20 +222,18 @@ class Scenarios:
         return code
 
 
-def _percentile(ordered: list[float], fraction: float) -> float:
-    if not ordered:
-        return 0.0
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 async def measure(
     op: Op, clients: Clients, concurrency: int, warmup: float, duration: float
 ) -> dict[str, Any]:
+    """The closed loop: `concurrency` workers, each sending its next call when the last answered."""
     loop = asyncio.get_running_loop()
     begin = loop.time() + warmup
     end = begin + duration
     latencies: list[float] = []
     codes: Counter[str] = Counter()
+    cpu: dict[str, float] = {}
+    loop.call_at(begin, lambda: cpu.setdefault("begin", cpu_seconds()))
+    loop.call_at(end, lambda: cpu.setdefault("end", cpu_seconds()))
 
     async def worker(w: int) -> None:
         i = 0
@@ -234,24 +242,15 @@ async def measure(
             started = time.perf_counter()
             try:
                 code = await op(clients, w, i)
-            except (OSError, asyncio.IncompleteReadError, ConnectionError) as error:
+            except CALL_ERRORS as error:
                 code = type(error).__name__
             if now >= begin:
                 latencies.append(time.perf_counter() - started)
                 codes[code] += 1
 
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
-    latencies.sort()
-    calls = len(latencies)
-    return {
-        "calls": calls,
-        "rps": round(calls / duration, 1),
-        "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
-        "p999_ms": round(_percentile(latencies, 0.999) * 1000, 2),
-        "errors": calls - codes[OK],
-        "codes": dict(codes),
-    }
+    spent = cpu.get("end", cpu_seconds()) - cpu.get("begin", 0.0)
+    return summarize(latencies, codes, duration, spent)
 
 
 async def burst(op: Op, clients: Clients, calls: int) -> dict[str, Any]:
@@ -267,8 +266,8 @@ async def burst(op: Op, clients: Clients, calls: int) -> dict[str, Any]:
     return {
         "calls": calls,
         "codes": dict(Counter(code for code, _ in results)),
-        "p50_ms": round(_percentile(latencies, 0.5) * 1000, 2),
-        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+        "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
     }
 
@@ -284,6 +283,47 @@ async def seed(grpc_target: str, run: str, bookings: int) -> dict[str, Any]:
             booking = await stub.CreateBooking(create_request(venue, f"seed-unit-{i % 50}", start))
             ids.append(booking.booking_id)
     return {"venue_id": venue, "booking_ids": ids}
+
+
+async def seed_rest(rest_host: str, rest_port: int, run: str, bookings: int) -> dict[str, Any]:
+    """The same bookings, created over REST (the baseline has no gRPC)."""
+    venue, connection, ids = f"seed-rest-{run}", Http1Connection(rest_host, rest_port), []
+    try:
+        for i in range(bookings):
+            start = START + timedelta(days=1 + i // 50)
+            body = as_json(create_request(venue, f"seed-unit-{i % 50}", start))
+            status, payload = await connection.request("POST", "/api/v1/bookings", body)
+            if not 200 <= status < 300:
+                raise RuntimeError(f"seeding over REST: {status} {payload[:300]!r}")
+            ids.append(json.loads(payload)["booking_id"])
+    finally:
+        await connection.close()
+    return {"venue_id": venue, "booking_ids": ids}
+
+
+async def measure_command(command: dict[str, Any], scenarios: Scenarios, target: tuple[str, str, int]) -> Any:
+    """One `measure` command: a closed loop, or (mode "open") an open loop at `rate` calls/s."""
+    scenarios.measurement += 1
+    open_loop = command.get("mode") == "open"
+    if open_loop:  # as many gRPC channels as the closed loop's 64 in flight
+        clients = Clients(*target, concurrency=command["max_in_flight"], channels=4)
+    else:
+        clients = Clients(*target, concurrency=command["concurrency"])
+    op = (scenarios.grpc_op if command["transport"] == "grpc" else scenarios.rest_op)(command["scenario"])
+    try:
+        if open_loop:
+            return await run_open(
+                partial(op, clients),
+                command["rate"],
+                command["warmup"],
+                command["duration"],
+                command["max_in_flight"],
+                command.get("arrivals", "poisson"),
+                command.get("seed", 0),
+            )
+        return await measure(op, clients, command["concurrency"], command["warmup"], command["duration"])
+    finally:
+        await clients.close()
 
 
 async def hot_slot(
@@ -313,7 +353,7 @@ async def hot_slot(
 
 async def serve() -> None:
     run = uuid.uuid4().hex[:8]
-    scenarios = Scenarios(run, {})
+    systems = {"service": Scenarios(run, {}), "baseline": Scenarios(f"{run}-b", {})}
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -321,24 +361,18 @@ async def serve() -> None:
         command = json.loads(line)
         kind = command["command"]
         target = (command.get("grpc", ""), command.get("rest_host", "127.0.0.1"), command.get("rest_port", 0))
+        system = command.get("system", "service")
         if kind == "seed":
-            answer = await seed(target[0], run, command["bookings"])
-            scenarios = Scenarios(run, answer)
-            answer = {"venue_id": answer["venue_id"], "bookings": len(answer["booking_ids"])}
+            if system == "baseline":
+                seeded = await seed_rest(target[1], target[2], run, command["bookings"])
+            else:
+                seeded = await seed(target[0], run, command["bookings"])
+            systems[system] = Scenarios(systems[system].run, seeded)
+            answer = {"venue_id": seeded["venue_id"], "bookings": len(seeded["booking_ids"])}
         elif kind == "hot_slot":
-            answer = await hot_slot(command, scenarios, target)
+            answer = await hot_slot(command, systems["service"], target)
         elif kind == "measure":
-            scenarios.measurement += 1
-            clients = Clients(*target, concurrency=command["concurrency"])
-            op = (scenarios.grpc_op if command["transport"] == "grpc" else scenarios.rest_op)(
-                command["scenario"]
-            )
-            try:
-                answer = await measure(
-                    op, clients, command["concurrency"], command["warmup"], command["duration"]
-                )
-            finally:
-                await clients.close()
+            answer = await measure_command(command, systems[system], target)
         else:
             answer = {"error": f"unknown command {kind}"}
         sys.stdout.write(json.dumps(answer) + "\n")
