@@ -66,7 +66,7 @@ class Clients:
     def __init__(
         self, grpc_target: str, rest_host: str, rest_port: int, concurrency: int, channels: int = 0
     ) -> None:
-        channels = channels or max(1, concurrency // 16)
+        channels = (channels or max(1, concurrency // 16)) if grpc_target else 0  # none: REST only
         self.channels = [grpc.aio.insecure_channel(grpc_target) for _ in range(channels)]
         self.stubs = [booking_pb2_grpc.BookingServiceStub(c) for c in self.channels]
         self.echo: list[Any] = [c.unary_unary("/bench.Echo/Echo") for c in self.channels]

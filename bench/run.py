@@ -261,6 +261,8 @@ def main() -> None:
             **peers,
             # One load generator is one caller: measure the service, not the rate limit.
             "RATE_LIMIT_PER_SECOND": "0",
+            # ... and it opens up to OPEN_MAX_IN_FLIGHT connections from one address (the open loop).
+            "MAX_CONNECTIONS_PER_ADDRESS": "0",
             "PAGE_TOKEN_SECRET": "the benchmark's page token secret",
             "BOOKING_DATA_DIR": str(work / "data"),
         }
