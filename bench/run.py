@@ -404,6 +404,13 @@ def main() -> None:
         summary = report.build(ceilings, results, hot, soak, workers=args.workers, quick=args.quick)
         summary["reconcile"] = reconciled
         summary["cpu_affinity"] = pinning.describe()
+        summary["open_loop"] = {
+            "arrivals": "poisson",
+            "max_in_flight": OPEN_MAX_IN_FLIGHT,
+            "fractions_of_max_rate": OPEN_FRACTIONS,
+            "max_rate": "the closed loop's calls/s at 64 in flight, same call and transport",
+            "latency_from": "the intended send time",
+        }
         summary["cores"] = os.cpu_count()
         print()
         print(report.table(summary))
