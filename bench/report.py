@@ -190,8 +190,7 @@ def table(summary: dict[str, Any]) -> str:
     c = summary["ceilings"]
     lines = [
         f"ceilings: pgbench CreateBooking SQL {c['pgbench_create_tps']:.0f} tx/s; "
-        f"echo RPC {c['echo_rpc_rps']:.0f} calls/s   (workers: {summary['workers']}; "
-        f"CPU affinity: {summary.get('cpu_affinity', {})})",
+        f"echo RPC {c['echo_rpc_rps']:.0f} calls/s   (workers: {summary['workers']}; {_affinity(summary)})",
         "",
         "| call | system | transport | mode | in flight | calls/s | p50 ms | p99 ms | p99.9 ms | errors "
         "| of ceiling | of gRPC | x baseline | client us/call |",
@@ -216,6 +215,16 @@ def table(summary: dict[str, Any]) -> str:
         f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'NO'} |" for t in summary["targets"]
     ]
     return "\n".join(lines)
+
+
+def _affinity(summary: dict[str, Any]) -> str:
+    pinned = summary.get("cpu_affinity") or {}
+    if not pinned.get("load_generator"):
+        return "nothing pinned"
+    return (
+        f"service, baseline and echo server on cores {pinned['service_baseline_echo']}, load generator "
+        f"on {pinned['load_generator']}; unpinned: {pinned['unpinned']}"
+    )
 
 
 def _pct(value: float | None) -> str:
