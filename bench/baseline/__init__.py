@@ -9,8 +9,11 @@ intent when the venue is paid up front). It serves `POST /api/v1/bookings` and
 `GET /api/v1/bookings/{booking_id}` only, with the seed's fields, and creates its own tables at start.
 
 Straightforward, idiomatic code, as a competent team following the seed would write it: neither
-deliberately slow nor tuned (default pool, default serialization, uvicorn's defaults). It has no
-sagas, no compensation beyond releasing a hold after a refused insert, no outbox relay, no auth.
+deliberately slow nor tuned (SQLAlchemy's default pool of 5 + 10 overflow connections, FastAPI's
+default serialization through the response model, uvicorn's defaults: uvloop, httptools). It has no
+sagas, no compensation beyond releasing a hold after a refused insert, no outbox relay, no auth. As
+SQLAlchemy's session does by default, the idempotency lookup begins the request's transaction, which
+stays open (holding a pooled connection) across the two peer calls until the commit.
 
     DATABASE_URL=postgresql://... INVENTORY_SERVICE_URL=... PRICING_SERVICE_URL=... \\
     PAYMENT_SERVICE_URL=... .venv/bin/uvicorn --factory bench.baseline.app:create_app --port 8003

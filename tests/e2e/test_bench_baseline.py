@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bench.baseline.app import async_url, create_app
+from bench.baseline.models import Booking
 from tests.conftest import Sandbox, create_empty_database, drop_database
 
 
@@ -83,3 +86,26 @@ async def test_create_read_replay_and_overlap(baseline: tuple[httpx.AsyncClient,
     assert counts == [1, 1, 1, 1]
     assert "EXCLUDE USING gist" in exclusion
     assert "tstzrange(start_time, end_time) WITH &&" in exclusion
+
+
+async def test_the_database_refuses_an_overlapping_booking(baseline: tuple[httpx.AsyncClient, str]) -> None:
+    """Past the inventory (which refuses first in the sandbox), the exclusion constraint decides."""
+    client, url = baseline
+    created = (await client.post("/api/v1/bookings", json=_body(f"t-{uuid.uuid4().hex[:6]}", "k-a"))).json()
+    engine = create_async_engine(async_url(url))
+    try:
+        async with AsyncSession(engine) as session:
+            stored = await session.get(Booking, uuid.UUID(created["booking_id"]))
+            assert stored is not None
+            copy = {c.key: getattr(stored, c.key) for c in Booking.__table__.columns}
+            copy.update(
+                booking_id=uuid.uuid4(),
+                booking_reference="BK-OVERLAP",
+                start_time=stored.end_time - timedelta(minutes=30),
+                end_time=stored.end_time + timedelta(hours=1),
+            )
+            session.add(Booking(**copy))
+            with pytest.raises(IntegrityError, match="bookings_no_overlap"):
+                await session.commit()
+    finally:
+        await engine.dispose()
