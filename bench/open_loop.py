@@ -105,12 +105,18 @@ async def run_open(
     peak = 0
     cpu_begin: float | None = None
 
+    failures: list[BaseException] = []
+
     async def one(slot: int, i: int, intended: float, counted: bool) -> None:
         try:
             code = await call(slot, i)
         except CALL_ERRORS as error:
             code = type(error).__name__
-        free.append(slot)
+        except Exception as error:  # a bug of the generator's: raised once the window ends
+            failures.append(error)
+            return
+        finally:
+            free.append(slot)
         if counted:
             latencies.append(loop.time() - intended)
             codes[code] += 1
@@ -138,6 +144,8 @@ async def run_open(
     cpu = cpu_seconds() - (cpu_begin if cpu_begin is not None else cpu_seconds())
     if outstanding:
         await asyncio.wait(outstanding)
+    if failures:
+        raise failures[0]
     lateness.sort()
     return {
         **summarize(latencies, codes, duration, cpu),

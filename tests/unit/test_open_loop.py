@@ -91,3 +91,11 @@ async def test_the_warmup_is_not_counted() -> None:
     call = _one_server(0.0)
     row = await run_open(call, rate=100, warmup=0.1, duration=0.1, max_in_flight=10, kind="uniform")
     assert row["calls"] == 10
+
+
+async def test_a_failing_call_raises_after_the_window() -> None:
+    async def broken(slot: int, i: int) -> str:
+        raise KeyError("a bug in the scenario")
+
+    with pytest.raises(KeyError, match="a bug"):
+        await run_open(broken, rate=100, warmup=0, duration=0.05, max_in_flight=10, kind="uniform")
