@@ -16,6 +16,7 @@ def row_line(row: dict[str, Any]) -> str:
         f"c={row['concurrency']:<3} {row['rps']:>8.1f}/s "
         f"p50 {row['p50_ms']:>7.2f} p99 {row['p99_ms']:>8.2f} p99.9 {row['p999_ms']:>8.2f} ms "
         f"errors {row['errors']}  CPU: service {row.get('service_cpu', 0):.0%} "
+        f"({row.get('service_cpu_us') or 0:.0f} us/call) "
         f"load {row.get('load_generator_cpu', 0):.0%} ({row.get('client_cpu_us') or 0:.0f} us/call) "
         f"machine {row.get('machine_cpu') or 0:.0%}" + (f" {row['codes']}" if row["errors"] else "")
     )
@@ -193,8 +194,8 @@ def table(summary: dict[str, Any]) -> str:
         f"echo RPC {c['echo_rpc_rps']:.0f} calls/s   (workers: {summary['workers']}; {_affinity(summary)})",
         "",
         "| call | system | transport | mode | in flight | calls/s | p50 ms | p99 ms | p99.9 ms | errors "
-        "| of ceiling | of gRPC | x baseline | client us/call |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| of ceiling | of gRPC | x baseline | server CPU us/call | client CPU us/call |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in summary["results"]:
         mode = r.get("mode", "closed")
@@ -208,7 +209,8 @@ def table(summary: dict[str, Any]) -> str:
             f"| {r['name']} | {r.get('system', 'service')} | {r['transport']} | {mode} | {in_flight} "
             f"| {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} | {r['errors']} "
             f"| {_pct(r.get('ratio_to_ceiling'))} | {_pct(r.get('ratio_to_grpc'))} "
-            f"| {'' if times is None else f'{times:.1f}x'} | {r.get('client_cpu_us') or 0:.0f} |"
+            f"| {'' if times is None else f'{times:.1f}x'} | {r.get('service_cpu_us') or 0:.0f} "
+            f"| {r.get('client_cpu_us') or 0:.0f} |"
         )
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     lines += [

@@ -9,7 +9,8 @@ the SQL of a CreateBooking, and a trivial echo RPC on the same gRPC stack); then
 `booking-service serve` and loads it from a separate load-generator process (bench/load.py):
 
 - closed loop at 1, 16 and 64 calls in flight, over gRPC and REST, each row with the generator's
-  CPU per call (the clients' costs differ: compare them beside the figures);
+  CPU per call (the clients' costs differ: compare them beside the figures) and the loaded
+  process's (which the client does not change);
 - the seed-design baseline (bench/baseline/: FastAPI, Pydantic, SQLAlchemy ORM, httpx; one uvicorn
   process on its own database of the same server, the same sandbox) on CreateBooking and GetBooking
   over REST, closed loop at 1, 16 and 64: the table's "x baseline" column;
@@ -137,6 +138,7 @@ def measured(load: LoadGenerator, pid: int, wall: float, **command: Any) -> dict
     cpu_before, machine_before, load_before = cpu_seconds(pid), machine_busy(), cpu_seconds(load.pid)
     row = load.ask(command="measure", **command)
     busy, total = (b - a for a, b in zip(machine_before, machine_busy(), strict=True))
+    service_cpu = (cpu_seconds(pid) - cpu_before) / wall
     return {
         "name": command["scenario"],
         "system": command.get("system", "service"),
@@ -144,7 +146,10 @@ def measured(load: LoadGenerator, pid: int, wall: float, **command: Any) -> dict
         "mode": command.get("mode", "closed"),
         "concurrency": command.get("concurrency", command.get("max_in_flight")),
         **row,
-        "service_cpu": round((cpu_seconds(pid) - cpu_before) / wall, 2),
+        "service_cpu": round(service_cpu, 2),
+        # The loaded process's CPU per call (the window's rate, warm-up included): unlike calls/s,
+        # independent of what the client costs.
+        "service_cpu_us": round(service_cpu / row["rps"] * 1e6, 1) if row["rps"] else None,
         "load_generator_cpu": round((cpu_seconds(load.pid) - load_before) / wall, 2),
         "machine_cpu": round(busy / total, 2) if total else None,
     }
