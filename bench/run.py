@@ -1,13 +1,27 @@
-"""The performance benchmark: the service against this machine's own ceilings, in one run.
+"""The performance benchmark: the service against this machine's own ceilings and against the seed's
+design, in one run.
 
-    .venv/bin/python -m bench.run [--quick] [--json FILE] [--plot FILE] [--workers N]
+    .venv/bin/python -m bench.run [--quick] [--json FILE] [--plot FILE] [--workers N] [--only A,B]
 
-Starts a fresh embedded PostgreSQL (or a fresh database on --database-url's server), an embedded
+Starts a fresh embedded PostgreSQL (or fresh databases on --database-url's server), an embedded
 Kafka broker and the sandbox peers in processes of their own; measures the ceilings (pgbench running
 the SQL of a CreateBooking, and a trivial echo RPC on the same gRPC stack); then starts
-`booking-service serve` and loads it from a separate load-generator process (bench/load.py) at 1, 16
-and 64 calls in flight, over gRPC and REST. Prints a table with the ratios to the ceilings, checks
-the targets of issue 7, runs the hot-slot burst and a memory soak, writes --json and a PNG plot.
+`booking-service serve` and loads it from a separate load-generator process (bench/load.py):
+
+- closed loop at 1, 16 and 64 calls in flight, over gRPC and REST, each row with the generator's
+  CPU per call (the clients' costs differ: compare them beside the figures) and the loaded
+  process's (which the client does not change);
+- the seed-design baseline (bench/baseline/: FastAPI, Pydantic, SQLAlchemy ORM, httpx; one uvicorn
+  process on its own database of the same server, the same sandbox) on CreateBooking and GetBooking
+  over REST, closed loop at 1, 16 and 64: the table's "x baseline" column;
+- open loop (bench/open_loop.py: Poisson arrivals, latency from the intended send time) at 50% and
+  80% of the maximum rate, taken as the closed loop's rate at 64 in flight of the same call and
+  transport, for CreateBooking and GetBooking over both transports.
+
+With two cores or more, the generator runs on the last core and the service, the baseline and the
+echo server on the others (bench/processes.py); PostgreSQL, the peers and the broker share all.
+Prints a table with the ratios, checks issue 19's targets, runs the hot-slot burst and a memory
+soak, writes --json and a PNG plot.
 """
 
 from __future__ import annotations
@@ -17,9 +31,7 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,15 +40,25 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import httpx
 
 from bench import profile, report
+from bench.processes import (
+    PYTHON,
+    ROOT,
+    LoadGenerator,
+    Pinning,
+    cpu_seconds,
+    free_port,
+    machine_busy,
+    rss_kib,
+    start,
+    stop,
+    wait_ready,
+)
 from booking_service.adapters import migrations
 from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
 SERVICE = str(Path(PYTHON).with_name("booking-service"))
 SCENARIOS = [
     "CreateBooking",
@@ -50,12 +72,13 @@ CONCURRENCY = [1, 16, 64]
 #: Scenarios measured at other numbers of calls in flight: a slot search is about 90 inventory
 #: calls, so one level (16 searches, up to 16 x SLOT_SEARCH_CONCURRENCY peer calls) says enough.
 CONCURRENCY_OF = {"SearchAvailableSlots": [16]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+#: What the seed-design baseline serves (over REST).
+BASELINE_SCENARIOS = ["CreateBooking", "GetBooking"]
+#: Open loop: these calls, at these fractions of the closed loop's rate at 64 in flight.
+OPEN_SCENARIOS = ["CreateBooking", "GetBooking"]
+OPEN_FRACTIONS = [0.5, 0.8]
+#: The open loop's cap on calls outstanding; an arrival beyond it is dropped (an error).
+OPEN_MAX_IN_FLIGHT = 256
 
 
 def pgbench_binary() -> str:
@@ -68,14 +91,15 @@ def pgbench_binary() -> str:
     return found
 
 
-async def fresh_database(server_url: str, name: str) -> str:
+async def fresh_database(server_url: str, name: str, migrate: bool = True) -> str:
     admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    await migrations.upgrade(url)
+    if migrate:
+        await migrations.upgrade(url)
     return url
 
 
@@ -102,106 +126,33 @@ def pgbench(url: str, clients: int, seconds: float) -> float:
     )
     if out.returncode != 0:
         raise RuntimeError(f"pgbench failed:\n{out.stderr}")
-    out = out.stdout
-    for line in out.splitlines():
+    for line in out.stdout.splitlines():
         if line.startswith("tps ="):
             return float(line.split()[2])
-    raise RuntimeError(f"no tps in pgbench's output:\n{out}")
+    raise RuntimeError(f"no tps in pgbench's output:\n{out.stdout}")
 
 
-class LoadGenerator:
-    """bench/load.py in a process of its own, one JSON command and answer per line."""
-
-    def __init__(self) -> None:
-        self._process = subprocess.Popen(
-            [PYTHON, "-m", "bench.load"], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
-
-    def ask(self, **command: Any) -> dict[str, Any]:
-        assert self._process.stdin is not None
-        assert self._process.stdout is not None
-        self._process.stdin.write(json.dumps(command) + "\n")
-        self._process.stdin.flush()
-        line = self._process.stdout.readline()
-        if not line:
-            raise RuntimeError("the load generator died")
-        return dict(json.loads(line))
-
-    def close(self) -> None:
-        if self._process.stdin:
-            self._process.stdin.close()
-        self._process.wait(10)
-
-
-def rss_kib(pid: int) -> int:
-    """Resident size of a process and its children (the workers in --workers mode)."""
-    total = 0
-    for child in [pid, *_children(pid)]:
-        try:
-            for line in Path(f"/proc/{child}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        found = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
-    return found + [c for child in found for c in _children(child)]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its children so far."""
-    ticks = 0
-    for one in [pid, *_children(pid)]:
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK"), sum(values) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} not ready after {timeout} s")
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(args, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def measured(load: LoadGenerator, pid: int, wall: float, **command: Any) -> dict[str, Any]:
+    """One row: the generator's figures, with how much of a core the loaded process (`pid`) and the
+    generator used, and how busy the machine was (diagnostics)."""
+    cpu_before, machine_before, load_before = cpu_seconds(pid), machine_busy(), cpu_seconds(load.pid)
+    row = load.ask(command="measure", **command)
+    busy, total = (b - a for a, b in zip(machine_before, machine_busy(), strict=True))
+    service_cpu = (cpu_seconds(pid) - cpu_before) / wall
+    return {
+        "name": command["scenario"],
+        "system": command.get("system", "service"),
+        "transport": command["transport"],
+        "mode": command.get("mode", "closed"),
+        "concurrency": command.get("concurrency", command.get("max_in_flight")),
+        **row,
+        "service_cpu": round(service_cpu, 2),
+        # The loaded process's CPU per call (the window's rate, warm-up included): unlike calls/s,
+        # independent of what the client costs.
+        "service_cpu_us": round(service_cpu / row["rps"] * 1e6, 1) if row["rps"] else None,
+        "load_generator_cpu": round((cpu_seconds(load.pid) - load_before) / wall, 2),
+        "machine_cpu": round(busy / total, 2) if total else None,
+    }
 
 
 def main() -> None:
@@ -217,8 +168,12 @@ def main() -> None:
     parser.add_argument(
         "--database-url", help="an admin URL of a PostgreSQL server to use instead of the embedded one"
     )
-    parser.add_argument("--only", nargs="*", default=SCENARIOS, help="scenarios to measure")
+    parser.add_argument(
+        "--only", nargs="*", default=SCENARIOS, help="scenarios to measure (space- or comma-separated)"
+    )
     parser.add_argument("--soak", type=float, help="seconds of the memory soak (300; --quick 30)")
+    parser.add_argument("--no-pin", action="store_true", help="leave every process on every core")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the seed-design baseline")
     parser.add_argument(
         "--profile",
         metavar="SCENARIO",
@@ -228,45 +183,59 @@ def main() -> None:
         "--profile-transport", choices=("grpc", "rest"), default="grpc", help="the transport --profile loads"
     )
     args = parser.parse_args()
+    only = [name for item in args.only for name in item.split(",") if name]
+    unknown = sorted(set(only) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; known: {', '.join(SCENARIOS)}")
     seconds, warmup = (3.0, 1.0) if args.quick else (10.0, 2.0)
+    wall = seconds + warmup
     soak_seconds = args.soak if args.soak is not None else (30.0 if args.quick else 300.0)
+    pinning = Pinning(enabled=not args.no_pin)
     work = Path(tempfile.mkdtemp(prefix="booking-bench-"))
     embedded = None if args.database_url else EmbeddedPostgres(work / "pg")
     server_url = args.database_url or (embedded.start() if embedded else "")
     broker = EmbeddedKafka()
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[subprocess.Popen[Any]] = []
     load: LoadGenerator | None = None
     run = uuid.uuid4().hex[:8]
     try:
         service_db = asyncio.run(fresh_database(server_url, f"bench_service_{run}"))
         pgbench_db = asyncio.run(fresh_database(server_url, f"bench_pgbench_{run}"))
+        baseline_db = asyncio.run(fresh_database(server_url, f"bench_baseline_{run}", migrate=False))
         print(
             f"work dir {work}; PostgreSQL {server_url.rsplit('@', 1)[-1]}; broker {broker.bootstrap_servers}"
         )
+        print(f"CPU affinity: {pinning.describe()}")
 
         print("ceiling: pgbench, the SQL of a CreateBooking ...", flush=True)
         pg = {c: pgbench(pgbench_db, c, seconds) for c in (16, 64)}
         print(f"  pgbench tps {pg}")
 
         sandbox_port, echo_port, grpc_port, http_port = free_port(), free_port(), free_port(), free_port()
+        baseline_port = free_port()
         env = {**os.environ, "LOG_LEVEL": "WARNING"}
         sandbox = start(
             [SERVICE, "sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
             env,
             work / "sandbox.log",
+            None,
+            pinning,
         )
         processes.append(sandbox)
         echo = subprocess.Popen(
             [PYTHON, "-m", "bench.echo_server", str(echo_port)], cwd=ROOT, stdout=subprocess.PIPE
         )
-        processes.append(echo)  # type: ignore[arg-type]
+        pinning.pin(echo, pinning.service)
+        processes.append(echo)
         assert echo.stdout is not None
         echo.stdout.readline()
-        load = LoadGenerator()
+        load = LoadGenerator(pinning.load, pinning)
         print("ceiling: the echo RPC ...", flush=True)
         echo_runs = {
-            c: load.ask(
-                command="measure",
+            c: measured(
+                load,
+                echo.pid,
+                wall,
                 transport="grpc",
                 scenario="Echo",
                 grpc=f"127.0.0.1:{echo_port}",
@@ -282,19 +251,23 @@ def main() -> None:
             "echo_rpc_rps": max(r["rps"] for r in echo_runs.values()),
             "pgbench_by_clients": pg,
             "echo_by_concurrency": {c: r["rps"] for c, r in echo_runs.items()},
+            "echo_client_cpu_us": {c: r["client_cpu_us"] for c, r in echo_runs.items()},
         }
         print(f"  echo rps {ceilings['echo_by_concurrency']}")
 
+        peers = {
+            f"{peer}_SERVICE_URL": f"http://127.0.0.1:{sandbox_port}"
+            for peer in ("INVENTORY", "PRICING", "PAYMENT")
+        }
         service_env = {
             **env,
             "DATABASE_URL": service_db,
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            **{
-                f"{peer}_SERVICE_URL": f"http://127.0.0.1:{sandbox_port}"
-                for peer in ("INVENTORY", "PRICING", "PAYMENT")
-            },
+            **peers,
             # One load generator is one caller: measure the service, not the rate limit.
             "RATE_LIMIT_PER_SECOND": "0",
+            # ... and it opens up to OPEN_MAX_IN_FLIGHT connections from one address (the open loop).
+            "MAX_CONNECTIONS_PER_ADDRESS": "0",
             "PAGE_TOKEN_SECRET": "the benchmark's page token secret",
             "BOOKING_DATA_DIR": str(work / "data"),
         }
@@ -311,7 +284,7 @@ def main() -> None:
         if args.workers > 1:
             serve += ["--workers", str(args.workers)]
         wait_ready(f"http://127.0.0.1:{sandbox_port}/admin/state", sandbox)
-        service = start(serve, service_env, work / "service.log")
+        service = start(serve, service_env, work / "service.log", pinning.service, pinning)
         processes.append(service)
         wait_ready(f"http://127.0.0.1:{http_port}/readyz", service)
         target = {"grpc": f"127.0.0.1:{grpc_port}", "rest_host": "127.0.0.1", "rest_port": http_port}
@@ -335,13 +308,13 @@ def main() -> None:
             print(f"collapsed stacks: {collapsed}")
 
         results = []
-        for scenario in args.only:
+        for scenario in only:
             for transport in ("grpc", "rest"):
                 for concurrency in CONCURRENCY_OF.get(scenario, CONCURRENCY):
-                    cpu_before, machine_before = cpu_seconds(service.pid), machine_busy()
-                    load_before = cpu_seconds(load.pid)
-                    row = load.ask(
-                        command="measure",
+                    row = measured(
+                        load,
+                        service.pid,
+                        wall,
                         transport=transport,
                         scenario=scenario,
                         concurrency=concurrency,
@@ -349,18 +322,74 @@ def main() -> None:
                         duration=seconds,
                         **target,
                     )
-                    wall = seconds + warmup
-                    busy, total = (b - a for a, b in zip(machine_before, machine_busy(), strict=True))
-                    row = {
-                        "name": scenario,
-                        "transport": transport,
-                        "concurrency": concurrency,
-                        **row,
-                        # Diagnostics: how much of a core the service used, and how busy the machine was.
-                        "service_cpu": round((cpu_seconds(service.pid) - cpu_before) / wall, 2),
-                        "load_generator_cpu": round((cpu_seconds(load.pid) - load_before) / wall, 2),
-                        "machine_cpu": round(busy / total, 2) if total else None,
-                    }
+                    results.append(row)
+                    print(report.row_line(row), flush=True)
+
+        baseline_calls = [s for s in only if s in BASELINE_SCENARIOS and not args.no_baseline]
+        if baseline_calls:
+            print("the seed-design baseline (bench/baseline/, one uvicorn process) ...", flush=True)
+            baseline = start(
+                [
+                    PYTHON,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "bench.baseline.app:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(baseline_port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                {**env, "DATABASE_URL": baseline_db, **peers},
+                work / "baseline.log",
+                pinning.service,
+                pinning,
+            )
+            processes.append(baseline)
+            wait_ready(f"http://127.0.0.1:{baseline_port}/healthz", baseline)
+            baseline_target = {"rest_host": "127.0.0.1", "rest_port": baseline_port}
+            load.ask(command="seed", system="baseline", bookings=500, **baseline_target)
+            for scenario in baseline_calls:
+                for concurrency in CONCURRENCY:
+                    row = measured(
+                        load,
+                        baseline.pid,
+                        wall,
+                        system="baseline",
+                        transport="rest",
+                        scenario=scenario,
+                        concurrency=concurrency,
+                        warmup=warmup,
+                        duration=seconds,
+                        **baseline_target,
+                    )
+                    results.append(row)
+                    print(report.row_line(row), flush=True)
+            stop(baseline)
+
+        for scenario in (s for s in only if s in OPEN_SCENARIOS):
+            for transport in ("grpc", "rest"):
+                closed = report.find(results, scenario, transport, 64)
+                if not closed or not closed["rps"]:
+                    continue
+                for fraction in OPEN_FRACTIONS:
+                    row = measured(
+                        load,
+                        service.pid,
+                        wall,
+                        mode="open",
+                        transport=transport,
+                        scenario=scenario,
+                        rate=round(closed["rps"] * fraction, 1),
+                        max_in_flight=OPEN_MAX_IN_FLIGHT,
+                        warmup=warmup,
+                        duration=seconds,
+                        **target,
+                    )
+                    row["load_fraction"] = fraction
                     results.append(row)
                     print(report.row_line(row), flush=True)
 
@@ -379,6 +408,15 @@ def main() -> None:
 
         summary = report.build(ceilings, results, hot, soak, workers=args.workers, quick=args.quick)
         summary["reconcile"] = reconciled
+        summary["cpu_affinity"] = pinning.describe()
+        summary["open_loop"] = {
+            "arrivals": "poisson",
+            "max_in_flight": OPEN_MAX_IN_FLIGHT,
+            "fractions_of_max_rate": OPEN_FRACTIONS,
+            "max_rate": "the closed loop's calls/s at 64 in flight, same call and transport",
+            "latency_from": "the intended send time",
+        }
+        summary["cores"] = os.cpu_count()
         print()
         print(report.table(summary))
         if args.json:
@@ -392,12 +430,12 @@ def main() -> None:
         if load is not None:
             load.close()
         for process in reversed(processes):
-            stop(process)  # type: ignore[arg-type]
+            stop(process)
         broker.close()
         if embedded is not None:
             embedded.stop()
         shutil.rmtree(work / "pg", ignore_errors=True)
-        print(f"logs of the service and the sandbox: {work}")
+        print(f"logs of the service, the baseline and the sandbox: {work}")
 
 
 def reconcile(env: dict[str, str], work: Path) -> dict[str, Any]:
