@@ -28,10 +28,12 @@ from booking_service.adapters.embedded_postgres import EmbeddedPostgres
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.adapters.kafka.publisher import kafka_publisher
 from booking_service.adapters.outbox_relay.relay import OutboxRelay, RelaySettings
-from booking_service.bootstrap import bootstrap
+from booking_service.bootstrap import PeerUrls, bootstrap
 from booking_service.config import Settings
 from booking_service.domain.commands import CreateBooking, VenueDetails
 from booking_service.domain.values import Actor, ChangeSource, Guest, VenueType
+from booking_service.entrypoints.http_server import AsgiServer
+from booking_service.sandbox.app import SandboxApp
 
 
 def consume(
@@ -62,9 +64,12 @@ async def main(bookings: int) -> None:
         url = embedded.start()
     kafka = EmbeddedKafka()
     kafka.create_topic("bench.events", 4)
+    sandbox = AsgiServer(SandboxApp(), "127.0.0.1", 0)  # the peers a create calls
+    await sandbox.start()
+    peers = f"http://127.0.0.1:{sandbox.port}"
     try:
         await migrations.upgrade(url)
-        app = bootstrap(Settings(), url)
+        app = bootstrap(Settings(), url, PeerUrls(peers, peers, peers))
         settings = RelaySettings(topic="bench.events")
         relay = OutboxRelay(url, kafka_publisher(kafka.bootstrap_servers, settings), settings)
         relay_task = asyncio.create_task(relay.run())
@@ -104,6 +109,7 @@ async def main(bookings: int) -> None:
         )
         await app.aclose()
     finally:
+        await sandbox.stop(0)
         kafka.close()
         if embedded is not None:
             embedded.stop()
