@@ -67,11 +67,15 @@ SCENARIOS = [
     "CheckAvailability",
     "Lifecycle",
     "SearchAvailableSlots",
+    "SearchAvailableSlotsCold",
 ]
 CONCURRENCY = [1, 16, 64]
-#: Scenarios measured at other numbers of calls in flight: a slot search is about 90 inventory
-#: calls, so one level (16 searches, up to 16 x SLOT_SEARCH_CONCURRENCY peer calls) says enough.
-CONCURRENCY_OF = {"SearchAvailableSlots": [16]}
+#: Scenarios measured at other numbers of calls in flight: a slot search needs about 90 inventory
+#: answers, so one level (16 searches, up to 16 x SLOT_SEARCH_CONCURRENCY peer calls) says enough.
+#: SearchAvailableSlots asks the same day and units every time (a popular day: the slot search's
+#: cache answers it); SearchAvailableSlotsCold asks a unit never asked before each time, so every
+#: one of its 96 candidates is an inventory check.
+CONCURRENCY_OF = {"SearchAvailableSlots": [16], "SearchAvailableSlotsCold": [16]}
 #: What the seed-design baseline serves (over REST).
 BASELINE_SCENARIOS = ["CreateBooking", "GetBooking"]
 #: Open loop: these calls, at these fractions of the closed loop's rate at 64 in flight.

@@ -124,10 +124,11 @@ class Scenarios:
             return _grpc(lambda c, w, i: c.stubs[w % len(c.stubs)].CheckAvailability(self._availability(i)))
         if name == "Lifecycle":
             return _grpc(lambda c, w, i: self._grpc_lifecycle(c.stubs[w % len(c.stubs)], w, i))
-        if name == "SearchAvailableSlots":
+        if name in ("SearchAvailableSlots", "SearchAvailableSlotsCold"):
+            cold = name == "SearchAvailableSlotsCold"
             return _grpc(
                 lambda c, w, i: c.stubs[w % len(c.stubs)].SearchAvailableSlots(
-                    self._slots(i), timeout=CALL_TIMEOUT
+                    self._slots(w, i, cold=cold), timeout=CALL_TIMEOUT
                 )
             )
         raise ValueError(name)
@@ -151,9 +152,10 @@ class Scenarios:
                 )[0]
             if name == "Lifecycle":
                 return await self._rest_lifecycle(c, w, i)
-            if name == "SearchAvailableSlots":
+            if name in ("SearchAvailableSlots", "SearchAvailableSlotsCold"):
                 path = "/api/v1/bookings/availability/slots"
-                return (await _rest(c, w, "POST", path, as_json(self._slots(i))))[0]
+                slots = self._slots(w, i, cold=name == "SearchAvailableSlotsCold")
+                return (await _rest(c, w, "POST", path, as_json(slots)))[0]
             raise ValueError(name)
 
         return op
@@ -166,16 +168,22 @@ class Scenarios:
         request.end_time.FromDatetime(START + timedelta(hours=2))
         return request
 
-    def _slots(self, i: int) -> slots_pb2.SearchAvailableSlotsRequest:
+    def _slots(self, w: int, i: int, *, cold: bool = False) -> slots_pb2.SearchAvailableSlotsRequest:
         """A day of 15-minute candidates (96) for two hours, on the seeded venue's first day of
         bookings: one unit asked for, held by a seeded booking from 18:00 to 20:00 UTC, so the
-        slots over it are BOOKED here and the others (about 87) each cost an inventory check."""
+        slots over it are BOOKED here and the others (about 87) each need an inventory answer.
+        Always the same unit (a popular day: after the first search, the slot search's cache
+        has its answers; before the cache each search cost its 87 checks whichever seeded unit
+        it asked, and the scenario asked seed-unit-{i % 50}). `cold`: a unit no search asked
+        before (none booked here), so each of the 96 candidates costs an inventory check: what
+        a search costs when nothing is cached."""
         day = (START + timedelta(days=1)).date()
+        unit = f"cold-{self.run}-{self.measurement}-{w}-{i}" if cold else "seed-unit-0"
         request = slots_pb2.SearchAvailableSlotsRequest(
             venue_id=self.venue,
             local_date=date_pb2.Date(year=day.year, month=day.month, day=day.day),
             party_size=2,
-            unit_ids=[f"seed-unit-{i % 50}"],
+            unit_ids=[unit],
         )
         request.duration.FromTimedelta(timedelta(hours=2))
         return request

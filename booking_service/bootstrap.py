@@ -26,6 +26,7 @@ from booking_service.service_layer.context import Context
 from booking_service.service_layer.page_tokens import PageTokens
 from booking_service.service_layer.peers import Peers
 from booking_service.service_layer.policy import Clock, Policy, utc_now
+from booking_service.service_layer.search_inventory import CachedChecks, checks_for_search
 from booking_service.service_layer.use_cases import UseCases
 from booking_service.service_layer.watch import WatchHub, WatchSettings
 
@@ -44,6 +45,8 @@ class Application:
     use_cases: UseCases
     engine: AsyncEngine
     peers: list[PeerHttp] = field(default_factory=list)
+    #: The slot search's inventory answers (None when SLOT_SEARCH_CACHE_SECONDS is 0).
+    search_checks: CachedChecks | None = None
 
     async def is_ready(self) -> bool:
         """Whether the database answers."""
@@ -56,6 +59,8 @@ class Application:
 
     async def aclose(self) -> None:
         await self.use_cases.watches.close()
+        if self.search_checks is not None:
+            await self.search_checks.aclose()
         for peer in self.peers:
             await peer.aclose()
         await self.engine.dispose()
@@ -94,6 +99,7 @@ def bootstrap(
         limits=settings.booking_limits,
         default_venue_time_zone=settings.default_venue_time_zone,
         slot_search_concurrency=settings.slot_search_concurrency,
+        slot_search_cache=settings.slot_search_cache,
     )
 
     def peer(name: str, url: str) -> PeerHttp:
@@ -116,16 +122,19 @@ def bootstrap(
         peer("pricing", peer_urls.pricing),
         peer("payments", peer_urls.payments),
     )
+    inventory_client = InventoryClient(inventory)
+    search_checks = checks_for_search(inventory_client, policy.slot_search_cache)
     ctx = Context(
         uow=lambda: PostgresUnitOfWork(
             engine, per_transaction=per_transaction, guest_contact=settings.events_guest_contact
         ),
         clock=clock,
         policy=policy,
-        peers=Peers(InventoryClient(inventory), PricingClient(pricing), PaymentsClient(payments)),
+        peers=Peers(inventory_client, PricingClient(pricing), PaymentsClient(payments)),
         reads=PostgresBookingReads(engine),
         saga_lease=settings.saga_lease,
         saga_max_attempts=settings.saga_max_attempts,
+        search_checks=search_checks,
     )
     feed = PostgresChangeFeed(
         engine,
@@ -143,4 +152,4 @@ def bootstrap(
         ),
     )
     use_cases = UseCases(ctx, PageTokens(settings.page_token_secret.encode()), watches)
-    return Application(use_cases, engine, [inventory, pricing, payments])
+    return Application(use_cases, engine, [inventory, pricing, payments], search_checks)

@@ -34,6 +34,8 @@ DEV_PAGE_TOKEN_SECRET = "booking-service-development-page-token-secret"
 MIN_PAGE_TOKEN_SECRET_LENGTH = 32
 #: The most processes WORKERS (and `serve --workers`) may ask for.
 MAX_WORKERS = 64
+#: The oldest inventory answer a slot search may be allowed to use (SLOT_SEARCH_CACHE_SECONDS).
+MAX_SLOT_SEARCH_CACHE_SECONDS = 300
 #: The levels LOG_LEVEL takes, and the other names logging gives two of them.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The brokers EVENTS_BROKER names: the outbox relay publishes to one of them.
@@ -120,6 +122,9 @@ class Settings:
     page_token_secret: str = DEV_PAGE_TOKEN_SECRET
     #: How many inventory checks one SearchAvailableSlots runs at a time (one per candidate slot).
     slot_search_concurrency: int = 16
+    #: The oldest inventory answer SearchAvailableSlots may use (refreshed from half that age);
+    #: 0: every search asks the inventory (service_layer/search_inventory.py).
+    slot_search_cache: timedelta = timedelta(seconds=5)
     # Measured with bench/run.py: connections beyond the pool ("overflow") are closed when given
     # back, so under sustained load above the pool size every call paid a new connection (10 + 10
     # halved REST reads at 64 in flight, the service idling while it connected). A pool of 20 and
@@ -247,6 +252,14 @@ class Settings:
             page_token_secret=reader.text("PAGE_TOKEN_SECRET") or defaults.page_token_secret,
             slot_search_concurrency=reader.integer(
                 "SLOT_SEARCH_CONCURRENCY", defaults.slot_search_concurrency, minimum=1, maximum=256
+            ),
+            slot_search_cache=timedelta(
+                seconds=reader.integer(
+                    "SLOT_SEARCH_CACHE_SECONDS",
+                    int(defaults.slot_search_cache.total_seconds()),
+                    minimum=0,
+                    maximum=MAX_SLOT_SEARCH_CACHE_SECONDS,
+                )
             ),
             db_pool_size=reader.integer("DB_POOL_SIZE", defaults.db_pool_size, minimum=1),
             db_max_overflow=reader.integer("DB_MAX_OVERFLOW", defaults.db_max_overflow, minimum=0),

@@ -105,6 +105,14 @@ PEER_REQUEST_DURATION = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+SLOT_SEARCH_INVENTORY_ANSWERS = Counter(
+    "booking_slot_search_inventory_answers",
+    "The inventory answers SearchAvailableSlots used, by how they were had (service_layer/"
+    "answer_cache.py): fresh (kept, young), stale (kept, refreshed in the background), miss (asked "
+    "the inventory and waited) or shared (waited on a check another search started).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 OUTBOX_PUBLISHED = Counter(
     "booking_outbox_events_published",
     "Outbox events the relay published (acknowledged by the broker) and marked sent.",

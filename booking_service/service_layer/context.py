@@ -9,6 +9,7 @@ from datetime import timedelta
 from booking_service.service_layer.peers import Peers
 from booking_service.service_layer.policy import Clock, Policy
 from booking_service.service_layer.reads import BookingReads
+from booking_service.service_layer.search_inventory import InventoryChecks
 from booking_service.service_layer.unit_of_work import UnitOfWork
 
 
@@ -26,3 +27,6 @@ class Context:
     #: then needs an operator); with the growing pause between tries (2, 4, ... 60 s), 12 tries
     #: span about 8 minutes.
     saga_max_attempts: int = 12
+    #: The inventory's checks as SearchAvailableSlots reads them, kept for a few seconds
+    #: (search_inventory.py); None: it asks `peers.inventory` itself, as every other use case does.
+    search_checks: InventoryChecks | None = None

@@ -26,3 +26,6 @@ class Policy:
     default_venue_time_zone: str = "UTC"
     #: How many inventory checks one SearchAvailableSlots runs at a time (SLOT_SEARCH_CONCURRENCY).
     slot_search_concurrency: int = 16
+    #: How old an inventory answer SearchAvailableSlots may use (SLOT_SEARCH_CACHE_SECONDS;
+    #: refreshed from half that age; 0: the cache is off). service_layer/search_inventory.py.
+    slot_search_cache: timedelta = timedelta(seconds=5)

@@ -13,22 +13,36 @@ Per candidate (domain/slots.py generates them in the venue's zone), in this orde
    will be: with units asked for, once for each unit still free here (the unit in the Stay, as
    CheckAvailability asks), since the inventory also holds units this service has no booking for
    (another sales channel, a leftover hold); without units, once for the venue's capacity. Its
-   seed API checks one window per call, so a search makes open candidates x free units asked
-   calls, at most `Policy.slot_search_concurrency` at a time, each within the caller's deadline
-   (adapters/peers/http.py); the request is refused beforehand when candidates x units asked
-   could pass slots.MAX_INVENTORY_CALLS. `free_unit_ids`: the units the inventory accepts.
+   seed API checks one window per call, so a search needs open candidates x free units asked
+   answers; it asks for those not kept (below), at most `Policy.slot_search_concurrency` at a
+   time, each within the caller's deadline (adapters/peers/http.py); the request is refused
+   beforehand when candidates x units asked could pass slots.MAX_INVENTORY_CALLS.
+   `free_unit_ids`: the units the inventory accepts.
    SOLD_OUT when it has fewer seats than the party; else BOOKED when it refuses every unit asked.
    `remaining_capacity`: the fewest seats its answers for the candidate name.
+   The inventory's answers are kept (`ctx.search_checks`, search_inventory.py) for up to
+   `Policy.slot_search_cache` (SLOT_SEARCH_CACHE_SECONDS, 5 s; 0: off, every search asks), by
+   everything a check sends (venue, unit or none, window, party size, zone, the reservations not
+   counted): an answer younger than half that age is used as it is, an older one is used while
+   one background call refreshes it, one past the age is never used; searches that need the same
+   missing answer share one call; a failed call is never kept. So an answer may lag the inventory
+   by up to that age: a hold made elsewhere (another sales channel) may still be shown free, a
+   release still shown taken, until then. This service's own bookings are read fresh from the
+   database in step 2 on every search, so a booking just made here is never shown available;
+   and CreateBooking asks the inventory itself, so a slot shown free that the inventory has
+   since sold is refused there, never double-booked. Only this search reads the kept answers.
 
 Errors: ValidationFailed (INVALID_ARGUMENT) for a request past its limits, listing every field;
 PeerUnavailable (UNAVAILABLE) when any needed inventory answer cannot be had: the search fails
-whole, the other calls are cancelled, and no partial answer is ever returned; PeerRejected as the
+whole, its other calls are cancelled (a call another search shares runs on for it), and no
+partial answer is ever returned; PeerRejected as the
 inventory's refusal of a request. What the read side raises (a database error).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -109,11 +123,8 @@ async def search_available_slots(query: SearchSlots, *, ctx: Context) -> SlotSea
         if a.available
         for unit in (a.free_unit_ids if query.unit_ids else [None])
     ]
-    capacities = await _bounded(
-        [_inventory_call(query, zone_name, answers[i].candidate, unit, not_counted) for i, unit in asks],
-        ctx.policy.slot_search_concurrency,
-        ctx,
-    )
+    stays = [_stay(query, zone_name, answers[i].candidate, unit) for i, unit in asks]
+    capacities = await _inventory_answers(stays, not_counted, ctx)
     said: dict[int, list[tuple[str | None, Capacity]]] = {}
     for (i, unit), capacity in zip(asks, capacities, strict=True):
         said.setdefault(i, []).append((unit, capacity))
@@ -219,22 +230,35 @@ def _locally(
     return SlotAnswer(candidate, reasons, broken, free)
 
 
-def _inventory_call(
-    query: SearchSlots, zone: str, candidate: Candidate, unit: str | None, not_counted: Sequence[str]
-) -> Callable[[Context], Awaitable[Capacity]]:
+def _stay(query: SearchSlots, zone: str, candidate: Candidate, unit: str | None) -> Stay:
     slot = TimeSlot(candidate.start, candidate.end)
-    stay = Stay(query.venue_id, None, unit, slot, query.party_size, zone)
-    return lambda ctx: ctx.peers.inventory.check(stay, not_counted)
+    return Stay(query.venue_id, None, unit, slot, query.party_size, zone)
 
 
-async def _bounded(calls: list[Callable[[Context], Awaitable[T]]], limit: int, ctx: Context) -> list[T]:
+async def _inventory_answers(stays: list[Stay], not_counted: Sequence[str], ctx: Context) -> list[Capacity]:
+    """The inventory's answer for each stay, in order: those kept (ctx.search_checks) at once,
+    with no task each; the others asked, at most `Policy.slot_search_concurrency` at a time."""
+    kept = ctx.search_checks
+    known: list[Capacity | None] = [kept.kept(s, not_counted) for s in stays] if kept else [None] * len(stays)
+    missing = [j for j, capacity in enumerate(known) if capacity is None]
+    checks = kept or ctx.peers.inventory
+    asked = await _bounded(
+        [functools.partial(checks.check, stays[j], not_counted) for j in missing],
+        ctx.policy.slot_search_concurrency,
+    )
+    for j, capacity in zip(missing, asked, strict=True):
+        known[j] = capacity
+    return [capacity for capacity in known if capacity is not None]
+
+
+async def _bounded(calls: list[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
     """Runs the calls, at most `limit` at a time, answers in order. The first failure cancels the
     others and is raised as itself (not in an exception group)."""
     gate = asyncio.Semaphore(limit)
 
-    async def one(call: Callable[[Context], Awaitable[T]]) -> T:
+    async def one(call: Callable[[], Awaitable[T]]) -> T:
         async with gate:
-            return await call(ctx)
+            return await call()
 
     try:
         async with asyncio.TaskGroup() as group:

@@ -54,6 +54,15 @@ def test_bad_values_say_what_is_wrong(name: str, value: str) -> None:
         Settings.from_env({name: value})
 
 
+def test_the_slot_search_cache_is_read_and_0_turns_it_off() -> None:
+    assert Settings.from_env({}).slot_search_cache == timedelta(seconds=5)
+    assert Settings.from_env({"SLOT_SEARCH_CACHE_SECONDS": "30"}).slot_search_cache == timedelta(seconds=30)
+    assert Settings.from_env({"SLOT_SEARCH_CACHE_SECONDS": "0"}).slot_search_cache == timedelta(0)
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"SLOT_SEARCH_CACHE_SECONDS": "0.5"})
+    assert str(raised.value) == "SLOT_SEARCH_CACHE_SECONDS must be a whole number, not '0.5'"
+
+
 def test_the_peer_limits_are_read() -> None:
     defaults = Settings.from_env({})
     assert (defaults.peer_max_response_bytes, defaults.peer_keepalive) == (1 << 20, timedelta(seconds=4))
@@ -227,6 +236,8 @@ def test_numbers_that_are_not_finite_are_refused_by_name(name: str, value: str) 
         ("WORKERS", "0", "WORKERS must be between 1 and 64, not 0"),
         ("PEER_RETRIES", "11", "PEER_RETRIES must be between 0 and 10, not 11"),
         ("SLOT_SEARCH_CONCURRENCY", "0", "SLOT_SEARCH_CONCURRENCY must be between 1 and 256, not 0"),
+        ("SLOT_SEARCH_CACHE_SECONDS", "-1", "SLOT_SEARCH_CACHE_SECONDS must be between 0 and 300, not -1"),
+        ("SLOT_SEARCH_CACHE_SECONDS", "301", "SLOT_SEARCH_CACHE_SECONDS must be between 0 and 300, not 301"),
     ],
 )
 def test_a_number_out_of_range_names_its_bounds(name: str, value: str, message: str) -> None:

@@ -108,9 +108,13 @@ class BookingServiceStub:
     range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
     the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
     the inventory service is asked once per candidate still open (its API checks one window per
-    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
-    (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
-    request past its limits (see SearchAvailableSlotsRequest).
+    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. Its answers are kept
+    for up to SLOT_SEARCH_CACHE_SECONDS (5; refreshed in the background from half that age; 0:
+    off), so a slot may lag the inventory's holds and releases made elsewhere by up to that long;
+    this service's own bookings are always read fresh, and CreateBooking asks the inventory
+    itself. UNAVAILABLE (PEER_UNAVAILABLE) when an answer is needed and the inventory cannot be
+    asked: never a partial answer. INVALID_ARGUMENT for a request past its limits (see
+    SearchAvailableSlotsRequest).
     """
     CreateBookingGroup: _grpc.UnaryUnaryMultiCallable[_booking_pb2.CreateBookingGroupRequest, _booking_pb2.BookingGroup]
     """Creates a booking group: one guest's bookings at one venue (1 to 20 items), all or nothing.
@@ -244,9 +248,13 @@ class BookingServiceAsyncStub(BookingServiceStub):
     range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
     the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
     the inventory service is asked once per candidate still open (its API checks one window per
-    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
-    (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
-    request past its limits (see SearchAvailableSlotsRequest).
+    call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. Its answers are kept
+    for up to SLOT_SEARCH_CACHE_SECONDS (5; refreshed in the background from half that age; 0:
+    off), so a slot may lag the inventory's holds and releases made elsewhere by up to that long;
+    this service's own bookings are always read fresh, and CreateBooking asks the inventory
+    itself. UNAVAILABLE (PEER_UNAVAILABLE) when an answer is needed and the inventory cannot be
+    asked: never a partial answer. INVALID_ARGUMENT for a request past its limits (see
+    SearchAvailableSlotsRequest).
     """
     CreateBookingGroup: _aio.UnaryUnaryMultiCallable[_booking_pb2.CreateBookingGroupRequest, _booking_pb2.BookingGroup]  # type: ignore[assignment]
     """Creates a booking group: one guest's bookings at one venue (1 to 20 items), all or nothing.
@@ -449,9 +457,13 @@ class BookingServiceServicer(metaclass=_abc_1.ABCMeta):
         range): one candidate every `slot_step`, each AVAILABLE or UNAVAILABLE with its reasons (in
         the past, outside the venue's rules, booked, sold out). This service's bookings are read once;
         the inventory service is asked once per candidate still open (its API checks one window per
-        call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. UNAVAILABLE
-        (PEER_UNAVAILABLE) when it cannot be asked: never a partial answer. INVALID_ARGUMENT for a
-        request past its limits (see SearchAvailableSlotsRequest).
+        call), SLOT_SEARCH_CONCURRENCY at a time, within the caller's deadline. Its answers are kept
+        for up to SLOT_SEARCH_CACHE_SECONDS (5; refreshed in the background from half that age; 0:
+        off), so a slot may lag the inventory's holds and releases made elsewhere by up to that long;
+        this service's own bookings are always read fresh, and CreateBooking asks the inventory
+        itself. UNAVAILABLE (PEER_UNAVAILABLE) when an answer is needed and the inventory cannot be
+        asked: never a partial answer. INVALID_ARGUMENT for a request past its limits (see
+        SearchAvailableSlotsRequest).
         """
 
     @_abc_1.abstractmethod

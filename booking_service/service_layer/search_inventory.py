@@ -1,0 +1,75 @@
+"""The inventory's checks as the slot search reads them: kept for up to SLOT_SEARCH_CACHE_SECONDS
+(`Policy.slot_search_cache`) in an AnswerCache (answer_cache.py: stale-while-revalidate from half
+that age, one call per missing answer however many searches need it, at most
+`SEARCH_CACHE_SIZE` answers), one per process for its lifetime (built by bootstrap).
+
+Only the slot search reads through it: CreateBooking's reservation, UpdateBooking and
+CheckAvailability ask the inventory itself, so that what is booked is decided on its current
+answer. An answer is kept by everything the check sends (inventory.check): the stay (venue, its
+type, unit or none, start and end, party size, zone) and the reservations it does not count,
+sorted. A failed check is never kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Protocol
+
+from booking_service.observability.metrics import SLOT_SEARCH_INVENTORY_ANSWERS
+from booking_service.service_layer.answer_cache import AnswerCache, Lookup
+from booking_service.service_layer.peers import Capacity, Inventory, Stay
+
+#: The most inventory answers kept: about 115 days of a venue's 15-minute slots searched for one
+#: party size, a few MB.
+SEARCH_CACHE_SIZE = 10_000
+
+Key = tuple[Stay, tuple[str, ...]]
+
+
+class InventoryChecks(Protocol):
+    async def check(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity:
+        """The answer kept for the stay, else the inventory's (then kept)."""
+
+    def kept(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity | None:
+        """The answer kept for the stay, if one may be used; None: `check` must ask."""
+
+
+class CachedChecks:
+    """The inventory's `check`, its answers kept for the slot search."""
+
+    def __init__(self, inventory: Inventory, cache: AnswerCache[Key, Capacity]) -> None:
+        self.inventory = inventory
+        self.cache = cache
+
+    async def check(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity:
+        key = _key(stay, exclude)
+        return await self.cache.get(key, lambda: self.inventory.check(*key))
+
+    def kept(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity | None:
+        key = _key(stay, exclude)
+        return self.cache.kept(key, lambda: self.inventory.check(*key))
+
+    async def aclose(self) -> None:
+        await self.cache.aclose()
+
+
+def _key(stay: Stay, exclude: Sequence[str]) -> Key:
+    """Everything the inventory's check sends (InventoryClient.check), the ids sorted."""
+    return stay, tuple(sorted(exclude))
+
+
+_COUNTERS = {lookup: SLOT_SEARCH_INVENTORY_ANSWERS.labels(lookup.value) for lookup in Lookup}
+
+
+def _count(lookup: Lookup) -> None:
+    _COUNTERS[lookup].inc()
+
+
+def checks_for_search(inventory: Inventory, max_age: timedelta) -> CachedChecks | None:
+    """The slot search's view of the inventory: cached for `max_age`; None when that is 0 (the
+    cache off: the search asks the inventory itself, as every other use case does)."""
+    seconds = max_age.total_seconds()
+    if seconds <= 0:
+        return None
+    return CachedChecks(inventory, AnswerCache(seconds, size=SEARCH_CACHE_SIZE, observe=_count))
