@@ -10,7 +10,10 @@ Over a time range (UTC instants), candidates are every `step` of elapsed time fr
 
 The rules a candidate breaks are checked by the same rules a create is (validation.Violations.new_slot
 and party_size), with the same limits object, so that a slot answered "outside the rules" is one
-CreateBooking refuses and no other.
+CreateBooking refuses and no other. `rules_problems` answers for a search's candidates at once:
+what a candidate whose start keeps the notice and advance limits breaks depends only on its length
+and the party, so it is worked out once per length. `units_held` says which units a search's
+bookings hold over each candidate, in one pass over them by time.
 
 Limits of the search itself (module constants, documented on the proto): MIN_STEP, MAX_STEP,
 MAX_SLOTS, MAX_DURATION, MAX_UNITS, MAX_INVENTORY_CALLS, FIRST_YEAR and LAST_YEAR; generating
@@ -20,6 +23,7 @@ more than MAX_SLOTS candidates raises TooManySlots.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -27,6 +31,7 @@ from zoneinfo import ZoneInfo
 from booking_service.domain.errors import FieldViolation
 from booking_service.domain.limits import BookingLimits
 from booking_service.domain.validation import Violations
+from booking_service.domain.values import TimeSlot
 
 DEFAULT_STEP = timedelta(minutes=15)
 MIN_STEP = timedelta(minutes=5)
@@ -111,3 +116,43 @@ def rule_problems(
     if others:
         reasons.append(SlotReason.OUTSIDE_VENUE_RULES)
     return reasons, v.items
+
+
+def rules_problems(
+    candidates: Sequence[Candidate], party_size: int, now: datetime, limits: BookingLimits
+) -> list[tuple[list[SlotReason], list[FieldViolation]]]:
+    """rule_problems of each candidate, in order. A candidate whose start neither comes too soon
+    nor lies too far ahead breaks only rules of its length and the party (new_slot's end checks,
+    party_size): those are worked out once per length and copied."""
+    earliest, latest = now + limits.min_notice, now + limits.max_advance
+    by_length: dict[timedelta, tuple[list[SlotReason], list[FieldViolation]]] = {}
+    found: list[tuple[list[SlotReason], list[FieldViolation]]] = []
+    for candidate in candidates:
+        if not earliest <= candidate.start <= latest:
+            found.append(rule_problems(candidate, party_size, now, limits))
+            continue
+        length = candidate.end - candidate.start
+        known = by_length.get(length)
+        if known is None:
+            known = by_length[length] = rule_problems(candidate, party_size, now, limits)
+        found.append((list(known[0]), list(known[1])))
+    return found
+
+
+def units_held(windows: Sequence[TimeSlot], holds: Iterable[tuple[TimeSlot, str]]) -> list[set[str]]:
+    """For each window, the units whose holds (the time a hold keeps its unit, the unit) overlap it
+    (TimeSlot.overlaps). One pass: the windows by start, the holds by start; a hold is looked at
+    from the first window that ends after it starts until the first that starts after it ends."""
+    pending = sorted(holds, key=lambda hold: hold[0].start)
+    held: list[set[str]] = [set() for _ in windows]
+    active: list[tuple[TimeSlot, str]] = []
+    added = 0
+    for i in sorted(range(len(windows)), key=lambda i: windows[i].start):
+        window = windows[i]
+        while added < len(pending) and pending[added][0].start < window.end:
+            active.append(pending[added])
+            added += 1
+        # a hold ended by this window's start ends before every later window's (they start no earlier)
+        active = [hold for hold in active if window.start < hold[0].end]
+        held[i] = {unit for slot, unit in active if slot.start < window.end}
+    return held

@@ -115,7 +115,7 @@ async def search_available_slots(query: SearchSlots, *, ctx: Context) -> SlotSea
     # One read of the venue's active bookings over the whole span; the reservations of those that
     # do not count (overdue PENDING) are left out of every inventory check, as CheckAvailability does.
     counted, not_counted = holds_that_count(await ctx.reads.overlapping(query.venue_id, span), now)
-    answers = [_locally(c, query, now, limits, counted) for c in candidates]
+    answers = _locally(candidates, query, now, limits, counted)
     # (candidate index, unit or None for the venue's capacity) for every inventory check needed
     asks = [
         (i, unit)
@@ -218,16 +218,31 @@ def _within_inventory_budget(query: SearchSlots, candidates: int) -> None:
 
 
 def _locally(
-    candidate: Candidate, query: SearchSlots, now: datetime, limits: BookingLimits, counted: list[Booking]
-) -> SlotAnswer:
-    """What the rules and this service's bookings say of one candidate."""
-    reasons, broken = slots.rule_problems(candidate, query.party_size, now, limits)
-    wanted = limits.blocked(TimeSlot(candidate.start, candidate.end))
-    taken = {b.unit_id for b in counted if b.unit_id and b.blocked.overlaps(wanted)}
-    free = [u for u in query.unit_ids if u not in taken]
-    if query.unit_ids and not free:
-        reasons.append(SlotReason.BOOKED)
-    return SlotAnswer(candidate, reasons, broken, free)
+    candidates: list[Candidate],
+    query: SearchSlots,
+    now: datetime,
+    limits: BookingLimits,
+    counted: list[Booking],
+) -> list[SlotAnswer]:
+    """What the rules and this service's bookings say of each candidate: BOOKED when every unit
+    asked is held over it by a booking of this service (its blocked time meeting the candidate's)."""
+    problems = slots.rules_problems(candidates, query.party_size, now, limits)
+    if not query.unit_ids:
+        return [
+            SlotAnswer(c, reasons, broken, [])
+            for c, (reasons, broken) in zip(candidates, problems, strict=True)
+        ]
+    asked = set(query.unit_ids)
+    holds = [(b.blocked, b.unit_id) for b in counted if b.unit_id and b.unit_id in asked]
+    wanted = [limits.blocked(TimeSlot(c.start, c.end)) for c in candidates]
+    held = slots.units_held(wanted, holds)
+    answers: list[SlotAnswer] = []
+    for candidate, (reasons, broken), taken in zip(candidates, problems, held, strict=True):
+        free = [u for u in query.unit_ids if u not in taken]
+        if not free:
+            reasons.append(SlotReason.BOOKED)
+        answers.append(SlotAnswer(candidate, reasons, broken, free))
+    return answers
 
 
 def _stay(query: SearchSlots, zone: str, candidate: Candidate, unit: str | None) -> Stay:
