@@ -7,15 +7,18 @@ Only the slot search reads through it: CreateBooking's reservation, UpdateBookin
 CheckAvailability ask the inventory itself, so that what is booked is decided on its current
 answer. An answer is kept by everything the check sends (inventory.check): the stay (venue, its
 type, unit or none, start and end, party size, zone) and the reservations it does not count,
-sorted. A failed check is never kept.
+sorted, as a tuple of those values (hashed and compared in C: a search looks up about a hundred
+keys, and a key of the frozen dataclasses costs Python-level hashing and comparison of each). A
+failed check is never kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from booking_service.domain.values import VenueType
 from booking_service.observability.metrics import SLOT_SEARCH_INVENTORY_ANSWERS
 from booking_service.service_layer.answer_cache import AnswerCache, Lookup
 from booking_service.service_layer.peers import Capacity, Inventory, Stay
@@ -24,7 +27,8 @@ from booking_service.service_layer.peers import Capacity, Inventory, Stay
 #: party size, a few MB.
 SEARCH_CACHE_SIZE = 10_000
 
-Key = tuple[Stay, tuple[str, ...]]
+#: venue, venue type, unit, start, end, party size, zone, the reservations not counted (sorted)
+Key = tuple[str, VenueType | None, str | None, datetime, datetime, int, str, tuple[str, ...]]
 
 
 class InventoryChecks(Protocol):
@@ -44,11 +48,11 @@ class CachedChecks:
 
     async def check(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity:
         key = _key(stay, exclude)
-        return await self.cache.get(key, lambda: self.inventory.check(*key))
+        return await self.cache.get(key, lambda: self.inventory.check(stay, key[-1]))
 
     def kept(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity | None:
         key = _key(stay, exclude)
-        return self.cache.kept(key, lambda: self.inventory.check(*key))
+        return self.cache.kept(key, lambda: self.inventory.check(stay, key[-1]))
 
     async def aclose(self) -> None:
         await self.cache.aclose()
@@ -56,7 +60,18 @@ class CachedChecks:
 
 def _key(stay: Stay, exclude: Sequence[str]) -> Key:
     """Everything the inventory's check sends (InventoryClient.check), the ids sorted."""
-    return stay, tuple(sorted(exclude))
+    slot = stay.slot
+    excluded = tuple(sorted(exclude))
+    return (
+        stay.venue_id,
+        stay.venue_type,
+        stay.unit_id,
+        slot.start,
+        slot.end,
+        stay.party_size,
+        stay.time_zone,
+        excluded,
+    )
 
 
 _COUNTERS = {lookup: SLOT_SEARCH_INVENTORY_ANSWERS.labels(lookup.value) for lookup in Lookup}
