@@ -10,6 +10,7 @@ prepared once per connection by asyncpg. The engine still owns the pool.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,7 +23,7 @@ from booking_service.adapters.tables import ACTIVE_PREDICATE, BLOCKED_RANGE, boo
 from booking_service.domain.model import Booking, HistoryEntry
 from booking_service.domain.values import TimeSlot
 from booking_service.domain.venue_policy import VenuePolicy
-from booking_service.service_layer.reads import BookingQuery, BookingReads
+from booking_service.service_layer.reads import BookingQuery, BookingReads, UnitHold
 
 _HISTORY_FIELDS = (
     "version",
@@ -51,11 +52,19 @@ HISTORY = (
 )
 _PAGE = _SELECT + " WHERE "
 _BARE = "SELECT " + ", ".join(f"b.{column.name}" for column in bookings.c) + " FROM bookings b WHERE "
-OVERLAPPING = (
-    _BARE
-    + f"b.venue_id = $1 AND {BLOCKED_RANGE}(b.start_time, b.end_time, b.buffer_before_seconds,"
+_OVERLAPPING_WHERE = (
+    f"b.venue_id = $1 AND {BLOCKED_RANGE}(b.start_time, b.end_time, b.buffer_before_seconds,"
     + f" b.buffer_after_seconds) && tstzrange($2, $3, '[)') AND {ACTIVE_PREDICATE}"
     + " ORDER BY b.start_time, b.booking_id"
+)
+OVERLAPPING = _BARE + _OVERLAPPING_WHERE
+#: The same rows, as UnitHolds: the buffers are the frozen rules' (written with them, in whole
+#: seconds, 0 for a booking made before rules were frozen), as the exclusion constraint reads them.
+UNIT_HOLDS = (
+    "SELECT b.booking_id::text, b.unit_id, b.start_time, b.end_time, b.buffer_before_seconds,"
+    + " b.buffer_after_seconds, b.status = 'PENDING' AS pending, b.expire_time, b.inventory_reservation_id"
+    + " FROM bookings b WHERE "
+    + _OVERLAPPING_WHERE
 )
 
 #: The venue's last recorded zone, from the index bookings_venue_created (0008) alone.
@@ -123,6 +132,19 @@ class PostgresBookingReads(BookingReads):
     async def overlapping(self, venue_id: str, slot: TimeSlot) -> list[Booking]:
         rows = await self._fetch(OVERLAPPING, [venue_id, slot.start, slot.end])
         return [booking_of(row) for row in rows]
+
+    async def unit_holds(self, venue_id: str, slot: TimeSlot) -> list[UnitHold]:
+        rows = await self._fetch(UNIT_HOLDS, [venue_id, slot.start, slot.end])
+        return [
+            UnitHold(
+                booking_id,
+                unit_id,
+                TimeSlot(start - timedelta(seconds=before), end + timedelta(seconds=after)),
+                expire_time if pending else None,
+                reservation,
+            )
+            for booking_id, unit_id, start, end, before, after, pending, expire_time, reservation in rows
+        ]
 
     async def recorded_time_zone(self, venue_id: str) -> str | None:
         rows = await self._fetch(RECORDED_TIME_ZONE, [venue_id])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from booking_service.domain.errors import FieldViolation, PeerUnavailable, UnitUnavailable
 from booking_service.domain.limits import BookingLimits
@@ -76,14 +77,27 @@ class Availability:
     price_estimate: Money | None = None
 
 
+class Holding(Protocol):
+    """An active booking as holds_that_count weighs it: a Booking, or the slot search's UnitHold."""
+
+    @property
+    def booking_id(self) -> str: ...
+    @property
+    def inventory_reservation_id(self) -> str: ...
+    def is_overdue(self, now: datetime) -> bool: ...
+
+
+H = TypeVar("H", bound=Holding)
+
+
 def holds_that_count(
-    at_venue: list[Booking], now: datetime, exclude_booking_id: str = ""
-) -> tuple[list[Booking], list[str]]:
+    at_venue: list[H], now: datetime, exclude_booking_id: str = ""
+) -> tuple[list[H], list[str]]:
     """Splits a venue's active bookings into those that hold their unit against a new booking at
     `now`, and the inventory reservation ids of those that do not (to leave out of the inventory's
     count): the booking being rescheduled, and overdue PENDING bookings (a new booking would settle
     them first)."""
-    counted: list[Booking] = []
+    counted: list[H] = []
     not_counted: list[str] = []
     for b in at_venue:
         if b.is_overdue(now) or b.booking_id == exclude_booking_id:

@@ -32,6 +32,24 @@ class BookingQuery:
     with_history: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class UnitHold:
+    """An active booking as the slot search weighs it (`BookingReads.unit_holds`): which unit it
+    holds over what time, and whether it still counts; none of the rest of the booking."""
+
+    booking_id: str
+    unit_id: str | None
+    #: Its slot widened by its frozen buffers (Booking.blocked).
+    blocked: TimeSlot
+    #: Its deadline while it is PENDING, else None.
+    pending_until: datetime | None
+    inventory_reservation_id: str
+
+    def is_overdue(self, now: datetime) -> bool:
+        """A PENDING booking past its deadline (Booking.is_overdue)."""
+        return self.pending_until is not None and now >= self.pending_until
+
+
 class BookingReads(Protocol):
     async def get(self, booking_id: str) -> Booking | None:
         """The booking with its full history, or None."""
@@ -50,6 +68,10 @@ class BookingReads(Protocol):
     async def overlapping(self, venue_id: str, slot: TimeSlot) -> list[Booking]:
         """Active bookings at the venue, of any unit, whose blocked time (their slot widened by
         their frozen buffers) overlaps the slot (without their histories), in (start time, id) order."""
+
+    async def unit_holds(self, venue_id: str, slot: TimeSlot) -> list[UnitHold]:
+        """The same bookings as `overlapping`, in the same order, as the slot search needs them
+        (UnitHold: a few columns, no booking built)."""
 
     async def venue_policy(self, venue_id: str, *, with_history: bool = False) -> VenuePolicy:
         """The venue's stored policy (with its history when asked), or its empty one (version 0)."""

@@ -4,7 +4,8 @@ Per candidate (domain/slots.py generates them in the venue's zone), in this orde
 
 1. the venue's rules, as CreateBooking applies them (venue_rules.rules_for): IN_THE_PAST,
    OUTSIDE_VENUE_RULES;
-2. this service's own bookings, read once for the whole searched span (one statement): with units
+2. this service's own bookings, read once for the whole searched span (one statement, a few columns
+   of each: reads.UnitHold) and compared in one pass by time (slots.units_held): with units
    asked for, BOOKED when every one is held over a time that meets the candidate's, each time
    widened by its turnover buffers as the exclusion constraint compares them (a booking's frozen
    buffers, the venue's current ones for the candidate); the others stay candidates;
@@ -52,13 +53,13 @@ from zoneinfo import ZoneInfo
 from booking_service.domain import slots
 from booking_service.domain.errors import FieldViolation
 from booking_service.domain.limits import BookingLimits
-from booking_service.domain.model import Booking
 from booking_service.domain.slots import Candidate, SlotReason
 from booking_service.domain.validation import Violations
 from booking_service.domain.values import TimeSlot
 from booking_service.service_layer.availability import holds_that_count
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Capacity, Stay
+from booking_service.service_layer.reads import UnitHold
 from booking_service.service_layer.venue_rules import rules_for
 from booking_service.service_layer.venue_zone import venue_time_zone
 
@@ -114,7 +115,7 @@ async def search_available_slots(query: SearchSlots, *, ctx: Context) -> SlotSea
     span = limits.blocked(TimeSlot(candidates[0].start, max(c.end for c in candidates)))
     # One read of the venue's active bookings over the whole span; the reservations of those that
     # do not count (overdue PENDING) are left out of every inventory check, as CheckAvailability does.
-    counted, not_counted = holds_that_count(await ctx.reads.overlapping(query.venue_id, span), now)
+    counted, not_counted = holds_that_count(await ctx.reads.unit_holds(query.venue_id, span), now)
     answers = _locally(candidates, query, now, limits, counted)
     # (candidate index, unit or None for the venue's capacity) for every inventory check needed
     asks = [
@@ -222,7 +223,7 @@ def _locally(
     query: SearchSlots,
     now: datetime,
     limits: BookingLimits,
-    counted: list[Booking],
+    counted: list[UnitHold],
 ) -> list[SlotAnswer]:
     """What the rules and this service's bookings say of each candidate: BOOKED when every unit
     asked is held over it by a booking of this service (its blocked time meeting the candidate's)."""

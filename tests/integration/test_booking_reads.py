@@ -1,17 +1,20 @@
 """The read side on a real database: one statement returns what the repository loads, history
-included and in order; a dead connection is dropped from the pool, not handed out again."""
+included and in order; the slot search's unit holds are the overlapping bookings' units, blocked
+times and deadlines; a dead connection is dropped from the pool, not handed out again."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
+from datetime import timedelta
 
 from booking_service.adapters.booking_reads import PostgresBookingReads
 from booking_service.adapters.rows import booking_row
 from booking_service.adapters.unit_of_work import PostgresUnitOfWork
 from booking_service.bootstrap import Application
 from booking_service.domain.deadlines import Deadlines
+from booking_service.domain.limits import BookingLimits
 from booking_service.domain.status import BookingStatus
-from booking_service.domain.values import Actor, ChangeSource
+from booking_service.domain.values import Actor, ChangeSource, TimeSlot
 from tests.conftest import NOW
 from tests.helpers import assert_dead_connections_leave_the_pool
 from tests.integration.test_repository import make_booking
@@ -49,6 +52,46 @@ async def test_a_read_returns_what_the_repository_loads(app: Application, ids) -
     assert by_reference is not None
     assert booking_row(by_reference) == booking_row(expected)
     assert {f.name for f in fields(read)} == {f.name for f in fields(expected)}
+
+
+async def test_unit_holds_are_the_overlapping_bookings_as_the_slot_search_weighs_them(
+    app: Application, ids
+) -> None:
+    """PENDING (with its deadline) and CONFIRMED, with frozen buffers and without, a unit and none:
+    each hold is its booking's id, unit, blocked time, overdue-ness and reservation, in order."""
+    venue = ids("venue")
+    made = [make_booking(ids, unit=unit, hours=2) for unit in ("room-1", "room-2", None)]
+    for booking in made:
+        booking.venue = replace(booking.venue, venue_id=venue)
+    made[0].rules = BookingLimits(buffer_before=timedelta(minutes=30), buffer_after=timedelta(hours=1))
+    made[0].inventory_reservation_id = "res-0"
+    made[1].change_status(BookingStatus.CONFIRMED, "paid", STAFF, NOW, Deadlines())
+    uow = PostgresUnitOfWork(app.engine)
+    async with uow:
+        for booking in made:
+            await uow.bookings.add(booking)
+        await uow.commit()
+    reads = PostgresBookingReads(app.engine)
+    start = made[0].slot.start
+    span = TimeSlot(start - timedelta(days=1), start + timedelta(days=1))
+    bookings = await reads.overlapping(venue, span)
+    holds = await reads.unit_holds(venue, span)
+    assert len(holds) == len(bookings) == 3
+    later = NOW + timedelta(days=365)
+    for hold, booking in zip(holds, bookings, strict=True):
+        assert hold.booking_id == booking.booking_id
+        assert hold.unit_id == booking.unit_id
+        assert hold.blocked == booking.blocked
+        assert hold.inventory_reservation_id == booking.inventory_reservation_id
+        assert hold.is_overdue(NOW) == booking.is_overdue(NOW)
+        assert hold.is_overdue(later) == booking.is_overdue(later)
+    by_unit = {h.unit_id: h for h in holds}
+    assert by_unit["room-1"].blocked == TimeSlot(start - timedelta(minutes=30), start + timedelta(hours=3))
+    assert by_unit["room-1"].is_overdue(later)
+    assert not by_unit["room-2"].is_overdue(later)  # CONFIRMED: no deadline
+    assert (
+        await reads.unit_holds(venue, TimeSlot(start - timedelta(days=2), start - timedelta(hours=1))) == []
+    )
 
 
 async def test_a_missing_booking_reads_as_none(app: Application) -> None:
