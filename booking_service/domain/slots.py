@@ -5,6 +5,8 @@ midnight to the end of the day, each local time mapped to the UTC instants it na
 daylight saving time starts, the local times the clocks skip name no instant and give no candidate;
 on the day it ends, the local times they repeat name two instants (fold 0, then fold 1) and give
 two candidates. A slot lasts `duration` of real time from its UTC start, whatever the clocks do.
+A day none of whose stepped wall times is skipped or repeated (nearly all) is worked out by
+subtracting each one's offset; any other day by converting each time's two folds and back.
 
 Over a time range (UTC instants), candidates are every `step` of elapsed time from its start.
 
@@ -73,6 +75,35 @@ class TooManySlots(ValueError):
 def day_candidates(day: date, zone: ZoneInfo, step: timedelta, duration: timedelta) -> list[Candidate]:
     """The candidates of local day `day` in `zone`, by UTC start. `step` (at least MIN_STEP) is
     wall-clock time from local midnight. Raises TooManySlots past MAX_SLOTS."""
+    plain = _plain_day_candidates(day, zone, step, duration)
+    return plain if plain is not None else _any_day_candidates(day, zone, step, duration)
+
+
+def _plain_day_candidates(
+    day: date, zone: ZoneInfo, step: timedelta, duration: timedelta
+) -> list[Candidate] | None:
+    """day_candidates of a day none of whose wall times the clocks skip or repeat (most days, and
+    a transition day whose steps all miss the skipped or repeated times): each wall time names the
+    one instant its offset gives, computed by subtraction; None as soon as one does not (its two
+    folds' offsets differ, PEP 495), for _any_day_candidates to answer."""
+    found: list[Candidate] = []
+    wall = datetime.combine(day, time(0))
+    offset_of = zone.utcoffset
+    while wall.date() == day:
+        offset = offset_of(wall)
+        if offset is None or offset != offset_of(wall.replace(fold=1)):
+            return None
+        start = (wall - offset).replace(tzinfo=UTC)
+        found.append(Candidate(start, start + duration, wall.replace(tzinfo=zone)))
+        if len(found) > MAX_SLOTS:
+            raise TooManySlots(f"a local day at this step has more than {MAX_SLOTS} slots")
+        wall += step
+    return found
+
+
+def _any_day_candidates(day: date, zone: ZoneInfo, step: timedelta, duration: timedelta) -> list[Candidate]:
+    """day_candidates of any day: each wall time's two folds mapped to UTC and kept when they
+    name that wall time again."""
     starts: set[datetime] = set()
     wall = datetime.combine(day, time(0))
     while wall.date() == day:
