@@ -136,18 +136,18 @@ def _history_message(entry: HistoryEntry) -> pb.BookingHistoryEntry:
 
 
 def stamp(value: datetime) -> Timestamp:
-    seconds, nanos = _since_epoch(value)
+    seconds, nanos = since_epoch(value)
     return Timestamp(seconds=seconds, nanos=nanos)
 
 
 def _set(target: Timestamp, value: datetime) -> None:
-    target.seconds, target.nanos = _since_epoch(value)
+    target.seconds, target.nanos = since_epoch(value)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _since_epoch(value: datetime) -> tuple[int, int]:
+def since_epoch(value: datetime) -> tuple[int, int]:
     """Timestamp.FromDatetime's seconds and nanos (a naive time counts as UTC), by date arithmetic
     instead of its time tuple: a booking answer sets up to a dozen of them."""
     delta = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH

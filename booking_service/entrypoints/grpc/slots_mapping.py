@@ -12,7 +12,7 @@ from booking.v1 import slots_pb2 as spb
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from booking_service.adapters.booking_proto import stamp
+from booking_service.adapters.booking_proto import since_epoch
 from booking_service.domain.slots import SlotReason
 from booking_service.domain.validation import Violations
 from booking_service.service_layer.slot_search import SearchSlots, SlotAnswer, SlotSearch
@@ -75,23 +75,32 @@ def _time(v: Violations, window: spb.SlotTimeRange, name: str) -> datetime | Non
 
 
 def search_message(result: SlotSearch) -> spb.SearchAvailableSlotsResponse:
-    return spb.SearchAvailableSlotsResponse(
-        slots=[_slot(s) for s in result.slots], time_zone=result.time_zone
-    )
+    """The answer as its message, each slot added in place and its times set as seconds and nanos
+    (booking_proto's date arithmetic): a day's 96 slots built as keyword arguments, each time a
+    Timestamp copied in, cost twice the CPU."""
+    response = spb.SearchAvailableSlotsResponse(time_zone=result.time_zone)
+    add = response.slots.add
+    for answer in result.slots:
+        _fill(add(), answer)
+    return response
 
 
-def _slot(answer: SlotAnswer) -> spb.AvailabilitySlot:
-    message = spb.AvailabilitySlot(
-        start_time=stamp(answer.candidate.start),
-        end_time=stamp(answer.candidate.end),
-        status=spb.SLOT_STATUS_AVAILABLE if answer.available else spb.SLOT_STATUS_UNAVAILABLE,
-        reasons=[_REASON[r] for r in answer.reasons],
-        free_unit_ids=answer.free_unit_ids,
-        local_start_time=answer.candidate.local_start.isoformat(),
-        rule_violations=[
-            spb.SlotRuleViolation(field=p.field, description=p.description) for p in answer.rule_violations
-        ],
-    )
+def _fill(message: spb.AvailabilitySlot, answer: SlotAnswer) -> None:
+    candidate = answer.candidate
+    start, end = message.start_time, message.end_time
+    start.seconds, start.nanos = since_epoch(candidate.start)
+    end.seconds, end.nanos = since_epoch(candidate.end)
+    message.local_start_time = candidate.local_start.isoformat()
+    if answer.reasons:
+        message.status = spb.SLOT_STATUS_UNAVAILABLE
+        message.reasons.extend([_REASON[r] for r in answer.reasons])
+    else:
+        message.status = spb.SLOT_STATUS_AVAILABLE
+    if answer.free_unit_ids:
+        message.free_unit_ids.extend(answer.free_unit_ids)
+    if answer.rule_violations:
+        message.rule_violations.extend(
+            [spb.SlotRuleViolation(field=p.field, description=p.description) for p in answer.rule_violations]
+        )
     if answer.remaining_capacity is not None:
         message.remaining_capacity = answer.remaining_capacity
-    return message
