@@ -10,7 +10,8 @@ prepared once per connection by asyncpg. The engine still owns the pool.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -55,16 +56,19 @@ _BARE = "SELECT " + ", ".join(f"b.{column.name}" for column in bookings.c) + " F
 _OVERLAPPING_WHERE = (
     f"b.venue_id = $1 AND {BLOCKED_RANGE}(b.start_time, b.end_time, b.buffer_before_seconds,"
     + f" b.buffer_after_seconds) && tstzrange($2, $3, '[)') AND {ACTIVE_PREDICATE}"
-    + " ORDER BY b.start_time, b.booking_id"
 )
-OVERLAPPING = _BARE + _OVERLAPPING_WHERE
-#: The same rows, as UnitHolds: the buffers are the frozen rules' (written with them, in whole
-#: seconds, 0 for a booking made before rules were frozen), as the exclusion constraint reads them.
+_BY_START = " ORDER BY b.start_time, b.booking_id"
+OVERLAPPING = _BARE + _OVERLAPPING_WHERE + _BY_START
+#: Those of the rows that hold one of the units ($4) or are overdue at $5 (Booking.is_overdue), as
+#: UnitHolds: the buffers are the frozen rules' (written with them, in whole seconds, 0 for a
+#: booking made before rules were frozen), as the exclusion constraint reads them.
 UNIT_HOLDS = (
     "SELECT b.booking_id::text, b.unit_id, b.start_time, b.end_time, b.buffer_before_seconds,"
     + " b.buffer_after_seconds, b.status = 'PENDING' AS pending, b.expire_time, b.inventory_reservation_id"
     + " FROM bookings b WHERE "
     + _OVERLAPPING_WHERE
+    + " AND (b.unit_id = ANY($4::text[]) OR (b.status = 'PENDING' AND b.expire_time <= $5))"
+    + _BY_START
 )
 
 #: The venue's last recorded zone, from the index bookings_venue_created (0008) alone.
@@ -133,8 +137,10 @@ class PostgresBookingReads(BookingReads):
         rows = await self._fetch(OVERLAPPING, [venue_id, slot.start, slot.end])
         return [booking_of(row) for row in rows]
 
-    async def unit_holds(self, venue_id: str, slot: TimeSlot) -> list[UnitHold]:
-        rows = await self._fetch(UNIT_HOLDS, [venue_id, slot.start, slot.end])
+    async def unit_holds(
+        self, venue_id: str, slot: TimeSlot, units: Sequence[str], now: datetime
+    ) -> list[UnitHold]:
+        rows = await self._fetch(UNIT_HOLDS, [venue_id, slot.start, slot.end, list(units), now])
         return [
             UnitHold(
                 booking_id,

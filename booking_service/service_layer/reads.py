@@ -7,6 +7,7 @@ through the repository.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -69,9 +70,13 @@ class BookingReads(Protocol):
         """Active bookings at the venue, of any unit, whose blocked time (their slot widened by
         their frozen buffers) overlaps the slot (without their histories), in (start time, id) order."""
 
-    async def unit_holds(self, venue_id: str, slot: TimeSlot) -> list[UnitHold]:
-        """The same bookings as `overlapping`, in the same order, as the slot search needs them
-        (UnitHold: a few columns, no booking built)."""
+    async def unit_holds(
+        self, venue_id: str, slot: TimeSlot, units: Sequence[str], now: datetime
+    ) -> list[UnitHold]:
+        """Of the bookings `overlapping` answers, in the same order, those the slot search needs:
+        those that hold one of `units`, and those overdue at `now` (their reservations are left out
+        of its inventory checks) whatever their unit; as UnitHolds (a few columns, no booking
+        built)."""
 
     async def venue_policy(self, venue_id: str, *, with_history: bool = False) -> VenuePolicy:
         """The venue's stored policy (with its history when asked), or its empty one (version 0)."""

@@ -4,8 +4,9 @@ Per candidate (domain/slots.py generates them in the venue's zone), in this orde
 
 1. the venue's rules, as CreateBooking applies them (venue_rules.rules_for): IN_THE_PAST,
    OUTSIDE_VENUE_RULES;
-2. this service's own bookings, read once for the whole searched span (one statement, a few columns
-   of each: reads.UnitHold) and compared in one pass by time (slots.units_held): with units
+2. this service's own bookings, read once for the whole searched span (one statement: those holding
+   a unit asked for, and those overdue, a few columns of each: reads.UnitHold) and compared in one
+   pass by time (slots.units_held): with units
    asked for, BOOKED when every one is held over a time that meets the candidate's, each time
    widened by its turnover buffers as the exclusion constraint compares them (a booking's frozen
    buffers, the venue's current ones for the candidate); the others stay candidates;
@@ -115,7 +116,9 @@ async def search_available_slots(query: SearchSlots, *, ctx: Context) -> SlotSea
     span = limits.blocked(TimeSlot(candidates[0].start, max(c.end for c in candidates)))
     # One read of the venue's active bookings over the whole span; the reservations of those that
     # do not count (overdue PENDING) are left out of every inventory check, as CheckAvailability does.
-    counted, not_counted = holds_that_count(await ctx.reads.unit_holds(query.venue_id, span), now)
+    # Of those, only the ones holding a unit asked for count here (and none with no unit asked).
+    holds = await ctx.reads.unit_holds(query.venue_id, span, query.unit_ids, now)
+    counted, not_counted = holds_that_count(holds, now)
     answers = _locally(candidates, query, now, limits, counted)
     # (candidate index, unit or None for the venue's capacity) for every inventory check needed
     asks = [

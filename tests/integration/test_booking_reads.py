@@ -58,14 +58,16 @@ async def test_unit_holds_are_the_overlapping_bookings_as_the_slot_search_weighs
     app: Application, ids
 ) -> None:
     """PENDING (with its deadline) and CONFIRMED, with frozen buffers and without, a unit and none:
-    each hold is its booking's id, unit, blocked time, overdue-ness and reservation, in order."""
+    each hold is its booking's id, unit, blocked time, overdue-ness and reservation, in order; of
+    the units not asked for, only the overdue bookings come back."""
     venue = ids("venue")
-    made = [make_booking(ids, unit=unit, hours=2) for unit in ("room-1", "room-2", None)]
+    made = [make_booking(ids, unit=unit, hours=2) for unit in ("room-1", "room-2", None, "room-3")]
     for booking in made:
         booking.venue = replace(booking.venue, venue_id=venue)
     made[0].rules = BookingLimits(buffer_before=timedelta(minutes=30), buffer_after=timedelta(hours=1))
     made[0].inventory_reservation_id = "res-0"
     made[1].change_status(BookingStatus.CONFIRMED, "paid", STAFF, NOW, Deadlines())
+    made[3].change_status(BookingStatus.CONFIRMED, "paid", STAFF, NOW, Deadlines())
     uow = PostgresUnitOfWork(app.engine)
     async with uow:
         for booking in made:
@@ -74,24 +76,33 @@ async def test_unit_holds_are_the_overlapping_bookings_as_the_slot_search_weighs
     reads = PostgresBookingReads(app.engine)
     start = made[0].slot.start
     span = TimeSlot(start - timedelta(days=1), start + timedelta(days=1))
-    bookings = await reads.overlapping(venue, span)
-    holds = await reads.unit_holds(venue, span)
-    assert len(holds) == len(bookings) == 3
+    in_order = await reads.overlapping(venue, span)
+    bookings = {b.booking_id: b for b in in_order}
+    assert len(bookings) == 4
     later = NOW + timedelta(days=365)
-    for hold, booking in zip(holds, bookings, strict=True):
-        assert hold.booking_id == booking.booking_id
-        assert hold.unit_id == booking.unit_id
-        assert hold.blocked == booking.blocked
-        assert hold.inventory_reservation_id == booking.inventory_reservation_id
-        assert hold.is_overdue(NOW) == booking.is_overdue(NOW)
-        assert hold.is_overdue(later) == booking.is_overdue(later)
-    by_unit = {h.unit_id: h for h in holds}
+    for now, units, expected in [
+        (NOW, ["room-1", "room-2", "room-3"], ["room-1", "room-2", "room-3"]),
+        (NOW, ["room-2"], ["room-2"]),  # nothing overdue yet
+        (later, ["room-2"], [None, "room-1", "room-2"]),  # the PENDING ones overdue, any unit
+        (later, [], [None, "room-1"]),
+    ]:
+        holds = await reads.unit_holds(venue, span, units, now)
+        assert sorted([h.unit_id for h in holds], key=str) == expected
+        wanted = [b.booking_id for b in in_order if b.unit_id in units or b.is_overdue(now)]
+        assert [h.booking_id for h in holds] == wanted  # overlapping's order
+        for hold in holds:
+            booking = bookings[hold.booking_id]
+            assert hold.unit_id == booking.unit_id
+            assert hold.blocked == booking.blocked
+            assert hold.inventory_reservation_id == booking.inventory_reservation_id
+            assert hold.is_overdue(NOW) == booking.is_overdue(NOW)
+            assert hold.is_overdue(later) == booking.is_overdue(later)
+    by_unit = {h.unit_id: h for h in await reads.unit_holds(venue, span, ["room-1", "room-2"], NOW)}
     assert by_unit["room-1"].blocked == TimeSlot(start - timedelta(minutes=30), start + timedelta(hours=3))
     assert by_unit["room-1"].is_overdue(later)
     assert not by_unit["room-2"].is_overdue(later)  # CONFIRMED: no deadline
-    assert (
-        await reads.unit_holds(venue, TimeSlot(start - timedelta(days=2), start - timedelta(hours=1))) == []
-    )
+    before = TimeSlot(start - timedelta(days=2), start - timedelta(hours=1))
+    assert await reads.unit_holds(venue, before, ["room-1", "room-2"], later) == []
 
 
 async def test_a_missing_booking_reads_as_none(app: Application) -> None:

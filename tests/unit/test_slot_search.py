@@ -36,7 +36,7 @@ class Reads:
     async def venue_policy(self, venue_id: str, *, with_history: bool = False) -> VenuePolicy:
         return VenuePolicy(venue_id)  # none stored: the settings' rules
 
-    async def unit_holds(self, venue_id: str, slot: TimeSlot) -> list[Any]:
+    async def unit_holds(self, venue_id: str, slot: TimeSlot, *_: Any) -> list[Any]:
         self.spans.append(slot)
         return []
 
