@@ -76,6 +76,12 @@ RECORDED_TIME_ZONE = (
     "SELECT b.venue_time_zone FROM bookings b WHERE b.venue_id = $1"
     " ORDER BY b.create_time DESC, b.booking_id DESC LIMIT 1"
 )
+#: The venue's policy row (all NULL when it has none) and its last recorded zone, in one statement.
+POLICY_AND_RECORDED_ZONE = (
+    "SELECT p.venue_id, p.version, p.time_zone, p.rules, p.update_time, ("
+    + RECORDED_TIME_ZONE
+    + ") AS recorded_time_zone FROM (VALUES (1)) AS one (x) LEFT JOIN venue_policies p ON p.venue_id = $1"
+)
 
 
 def page_statement(query: BookingQuery) -> tuple[str, list[Any]]:
@@ -160,6 +166,12 @@ class PostgresBookingReads(BookingReads):
         rows = await self._fetch(venue_policies.GET, [venue_id])
         history = await self._fetch(venue_policies.HISTORY, [venue_id]) if rows and with_history else []
         return venue_policies.policy_of(rows[0] if rows else None, venue_id, history)
+
+    async def venue_policy_and_zone(self, venue_id: str) -> tuple[VenuePolicy, str | None]:
+        (row,) = await self._fetch(POLICY_AND_RECORDED_ZONE, [venue_id])
+        policy = venue_policies.policy_of(row if row["venue_id"] is not None else None, venue_id)
+        recorded = row["recorded_time_zone"]
+        return policy, None if recorded is None else str(recorded)
 
     async def _one(self, statement: str, argument: str) -> Booking | None:
         rows = await self._fetch(statement, [argument])

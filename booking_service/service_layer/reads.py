@@ -84,3 +84,6 @@ class BookingReads(Protocol):
     async def recorded_time_zone(self, venue_id: str) -> str | None:
         """The IANA time zone of the venue's most recently created booking (latest `create_time`,
         then highest id; whatever its status), or None when the venue has no booking."""
+
+    async def venue_policy_and_zone(self, venue_id: str) -> tuple[VenuePolicy, str | None]:
+        """`venue_policy` (without its history) and `recorded_time_zone`, from one statement."""

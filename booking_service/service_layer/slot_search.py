@@ -2,8 +2,8 @@
 
 Per candidate (domain/slots.py generates them in the venue's zone), in this order:
 
-1. the venue's rules, as CreateBooking applies them (venue_rules.rules_for): IN_THE_PAST,
-   OUTSIDE_VENUE_RULES;
+1. the venue's rules, as CreateBooking applies them (venue_rules.rules_for; read with the venue's
+   zone in one statement, venue_zone.rules_and_zone): IN_THE_PAST, OUTSIDE_VENUE_RULES;
 2. this service's own bookings, read once for the whole searched span (one statement: those holding
    a unit asked for, and those overdue, a few columns of each: reads.UnitHold) and compared in one
    pass by time (slots.units_held): with units
@@ -61,8 +61,7 @@ from booking_service.service_layer.availability import holds_that_count
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.peers import Capacity, Stay
 from booking_service.service_layer.reads import UnitHold
-from booking_service.service_layer.venue_rules import rules_for
-from booking_service.service_layer.venue_zone import venue_time_zone
+from booking_service.service_layer.venue_zone import rules_and_zone
 
 T = TypeVar("T")
 
@@ -106,8 +105,7 @@ class SlotSearch:
 async def search_available_slots(query: SearchSlots, *, ctx: Context) -> SlotSearch:
     now = ctx.clock()
     _validate(query)
-    rules = await rules_for(ctx, query.venue_id)
-    zone_name = await venue_time_zone(query.venue_id, "", ctx=ctx, rules=rules)
+    rules, zone_name = await rules_and_zone(query.venue_id, ctx=ctx)
     candidates = _candidates(query, ZoneInfo(zone_name))
     _within_inventory_budget(query, len(candidates))
     if not candidates:

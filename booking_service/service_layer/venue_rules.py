@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from booking_service.domain.limits import BookingLimits
 from booking_service.domain.model import Booking
 from booking_service.domain.validation import Violations
+from booking_service.domain.venue_policy import VenuePolicy
 from booking_service.service_layer.context import Context
 
 
@@ -37,7 +38,11 @@ async def rules_for(ctx: Context, venue_id: str) -> VenueRules:
     malformed.identifier("venue_id", venue_id)
     if malformed.items:
         return VenueRules(venue_id, ctx.policy.limits, "", 0)
-    policy = await ctx.reads.venue_policy(venue_id)
+    return rules_in(ctx, venue_id, await ctx.reads.venue_policy(venue_id))
+
+
+def rules_in(ctx: Context, venue_id: str, policy: VenuePolicy) -> VenueRules:
+    """The rules the venue's stored policy (read by the caller) sets over the settings."""
     return VenueRules(venue_id, policy.limits(ctx.policy.limits), policy.time_zone, policy.version)
 
 

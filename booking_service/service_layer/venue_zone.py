@@ -27,8 +27,9 @@ another request (IDEMPOTENCY_KEY_REUSED), as a replay with any other field chang
 from __future__ import annotations
 
 from booking_service.domain.errors import VenueZoneConflict
+from booking_service.domain.validation import Violations
 from booking_service.service_layer.context import Context
-from booking_service.service_layer.venue_rules import VenueRules, rules_for
+from booking_service.service_layer.venue_rules import VenueRules, rules_for, rules_in
 
 
 async def venue_time_zone(venue_id: str, given: str, *, ctx: Context, rules: VenueRules | None = None) -> str:
@@ -45,3 +46,17 @@ async def venue_time_zone(venue_id: str, given: str, *, ctx: Context, rules: Ven
         return given
     recorded = await ctx.reads.recorded_time_zone(venue_id)
     return recorded or ctx.policy.default_venue_time_zone
+
+
+async def rules_and_zone(venue_id: str, *, ctx: Context) -> tuple[VenueRules, str]:
+    """rules_for the venue and its venue_time_zone when the caller names none, from one read (the
+    policy and the zone last recorded, BookingReads.venue_policy_and_zone) instead of two. Raises
+    what the read side raises (a database error)."""
+    malformed = Violations()
+    malformed.identifier("venue_id", venue_id)
+    if malformed.items:  # no read: as rules_for answers it
+        rules = await rules_for(ctx, venue_id)
+        return rules, await venue_time_zone(venue_id, "", ctx=ctx, rules=rules)
+    policy, recorded = await ctx.reads.venue_policy_and_zone(venue_id)
+    rules = rules_in(ctx, venue_id, policy)
+    return rules, rules.time_zone or recorded or ctx.policy.default_venue_time_zone

@@ -13,11 +13,13 @@ from booking_service.adapters.booking_reads import RECORDED_TIME_ZONE, PostgresB
 from booking_service.adapters.database import driver_url
 from booking_service.adapters.unit_of_work import PostgresUnitOfWork
 from booking_service.bootstrap import Application
+from booking_service.domain.commands import UpdateVenuePolicy
 from booking_service.domain.deadlines import Deadlines
 from booking_service.domain.model import Booking
 from booking_service.domain.reference import new_reference
 from booking_service.domain.status import BookingStatus
 from booking_service.domain.values import Actor, ChangeSource, Guest, TimeSlot, Venue, VenueType
+from booking_service.domain.venue_policy import VenuePolicy
 from tests.conftest import NOW
 
 API = Actor("front-desk", ChangeSource.API)
@@ -70,3 +72,42 @@ async def test_the_recorded_zone_is_read_from_its_index(database_url: str) -> No
     finally:
         await connection.close()
     assert "Index Only Scan Backward using bookings_venue_created" in plan, plan
+
+
+async def test_the_policy_and_the_recorded_zone_are_read_together_as_apart(app: Application, ids) -> None:
+    """BookingReads.venue_policy_and_zone: venue_policy and recorded_time_zone in one statement, with
+    a policy or without, with bookings or without."""
+    reads = PostgresBookingReads(app.engine)
+    bare, with_policy = ids("bare"), ids("ruled")
+
+    async def together(venue: str) -> tuple[object, ...]:
+        policy, recorded = await reads.venue_policy_and_zone(venue)
+        return policy_fields(policy), recorded
+
+    async def apart(venue: str) -> tuple[object, ...]:
+        return policy_fields(await reads.venue_policy(venue)), await reads.recorded_time_zone(venue)
+
+    assert await together(bare) == await apart(bare) == ((bare, 0, "", {}, None), None)
+    await app.use_cases.update_venue_policy(
+        UpdateVenuePolicy(
+            venue_id=with_policy,
+            expected_version=0,
+            values={"time_zone": "Asia/Tokyo", "max_party_size": 6},
+            paths=("time_zone", "max_party_size"),
+            actor=API,
+        )
+    )
+    uow = PostgresUnitOfWork(app.engine)
+    async with uow:
+        await uow.bookings.add(booking(bare, "Europe/Berlin", NOW, NOW + timedelta(days=5)))
+        await uow.bookings.add(booking(with_policy, "Europe/Lisbon", NOW, NOW + timedelta(days=5)))
+        await uow.commit()
+    for venue, zone in ((bare, "Europe/Berlin"), (with_policy, "Europe/Lisbon")):
+        assert await together(venue) == await apart(venue)
+        assert (await together(venue))[1] == zone
+    policy, _ = await reads.venue_policy_and_zone(with_policy)
+    assert (policy.version, policy.time_zone, policy.values["max_party_size"]) == (1, "Asia/Tokyo", 6)
+
+
+def policy_fields(policy: VenuePolicy) -> tuple[object, ...]:
+    return policy.venue_id, policy.version, policy.time_zone, dict(policy.values), policy.update_time

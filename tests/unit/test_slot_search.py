@@ -36,6 +36,9 @@ class Reads:
     async def venue_policy(self, venue_id: str, *, with_history: bool = False) -> VenuePolicy:
         return VenuePolicy(venue_id)  # none stored: the settings' rules
 
+    async def venue_policy_and_zone(self, venue_id: str) -> tuple[VenuePolicy, str | None]:
+        return await self.venue_policy(venue_id), await self.recorded_time_zone(venue_id)
+
     async def unit_holds(self, venue_id: str, slot: TimeSlot, *_: Any) -> list[Any]:
         self.spans.append(slot)
         return []
