@@ -14,11 +14,12 @@ failed check is never kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from booking_service.domain.values import VenueType
+from booking_service.domain.values import TimeSlot, VenueType
 from booking_service.observability.metrics import SLOT_SEARCH_INVENTORY_ANSWERS
 from booking_service.service_layer.answer_cache import AnswerCache, Lookup
 from booking_service.service_layer.peers import Capacity, Inventory, Stay
@@ -29,6 +30,8 @@ SEARCH_CACHE_SIZE = 10_000
 
 #: venue, venue type, unit, start, end, party size, zone, the reservations not counted (sorted)
 Key = tuple[str, VenueType | None, str | None, datetime, datetime, int, str, tuple[str, ...]]
+#: What the stays of one search share: venue, venue type, party size, zone.
+Place = tuple[str, VenueType | None, int, str]
 
 
 class InventoryChecks(Protocol):
@@ -37,6 +40,15 @@ class InventoryChecks(Protocol):
 
     def kept(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity | None:
         """The answer kept for the stay, if one may be used; None: `check` must ask."""
+
+    def kept_all(
+        self,
+        place: Place,
+        windows: Sequence[tuple[str | None, datetime, datetime]],
+        exclude: Sequence[str] = (),
+    ) -> list[Capacity | None]:
+        """`kept` of the stay of each window (unit or none, start, end) at `place`, in order,
+        without building the stays."""
 
 
 class CachedChecks:
@@ -53,6 +65,28 @@ class CachedChecks:
     def kept(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity | None:
         key = _key(stay, exclude)
         return self.cache.kept(key, lambda: self.inventory.check(stay, key[-1]))
+
+    def kept_all(
+        self,
+        place: Place,
+        windows: Sequence[tuple[str | None, datetime, datetime]],
+        exclude: Sequence[str] = (),
+    ) -> list[Capacity | None]:
+        venue_id, venue_type, party_size, zone = place
+        excluded = tuple(sorted(exclude))
+        kept = self.cache.kept
+        found: list[Capacity | None] = []
+        for unit, start, end in windows:
+            key = (venue_id, venue_type, unit, start, end, party_size, zone, excluded)
+            found.append(kept(key, functools.partial(self._refresh, key)))
+        return found
+
+    def _refresh(self, key: Key) -> Awaitable[Capacity]:
+        """The inventory's check of the stay `key` was made of (a stale answer's refresh)."""
+        venue_id, venue_type, unit, start, end, party_size, zone, excluded = key
+        return self.inventory.check(
+            Stay(venue_id, venue_type, unit, TimeSlot(start, end), party_size, zone), excluded
+        )
 
     async def aclose(self) -> None:
         await self.cache.aclose()

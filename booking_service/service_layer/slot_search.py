@@ -125,8 +125,9 @@ async def search_available_slots(query: SearchSlots, *, ctx: Context) -> SlotSea
         if a.available
         for unit in (a.free_unit_ids if query.unit_ids else [None])
     ]
-    stays = [_stay(query, zone_name, answers[i].candidate, unit) for i, unit in asks]
-    capacities = await _inventory_answers(stays, not_counted, ctx)
+    capacities = await _inventory_answers(
+        query, zone_name, [(answers[i].candidate, u) for i, u in asks], not_counted, ctx
+    )
     said: dict[int, list[tuple[str | None, Capacity]]] = {}
     for (i, unit), capacity in zip(asks, capacities, strict=True):
         said.setdefault(i, []).append((unit, capacity))
@@ -140,9 +141,16 @@ def _inventory_says(
 ) -> SlotAnswer:
     """A candidate still open here, as the inventory's answers for it (one per unit asked, or one
     for the venue) leave it."""
-    remaining = min(c.remaining for _, c in pairs)
-    free = [u for u, c in pairs if u is not None and c.available]
-    if all(c.available for _, c in pairs) or free:
+    remaining = pairs[0][1].remaining
+    free: list[str] = []
+    every_one = True
+    for unit, capacity in pairs:
+        remaining = min(remaining, capacity.remaining)
+        if not capacity.available:
+            every_one = False
+        elif unit is not None:
+            free.append(unit)
+    if every_one or free:
         reasons: list[SlotReason] = []
     elif remaining < party_size or pairs[0][0] is None:
         reasons = [SlotReason.SOLD_OUT]
@@ -236,7 +244,8 @@ def _locally(
         ]
     asked = set(query.unit_ids)
     holds = [(b.blocked, b.unit_id) for b in counted if b.unit_id and b.unit_id in asked]
-    wanted = [limits.blocked(TimeSlot(c.start, c.end)) for c in candidates]
+    before, after = limits.buffer_before, limits.buffer_after  # limits.blocked of each candidate
+    wanted = [TimeSlot(c.start - before, c.end + after) for c in candidates]
     held = slots.units_held(wanted, holds)
     answers: list[SlotAnswer] = []
     for candidate, (reasons, broken), taken in zip(candidates, problems, held, strict=True):
@@ -252,15 +261,27 @@ def _stay(query: SearchSlots, zone: str, candidate: Candidate, unit: str | None)
     return Stay(query.venue_id, None, unit, slot, query.party_size, zone)
 
 
-async def _inventory_answers(stays: list[Stay], not_counted: Sequence[str], ctx: Context) -> list[Capacity]:
-    """The inventory's answer for each stay, in order: those kept (ctx.search_checks) at once,
-    with no task each; the others asked, at most `Policy.slot_search_concurrency` at a time."""
+async def _inventory_answers(
+    query: SearchSlots,
+    zone: str,
+    asks: list[tuple[Candidate, str | None]],
+    not_counted: Sequence[str],
+    ctx: Context,
+) -> list[Capacity]:
+    """The inventory's answer for each (candidate, unit or None) asked, in order: those kept
+    (ctx.search_checks) at once, with no task or stay built each; the others asked, at most
+    `Policy.slot_search_concurrency` at a time."""
     kept = ctx.search_checks
-    known: list[Capacity | None] = [kept.kept(s, not_counted) for s in stays] if kept else [None] * len(stays)
+    known: list[Capacity | None]
+    if kept is not None:
+        place = (query.venue_id, None, query.party_size, zone)
+        known = kept.kept_all(place, [(unit, c.start, c.end) for c, unit in asks], not_counted)
+    else:
+        known = [None] * len(asks)
     missing = [j for j, capacity in enumerate(known) if capacity is None]
     checks = kept or ctx.peers.inventory
     asked = await _bounded(
-        [functools.partial(checks.check, stays[j], not_counted) for j in missing],
+        [functools.partial(checks.check, _stay(query, zone, *asks[j]), not_counted) for j in missing],
         ctx.policy.slot_search_concurrency,
     )
     for j, capacity in zip(missing, asked, strict=True):
