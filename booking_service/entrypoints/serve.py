@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -124,6 +125,17 @@ async def database(settings: Settings, *, owner: str = "serve") -> AsyncIterator
         await asyncio.to_thread(embedded.stop)
 
 
+def _freeze_start_up() -> None:
+    """Moves what start-up made and keeps (modules, protobuf descriptors, tables, pools) out of the
+    cyclic collector's way (gc.freeze), so that a full collection walks what requests made, not
+    the whole heap. Under 16 slot searches at once, full collections of the whole heap took up to
+    80 ms each, about once a second: the searches' whole p99 (47 ms frozen, 86 ms not; their
+    p50 25 ms either way; measured in process). Frozen objects are still freed when no longer
+    referenced, only never searched for cycles."""
+    gc.collect()
+    gc.freeze()
+
+
 @contextlib.asynccontextmanager
 async def _running(
     settings: Settings, database_url: str, bootstrap_servers: str, peers: PeerUrls, *, worker: bool
@@ -215,6 +227,7 @@ async def _running(
         ]
         if jwks is not None:
             background.append(asyncio.create_task(jwks.run()))
+        _freeze_start_up()
         log.info(
             "booking-service serving",
             extra={
