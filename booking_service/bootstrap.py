@@ -8,10 +8,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from booking_service.adapters.booking_reads import PostgresBookingReads
+from booking_service.adapters.booking_reads import PostgresBookingReads, fetch
+from booking_service.adapters.connections import Connections
 from booking_service.adapters.database import SessionLimits, create_engine, open_session
 from booking_service.adapters.outbox_watch import PostgresChangeFeed
 from booking_service.adapters.peers.breaker import CircuitBreaker
@@ -30,6 +30,11 @@ from booking_service.service_layer.search_inventory import CachedChecks, checks_
 from booking_service.service_layer.use_cases import UseCases
 from booking_service.service_layer.watch import WatchHub, WatchSettings
 
+#: The engine's pool: it serves only what runs SQLAlchemy Core off the request path (a /metrics
+#: scrape's outbox backlog), one connection kept, a few more while several are in use at once.
+ENGINE_POOL_SIZE = 1
+ENGINE_MAX_OVERFLOW = 4
+
 
 @dataclass(frozen=True, slots=True)
 class PeerUrls:
@@ -40,19 +45,21 @@ class PeerUrls:
 
 @dataclass(frozen=True, slots=True)
 class Application:
-    """The wired service: its use cases and the resources it must close."""
+    """The wired service: its use cases and the resources it must close: the request pool
+    (`connections`: every unit of work and read) and SQLAlchemy's engine (`engine`: the Core
+    statements off the request path, /metrics' outbox backlog; a small pool of its own)."""
 
     use_cases: UseCases
+    connections: Connections
     engine: AsyncEngine
     peers: list[PeerHttp] = field(default_factory=list)
     #: The slot search's inventory answers (None when SLOT_SEARCH_CACHE_SECONDS is 0).
     search_checks: CachedChecks | None = None
 
     async def is_ready(self) -> bool:
-        """Whether the database answers."""
+        """Whether the database answers, on a connection of the request pool."""
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await fetch(self.connections, "SELECT 1")
         except Exception:
             return False
         return True
@@ -63,6 +70,7 @@ class Application:
             await self.search_checks.aclose()
         for peer in self.peers:
             await peer.aclose()
+        await self.connections.aclose()
         await self.engine.dispose()
 
 
@@ -79,14 +87,24 @@ def session_limits(settings: Settings) -> SessionLimits:
 def bootstrap(
     settings: Settings, database_url: str, peer_urls: PeerUrls, *, clock: Clock = utc_now
 ) -> Application:
-    """The service on `database_url` (DATABASE_URL, or the embedded database's): its pool, and
-    behind a transaction pooler (DB_TRANSACTION_POOLING) each unit of work's limits as SET LOCAL."""
+    """The service on `database_url` (DATABASE_URL, or the embedded database's): its request pool
+    (DB_POOL_SIZE, DB_MAX_OVERFLOW, DB_POOL_TIMEOUT_SECONDS), and behind a transaction pooler
+    (DB_TRANSACTION_POOLING) each unit of work's limits as SET LOCAL. The engine, off the request
+    path, keeps ENGINE_POOL_SIZE connections (and ENGINE_MAX_OVERFLOW more while used)."""
     limits = session_limits(settings)
     pooling = settings.db_transaction_pooling
-    engine = create_engine(
+    connections = Connections(
         database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        timeout_seconds=settings.db_pool_timeout.total_seconds(),
+        limits=limits,
+        transaction_pooling=pooling,
+    )
+    engine = create_engine(
+        database_url,
+        pool_size=ENGINE_POOL_SIZE,
+        max_overflow=ENGINE_MAX_OVERFLOW,
         pool_timeout_seconds=settings.db_pool_timeout.total_seconds(),
         limits=limits,
         transaction_pooling=pooling,
@@ -126,18 +144,18 @@ def bootstrap(
     search_checks = checks_for_search(inventory_client, policy.slot_search_cache)
     ctx = Context(
         uow=lambda: PostgresUnitOfWork(
-            engine, per_transaction=per_transaction, guest_contact=settings.events_guest_contact
+            connections, per_transaction=per_transaction, guest_contact=settings.events_guest_contact
         ),
         clock=clock,
         policy=policy,
         peers=Peers(inventory_client, PricingClient(pricing), PaymentsClient(payments)),
-        reads=PostgresBookingReads(engine),
+        reads=PostgresBookingReads(connections),
         saga_lease=settings.saga_lease,
         saga_max_attempts=settings.saga_max_attempts,
         search_checks=search_checks,
     )
     feed = PostgresChangeFeed(
-        engine,
+        connections,
         settings.database_session_url or database_url,  # LISTEN needs a session of its own
         functools.partial(
             open_session, limits=limits, application="booking-service-watch", startup=not pooling
@@ -152,4 +170,4 @@ def bootstrap(
         ),
     )
     use_cases = UseCases(ctx, PageTokens(settings.page_token_secret.encode()), watches)
-    return Application(use_cases, engine, [inventory, pricing, payments], search_checks)
+    return Application(use_cases, connections, engine, [inventory, pricing, payments], search_checks)

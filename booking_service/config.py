@@ -125,10 +125,12 @@ class Settings:
     #: The oldest inventory answer SearchAvailableSlots may use (refreshed from half that age);
     #: 0: every search asks the inventory (service_layer/search_inventory.py).
     slot_search_cache: timedelta = timedelta(seconds=5)
-    # Measured with bench/run.py: connections beyond the pool ("overflow") are closed when given
-    # back, so under sustained load above the pool size every call paid a new connection (10 + 10
-    # halved REST reads at 64 in flight, the service idling while it connected). A pool of 20 and
-    # no overflow kept the service CPU-bound; a call waits up to DB_POOL_TIMEOUT_SECONDS instead.
+    # Measured with bench/run.py under SQLAlchemy's pool: connections beyond the pool ("overflow")
+    # were closed when given back, so under sustained load above the pool size every call paid a
+    # new connection (10 + 10 halved REST reads at 64 in flight, the service idling while it
+    # connected). A pool of 20 and no overflow kept the service CPU-bound; a call waits up to
+    # DB_POOL_TIMEOUT_SECONDS instead. The pool is asyncpg's now (adapters/connections.py: at most
+    # size + overflow, an overflowing pool closes connections unused for 60 s).
     db_pool_size: int = 20
     db_max_overflow: int = 0
     db_lock_timeout: timedelta = timedelta(seconds=5)

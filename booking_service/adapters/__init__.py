@@ -1,1 +1,2 @@
-"""Adapters at the edge: PostgreSQL tables, repository, idempotency store, unit of work, engine."""
+"""Adapters at the edge: PostgreSQL tables, repository, idempotency store, unit of work, the calls'
+connection pool, engine."""

@@ -5,7 +5,7 @@ SQLAlchemy's execution path costs more CPU than the whole round trip to the data
 against 0.2 ms per GetBooking, measured with bench/run.py --profile): building, caching and compiling
 the statement, two statements for the booking and its history, and a transaction around them. Here
 the booking and its history (an array of rows, typed by the driver) come back from one statement,
-prepared once per connection by asyncpg. The engine still owns the pool.
+prepared once per connection by asyncpg, on a connection of asyncpg's own pool (connections.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from booking_service.adapters import venue_policies
+from booking_service.adapters.connections import Connections
 from booking_service.adapters.driver import DriverSession
 from booking_service.adapters.errors import translate
 from booking_service.adapters.rows import booking_of, history_of
@@ -122,8 +121,8 @@ def _with_history(row: Any) -> Booking:
 
 
 class PostgresBookingReads(BookingReads):
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
 
     async def get(self, booking_id: str) -> Booking | None:
         return await self._one(BY_ID, booking_id)
@@ -180,22 +179,23 @@ class PostgresBookingReads(BookingReads):
         return _with_history(rows[0])
 
     async def _fetch(self, statement: str, arguments: list[Any]) -> list[Any]:
-        return await fetch(self._engine, statement, *arguments)
+        return await fetch(self._connections, statement, *arguments)
 
 
-async def fetch(engine: AsyncEngine, statement: str, *arguments: Any) -> list[Any]:
+async def fetch(connections: Connections, statement: str, *arguments: Any) -> list[Any]:
     """One statement on a pooled connection, outside any transaction (a read side's one round
     trip): its rows. A connection the failure left unusable is dropped from the pool; a database
-    error is raised as its domain error (adapters/errors.translate) where it has one."""
+    error is raised as its domain error (adapters/errors.translate) where it has one (a pool with
+    no connection free: StorageUnavailable)."""
     try:
-        async with engine.connect() as conn:
-            session = DriverSession(engine, (await conn.get_raw_connection()).driver_connection)
-            try:
-                rows: list[Any] = await session.fetch(statement, *arguments)
-            except BaseException as exc:
-                if session.unusable_after(exc):
-                    await conn.invalidate()
-                raise
+        connection = await connections.acquire()
+        session = DriverSession(connections, connection)
+        try:
+            rows: list[Any] = await session.fetch(statement, *arguments)
+        except BaseException as exc:
+            await connections.release(connection, discard=session.unusable_after(exc))
+            raise
+        await connections.release(connection)
     except Exception as exc:
         domain_error = translate(exc)
         if domain_error is None:

@@ -1,11 +1,13 @@
-"""The async engine: asyncpg under SQLAlchemy, pooled; and the limits every database session of this
-service keeps (the pool's, the outbox relay's), so that no connection waits without bound; and the
-check a command makes before it relies on the database (DatabaseUnreachable says where and why).
+"""The async engine: asyncpg under SQLAlchemy, pooled, for what runs SQLAlchemy itself off the request
+path (the calls' connections come from asyncpg's own pool: connections.py, which keeps the same
+rules); the limits every database session of this service keeps (the pools', the outbox relay's),
+so that no connection waits without bound; and the check a command makes before it relies on the
+database (DatabaseUnreachable says where and why).
 
 Behind a pooler in transaction mode (PgBouncer's `pool_mode = transaction`, DB_TRANSACTION_POOLING),
 consecutive transactions of one pooled connection may run on different server sessions, and between
 them the server session serves other clients. Nothing of a session may then be relied on past the
-transaction that made it:
+transaction that made it (on either pool):
 - prepared statements: asyncpg's statement cache and SQLAlchemy's are off, and both prepare
   unnamed statements, which the next statement replaces (a named one would be missing on the next
   server session, or collide with another client's of the same name);
@@ -98,7 +100,8 @@ class SessionLimits:
         }
 
     def connect_args(self, application: str = "booking-service", *, startup: bool = True) -> dict[str, Any]:
-        """asyncpg.connect's keyword arguments (SQLAlchemy's connect_args, or the relay's own).
+        """asyncpg.connect's keyword arguments (the request pool's, SQLAlchemy's connect_args, or
+        the relay's own).
 
         `startup`: the settings travel as startup parameters, which PostgreSQL takes and PgBouncer
         refuses ("unsupported startup parameter", in every pool mode); without, only

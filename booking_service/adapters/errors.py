@@ -33,6 +33,14 @@ _UNAVAILABLE_CLASSES = ("08", "53", "57P")
 log = logging.getLogger("booking_service.database")
 
 
+class PoolExhausted(Exception):
+    """No connection of the request pool became free within the pool timeout (connections.py);
+    translated as SQLAlchemy's pool timeout was: StorageUnavailable, pool_exhausted."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        super().__init__(f"no database connection became free within {timeout_seconds:g} s")
+
+
 def sqlstate_of(exc: BaseException) -> str | None:
     cause = _driver_error(exc)
     state = getattr(cause, "sqlstate", None)
@@ -80,7 +88,7 @@ def translate(exc: BaseException) -> BookingError | None:
     withhold_row_values(exc)
     if isinstance(exc, BookingError):
         return None
-    if isinstance(exc, PoolTimeout):
+    if isinstance(exc, PoolExhausted | PoolTimeout):
         return StorageUnavailable(
             "Every database connection is busy; retry shortly.", {"reason": "pool_exhausted"}
         )

@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking_service.adapters.booking_reads import fetch
+from booking_service.adapters.connections import Connections
 from booking_service.adapters.outbox_relay.relay import CHANNEL
 from booking_service.domain.errors import WatchPositionPurged
 from booking_service.domain.watch import Change, Head, Position, WatchScope
@@ -72,13 +72,13 @@ class ListeningSession:
 class PostgresChangeFeed:
     def __init__(
         self,
-        engine: AsyncEngine,
+        connections: Connections,
         session_url: str,
         connect: Callable[[str], Awaitable[Any]] = asyncpg.connect,
     ) -> None:
         """`session_url`: where the listening session goes (DATABASE_SESSION_URL behind PgBouncer:
         LISTEN needs a session of its own); `connect` opens it (the service's SessionLimits)."""
-        self._engine = engine
+        self._connections = connections
         self._session_url = session_url
         self._connect = connect
 
@@ -117,4 +117,4 @@ class PostgresChangeFeed:
         ]
 
     async def _fetch(self, statement: str, *arguments: Any) -> list[Any]:
-        return await fetch(self._engine, statement, *arguments)
+        return await fetch(self._connections, statement, *arguments)

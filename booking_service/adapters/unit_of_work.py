@@ -1,14 +1,13 @@
-"""The unit of work on PostgreSQL: one pooled connection and one transaction per `async with`, its
-statements run on the driver (driver.py)."""
+"""The unit of work on PostgreSQL: one connection of the request pool (connections.py) and one
+transaction per `async with`, its statements run on the driver (driver.py)."""
 
 from __future__ import annotations
 
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from booking_service.adapters import outbox
+from booking_service.adapters.connections import Connections
 from booking_service.adapters.driver import DriverSession
 from booking_service.adapters.erasure import PostgresGuestErasures
 from booking_service.adapters.errors import translate, unavailable
@@ -30,7 +29,7 @@ class PostgresUnitOfWork(UnitOfWork):
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        connections: Connections,
         *,
         per_transaction: str | None = None,
         guest_contact: GuestContact = GuestContact.OMIT,
@@ -39,18 +38,17 @@ class PostgresUnitOfWork(UnitOfWork):
         limits as `SET LOCAL`: SessionLimits.per_transaction). `guest_contact`: whether the events
         it writes carry the guest's email and phone (EVENTS_GUEST_CONTACT; outbox.py)."""
         super().__init__()
-        self._engine = engine
+        self._connections = connections
         self._per_transaction = per_transaction
         self._guest_contact = guest_contact
-        self._pooled: AsyncConnection | None = None
+        self._pooled: Any = None  # the asyncpg connection while one is held
         self._session: DriverSession | None = None
         self._transaction: Any = None  # an asyncpg Transaction while one is open
 
     async def __aenter__(self) -> Self:
         try:
-            self._pooled = await self._engine.connect()
-            driver: Any = (await self._pooled.get_raw_connection()).driver_connection
-            self._session = DriverSession(self._engine, driver)
+            self._pooled = driver = await self._connections.acquire()
+            self._session = DriverSession(self._connections, driver)
             self._transaction = driver.transaction()
             await self._transaction.start()
             if self._per_transaction:
@@ -104,9 +102,10 @@ class PostgresUnitOfWork(UnitOfWork):
             await transaction.rollback()
 
     async def _close(self, *, invalidate: bool) -> None:
+        """Gives the connection back, or (`invalidate`) ends it. Never inside a transaction: the
+        caller committed or rolled back first, or invalidates (connections.release ends a
+        connection still in one all the same)."""
         pooled, self._pooled, self._session, self._transaction = self._pooled, None, None, None
         if pooled is None:
             return
-        if invalidate:
-            await pooled.invalidate()
-        await pooled.close()
+        await self._connections.release(pooled, discard=invalidate)

@@ -160,7 +160,10 @@ async def _running(
             reuse_port=worker,
         )
         metrics = MetricsEndpoint(
-            app.engine, breakers={peer.name: peer.breaker for peer in app.peers}, workers=worker
+            app.connections,
+            app.engine,
+            breakers={peer.name: peer.breaker for peer in app.peers},
+            workers=worker,
         )
         readiness = Readiness(
             database_url,

@@ -23,7 +23,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import QueuePool
 
 from booking_service.observability import multiprocess
 from booking_service.observability.metrics import (
@@ -47,6 +46,14 @@ class Breaker(Protocol):
 
     @property
     def state(self) -> str: ...
+
+
+class PoolStats(Protocol):
+    """What the endpoint reads of the request pool (adapters/connections.py)."""
+
+    def stats(self) -> tuple[int, int, int]:
+        """Connections in use, idle, and the pool's configured size."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +122,12 @@ _OUTBOX_BACKLOG = text(
 
 
 class MetricsEndpoint:
-    """The body and content type of /metrics for one running service: its engine's pool and outbox,
-    and its peers' breakers (by peer name)."""
+    """The body and content type of /metrics for one running service: its request pool, its outbox
+    (read through its engine, off the request path), and its peers' breakers (by peer name)."""
 
     def __init__(
         self,
+        pool: PoolStats,
         engine: AsyncEngine,
         *,
         breakers: Mapping[str, Breaker] | None = None,
@@ -129,6 +137,7 @@ class MetricsEndpoint:
         """`timeout_seconds`: the bound on the outbox query. `workers`: this process is one of
         `serve --workers N`, and a scrape answers for all of them (RuntimeError if prometheus_client
         was imported before PROMETHEUS_MULTIPROC_DIR was set)."""
+        self._pool_stats = pool
         self._engine = engine
         self._breakers = dict(breakers or {})
         self._timeout = timeout_seconds
@@ -140,7 +149,7 @@ class MetricsEndpoint:
             self._publish()  # this worker's own numbers as of now; the others' are at most 1 s old
             snapshot = _Snapshot(None, await self._outbox(), None)
         else:
-            pool = self._pool()  # before the outbox query borrows a connection
+            pool = self._pool()
             states = {peer: b.state for peer, b in self._breakers.items()}
             snapshot = _Snapshot(pool, await self._outbox(), states)
         with _RENDERING:  # no await inside: another endpoint cannot swap the snapshot meanwhile
@@ -169,10 +178,7 @@ class MetricsEndpoint:
             WORKER_BREAKER_STATE.labels(peer).set(BREAKER_STATES.get(breaker.state, 2))
 
     def _pool(self) -> tuple[int, int, int] | None:
-        pool = self._engine.sync_engine.pool
-        if not isinstance(pool, QueuePool):  # a NullPool, say, keeps no count
-            return None
-        return pool.checkedout(), pool.checkedin(), pool.size()
+        return self._pool_stats.stats()
 
     async def _outbox(self) -> tuple[int, float] | None:
         """The backlog, or None if the database cannot say quickly (a scrape must never hang)."""

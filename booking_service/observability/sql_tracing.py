@@ -1,4 +1,5 @@
-"""SQL spans: a CLIENT span per statement the engine runs, in the trace of the call that runs it.
+"""SQL spans: a CLIENT span per statement, in the trace of the call that runs it: the engine's
+statements (trace_statements) and those run on the request pool's connections (driver_statement).
 
 Hooked by hand on SQLAlchemy's engine events rather than with opentelemetry-instrumentation-sqlalchemy
 (a beta package pinned to each SDK release, for what is a few lines here), so that two promises are
@@ -12,17 +13,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, ExceptionContext, ExecutionContext
+from sqlalchemy.engine import URL, Connection, ExceptionContext, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from booking_service.observability import tracing
 
 _SPAN_ATTRIBUTE = "_booking_service_span"
+
+
+class Located(Protocol):
+    """Whatever knows its database's URL: the engine, the request pool (adapters/connections.py)."""
+
+    @property
+    def url(self) -> URL: ...
 
 
 def trace_statements(engine: AsyncEngine) -> None:
@@ -73,9 +81,9 @@ def _end_statement(context: ExecutionContext | None, error: str | None) -> None:
 
 
 @contextlib.contextmanager
-def driver_statement(engine: AsyncEngine, statement: str) -> Iterator[None]:
-    """The same span for a statement run on the driver directly (the read side skips SQLAlchemy's
-    execution path, and so its events), with the same two promises."""
+def driver_statement(database: Located, statement: str) -> Iterator[None]:
+    """The same span for a statement run on the driver directly (on a connection of the request
+    pool, adapters/connections.py: no SQLAlchemy events fire there), with the same two promises."""
     tracer = tracing.active_tracer()
     if tracer is None or not trace.get_current_span().get_span_context().is_valid:
         yield
@@ -83,8 +91,8 @@ def driver_statement(engine: AsyncEngine, statement: str) -> Iterator[None]:
     operation = statement.lstrip().split(None, 1)[0].upper()
     attributes = {
         "db.system": "postgresql",
-        "db.name": engine.url.database or "",
-        "server.address": engine.url.host or "",
+        "db.name": database.url.database or "",
+        "server.address": database.url.host or "",
         "db.operation": operation,
         "db.statement": statement,
     }

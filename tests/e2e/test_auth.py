@@ -68,7 +68,11 @@ async def _secured(
     chain = interceptors(guard)
     server = GrpcServer(app.use_cases, "127.0.0.1", 0, chain=chain)
     gateway = build_gateway(
-        app.use_cases, app.is_ready, chain=chain, guard=guard, metrics=MetricsEndpoint(app.engine)
+        app.use_cases,
+        app.is_ready,
+        chain=chain,
+        guard=guard,
+        metrics=MetricsEndpoint(app.connections, app.engine),
     )
     rest_server = RestServer(gateway, "127.0.0.1", 0)
     await server.start()

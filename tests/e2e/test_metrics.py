@@ -17,6 +17,7 @@ from booking.v1 import booking_pb2 as pb
 from booking.v1 import booking_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from booking_service.adapters.connections import Connections
 from booking_service.adapters.database import create_engine
 from booking_service.adapters.kafka.embedded_broker import EmbeddedKafka
 from booking_service.bootstrap import Application
@@ -32,7 +33,9 @@ BOOKINGS = "/api/v1/bookings"
 @asynccontextmanager
 async def metrics_of(app: Application) -> AsyncIterator[httpx.AsyncClient]:
     """A REST server for `app` that serves /metrics, wired as `booking-service serve` wires it."""
-    endpoint = MetricsEndpoint(app.engine, breakers={peer.name: peer.breaker for peer in app.peers})
+    endpoint = MetricsEndpoint(
+        app.connections, app.engine, breakers={peer.name: peer.breaker for peer in app.peers}
+    )
     server = RestServer(build_gateway(app.use_cases, app.is_ready, metrics=endpoint), "127.0.0.1", 0)
     await server.start()
     try:
@@ -99,17 +102,19 @@ async def test_metrics_is_prometheus_text_with_the_pool(metrics: httpx.AsyncClie
         assert (scraped.get(name) or 0) > 0, name
 
 
-async def test_each_endpoint_shows_its_own_engine(app: Application, database_url: str, settings) -> None:
+async def test_each_endpoint_shows_its_own_pool(app: Application, database_url: str, settings) -> None:
     """Many services in one process (as in these tests): no duplicated series, no crossed values."""
-    other = create_engine(database_url, pool_size=3)
+    other = create_engine(database_url)
+    other_pool = Connections(database_url, pool_size=3)
     try:
-        mine, theirs = MetricsEndpoint(app.engine), MetricsEndpoint(other)
+        mine, theirs = MetricsEndpoint(app.connections, app.engine), MetricsEndpoint(other_pool, other)
         for _ in range(2):
             assert Scrape((await theirs.render())[0].decode()).get("booking_db_pool_size") == 3
             assert (
                 Scrape((await mine.render())[0].decode()).get("booking_db_pool_size") == settings.db_pool_size
             )
     finally:
+        await other_pool.aclose()
         await other.dispose()
 
 
@@ -117,7 +122,7 @@ async def test_a_slow_outbox_read_leaves_the_backlog_out_instead_of_hanging(priv
     engine = create_engine(private_database)
     blocker = await asyncpg.connect(private_database)
     try:
-        endpoint = MetricsEndpoint(engine, timeout_seconds=0.5)
+        endpoint = MetricsEndpoint(Connections(private_database), engine, timeout_seconds=0.5)
         errors = Scrape((await endpoint.render())[0].decode()).count(
             "booking_metrics_scrape_errors_total", source="outbox"
         )

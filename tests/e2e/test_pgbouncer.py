@@ -126,7 +126,7 @@ async def test_calls_readiness_and_metrics_work_behind_a_transaction_pooler(
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     assert not failures, failures
     readiness = Readiness(bouncer.url(database_url))
-    metrics = MetricsEndpoint(pooled.engine)
+    metrics = MetricsEndpoint(pooled.connections, pooled.engine)
     server = RestServer(build_gateway(pooled.use_cases, readiness.is_ready, metrics=metrics), "127.0.0.1", 0)
     await server.start()
     try:
@@ -252,8 +252,7 @@ async def test_without_the_setting_the_calls_fail(
             outcomes = await lifecycles(app, new_booking)
             if not pgbouncer_drops_the_limits:  # UNAVAILABLE says no more: ask the pool why
                 with pytest.raises(Exception, match="unsupported startup parameter: statement_timeout"):
-                    async with app.engine.connect():
-                        pass
+                    await app.connections.acquire()
         finally:
             await app.aclose()
     assert any(isinstance(o, grpc.aio.AioRpcError) for o in outcomes), outcomes

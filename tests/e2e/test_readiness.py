@@ -68,13 +68,13 @@ async def test_a_busy_pool_does_not_make_the_service_not_ready(app: Application,
     readiness = Readiness(database_url, timeout_seconds=0.5)
     held = []
     try:
-        for _ in range(app.engine.pool.size() + app.engine.pool._max_overflow):  # type: ignore[attr-defined]
-            held.append(await app.engine.connect())
+        for _ in range(app.connections.max_size):
+            held.append(await app.connections.acquire())
         assert await readiness.probe() is True  # the request pool is exhausted; readiness is not
     finally:
         await readiness.aclose()
         for connection in held:
-            await connection.close()
+            await app.connections.release(connection)
 
 
 async def test_a_database_without_the_schema_is_not_ready(server_url: str) -> None:

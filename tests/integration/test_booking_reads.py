@@ -24,7 +24,7 @@ STAFF = Actor("front-desk", ChangeSource.API)
 
 async def test_a_read_returns_what_the_repository_loads(app: Application, ids) -> None:
     booking = make_booking(ids)
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     async with uow:
         await uow.bookings.add(booking)
         await uow.commit()
@@ -37,7 +37,7 @@ async def test_a_read_returns_what_the_repository_loads(app: Application, ids) -
         await uow.commit()
     async with uow:
         expected = await uow.bookings.get(booking.booking_id, with_history=True)
-    reads = PostgresBookingReads(app.engine)
+    reads = PostgresBookingReads(app.connections)
     read = await reads.get(booking.booking_id)
     assert expected is not None
     assert read is not None
@@ -106,21 +106,21 @@ async def test_unit_holds_are_the_overlapping_bookings_as_the_slot_search_weighs
 
 
 async def test_a_missing_booking_reads_as_none(app: Application) -> None:
-    reads = PostgresBookingReads(app.engine)
+    reads = PostgresBookingReads(app.connections)
     assert await reads.get("00000000-0000-4000-8000-000000000000") is None
     assert await reads.get_by_reference("BK-NOPE0000") is None
 
 
 async def test_a_dead_connection_is_dropped_from_the_pool(app: Application, ids, database_url: str) -> None:
     booking = make_booking(ids)
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     async with uow:
         await uow.bookings.add(booking)
         await uow.commit()
-    reads = PostgresBookingReads(app.engine)
+    reads = PostgresBookingReads(app.connections)
     assert await reads.get(booking.booking_id) is not None
 
     async def attempt() -> None:
         assert await reads.get(booking.booking_id) is not None
 
-    await assert_dead_connections_leave_the_pool(app.engine, database_url, attempt)
+    await assert_dead_connections_leave_the_pool(app.connections, database_url, attempt)

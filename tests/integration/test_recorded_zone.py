@@ -44,11 +44,11 @@ def booking(venue_id: str, zone: str, created: datetime, start: datetime) -> Boo
 
 async def test_the_recorded_zone_is_that_of_the_venues_latest_created_booking(app: Application, ids) -> None:
     venue = ids("venue")
-    reads = PostgresBookingReads(app.engine)
+    reads = PostgresBookingReads(app.connections)
     assert await reads.recorded_time_zone(venue) is None
     latest = booking(venue, "Asia/Tokyo", NOW + timedelta(hours=1), NOW + timedelta(days=3))
     latest.change_status(BookingStatus.CANCELLED, "rain", API, NOW + timedelta(hours=2), Deadlines())
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     async with uow:
         # Created earlier but starting later; and the latest is cancelled: neither matters.
         await uow.bookings.add(

@@ -45,7 +45,7 @@ def make_booking(
 
 @pytest.fixture
 def uow(app: Application) -> PostgresUnitOfWork:
-    return PostgresUnitOfWork(app.engine)
+    return PostgresUnitOfWork(app.connections)
 
 
 async def test_a_booking_round_trips_with_its_history(uow, ids) -> None:

@@ -34,7 +34,7 @@ async def backend_pids(database_url: str) -> set[int]:
 
 async def test_what_is_not_committed_is_rolled_back(app: Application, ids) -> None:
     booking = make_booking(ids)
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     async with uow:
         await uow.bookings.add(booking)  # no commit
     async with uow:
@@ -49,7 +49,7 @@ async def test_json_columns_hold_json_values_and_read_back_decoded(
     booking, key = make_booking(ids), ids("key")
     data = {"stay": {"unit": "room-1"}}
     saga = Saga(str(uuid.uuid4()), booking.booking_id, "create", NOW, NOW, DONE, data=data)  # no recovery
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     async with uow:
         await uow.idempotency.claim("M", key, b"f", NOW, timedelta(hours=1))
         await uow.bookings.add(booking)
@@ -78,7 +78,7 @@ async def test_a_statement_error_leaves_the_connection_usable(
     app: Application, ids, database_url: str
 ) -> None:
     booking = make_booking(ids)
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     async with uow:
         await uow.bookings.add(booking)
         await uow.commit()
@@ -101,7 +101,7 @@ async def test_a_statement_error_leaves_the_connection_usable(
 async def test_a_statement_cut_off_by_a_cancellation_drops_its_connection(
     app: Application, database_url: str
 ) -> None:
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     pids: list[int] = []
 
     async def slow() -> None:
@@ -125,7 +125,7 @@ async def test_a_statement_cut_off_by_a_cancellation_drops_its_connection(
 async def test_a_connection_the_server_killed_is_dropped_from_the_pool(
     app: Application, ids, database_url: str
 ) -> None:
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     async with uow:
         await uow.bookings.add(make_booking(ids))
         await uow.commit()
@@ -134,7 +134,7 @@ async def test_a_connection_the_server_killed_is_dropped_from_the_pool(
         async with uow:
             assert await uow.bookings.get("00000000-0000-4000-8000-000000000000") is None
 
-    await assert_dead_connections_leave_the_pool(app.engine, database_url, attempt)
+    await assert_dead_connections_leave_the_pool(app.connections, database_url, attempt)
 
 
 async def test_a_rollback_the_server_cannot_answer_is_unavailable(
@@ -143,7 +143,7 @@ async def test_a_rollback_the_server_cannot_answer_is_unavailable(
     """A unit of work that read and left without committing, on a connection that died meanwhile:
     its rollback fails, and that is StorageUnavailable (retry), not an unexplained driver error;
     the operator's log says why (the client is told only UNAVAILABLE)."""
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
 
     async def read_then_lose_the_connection() -> None:
         async with uow:

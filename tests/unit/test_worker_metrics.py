@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from booking_service.adapters.connections import Connections
 from booking_service.observability import multiprocess
 from booking_service.observability.metrics_endpoint import MetricsEndpoint
 from booking_service.observability.multiprocess import WorkersDirectory, merged_registry, workers_directory
@@ -117,6 +118,7 @@ def test_process_metrics_per_running_worker() -> None:
 def test_a_single_process_serves_its_own_registry() -> None:
     engine = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     assert multiprocess.directory() is None  # the test process was started without the directory
-    MetricsEndpoint(engine)
+    pool = Connections("postgresql://nobody@127.0.0.1:1/none")
+    MetricsEndpoint(pool, engine)
     with pytest.raises(RuntimeError, match="PROMETHEUS_MULTIPROC_DIR"):
-        MetricsEndpoint(engine, workers=True)
+        MetricsEndpoint(pool, engine, workers=True)
