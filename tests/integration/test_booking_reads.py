@@ -68,12 +68,12 @@ async def test_unit_holds_are_the_overlapping_bookings_as_the_slot_search_weighs
     made[0].inventory_reservation_id = "res-0"
     made[1].change_status(BookingStatus.CONFIRMED, "paid", STAFF, NOW, Deadlines())
     made[3].change_status(BookingStatus.CONFIRMED, "paid", STAFF, NOW, Deadlines())
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     async with uow:
         for booking in made:
             await uow.bookings.add(booking)
         await uow.commit()
-    reads = PostgresBookingReads(app.engine)
+    reads = PostgresBookingReads(app.connections)
     start = made[0].slot.start
     span = TimeSlot(start - timedelta(days=1), start + timedelta(days=1))
     in_order = await reads.overlapping(venue, span)

@@ -77,7 +77,7 @@ async def test_the_recorded_zone_is_read_from_its_index(database_url: str) -> No
 async def test_the_policy_and_the_recorded_zone_are_read_together_as_apart(app: Application, ids) -> None:
     """BookingReads.venue_policy_and_zone: venue_policy and recorded_time_zone in one statement, with
     a policy or without, with bookings or without."""
-    reads = PostgresBookingReads(app.engine)
+    reads = PostgresBookingReads(app.connections)
     bare, with_policy = ids("bare"), ids("ruled")
 
     async def together(venue: str) -> tuple[object, ...]:
@@ -97,7 +97,7 @@ async def test_the_policy_and_the_recorded_zone_are_read_together_as_apart(app: 
             actor=API,
         )
     )
-    uow = PostgresUnitOfWork(app.engine)
+    uow = PostgresUnitOfWork(app.connections)
     async with uow:
         await uow.bookings.add(booking(bare, "Europe/Berlin", NOW, NOW + timedelta(days=5)))
         await uow.bookings.add(booking(with_policy, "Europe/Lisbon", NOW, NOW + timedelta(days=5)))
