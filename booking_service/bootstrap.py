@@ -24,9 +24,9 @@ from booking_service.domain.deadlines import Deadlines
 from booking_service.observability.sql_tracing import trace_statements
 from booking_service.service_layer.context import Context
 from booking_service.service_layer.page_tokens import PageTokens
-from booking_service.service_layer.peers import Peers
+from booking_service.service_layer.peers import Inventory, Peers
 from booking_service.service_layer.policy import Clock, Policy, utc_now
-from booking_service.service_layer.search_inventory import CachedChecks, checks_for_search
+from booking_service.service_layer.search_inventory import CachedChecks, HoldsTold, checks_for_search
 from booking_service.service_layer.use_cases import UseCases
 from booking_service.service_layer.watch import WatchHub, WatchSettings
 
@@ -140,8 +140,10 @@ def bootstrap(
         peer("pricing", peer_urls.pricing),
         peer("payments", peer_urls.payments),
     )
-    inventory_client = InventoryClient(inventory)
+    inventory_client: Inventory = InventoryClient(inventory)
     search_checks = checks_for_search(inventory_client, policy.slot_search_cache)
+    if search_checks is not None:  # this process's holds reach its kept answers at once
+        inventory_client = HoldsTold(inventory_client, search_checks)
     ctx = Context(
         uow=lambda: PostgresUnitOfWork(
             connections, per_transaction=per_transaction, guest_contact=settings.events_guest_contact

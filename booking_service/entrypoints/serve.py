@@ -230,7 +230,6 @@ async def _running(
         ]
         if jwks is not None:
             background.append(asyncio.create_task(jwks.run()))
-        _freeze_start_up()
         log.info(
             "booking-service serving",
             extra={
@@ -252,6 +251,7 @@ async def _running(
             )
         if not worker and settings.database_url and settings.page_token_secret == DEV_PAGE_TOKEN_SECRET:
             log.warning("PAGE_TOKEN_SECRET is not set: page tokens are signed with the development secret")
+        _freeze_start_up()  # after the start-up lines: the ports answer already, the log says so at once
         yield
         # One budget for the whole stop (a container's stop timeout: Docker's is 10 s): calls in
         # flight get most of it, the relay what they leave, and a second is kept for closing.

@@ -15,11 +15,16 @@ For each key:
 - a failed call (any exception) is never kept: its waiters get the exception, the next caller
   asks again; a failed refresh leaves the answer it was refreshing until its `max_age`;
 - an answer's age counts from when its call started (it is at least that old);
-- at most `size` answers are kept, the least recently used dropped first.
+- at most `size` answers are kept, the least recently used dropped first;
+- `forget(group, meets)` drops the answers of a group (`group_of(key)`) that `meets` selects, and
+  keeps nothing from the calls for them still running (their waiters still get what they answer):
+  for a caller that knows the peer's answers changed (the slot search's, when this process changes
+  a hold at a venue).
 
-A caller waiting on a call another started shares that call's context (its deadline: the
-caller's own is not applied). A background refresh runs in a context of its own, outside the
-request that happened to start it (no deadline but the peer's timeout, no request id).
+Every call runs in a context of its own, outside the request that happened to start it: no
+deadline but the peer's own timeout, no request id. So a caller with a short deadline never fails
+the others waiting on its call (each waits no longer than its own deadline: a cancelled wait leaves
+the call running), and a refresh in the background outlives the request that started it.
 
 Why our own code (the project prefers a library): `cashews`' `early` decorator does the
 stale-while-revalidate part but not the cold miss (its documentation: "not good at cold cache":
@@ -70,8 +75,10 @@ class AnswerCache(Generic[K, V]):
         size: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         observe: Callable[[Lookup], None] = lambda _: None,
+        group_of: Callable[[K], Hashable] = lambda _: None,
     ) -> None:
-        """`max_age` seconds (positive); `fresh_for` defaults to half of it."""
+        """`max_age` seconds (positive); `fresh_for` defaults to half of it; `group_of`: the group
+        of a key, for `forget`."""
         if max_age <= 0 or size < 1:
             raise ValueError("an answer cache needs a positive max_age and size")
         self.max_age = max_age
@@ -81,6 +88,9 @@ class AnswerCache(Generic[K, V]):
         self._observe = observe
         self._answers: OrderedDict[K, _Answer[V]] = OrderedDict()
         self._calls: dict[K, asyncio.Task[V]] = {}
+        self._group_of = group_of
+        #: The keys kept or being asked, by group (for forget: a group's keys, not every key).
+        self._groups: dict[Hashable, set[K]] = {}
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -92,7 +102,7 @@ class AnswerCache(Generic[K, V]):
             return answer.value
         running = self._calls.get(key)
         self._observe(Lookup.MISS if running is None else Lookup.SHARED)
-        task = running or self._start(key, call, background=False)
+        task = running or self._start(key, call)
         return await asyncio.shield(task)
 
     def kept(self, key: K, call: Callable[[], Awaitable[V]]) -> V | None:
@@ -108,7 +118,7 @@ class AnswerCache(Generic[K, V]):
             return None
         age = self._clock() - answer.asked_at
         if age >= self.max_age:
-            del self._answers[key]
+            self._drop(key)
             return None
         self._answers.move_to_end(key)
         if age < self.fresh_for:
@@ -116,7 +126,7 @@ class AnswerCache(Generic[K, V]):
         else:
             self._observe(Lookup.STALE)
             if key not in self._calls:
-                self._start(key, call, background=True)
+                self._start(key, call)
         return answer
 
     async def aclose(self) -> None:
@@ -126,25 +136,53 @@ class AnswerCache(Generic[K, V]):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._answers.clear()
+        self._groups.clear()
 
-    def _start(self, key: K, call: Callable[[], Awaitable[V]], *, background: bool) -> asyncio.Task[V]:
+    def forget(self, group: Hashable, meets: Callable[[K], bool]) -> int:
+        """Drops the group's answers whose key `meets` selects, and keeps nothing that the calls
+        running for such keys answer; returns how many keys it forgot."""
+        keys = [key for key in self._groups.get(group, ()) if meets(key)]
+        for key in keys:
+            self._calls.pop(key, None)  # _done keeps only what a registered call answers
+            self._drop(key)
+        return len(keys)
+
+    def _drop(self, key: K) -> None:
+        self._answers.pop(key, None)
+        if key in self._calls:
+            return  # still being asked: its group keeps it until the call ends
+        group = self._group_of(key)
+        members = self._groups.get(group)
+        if members is not None:
+            members.discard(key)
+            if not members:
+                del self._groups[group]
+
+    def _start(self, key: K, call: Callable[[], Awaitable[V]]) -> asyncio.Task[V]:
         asked_at = self._clock()
 
         async def run() -> V:
             return await call()
 
-        context = contextvars.Context() if background else None
-        task = asyncio.get_running_loop().create_task(run(), context=context)
+        # Outside the request that started it (the module's docstring), whether or not it waits.
+        task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
         self._calls[key] = task
+        self._groups.setdefault(self._group_of(key), set()).add(key)
         task.add_done_callback(lambda done: self._done(key, done, asked_at))
         return task
 
     def _done(self, key: K, task: asyncio.Task[V], asked_at: float) -> None:
-        if self._calls.get(key) is task:
+        registered = self._calls.get(key) is task  # not, once forgotten
+        if registered:
             del self._calls[key]
-        if task.cancelled() or task.exception() is not None:  # retrieved: never logged as lost
+        failed = task.cancelled() or task.exception() is not None  # retrieved: never logged as lost
+        if failed or not registered:
+            if key not in self._answers:
+                self._drop(key)
             return
         self._answers[key] = _Answer(task.result(), asked_at)
         self._answers.move_to_end(key)
+        self._groups.setdefault(self._group_of(key), set()).add(key)
         while len(self._answers) > self.size:
-            self._answers.popitem(last=False)
+            oldest, _ = self._answers.popitem(last=False)
+            self._drop(oldest)

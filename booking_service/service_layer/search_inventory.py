@@ -10,6 +10,14 @@ type, unit or none, start and end, party size, zone) and the reservations it doe
 sorted, as a tuple of those values (hashed and compared in C: a search looks up about a hundred
 keys, and a key of the frozen dataclasses costs Python-level hashing and comparison of each). A
 failed check is never kept.
+
+When this process reserves or moves a hold (`HoldsTold`, the inventory every use case calls), the
+venue's kept answers for the windows that meet the hold's are forgotten, whatever the call's
+outcome (an answer lost on the way may still have made the hold): so a booking made here is never
+offered by this process's next search, for its unit nor for the venue's seats (remaining capacity,
+SOLD_OUT). Another process of the service (`--workers`) sees it once its kept answers are older
+than the max age, as it sees holds made elsewhere. A release is not told (its call names no venue):
+seats freed here may show taken for up to the max age.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import Protocol
 from booking_service.domain.values import TimeSlot, VenueType
 from booking_service.observability.metrics import SLOT_SEARCH_INVENTORY_ANSWERS
 from booking_service.service_layer.answer_cache import AnswerCache, Lookup
-from booking_service.service_layer.peers import Capacity, Inventory, Stay
+from booking_service.service_layer.peers import Capacity, Hold, Inventory, Stay
 
 #: The most inventory answers kept: about 115 days of a venue's 15-minute slots searched for one
 #: party size, a few MB.
@@ -49,6 +57,37 @@ class InventoryChecks(Protocol):
     ) -> list[Capacity | None]:
         """`kept` of the stay of each window (unit or none, start, end) at `place`, in order,
         without building the stays."""
+
+
+class HoldsTold:
+    """The inventory as the use cases call it, telling the slot search's kept answers (`checks`)
+    of every hold this process makes or moves (the module's docstring); otherwise the inventory
+    itself."""
+
+    def __init__(self, inventory: Inventory, checks: CachedChecks) -> None:
+        self.inventory = inventory
+        self.checks = checks
+
+    async def check(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity:
+        return await self.inventory.check(stay, exclude)
+
+    async def reserve(self, key: str, booking_id: str, stay: Stay) -> str:
+        try:
+            return await self.inventory.reserve(key, booking_id, stay)
+        finally:
+            self.checks.forget(stay)
+
+    async def release(self, key: str, reservation_id: str) -> None:
+        await self.inventory.release(key, reservation_id)
+
+    async def update(self, key: str, reservation_id: str, stay: Stay) -> None:
+        try:
+            await self.inventory.update(key, reservation_id, stay)
+        finally:
+            self.checks.forget(stay)
+
+    async def reservations(self, booking_id: str) -> list[Hold]:
+        return await self.inventory.reservations(booking_id)
 
 
 class CachedChecks:
@@ -80,6 +119,12 @@ class CachedChecks:
             key = (venue_id, venue_type, unit, start, end, party_size, zone, excluded)
             found.append(kept(key, functools.partial(self._refresh, key)))
         return found
+
+    def forget(self, stay: Stay) -> None:
+        """Forgets the answers kept at the stay's venue for windows that meet its slot (any unit,
+        party size or exclusions: a hold takes the venue's seats as well as its unit)."""
+        start, end = stay.slot.start, stay.slot.end
+        self.cache.forget(stay.venue_id, lambda key: key[3] < end and start < key[4])
 
     def _refresh(self, key: Key) -> Awaitable[Capacity]:
         """The inventory's check of the stay `key` was made of (a stale answer's refresh)."""
@@ -121,4 +166,11 @@ def checks_for_search(inventory: Inventory, max_age: timedelta) -> CachedChecks 
     seconds = max_age.total_seconds()
     if seconds <= 0:
         return None
-    return CachedChecks(inventory, AnswerCache(seconds, size=SEARCH_CACHE_SIZE, observe=_count))
+    cache: AnswerCache[Key, Capacity] = AnswerCache(
+        seconds, size=SEARCH_CACHE_SIZE, observe=_count, group_of=_venue_of
+    )
+    return CachedChecks(inventory, cache)
+
+
+def _venue_of(key: Key) -> str:
+    return key[0]

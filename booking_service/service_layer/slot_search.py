@@ -30,9 +30,11 @@ Per candidate (domain/slots.py generates them in the venue's zone), in this orde
    missing answer share one call; a failed call is never kept. So an answer may lag the inventory
    by up to that age: a hold made elsewhere (another sales channel) may still be shown free, a
    release still shown taken, until then. This service's own bookings are read fresh from the
-   database in step 2 on every search, so a booking just made here is never shown available;
-   and CreateBooking asks the inventory itself, so a slot shown free that the inventory has
-   since sold is refused there, never double-booked. Only this search reads the kept answers.
+   database in step 2 on every search, and a hold this process makes or moves forgets the
+   venue's kept answers that meet it (search_inventory.HoldsTold), so a booking just made here
+   is never shown available by this process, for its unit nor for the venue's seats; and
+   CreateBooking asks the inventory itself, so a slot shown free that the inventory has since
+   sold is refused there, never double-booked. Only this search reads the kept answers.
 
 Errors: ValidationFailed (INVALID_ARGUMENT) for a request past its limits, listing every field;
 PeerUnavailable (UNAVAILABLE) when any needed inventory answer cannot be had: the search fails

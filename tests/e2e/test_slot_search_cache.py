@@ -136,3 +136,57 @@ async def test_a_failed_check_is_not_kept(
         assert checks(sandbox) - before == 3
         assert await w.stub.SearchAvailableSlots(query, timeout=20) == answer
         assert checks(sandbox) - before == 3
+
+
+def open_hours(answer: Any) -> set[int]:
+    """The UTC hours of the slots offered (without units: the venue's seats)."""
+    return {utc(s).hour for s in answer.slots if s.status == AVAILABLE}
+
+
+async def test_seats_a_booking_here_takes_are_never_offered_from_the_kept_answers(
+    database_url: str, settings: Settings, sandbox: Sandbox, new_booking: Make
+) -> None:
+    """The venue's seats come from the inventory's kept answers, not from this service's bookings:
+    a booking made here tells them (search_inventory.HoldsTold). A venue of 4 seats, kept answers
+    for a minute: a booking of 4 at 18:00 (table-1) makes the next search's 2-hour slots that meet
+    it SOLD_OUT at once, for the venue's seats and for another unit (table-2) asked; the slots
+    that do not meet it stay kept (no new check)."""
+    async with world(database_url, cached_for(settings, 60), sandbox) as w:
+        venue = (await venue_in(w.stub, new_booking, "UTC")).venue.venue_id
+        sandbox.state.inventory.capacity[venue] = 4
+        seats = search(venue, DAY, party=4, step=HOUR)
+        table_2 = search(venue, DAY, party=2, units=("table-2",), step=HOUR)
+        every_hour = set(range(24))
+        assert open_hours(await w.stub.SearchAvailableSlots(seats)) == every_hour
+        assert free_at(await w.stub.SearchAvailableSlots(table_2), "table-2") == every_hour
+        booking = new_booking(start_time=at(2030, 1, 2, 18), end_time=at(2030, 1, 2, 20), party_size=4)
+        booking.venue.venue_id, booking.venue.time_zone, booking.unit_id = venue, "UTC", "table-1"
+        await w.stub.CreateBooking(booking)
+        before = checks(sandbox)
+        taken = every_hour - {17, 18, 19}
+        answer = await w.stub.SearchAvailableSlots(seats)
+        assert open_hours(answer) == taken
+        sold_out = spb.SLOT_UNAVAILABLE_REASON_SOLD_OUT
+        assert {utc(s).hour for s in answer.slots if sold_out in s.reasons} == {17, 18, 19}
+        assert free_at(await w.stub.SearchAvailableSlots(table_2), "table-2") == taken
+        assert checks(sandbox) - before == 6  # the three forgotten windows, for each search
+
+
+async def test_a_short_deadline_does_not_fail_the_searches_sharing_its_calls(
+    database_url: str, settings: Settings, sandbox: Sandbox, new_booking: Make
+) -> None:
+    """A search with a 0.1 s deadline starts the day's checks (the inventory slowed to 0.3 s, within
+    the peer timeout of 0.4 s); a search without a short deadline that needs the same answers a
+    moment later waits on those calls and gets its slots: the calls run outside the request that
+    started them (answer_cache.py), so the first caller's deadline ends only its own wait."""
+    async with world(database_url, cached_for(settings, 60), sandbox) as w:
+        venue = (await venue_in(w.stub, new_booking, "UTC")).venue.venue_id
+        query = search(venue, DAY, step=timedelta(hours=6))
+        await w.faults(peer="inventory", latency_ms=300)
+        hasty = asyncio.ensure_future(w.stub.SearchAvailableSlots(query, timeout=0.1))
+        await asyncio.sleep(0.05)
+        patient = await w.stub.SearchAvailableSlots(query, timeout=20)
+        assert [s.status for s in patient.slots] == [AVAILABLE] * 4
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await hasty
+        assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED

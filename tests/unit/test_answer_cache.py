@@ -155,7 +155,7 @@ async def test_a_failed_refresh_keeps_the_old_answer_until_its_max_age() -> None
         await answers.get("k", peer)
 
 
-async def test_a_refresh_runs_outside_the_request_that_started_it() -> None:
+async def test_every_call_runs_outside_the_request_that_started_it() -> None:
     clock = Clock()
     answers = cache(clock)
     request: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="")
@@ -171,7 +171,7 @@ async def test_a_refresh_runs_outside_the_request_that_started_it() -> None:
     request.set("search-2")
     await answers.get("k", call)
     await settle()
-    assert seen == ["search-1", ""]
+    assert seen == ["", ""]  # a caller's deadline and request id stay its own
 
 
 async def test_the_least_recently_used_answer_goes_first() -> None:
@@ -225,3 +225,26 @@ async def test_kept_answers_are_looked_up_without_waiting() -> None:
     clock.now += 10.0
     assert answers.kept("k", peer) is None
     assert seen == [Lookup.MISS, Lookup.FRESH, Lookup.STALE, Lookup.FRESH]
+
+
+async def test_forgetting_drops_a_groups_answers_and_keeps_nothing_a_running_call_answers() -> None:
+    """`forget` drops the selected answers of one group only; a call running for a forgotten key
+    still answers its caller, but its answer is not kept (it may predate what was forgotten)."""
+    clock, peer = Clock(), Peer()
+    answers: AnswerCache[tuple[str, int], int] = AnswerCache(10.0, clock=clock, group_of=lambda key: key[0])
+    for key in (("a", 1), ("a", 2), ("b", 1)):
+        await answers.get(key, peer)
+    assert peer.calls == 3
+    assert answers.forget("a", lambda key: key[1] == 1) == 1
+    await answers.get(("a", 2), peer)
+    await answers.get(("b", 1), peer)
+    assert peer.calls == 3  # kept: another key of the group, and another group
+    peer.gate = asyncio.Event()
+    running = asyncio.create_task(answers.get(("a", 1), peer))
+    await settle()
+    assert answers.forget("a", lambda key: True) == 2  # ("a", 1) being asked, ("a", 2) kept
+    peer.gate.set()
+    assert await running == 1
+    assert len(answers) == 1  # ("b", 1): the forgotten call's answer was not kept
+    await answers.get(("a", 1), peer)
+    assert peer.calls == 5
