@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 
 
+class NotAnswered(ConnectionError):
+    """The connection ended before any byte of an answer."""
+
+
 class Http1Connection:
     def __init__(self, host: str, port: int) -> None:
         self._host, self._port = host, port
@@ -17,17 +21,43 @@ class Http1Connection:
         self._writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """One request's status and body. A kept-alive connection the server closed while it was
+        idle (uvicorn's keep-alive timeout, 5 s) fails before any byte of an answer: the request
+        never reached the application, so it is sent once more on a new connection, as HTTP
+        clients do for a request that was not processed (RFC 9110, 9.2.2). The open loop leaves
+        some of its connections idle that long."""
+        reused = self._writer is not None
+        try:
+            return await self._exchange(method, path, body)
+        except NotAnswered:
+            if not reused:
+                raise
+        return await self._exchange(method, path, body)
+
+    async def _exchange(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
         assert self._reader is not None
         head = f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\n"
         if body:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        self._writer.write(head.encode() + b"\r\n" + body)
-        status_line = await self._reader.readline()
+        try:
+            self._writer.write(head.encode() + b"\r\n" + body)
+            status_line = await self._reader.readline()
+        except ConnectionError as failed:
+            await self.close()
+            raise NotAnswered(str(failed)) from failed
         if not status_line:
             await self.close()
-            raise ConnectionError("the server closed the connection")
+            raise NotAnswered("the server closed the connection")
+        try:
+            return await self._rest_of_answer(status_line)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            await self.close()
+            raise
+
+    async def _rest_of_answer(self, status_line: bytes) -> tuple[int, bytes]:
+        assert self._reader is not None
         length, close = 0, False
         while True:
             line = await self._reader.readline()

@@ -140,29 +140,30 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                         if not deadline.expired():
                             raise
                         code, reason = grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"
-                        await context.abort(code, "The call did not finish within its deadline.")
+                        await _abort(context, code, "The call did not finish within its deadline.")
                     finally:
                         deadline_var.reset(deadline_token)
                         limits.leave()
                 except CallRefused as refusal:
                     code, reason = refusal.code, refusal.reason
-                    await context.abort(
-                        **_abort_args(rpc_status.to_status(refusal_status(refusal)), answer_id)
+                    await _abort(
+                        context, **_abort_args(rpc_status.to_status(refusal_status(refusal)), answer_id)
                     )
                 except BookingError as error:
                     code, reason = code_for(error), error.reason
-                    await context.abort(**_abort_args(rpc_status.to_status(status_of(error)), answer_id))
+                    await _abort(context, **_abort_args(rpc_status.to_status(status_of(error)), answer_id))
                 except grpc.aio.AbortError:
                     code = context.code() or code
                     raise
                 except asyncio.CancelledError:
-                    code = grpc.StatusCode.CANCELLED
+                    if code == grpc.StatusCode.OK:  # else the deadline's, its status no longer sendable
+                        code = grpc.StatusCode.CANCELLED
                     raise
                 except Exception:
                     code, reason = grpc.StatusCode.INTERNAL, "INTERNAL"
                     log.exception("unexpected error", extra={"method": method, "request_id": request_id})
-                    await context.abort(
-                        **_abort_args(rpc_status.to_status(internal_status(request_id)), answer_id)
+                    await _abort(
+                        context, **_abort_args(rpc_status.to_status(internal_status(request_id)), answer_id)
                     )
                 finally:
                     elapsed = time.perf_counter() - started
@@ -289,6 +290,22 @@ def _request_id(metadata: tuple[tuple[str, str | bytes], ...]) -> str:
         if key == REQUEST_ID_HEADER:
             return request_id_from(value)
     return request_id_from(None)
+
+
+async def _abort(context: Context, *args: Any, **kwargs: Any) -> None:
+    """context.abort (which raises AbortError), unless the call is over already: its client left,
+    or the client's own deadline ended the call at the moment ours did (grpc.aio then refuses to
+    send a status). Nothing is left to tell anyone: the call ends as cancelled (asyncio's
+    CancelledError, which grpc.aio logs at DEBUG), not as an unexpected error of ours logged with
+    its traceback and counted INTERNAL."""
+    try:
+        await context.abort(*args, **kwargs)
+    except grpc.aio.AbortError:
+        raise
+    except Exception:
+        if not context.done():
+            raise
+        raise asyncio.CancelledError from None
 
 
 def _abort_args(status: grpc.Status, answer_id: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
