@@ -77,7 +77,9 @@ RECORDED_TIME_ZONE = (
 )
 #: The venue's policy row (all NULL when it has none) and its last recorded zone, in one statement.
 POLICY_AND_RECORDED_ZONE = (
-    "SELECT p.venue_id, p.version, p.time_zone, p.rules, p.update_time, ("
+    "SELECT "
+    + ", ".join(f"p.{name}" for name in venue_policies.COLUMNS)
+    + ", ("
     + RECORDED_TIME_ZONE
     + ") AS recorded_time_zone FROM (VALUES (1)) AS one (x) LEFT JOIN venue_policies p ON p.venue_id = $1"
 )

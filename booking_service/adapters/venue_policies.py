@@ -21,7 +21,9 @@ from booking_service.domain.values import Actor, ChangeSource
 from booking_service.domain.venue_policy import PARTY_SIZES, PolicyChange, Value, VenuePolicy
 from booking_service.service_layer.unit_of_work import VenuePolicyStore
 
-GET = "SELECT venue_id, version, time_zone, rules, update_time FROM venue_policies WHERE venue_id = $1"
+#: The columns policy_of reads.
+COLUMNS = ("venue_id", "version", "time_zone", "rules", "update_time")
+GET = f"SELECT {', '.join(COLUMNS)} FROM venue_policies WHERE venue_id = $1"
 HISTORY = (
     "SELECT version, actor, source, changed_fields, old_values, new_values, change_time"
     " FROM venue_policy_history WHERE venue_id = $1 ORDER BY version"

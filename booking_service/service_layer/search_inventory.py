@@ -46,17 +46,14 @@ class InventoryChecks(Protocol):
     async def check(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity:
         """The answer kept for the stay, else the inventory's (then kept)."""
 
-    def kept(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity | None:
-        """The answer kept for the stay, if one may be used; None: `check` must ask."""
-
     def kept_all(
         self,
         place: Place,
         windows: Sequence[tuple[str | None, datetime, datetime]],
         exclude: Sequence[str] = (),
     ) -> list[Capacity | None]:
-        """`kept` of the stay of each window (unit or none, start, end) at `place`, in order,
-        without building the stays."""
+        """The answer kept for the stay of each window (unit or none, start, end) at `place`, in
+        order, if one may be used (None: `check` must ask), without building the stays."""
 
 
 class HoldsTold:
@@ -100,10 +97,6 @@ class CachedChecks:
     async def check(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity:
         key = _key(stay, exclude)
         return await self.cache.get(key, lambda: self.inventory.check(stay, key[-1]))
-
-    def kept(self, stay: Stay, exclude: Sequence[str] = ()) -> Capacity | None:
-        key = _key(stay, exclude)
-        return self.cache.kept(key, lambda: self.inventory.check(stay, key[-1]))
 
     def kept_all(
         self,
